@@ -1,0 +1,1 @@
+"""Database access: engine, sessions, migrations and the ORM models."""

@@ -1,0 +1,50 @@
+"""In-process event bus: services publish after commit, subscribers (SSE streams) read.
+
+Events carry ids and values only, never ORM objects. Each subscriber has its own bounded
+queue; a subscriber that does not keep up loses its oldest events rather than slowing
+the charge points down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    charge_point_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class EventBus:
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._queue_size = queue_size
+        self._subscribers: set[asyncio.Queue[Event]] = set()
+
+    def publish(self, kind: str, charge_point_id: str, **data: Any) -> None:
+        event = Event(kind, charge_point_id, data)
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()  # drop the oldest: a slow reader must not block producers
+            queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,173 @@
+"""OCPP-J 1.6 frames: decoding raw text and checking payloads against the 1.6 schemas.
+
+The `ocpp` library drops frames it cannot unpack even when their message id is readable,
+and reports some 1.6 errors with 2.0.1 codes (`FormatViolation`); this module gives every
+failure the OCPP-J 1.6 error code and keeps the message id whenever it can be read.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import orjson
+from jsonschema import Draft4Validator, FormatChecker
+from jsonschema.exceptions import ValidationError as SchemaValidationError
+from ocpp.exceptions import (
+    FormationViolationError,
+    OccurenceConstraintViolationError,
+    OCPPError,
+    PropertyConstraintViolationError,
+    TypeConstraintViolationError,
+)
+from ocpp.exceptions import (
+    NotImplementedError as OcppNotImplementedError,
+)
+from ocpp.messages import Call, CallError, CallResult, MessageType
+from ocpp.v16.enums import Action
+
+MAX_MESSAGE_ID_LENGTH = 36
+V16_ACTIONS = frozenset(action.value for action in Action)
+
+# Schemas with `multipleOf: 0.1`: binary floats fail that check (21.4 / 0.1 != 214), so these
+# are checked on Decimal values, as the `ocpp` library does.
+_DECIMAL_SCHEMAS = frozenset(
+    {"RemoteStartTransaction", "SetChargingProfile", "GetCompositeScheduleResponse"}
+)
+
+# The id of a frame whose JSON is broken can often still be read from its start.
+_READABLE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
+
+
+class FrameError(Exception):
+    """A frame that cannot be processed. With a `unique_id` it deserves a CALLERROR."""
+
+    def __init__(self, unique_id: str | None, error: OCPPError) -> None:
+        super().__init__(error.description)
+        self.unique_id = unique_id
+        self.error = error
+
+
+def _formation(cause: str) -> FormationViolationError:
+    return FormationViolationError(details={"cause": cause})
+
+
+def decode(raw: str | bytes) -> Call | CallResult | CallError:
+    """Parse one OCPP-J frame, raising FrameError with the 1.6 error code for bad ones."""
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        match = _READABLE_ID.match(text)
+        raise FrameError(
+            match.group(1) if match else None, _formation("Frame is not valid JSON")
+        ) from None
+
+    if not isinstance(frame, list) or not frame:
+        raise FrameError(None, _formation("Frame is not a JSON array"))
+    message_type = frame[0]
+    if type(message_type) is not int or message_type not in (2, 3, 4):
+        raise FrameError(None, _formation(f"Unknown message type {message_type!r}"))
+    if len(frame) < 2 or not isinstance(frame[1], str):
+        raise FrameError(None, _formation("Frame has no readable message id"))
+    unique_id = frame[1]
+    if len(unique_id) > MAX_MESSAGE_ID_LENGTH:
+        raise FrameError(unique_id, _formation("Message id is longer than 36 characters"))
+
+    if message_type == MessageType.Call:
+        if len(frame) != 4:
+            raise FrameError(unique_id, _formation("A CALL has exactly 4 elements"))
+        _, _, action, payload = frame
+        if not isinstance(action, str):
+            raise FrameError(unique_id, _formation("Action is not a string"))
+        if not isinstance(payload, dict):
+            raise FrameError(unique_id, _formation("Payload is not a JSON object"))
+        return Call(unique_id, action, payload)
+
+    if message_type == MessageType.CallResult:
+        # A broken answer cannot itself be answered: the id is returned so the caller can
+        # log it against the CALL it belongs to.
+        if len(frame) != 3 or not isinstance(frame[2], dict):
+            raise FrameError(None, _formation(f"Malformed CALLRESULT for {unique_id!r}"))
+        return CallResult(unique_id, frame[2])
+
+    if len(frame) not in (4, 5) or not isinstance(frame[2], str):
+        raise FrameError(None, _formation(f"Malformed CALLERROR for {unique_id!r}"))
+    details = frame[4] if len(frame) == 5 and isinstance(frame[4], dict) else {}
+    return CallError(unique_id, frame[2], str(frame[3]), details)
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+_FORMAT_CHECKER = FormatChecker(formats=())
+_FORMAT_CHECKER.checks("date-time")(_is_date_time)
+
+
+@cache
+def _validator(schema_name: str) -> Draft4Validator:
+    text = resources.files("ocpp.v16.schemas").joinpath(f"{schema_name}.json").read_text()
+    parse_float = decimal.Decimal if schema_name in _DECIMAL_SCHEMAS else float
+    schema = json.loads(text, parse_float=parse_float)
+    return Draft4Validator(schema, format_checker=_FORMAT_CHECKER)
+
+
+_ERROR_FOR_KEYWORD: dict[str, type[OCPPError]] = {
+    "type": TypeConstraintViolationError,
+    "required": OccurenceConstraintViolationError,
+    "minItems": OccurenceConstraintViolationError,
+    "maxItems": OccurenceConstraintViolationError,
+    "additionalProperties": FormationViolationError,
+    "enum": PropertyConstraintViolationError,
+    "maxLength": PropertyConstraintViolationError,
+    "minLength": PropertyConstraintViolationError,
+    "minimum": PropertyConstraintViolationError,
+    "maximum": PropertyConstraintViolationError,
+    "multipleOf": PropertyConstraintViolationError,
+    "pattern": PropertyConstraintViolationError,
+    "format": PropertyConstraintViolationError,
+}
+
+
+def schema_errors(schema_name: str, payload: dict[str, Any]) -> list[SchemaValidationError]:
+    validator = _validator(schema_name)
+    if schema_name in _DECIMAL_SCHEMAS:
+        payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+    return sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
+
+
+def describe(error: SchemaValidationError) -> str:
+    """`connectorId: -1 is less than the minimum of 0`: a message an operator can act on."""
+    path = ".".join(str(part) for part in error.absolute_path)
+    return f"{path}: {error.message}" if path else error.message
+
+
+def validate(schema_name: str, payload: dict[str, Any]) -> None:
+    """Raise the OCPP 1.6 error for the first way `payload` breaks the named schema."""
+    errors = schema_errors(schema_name, payload)
+    if errors:
+        first = errors[0]
+        error_class = _ERROR_FOR_KEYWORD.get(first.validator, FormationViolationError)
+        raise error_class(details={"cause": describe(first)})
+
+
+def validate_call(action: str, payload: dict[str, Any]) -> None:
+    if action not in V16_ACTIONS:
+        raise OcppNotImplementedError(details={"cause": f"Unknown action {action!r}"})
+    validate(action, payload)
+
+
+def validate_call_result(action: str, payload: dict[str, Any]) -> None:
+    validate(f"{action}Response", payload)

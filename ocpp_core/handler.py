@@ -1,0 +1,317 @@
+"""The central system's side of one charge point connection, on the `ocpp` library's v16
+ChargePoint: routing, payload classes and CALL bookkeeping come from the library; frame
+decoding and error codes from `frames` (OCPP-J 1.6 spellings); what messages mean from
+the services."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any, Protocol
+
+import ocpp.messages
+from ocpp.charge_point import (
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
+from ocpp.exceptions import NotSupportedError, OCPPError
+from ocpp.messages import Call, CallError, CallResult
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as LibraryChargePoint
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
+
+from ocpp_core import frames
+from ocpp_core.db.models import utcnow
+from ocpp_core.errors import CallErrorReply, CallTimedOut, InvalidReply, NotConnected
+from ocpp_core.services import Services
+from ocpp_core.services.charge_points import BootInfo
+from ocpp_core.services.id_tags import IdTagInfo
+from ocpp_core.timeutil import format_datetime, parse_datetime
+
+LOGGER = logging.getLogger(__name__)
+
+# The library validates outgoing CALLs and their answers in a thread pool by default; for
+# payloads this small the thread hop costs more than the check (mobilityhouse/ocpp #676).
+ocpp.messages.ASYNC_VALIDATION = False
+
+
+class Connection(Protocol):
+    async def recv(self) -> str: ...
+
+    async def send(self, message: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+# Put in the response queue when the socket goes, so a waiting CALL fails at once.
+_CONNECTION_LOST = object()
+
+
+def camel_payload(payload: Any) -> dict[str, Any]:
+    """The JSON payload of a `ocpp.v16.call` dataclass, as it goes on the wire."""
+    return snake_to_camel_case(remove_nones(serialize_as_dict(payload)))
+
+
+def _id_tag_info(info: IdTagInfo) -> dict[str, Any]:
+    answer: dict[str, Any] = {"status": info.status}
+    if info.expiry_date is not None:
+        answer["expiry_date"] = format_datetime(info.expiry_date)
+    if info.parent_id_tag is not None:
+        answer["parent_id_tag"] = info.parent_id_tag
+    return answer
+
+
+class ChargePointHandler(LibraryChargePoint):
+    """Answers a charge point's CALLs and sends the central system's CALLs to it.
+
+    Every `@on` handler skips the library's own schema check: `route_message` has already
+    checked the payload with the 1.6 error codes before the handler runs.
+    """
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: Connection,
+        services: Services,
+        call_timeout: float = 30,
+    ) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=call_timeout, logger=LOGGER)
+        self._services = services
+        self._lost = False
+
+    # --- transport ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # The library logs every frame at INFO; that is too costly at scale, so DEBUG here.
+        while True:
+            message = await self._connection.recv()
+            LOGGER.debug("%s: received %s", self.id, message)
+            await self.route_message(message)
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+    def connection_lost(self) -> None:
+        self._lost = True
+        self._response_queue.put_nowait(_CONNECTION_LOST)
+
+    async def send_call(self, payload: Any) -> Any:
+        """Send a CALL built from a `ocpp.v16.call` dataclass; return the answer as the
+        matching `ocpp.v16.call_result` dataclass.
+
+        One CALL at a time (OCPP-J 4.1.1): later ones queue on the library's lock. Raises
+        NotConnected, CallTimedOut, CallErrorReply or InvalidReply.
+        """
+        action = type(payload).__name__
+        call = Call(str(uuid.uuid4()), action, camel_payload(payload))
+        async with self._call_lock:
+            if self._lost:
+                raise NotConnected(self.id)
+            await self._send(call.to_json())
+            response = await self._await_answer(call)
+        if isinstance(response, CallError):
+            raise CallErrorReply(
+                response.error_code, response.error_description, response.error_details
+            )
+        errors = frames.schema_errors(f"{action}Response", response.payload)
+        if errors:
+            raise InvalidReply(f"{action} answer: {frames.describe(errors[0])}")
+        try:
+            return getattr(call_result, action)(**camel_to_snake_case(response.payload))
+        except TypeError as error:
+            raise InvalidReply(f"{action} answer: {error}") from None
+
+    async def _await_answer(self, call: Call) -> CallResult | CallError:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._response_timeout
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                response = await asyncio.wait_for(self._response_queue.get(), remaining)
+            except TimeoutError:
+                raise CallTimedOut(self.id, call.action, self._response_timeout) from None
+            if response is _CONNECTION_LOST:
+                raise NotConnected(self.id)
+            if response.unique_id == call.unique_id:
+                return response
+            # A late answer to a CALL that timed out: never matched to this one.
+            LOGGER.warning("%s: ignored answer to unknown CALL %s", self.id, response.unique_id)
+
+    async def _send(self, message: str) -> None:
+        LOGGER.debug("%s: sending %s", self.id, message)
+        await self._connection.send(message)
+
+    async def route_message(self, raw_msg: str) -> None:
+        try:
+            msg = frames.decode(raw_msg)
+        except frames.FrameError as error:
+            if error.unique_id is None:
+                LOGGER.warning("%s: ignored unreadable frame (%s)", self.id, error)
+                return
+            LOGGER.warning("%s: refused frame %s: %s", self.id, error.unique_id, error)
+            await self._send_error(error.unique_id, error.error)
+            return
+
+        if isinstance(msg, Call):
+            await self._answer_call(msg)
+        else:
+            self._response_queue.put_nowait(msg)
+
+    async def _answer_call(self, msg: Call) -> None:
+        try:
+            frames.validate_call(msg.action, msg.payload)
+            handlers = self.route_map.get(msg.action, {})
+            if "_on_action" not in handlers:
+                raise NotSupportedError(
+                    description="Requested Action is recognized but not supported",
+                    details={"cause": f"{msg.action} is not handled by this central system"},
+                )
+        except OCPPError as error:
+            LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
+            await self._send_error(msg.unique_id, error)
+            return
+        # The library snake-cases the payload, runs the handler, answers with its result or
+        # an InternalError if it raised, and schedules any @after hook.
+        await self._handle_call(msg)
+
+    async def _send_error(self, unique_id: str, error: OCPPError) -> None:
+        await self._send(
+            CallError(unique_id, error.code, error.description, error.details).to_json()
+        )
+
+    # --- charge-point-initiated messages ----------------------------------------------
+
+    @on(Action.boot_notification, skip_schema_validation=True)
+    async def on_boot_notification(
+        self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
+    ) -> call_result.BootNotification:
+        status, interval = await self._services.charge_points.boot(
+            self.id,
+            BootInfo(
+                vendor=charge_point_vendor,
+                model=charge_point_model,
+                serial_number=kwargs.get("charge_point_serial_number"),
+                charge_box_serial_number=kwargs.get("charge_box_serial_number"),
+                firmware_version=kwargs.get("firmware_version"),
+                iccid=kwargs.get("iccid"),
+                imsi=kwargs.get("imsi"),
+                meter_type=kwargs.get("meter_type"),
+                meter_serial_number=kwargs.get("meter_serial_number"),
+            ),
+        )
+        return call_result.BootNotification(
+            current_time=format_datetime(utcnow()),
+            interval=interval,
+            status=RegistrationStatus(status),
+        )
+
+    @on(Action.heartbeat, skip_schema_validation=True)
+    async def on_heartbeat(self) -> call_result.Heartbeat:
+        now = await self._services.charge_points.heartbeat(self.id)
+        return call_result.Heartbeat(current_time=format_datetime(now))
+
+    @on(Action.authorize, skip_schema_validation=True)
+    async def on_authorize(self, id_tag: str) -> call_result.Authorize:
+        info = await self._services.id_tags.authorize(id_tag)
+        return call_result.Authorize(id_tag_info=_id_tag_info(info))
+
+    @on(Action.start_transaction, skip_schema_validation=True)
+    async def on_start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        reservation_id: int | None = None,
+    ) -> call_result.StartTransaction:
+        transaction_id, info = await self._services.transactions.start(
+            self.id,
+            connector_id,
+            id_tag,
+            meter_start,
+            parse_datetime(timestamp),
+            reservation_id,
+        )
+        return call_result.StartTransaction(
+            transaction_id=transaction_id, id_tag_info=_id_tag_info(info)
+        )
+
+    @on(Action.stop_transaction, skip_schema_validation=True)
+    async def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        id_tag: str | None = None,
+        reason: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+    ) -> call_result.StopTransaction:
+        info = await self._services.transactions.stop(
+            self.id,
+            transaction_id,
+            meter_stop,
+            parse_datetime(timestamp),
+            id_tag=id_tag,
+            reason=reason,
+            transaction_data=transaction_data,
+        )
+        return call_result.StopTransaction(
+            id_tag_info=_id_tag_info(info) if info is not None else None
+        )
+
+    @on(Action.meter_values, skip_schema_validation=True)
+    async def on_meter_values(
+        self,
+        connector_id: int,
+        meter_value: list[dict[str, Any]],
+        transaction_id: int | None = None,
+    ) -> call_result.MeterValues:
+        await self._services.transactions.meter_values(
+            self.id, connector_id, transaction_id, meter_value
+        )
+        return call_result.MeterValues()
+
+    @on(Action.status_notification, skip_schema_validation=True)
+    async def on_status_notification(
+        self, connector_id: int, error_code: str, status: str, **kwargs: Any
+    ) -> call_result.StatusNotification:
+        timestamp = kwargs.get("timestamp")
+        await self._services.charge_points.status_notification(
+            self.id,
+            connector_id,
+            status,
+            error_code,
+            info=kwargs.get("info"),
+            timestamp=parse_datetime(timestamp) if timestamp else None,
+            vendor_id=kwargs.get("vendor_id"),
+            vendor_error_code=kwargs.get("vendor_error_code"),
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.data_transfer, skip_schema_validation=True)
+    async def on_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> call_result.DataTransfer:
+        await self._services.charge_points.data_transfer(self.id, vendor_id, message_id, data)
+        # Stored for the operator; Voltaro implements no vendor extension (OCPP 1.6 4.3).
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    @on(Action.diagnostics_status_notification, skip_schema_validation=True)
+    async def on_diagnostics_status_notification(
+        self, status: str
+    ) -> call_result.DiagnosticsStatusNotification:
+        await self._services.charge_points.status_report(self.id, "diagnostics", status)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification, skip_schema_validation=True)
+    async def on_firmware_status_notification(
+        self, status: str
+    ) -> call_result.FirmwareStatusNotification:
+        await self._services.charge_points.status_report(self.id, "firmware", status)
+        return call_result.FirmwareStatusNotification()

@@ -1,0 +1,34 @@
+"""Domain services: the only code that talks SQL. Each commits, then publishes events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ocpp_core.events import EventBus
+from ocpp_core.services.charge_points import ChargePointService
+from ocpp_core.services.id_tags import IdTagService
+from ocpp_core.services.transactions import TransactionService
+from ocpp_core.services.users import UserService
+from ocpp_core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    charge_points: ChargePointService
+    id_tags: IdTagService
+    transactions: TransactionService
+    users: UserService
+
+    @classmethod
+    def create(
+        cls, sessions: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
+    ) -> Services:
+        id_tags = IdTagService(sessions)
+        return cls(
+            charge_points=ChargePointService(sessions, bus, settings),
+            id_tags=id_tags,
+            transactions=TransactionService(sessions, bus, id_tags),
+            users=UserService(sessions),
+        )

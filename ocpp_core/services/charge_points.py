@@ -1,0 +1,315 @@
+"""Charge points: registration, admission, boot, heartbeat, status and notifications."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ocpp_core.db.models import (
+    ChargePoint,
+    Connector,
+    DataTransferMessage,
+    StatusNotification,
+    StatusReport,
+    utcnow,
+)
+from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.events import EventBus
+from ocpp_core.passwords import hash_password, verify_password
+from ocpp_core.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
+# How soon a Pending or Rejected charge point should boot again (BootNotification.conf interval).
+REGISTRATION_RETRY_INTERVAL = 60
+MAX_CHARGE_POINT_ID_LENGTH = 255
+
+
+class Admission(enum.Enum):
+    """What to do with a WebSocket upgrade request, decided before upgrading."""
+
+    ACCEPT = "accept"
+    UNKNOWN = "unknown"  # HTTP 404
+    UNAUTHORIZED = "unauthorized"  # HTTP 401
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    charge_box_serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectorView:
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    timestamp: datetime | None
+
+
+@dataclass(frozen=True)
+class ChargePointView:
+    id: str
+    registration_status: str
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    charge_box_serial_number: str | None
+    firmware_version: str | None
+    iccid: str | None
+    imsi: str | None
+    meter_type: str | None
+    meter_serial_number: str | None
+    last_boot_at: datetime | None
+    last_heartbeat_at: datetime | None
+    last_seen_at: datetime | None
+    has_password: bool
+    connectors: tuple[ConnectorView, ...]
+
+    @property
+    def status(self) -> str | None:
+        """The charge point's own status: connector 0's, else the single connector's."""
+        by_id = {c.connector_id: c for c in self.connectors}
+        if 0 in by_id:
+            return by_id[0].status
+        if len(self.connectors) == 1:
+            return self.connectors[0].status
+        return None
+
+
+def _view(cp: ChargePoint, connectors: list[Connector]) -> ChargePointView:
+    return ChargePointView(
+        id=cp.id,
+        registration_status=cp.registration_status,
+        vendor=cp.vendor,
+        model=cp.model,
+        serial_number=cp.serial_number,
+        charge_box_serial_number=cp.charge_box_serial_number,
+        firmware_version=cp.firmware_version,
+        iccid=cp.iccid,
+        imsi=cp.imsi,
+        meter_type=cp.meter_type,
+        meter_serial_number=cp.meter_serial_number,
+        last_boot_at=cp.last_boot_at,
+        last_heartbeat_at=cp.last_heartbeat_at,
+        last_seen_at=cp.last_seen_at,
+        has_password=cp.password_hash is not None,
+        connectors=tuple(
+            ConnectorView(c.connector_id, c.status, c.error_code, c.info, c.timestamp)
+            for c in sorted(connectors, key=lambda c: c.connector_id)
+        ),
+    )
+
+
+class ChargePointService:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
+    ) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._settings = settings
+
+    # --- registration -------------------------------------------------------------------
+
+    async def register(
+        self, charge_point_id: str, password: str | None = None, status: str = "Accepted"
+    ) -> None:
+        """Create or update a charge point; a password enables HTTP Basic auth for it."""
+        if not charge_point_id or len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
+            raise InvalidInput(
+                f"charge point id must be 1 to {MAX_CHARGE_POINT_ID_LENGTH} characters"
+            )
+        if status not in REGISTRATION_STATUSES:
+            raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
+        password_hash = hash_password(password) if password else None
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                session.add(
+                    ChargePoint(
+                        id=charge_point_id,
+                        password_hash=password_hash,
+                        registration_status=status,
+                    )
+                )
+            else:
+                cp.registration_status = status
+                if password_hash is not None:
+                    cp.password_hash = password_hash
+
+    async def admit(self, charge_point_id: str, password: str | None) -> Admission:
+        """Decide on an upgrade request: unknown ids follow UNKNOWN_CHARGE_POINTS."""
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                policy = self._settings.unknown_charge_points
+                if policy == "reject" or len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
+                    return Admission.UNKNOWN
+                status = "Accepted" if policy == "accept" else "Pending"
+                session.add(ChargePoint(id=charge_point_id, registration_status=status))
+                LOGGER.info("Registered new charge point %r as %s", charge_point_id, status)
+                return Admission.ACCEPT
+            if cp.password_hash is not None:
+                if password is None or not verify_password(cp.password_hash, password):
+                    return Admission.UNAUTHORIZED
+            return Admission.ACCEPT
+
+    # --- charge-point-initiated messages ----------------------------------------------
+
+    async def boot(self, charge_point_id: str, info: BootInfo) -> tuple[str, int]:
+        """Store what the charge point says of itself; answer (status, interval)."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            cp = await self._get_or_create(session, charge_point_id)
+            cp.vendor = info.vendor
+            cp.model = info.model
+            cp.serial_number = info.serial_number
+            cp.charge_box_serial_number = info.charge_box_serial_number
+            cp.firmware_version = info.firmware_version
+            cp.iccid = info.iccid
+            cp.imsi = info.imsi
+            cp.meter_type = info.meter_type
+            cp.meter_serial_number = info.meter_serial_number
+            cp.last_boot_at = now
+            cp.last_seen_at = now
+            status = cp.registration_status
+        self._bus.publish("boot", charge_point_id, registration_status=status)
+        if status == "Accepted":
+            return status, self._settings.heartbeat_interval
+        return status, REGISTRATION_RETRY_INTERVAL
+
+    async def heartbeat(self, charge_point_id: str) -> datetime:
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            cp = await self._get_or_create(session, charge_point_id)
+            cp.last_heartbeat_at = now
+            cp.last_seen_at = now
+        self._bus.publish("heartbeat", charge_point_id, at=now.isoformat())
+        return now
+
+    async def status_notification(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        status: str,
+        error_code: str,
+        info: str | None = None,
+        timestamp: datetime | None = None,
+        vendor_id: str | None = None,
+        vendor_error_code: str | None = None,
+    ) -> None:
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            await self._get_or_create(session, charge_point_id)
+            session.add(
+                StatusNotification(
+                    charge_point_id=charge_point_id,
+                    connector_id=connector_id,
+                    status=status,
+                    error_code=error_code,
+                    info=info,
+                    vendor_id=vendor_id,
+                    vendor_error_code=vendor_error_code,
+                    timestamp=timestamp,
+                    received_at=now,
+                )
+            )
+            connector = await session.get(Connector, (charge_point_id, connector_id))
+            if connector is None:
+                connector = Connector(charge_point_id=charge_point_id, connector_id=connector_id)
+                session.add(connector)
+            # A queued notification older than the one we hold must not overwrite it; one
+            # without a timestamp counts as sent when it arrived.
+            current = connector.timestamp or connector.updated_at
+            if current is None or (timestamp or now) >= current:
+                connector.status = status
+                connector.error_code = error_code
+                connector.info = info
+                connector.vendor_id = vendor_id
+                connector.vendor_error_code = vendor_error_code
+                connector.timestamp = timestamp
+                connector.updated_at = now
+        self._bus.publish(
+            "status",
+            charge_point_id,
+            connector_id=connector_id,
+            status=status,
+            error_code=error_code,
+        )
+
+    async def data_transfer(
+        self, charge_point_id: str, vendor_id: str, message_id: str | None, data: str | None
+    ) -> None:
+        async with self._sessions.begin() as session:
+            await self._get_or_create(session, charge_point_id)
+            session.add(
+                DataTransferMessage(
+                    charge_point_id=charge_point_id,
+                    vendor_id=vendor_id,
+                    message_id=message_id,
+                    data=data,
+                )
+            )
+
+    async def status_report(self, charge_point_id: str, kind: str, status: str) -> None:
+        """A DiagnosticsStatusNotification or FirmwareStatusNotification."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            cp = await self._get_or_create(session, charge_point_id)
+            if kind == "diagnostics":
+                cp.diagnostics_status, cp.diagnostics_status_at = status, now
+            else:
+                cp.firmware_status, cp.firmware_status_at = status, now
+            session.add(StatusReport(charge_point_id=charge_point_id, kind=kind, status=status))
+        self._bus.publish(f"{kind}_status", charge_point_id, status=status)
+
+    async def seen(self, charge_point_id: str) -> None:
+        async with self._sessions.begin() as session:
+            cp = await self._get_or_create(session, charge_point_id)
+            cp.last_seen_at = utcnow()
+
+    # --- queries ------------------------------------------------------------------------
+
+    async def get(self, charge_point_id: str) -> ChargePointView:
+        async with self._sessions() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            connectors = (
+                await session.scalars(
+                    select(Connector).where(Connector.charge_point_id == charge_point_id)
+                )
+            ).all()
+            return _view(cp, list(connectors))
+
+    async def list(self) -> list[ChargePointView]:
+        async with self._sessions() as session:
+            cps = (await session.scalars(select(ChargePoint).order_by(ChargePoint.id))).all()
+            connectors = (await session.scalars(select(Connector))).all()
+        by_cp: dict[str, list[Connector]] = {}
+        for connector in connectors:
+            by_cp.setdefault(connector.charge_point_id, []).append(connector)
+        return [_view(cp, by_cp.get(cp.id, [])) for cp in cps]
+
+    async def _get_or_create(self, session: AsyncSession, charge_point_id: str) -> ChargePoint:
+        # A charge point is registered on connect; this covers one removed while connected.
+        cp = await session.get(ChargePoint, charge_point_id)
+        if cp is None:
+            cp = ChargePoint(id=charge_point_id, registration_status="Pending")
+            session.add(cp)
+            await session.flush()
+        return cp

@@ -1,0 +1,394 @@
+"""Charging sessions and their meter values."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ocpp_core.db.models import MeterValue, Transaction, utcnow
+from ocpp_core.errors import NotFound
+from ocpp_core.events import EventBus
+from ocpp_core.services.id_tags import IdTagInfo, IdTagService
+from ocpp_core.timeutil import parse_datetime
+
+LOGGER = logging.getLogger(__name__)
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+
+@dataclass(frozen=True)
+class SampledValue:
+    timestamp: datetime
+    value: str
+    measurand: str
+    unit: str | None
+    phase: str | None
+    context: str | None
+    location: str | None
+    format: str | None
+
+
+@dataclass(frozen=True)
+class TransactionView:
+    id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    id_tag_status: str
+    meter_start: int
+    meter_stop: int | None
+    start_time: datetime
+    stop_time: datetime | None
+    stop_reason: str | None
+    reservation_id: int | None
+    # Energy so far: meterStop - meterStart once stopped, else from the latest register value.
+    energy_wh: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.stop_time is None
+
+
+def sampled_values(meter_values: Iterable[dict[str, Any]]) -> list[SampledValue]:
+    """Flatten OCPP MeterValue objects (snake_case, as the `ocpp` library hands them over),
+    filling in the defaults the specification gives for omitted fields."""
+    flat = []
+    for meter_value in meter_values:
+        timestamp = parse_datetime(meter_value["timestamp"])
+        for sample in meter_value["sampled_value"]:
+            flat.append(
+                SampledValue(
+                    timestamp=timestamp,
+                    value=sample["value"],
+                    measurand=sample.get("measurand") or ENERGY_REGISTER,
+                    unit=sample.get("unit") or "Wh",
+                    phase=sample.get("phase"),
+                    context=sample.get("context") or "Sample.Periodic",
+                    location=sample.get("location") or "Outlet",
+                    format=sample.get("format") or "Raw",
+                )
+            )
+    return flat
+
+
+def energy_in_wh(value: str, unit: str | None) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number * 1000 if unit == "kWh" else number
+
+
+def _view(tx: Transaction, last_register: float | None = None) -> TransactionView:
+    if tx.meter_stop is not None:
+        energy = float(tx.meter_stop - tx.meter_start)
+    elif last_register is not None:
+        energy = last_register - tx.meter_start
+    else:
+        energy = None
+    return TransactionView(
+        id=tx.id,
+        charge_point_id=tx.charge_point_id,
+        connector_id=tx.connector_id,
+        id_tag=tx.id_tag,
+        id_tag_status=tx.id_tag_status,
+        meter_start=tx.meter_start,
+        meter_stop=tx.meter_stop,
+        start_time=tx.start_time,
+        stop_time=tx.stop_time,
+        stop_reason=tx.stop_reason,
+        reservation_id=tx.reservation_id,
+        energy_wh=energy,
+    )
+
+
+class TransactionService:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, id_tags: IdTagService
+    ) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._id_tags = id_tags
+
+    async def start(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: datetime,
+        reservation_id: int | None = None,
+    ) -> tuple[int, IdTagInfo]:
+        """Record a session and assign its id. A replay of the same start (the charger lost
+        our answer) gets the id it was given the first time."""
+        identity = (
+            Transaction.charge_point_id == charge_point_id,
+            Transaction.connector_id == connector_id,
+            Transaction.id_tag == id_tag,
+            Transaction.start_time == timestamp,
+            Transaction.meter_start == meter_start,
+        )
+        for _attempt in range(2):
+            try:
+                async with self._sessions.begin() as session:
+                    existing = (await session.scalars(select(Transaction).where(*identity))).first()
+                    if existing is not None:
+                        LOGGER.info(
+                            "%s: replayed StartTransaction, answering transaction %s again",
+                            charge_point_id,
+                            existing.id,
+                        )
+                        info = await self._id_tags.info(session, id_tag, existing.id)
+                        return existing.id, info
+                    # The charger has started already: the session is stored whatever the
+                    # tag's status; a non-Accepted status tells the charger to stop it.
+                    info = await self._id_tags.info(session, id_tag)
+                    tx = Transaction(
+                        charge_point_id=charge_point_id,
+                        connector_id=connector_id,
+                        id_tag=id_tag,
+                        id_tag_status=info.status,
+                        meter_start=meter_start,
+                        start_time=timestamp,
+                        reservation_id=reservation_id,
+                    )
+                    session.add(tx)
+                    await session.flush()
+                    transaction_id = tx.id
+                break
+            except IntegrityError:
+                # The same start raced in twice; the second attempt finds the first.
+                continue
+        else:  # pragma: no cover - the unique constraint makes a third state impossible
+            raise RuntimeError("could not record StartTransaction")
+        self._bus.publish(
+            "transaction_started",
+            charge_point_id,
+            transaction_id=transaction_id,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start=meter_start,
+        )
+        return transaction_id, info
+
+    async def stop(
+        self,
+        charge_point_id: str,
+        transaction_id: int,
+        meter_stop: int,
+        timestamp: datetime,
+        id_tag: str | None = None,
+        reason: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+    ) -> IdTagInfo | None:
+        """Close a session. Always succeeds: a charger whose StopTransaction is refused
+        retries it forever, so unknown ids are logged and their data kept unlinked."""
+        samples = sampled_values(transaction_data or [])
+        async with self._sessions.begin() as session:
+            tx = await self._own_transaction(session, charge_point_id, transaction_id)
+            stopped = False
+            if tx is None:
+                LOGGER.warning(
+                    "%s: StopTransaction for unknown transaction %s",
+                    charge_point_id,
+                    transaction_id,
+                )
+            elif tx.stop_time is None:
+                tx.meter_stop = meter_stop
+                tx.stop_time = timestamp
+                tx.stop_reason = reason or "Local"
+                tx.stop_id_tag = id_tag
+                stopped = True
+            connector_id = tx.connector_id if tx is not None else 0
+            self._add_samples(
+                session,
+                charge_point_id,
+                connector_id,
+                tx.id if tx is not None else None,
+                transaction_id,
+                samples,
+                source="StopTransaction",
+            )
+            info = await self._id_tags.info(session, id_tag) if id_tag else None
+        if stopped:
+            self._bus.publish(
+                "transaction_stopped",
+                charge_point_id,
+                transaction_id=transaction_id,
+                connector_id=connector_id,
+                meter_stop=meter_stop,
+                reason=reason or "Local",
+            )
+        return info
+
+    async def meter_values(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        meter_value: list[dict[str, Any]],
+    ) -> None:
+        samples = sampled_values(meter_value)
+        async with self._sessions.begin() as session:
+            linked = None
+            if transaction_id is not None:
+                tx = await self._own_transaction(session, charge_point_id, transaction_id)
+                if tx is None:
+                    LOGGER.warning(
+                        "%s: MeterValues for unknown transaction %s",
+                        charge_point_id,
+                        transaction_id,
+                    )
+                else:
+                    linked = tx.id
+            self._add_samples(
+                session,
+                charge_point_id,
+                connector_id,
+                linked,
+                transaction_id,
+                samples,
+                source="MeterValues",
+            )
+        self._bus.publish(
+            "meter_values",
+            charge_point_id,
+            connector_id=connector_id,
+            transaction_id=linked,
+            values=[
+                {"measurand": s.measurand, "value": s.value, "unit": s.unit, "phase": s.phase}
+                for s in samples
+            ],
+        )
+
+    # --- queries ------------------------------------------------------------------------
+
+    async def list(
+        self,
+        charge_point_id: str | None = None,
+        active: bool | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[TransactionView]:
+        query = select(Transaction).order_by(Transaction.id.desc()).limit(limit).offset(offset)
+        if charge_point_id is not None:
+            query = query.where(Transaction.charge_point_id == charge_point_id)
+        if active is True:
+            query = query.where(Transaction.stop_time.is_(None))
+        elif active is False:
+            query = query.where(Transaction.stop_time.is_not(None))
+        async with self._sessions() as session:
+            transactions = (await session.scalars(query)).all()
+            registers = await self._last_registers(
+                session, [tx.id for tx in transactions if tx.stop_time is None]
+            )
+        return [_view(tx, registers.get(tx.id)) for tx in transactions]
+
+    async def get(self, transaction_id: int) -> TransactionView:
+        async with self._sessions() as session:
+            tx = await session.get(Transaction, transaction_id)
+            if tx is None:
+                raise NotFound(f"transaction {transaction_id} does not exist")
+            registers = await self._last_registers(session, [tx.id])
+        return _view(tx, registers.get(tx.id))
+
+    async def meter_values_of(self, transaction_id: int) -> list[SampledValue]:
+        async with self._sessions() as session:
+            if await session.get(Transaction, transaction_id) is None:
+                raise NotFound(f"transaction {transaction_id} does not exist")
+            rows = (
+                await session.scalars(
+                    select(MeterValue)
+                    .where(MeterValue.transaction_id == transaction_id)
+                    .order_by(MeterValue.timestamp, MeterValue.id)
+                )
+            ).all()
+        return [
+            SampledValue(
+                r.timestamp, r.value, r.measurand, r.unit, r.phase, r.context, r.location, r.format
+            )
+            for r in rows
+        ]
+
+    # --- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    async def _own_transaction(
+        session: AsyncSession, charge_point_id: str, transaction_id: int
+    ) -> Transaction | None:
+        # Looked up by (charge point, id): one charger must never touch another's session.
+        tx = await session.get(Transaction, transaction_id)
+        if tx is None or tx.charge_point_id != charge_point_id:
+            return None
+        return tx
+
+    @staticmethod
+    def _add_samples(
+        session: AsyncSession,
+        charge_point_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        claimed_transaction_id: int | None,
+        samples: list[SampledValue],
+        source: str,
+    ) -> None:
+        now = utcnow()
+        session.add_all(
+            MeterValue(
+                charge_point_id=charge_point_id,
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                claimed_transaction_id=claimed_transaction_id,
+                timestamp=s.timestamp,
+                value=s.value,
+                measurand=s.measurand,
+                unit=s.unit,
+                phase=s.phase,
+                context=s.context,
+                location=s.location,
+                format=s.format,
+                source=source,
+                received_at=now,
+            )
+            for s in samples
+        )
+
+    @staticmethod
+    async def _last_registers(
+        session: AsyncSession, transaction_ids: list[int]
+    ) -> dict[int, float]:
+        """The latest total energy register reading (in Wh) of each open transaction."""
+        if not transaction_ids:
+            return {}
+        latest = (
+            select(MeterValue.transaction_id, func.max(MeterValue.timestamp).label("at"))
+            .where(
+                MeterValue.transaction_id.in_(transaction_ids),
+                MeterValue.measurand == ENERGY_REGISTER,
+                MeterValue.phase.is_(None),
+            )
+            .group_by(MeterValue.transaction_id)
+            .subquery()
+        )
+        rows = await session.execute(
+            select(MeterValue.transaction_id, MeterValue.value, MeterValue.unit)
+            .join(
+                latest,
+                (MeterValue.transaction_id == latest.c.transaction_id)
+                & (MeterValue.timestamp == latest.c.at),
+            )
+            .where(MeterValue.measurand == ENERGY_REGISTER, MeterValue.phase.is_(None))
+        )
+        registers: dict[int, float] = {}
+        for transaction_id, value, unit in rows:
+            wh = energy_in_wh(value, unit)
+            if wh is not None:
+                registers[transaction_id] = wh
+        return registers

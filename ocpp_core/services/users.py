@@ -1,0 +1,60 @@
+"""Operator accounts: the people who use the portal and the JSON API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ocpp_core.db.models import User
+from ocpp_core.errors import InvalidInput
+from ocpp_core.passwords import hash_password, verify_password
+
+ROLES = ("viewer", "operator", "admin")
+MAX_USERNAME_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    role: str
+
+    def may(self, role: str) -> bool:
+        """True if this user's role includes `role` (admin > operator > viewer)."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+class UserService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add(self, username: str, password: str, role: str = "operator") -> UserView:
+        """Create the account, or update the password and role of an existing one."""
+        if not username or len(username) > MAX_USERNAME_LENGTH or ":" in username:
+            raise InvalidInput(
+                f"user name must be 1 to {MAX_USERNAME_LENGTH} characters without ':'"
+            )
+        if not password:
+            raise InvalidInput("password must not be empty")
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        password_hash = hash_password(password)
+        async with self._sessions.begin() as session:
+            user = (await session.scalars(select(User).where(User.username == username))).first()
+            if user is None:
+                user = User(username=username, password_hash=password_hash, role=role)
+                session.add(user)
+            else:
+                user.password_hash = password_hash
+                user.role = role
+            await session.flush()
+            return UserView(user.id, user.username, user.role)
+
+    async def authenticate(self, username: str, password: str) -> UserView | None:
+        async with self._sessions() as session:
+            user = (await session.scalars(select(User).where(User.username == username))).first()
+        if user is None or not verify_password(user.password_hash, password):
+            return None
+        return UserView(user.id, user.username, user.role)

@@ -1,0 +1,127 @@
+"""Settings read from the environment (and a `.env` file), as SPEC.md lists them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///voltaro.db"
+UNKNOWN_CHARGE_POINT_POLICIES = ("accept", "pending", "reject")
+
+
+class SettingsError(ValueError):
+    """A setting has a value Voltaro cannot use."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Turn the URLs PaaS platforms hand out into SQLAlchemy async URLs.
+
+    `postgres://` and `postgresql://` become `postgresql+asyncpg://`, and libpq's
+    `sslmode` becomes asyncpg's `ssl` (asyncpg rejects `sslmode`).
+    """
+    scheme, _, rest = url.partition("://")
+    if not rest:
+        raise SettingsError(f"DATABASE_URL is not a URL: {url!r}")
+    scheme = scheme.lower()
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        scheme = "postgresql+asyncpg"
+    elif scheme == "sqlite":
+        scheme = "sqlite+aiosqlite"
+    if scheme not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+        raise SettingsError(
+            f"DATABASE_URL scheme {scheme!r} is not supported; "
+            "use postgresql+asyncpg:// (or postgres://) or sqlite+aiosqlite://"
+        )
+    normalized = f"{scheme}://{rest}"
+    if scheme == "postgresql+asyncpg":
+        parts = urlsplit(normalized)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "sslmode"]
+        sslmode = dict(parse_qsl(parts.query)).get("sslmode")
+        if sslmode and sslmode != "disable":
+            query.append(("ssl", sslmode))
+        normalized = urlunsplit(parts._replace(query=urlencode(query)))
+    return normalized
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for PostgreSQL / in-memory."""
+    if not database_url.startswith("sqlite"):
+        return None
+    path = database_url.split(":///", 1)[1] if ":///" in database_url else ""
+    path = path.split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(path)
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _load_secret_key(database_url: str) -> str:
+    """Keep the generated key beside the database so sessions survive restarts."""
+    db_file = sqlite_path(database_url)
+    key_file = (
+        db_file.with_name(db_file.name + ".secret_key") if db_file else Path("voltaro.secret_key")
+    )
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "0.0.0.0"
+    port: int = 9000
+    secret_key: str = field(default="", repr=False)
+    unknown_charge_points: str = "accept"
+    heartbeat_interval: int = 300
+    call_timeout: float = 30.0
+    admin_user: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.unknown_charge_points not in UNKNOWN_CHARGE_POINT_POLICIES:
+            raise SettingsError(
+                "UNKNOWN_CHARGE_POINTS must be one of "
+                f"{', '.join(UNKNOWN_CHARGE_POINT_POLICIES)}, got {self.unknown_charge_points!r}"
+            )
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        if env is None:
+            from dotenv import load_dotenv
+
+            load_dotenv(override=False)
+            env = dict(os.environ)
+        database_url = normalize_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+        return cls(
+            database_url=database_url,
+            host=env.get("HOST") or "0.0.0.0",
+            port=_int(env, "PORT", 9000),
+            secret_key=env.get("SECRET_KEY") or _load_secret_key(database_url),
+            unknown_charge_points=(env.get("UNKNOWN_CHARGE_POINTS") or "accept").lower(),
+            heartbeat_interval=_int(env, "HEARTBEAT_INTERVAL", 300),
+            call_timeout=float(_int(env, "CALL_TIMEOUT", 30)),
+            admin_user=env.get("ADMIN_USER") or None,
+            admin_password=env.get("ADMIN_PASSWORD") or None,
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        )

@@ -1,0 +1,132 @@
+"""Fixtures: every database test runs on SQLite and on the real PostgreSQL.
+
+PostgreSQL: one template database is migrated per run, and each test gets its own fresh
+copy of it (CREATE DATABASE ... TEMPLATE), dropped afterwards. When PostgreSQL cannot be
+reached its tests skip with the reason, except under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp import encode_basic_auth
+from aiohttp.test_utils import TestClient
+
+from ocpp_core.db.engine import create_engine
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.settings import Settings
+from tests.ocpp_client import RawChargePoint
+from webapp.app import create_app
+from webapp.keys import SERVICES
+
+PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("TEST_PG_USER", "postgres")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+ACCOUNTS = {
+    "admin": ("admin", "admin-password"),
+    "operator": ("oper", "operator-password"),
+    "viewer": ("view", "viewer-password"),
+}
+
+
+def basic(login: str, password: str) -> dict[str, str]:
+    """Headers for HTTP Basic auth (aiohttp 3.14 deprecates BasicAuth objects)."""
+    return {"Authorization": encode_basic_auth(login, password)}
+
+
+ADMIN = basic(*ACCOUNTS["admin"])
+OPERATOR = basic(*ACCOUNTS["operator"])
+VIEWER = basic(*ACCOUNTS["viewer"])
+
+
+def _pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
+    return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres", timeout=5
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated template database, or a skip (a failure under CI) without PostgreSQL."""
+    name = f"voltaro_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        message = f"PostgreSQL at {PG_HOST}:{PG_PORT} is not reachable: {error!r}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(message)
+
+    async def migrate() -> None:
+        engine = create_engine(_pg_url(name))
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    yield name
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'voltaro.db'}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"voltaro_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _pg_url(name)
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key="test-secret-key",
+        heartbeat_interval=120,
+        call_timeout=2,
+    )
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings: Settings) -> TestClient:
+    """The whole application on a real port, with an admin, an operator and a viewer."""
+    app = create_app(settings)
+    test_client = await aiohttp_client(app)
+    for role, (login, password) in ACCOUNTS.items():
+        await app[SERVICES].users.add(login, password, role)
+    return test_client
+
+
+@pytest.fixture
+async def connect(client: TestClient) -> AsyncIterator:
+    """`await connect("CP1")`: a raw OCPP 1.6J charge point over a real WebSocket."""
+    opened: list[RawChargePoint] = []
+
+    async def _connect(charge_point_id: str, **kwargs) -> RawChargePoint:
+        kwargs.setdefault("protocols", ("ocpp1.6",))
+        ws = await client.ws_connect(f"/ocpp/{charge_point_id}", **kwargs)
+        cp = RawChargePoint(ws)
+        opened.append(cp)
+        return cp
+
+    yield _connect
+    for cp in opened:
+        await cp.ws.close()

@@ -1,0 +1,384 @@
+"""Every charge-point-initiated OCPP 1.6J message, over a real WebSocket, and what it stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import (
+    ChargePoint,
+    DataTransferMessage,
+    MeterValue,
+    StatusNotification,
+    StatusReport,
+)
+from tests.conftest import ADMIN
+from webapp.keys import ENGINE, SERVICES
+
+
+async def rows(client, model, *where):
+    async with AsyncSession(client.app[ENGINE]) as session:
+        return (await session.scalars(select(model).where(*where))).all()
+
+
+async def api(client, path: str):
+    response = await client.get(path, headers=ADMIN)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def test_full_session_is_stored(client, connect) -> None:
+    await client.app[SERVICES].id_tags.add("TAG1")
+    cp = await connect("CP1")
+
+    boot = await cp.boot(
+        chargePointSerialNumber="SN-1",
+        chargeBoxSerialNumber="BOX-1",
+        firmwareVersion="4.2",
+        iccid="8931",
+        imsi="2040",
+        meterType="EM340",
+        meterSerialNumber="M-1",
+    )
+    assert boot["status"] == "Accepted"
+    assert boot["interval"] == 120
+    sent_time = datetime.fromisoformat(boot["currentTime"])
+    assert abs(sent_time - datetime.now(UTC)) < timedelta(seconds=5)
+
+    heartbeat = await cp.result("Heartbeat", {})
+    assert datetime.fromisoformat(heartbeat["currentTime"]).tzinfo is not None
+
+    assert (await cp.result("Authorize", {"idTag": "TAG1"})) == {
+        "idTagInfo": {"status": "Accepted"}
+    }
+    await cp.status(1, "Preparing")
+
+    start_time = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    start = await cp.result(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "TAG1", "meterStart": 1000, "timestamp": _iso(start_time)},
+    )
+    assert start["idTagInfo"] == {"status": "Accepted"}
+    tx_id = start["transactionId"]
+    assert isinstance(tx_id, int)
+    await cp.status(1, "Charging")
+
+    await cp.result(
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx_id,
+            "meterValue": [
+                {
+                    "timestamp": _iso(start_time + timedelta(minutes=1)),
+                    "sampledValue": [
+                        {
+                            "value": "1200",
+                            "measurand": "Energy.Active.Import.Register",
+                            "unit": "Wh",
+                            "context": "Sample.Periodic",
+                            "location": "Outlet",
+                        },
+                        {
+                            "value": "16.1",
+                            "measurand": "Current.Import",
+                            "unit": "A",
+                            "phase": "L1",
+                        },
+                        {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+                    ],
+                }
+            ],
+        },
+    )
+    active = await api(client, "/api/transactions?active=true")
+    assert [(t["id"], t["energy_wh"]) for t in active] == [(tx_id, 200.0)]
+
+    stop = await cp.result(
+        "StopTransaction",
+        {
+            "transactionId": tx_id,
+            "meterStop": 1500,
+            "timestamp": _iso(start_time + timedelta(minutes=2)),
+            "idTag": "TAG1",
+            "reason": "EVDisconnected",
+            "transactionData": [
+                {
+                    "timestamp": _iso(start_time + timedelta(minutes=2)),
+                    "sampledValue": [{"value": "1500", "context": "Transaction.End"}],
+                }
+            ],
+        },
+    )
+    assert stop == {"idTagInfo": {"status": "Accepted"}}
+    await cp.status(1, "Available")
+
+    [tx] = await api(client, "/api/transactions?charge_point_id=CP1")
+    assert tx == {
+        "id": tx_id,
+        "charge_point_id": "CP1",
+        "connector_id": 1,
+        "id_tag": "TAG1",
+        "meter_start": 1000,
+        "meter_stop": 1500,
+        "start_time": "2026-11-25T08:00:00Z",
+        "stop_time": "2026-11-25T08:02:00Z",
+        "stop_reason": "EVDisconnected",
+        "energy_wh": 500.0,
+    }
+    assert await api(client, "/api/transactions?active=true") == []
+
+    values = await api(client, f"/api/transactions/{tx_id}/meter-values")
+    assert [(v["measurand"], v["value"], v["unit"], v["phase"], v["context"]) for v in values] == [
+        ("Energy.Active.Import.Register", "1200", "Wh", None, "Sample.Periodic"),
+        ("Current.Import", "16.1", "A", "L1", "Sample.Periodic"),
+        ("Power.Active.Import", "7400", "W", None, "Sample.Periodic"),
+        # Defaults of the specification filled in for the omitted fields.
+        ("Energy.Active.Import.Register", "1500", "Wh", None, "Transaction.End"),
+    ]
+
+    [charge_point] = await rows(client, ChargePoint, ChargePoint.id == "CP1")
+    assert (
+        charge_point.vendor,
+        charge_point.model,
+        charge_point.serial_number,
+        charge_point.charge_box_serial_number,
+        charge_point.firmware_version,
+        charge_point.iccid,
+        charge_point.imsi,
+        charge_point.meter_type,
+        charge_point.meter_serial_number,
+    ) == ("TestVendor", "TestModel", "SN-1", "BOX-1", "4.2", "8931", "2040", "EM340", "M-1")
+    assert charge_point.last_heartbeat_at is not None
+
+    history = await rows(client, StatusNotification, StatusNotification.charge_point_id == "CP1")
+    assert [h.status for h in history] == ["Preparing", "Charging", "Available"]
+
+    info = await api(client, "/api/charge-points/CP1")
+    assert info["connected"] is True
+    assert info["vendor"] == "TestVendor"
+    assert info["firmware_version"] == "4.2"
+    assert info["connectors"] == [
+        {"connector_id": 1, "status": "Available", "error_code": "NoError"}
+    ]
+
+
+async def test_status_notification_keeps_connector_zero_and_error_codes(client, connect) -> None:
+    cp = await connect("CP-Z")
+    await cp.boot()
+    await cp.status(0, "Available")
+    await cp.status(1, "Available")
+    await cp.status(2, "Faulted", error_code="GroundFailure")
+    # An older notification delivered late must not overwrite the current status.
+    await cp.result(
+        "StatusNotification",
+        {
+            "connectorId": 1,
+            "errorCode": "NoError",
+            "status": "Charging",
+            "timestamp": "2020-01-01T00:00:00Z",
+        },
+    )
+    info = await api(client, "/api/charge-points/CP-Z")
+    assert info["status"] == "Available"
+    assert info["connectors"] == [
+        {"connector_id": 0, "status": "Available", "error_code": "NoError"},
+        {"connector_id": 1, "status": "Available", "error_code": "NoError"},
+        {"connector_id": 2, "status": "Faulted", "error_code": "GroundFailure"},
+    ]
+    history = await rows(client, StatusNotification, StatusNotification.charge_point_id == "CP-Z")
+    assert len(history) == 4
+
+
+async def test_authorize_statuses_from_the_id_tag_table(client, connect) -> None:
+    tags = client.app[SERVICES].id_tags
+    now = datetime.now(UTC)
+    await tags.add("GOOD", expiry_date=now + timedelta(days=30), parent_id_tag="FLEET")
+    await tags.add("BLOCKED", blocked=True)
+    await tags.add("OLD", expiry_date=now - timedelta(days=1))
+    await tags.add("BUSY")
+    cp = await connect("CP-A")
+    await cp.boot()
+
+    good = await cp.result("Authorize", {"idTag": "GOOD"})
+    assert good["idTagInfo"]["status"] == "Accepted"
+    assert good["idTagInfo"]["parentIdTag"] == "FLEET"
+    assert datetime.fromisoformat(good["idTagInfo"]["expiryDate"]) > now
+    for tag, status in [("BLOCKED", "Blocked"), ("OLD", "Expired"), ("NOPE", "Invalid")]:
+        answer = await cp.result("Authorize", {"idTag": tag})
+        assert answer["idTagInfo"]["status"] == status, tag
+
+    await cp.result(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "BUSY", "meterStart": 0, "timestamp": _iso(now)},
+    )
+    assert (await cp.result("Authorize", {"idTag": "BUSY"}))["idTagInfo"]["status"] == (
+        "ConcurrentTx"
+    )
+    # StartTransaction re-checks the tag: the same tag on a second connector is concurrent.
+    second = await cp.result(
+        "StartTransaction",
+        {"connectorId": 2, "idTag": "BUSY", "meterStart": 0, "timestamp": _iso(now)},
+    )
+    assert second["idTagInfo"]["status"] == "ConcurrentTx"
+
+
+async def test_start_transaction_keeps_charger_timestamp_reservation_and_replays(
+    client, connect
+) -> None:
+    await client.app[SERVICES].id_tags.add("T")
+    cp = await connect("CP-S")
+    await cp.boot()
+    payload = {
+        "connectorId": 2,
+        "idTag": "T",
+        "meterStart": 42,
+        "timestamp": "2026-01-02T03:04:05Z",
+        "reservationId": 7,
+    }
+    first = await cp.result("StartTransaction", payload)
+    # The charger lost our answer and sends the same StartTransaction again (ocpp #186).
+    replay = await cp.result("StartTransaction", payload)
+    assert replay["transactionId"] == first["transactionId"]
+    assert replay["idTagInfo"]["status"] == "Accepted"
+
+    tx = await client.app[SERVICES].transactions.get(first["transactionId"])
+    assert tx.start_time == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert tx.reservation_id == 7
+    assert tx.meter_start == 42
+    assert len(await api(client, "/api/transactions")) == 1
+
+
+async def test_unknown_tag_still_gets_a_transaction_id(client, connect) -> None:
+    cp = await connect("CP-U")
+    await cp.boot()
+    answer = await cp.result(
+        "StartTransaction",
+        {
+            "connectorId": 1,
+            "idTag": "STRANGER",
+            "meterStart": 0,
+            "timestamp": "2026-01-01T00:00:00Z",
+        },
+    )
+    assert answer["idTagInfo"]["status"] == "Invalid"
+    assert isinstance(answer["transactionId"], int)
+
+
+async def test_stop_and_meter_values_for_foreign_transactions_are_accepted_not_applied(
+    client, connect
+) -> None:
+    await client.app[SERVICES].id_tags.add("T")
+    owner = await connect("OWNER")
+    other = await connect("OTHER")
+    start = await owner.result(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"},
+    )
+    tx_id = start["transactionId"]
+    sample = [{"timestamp": "2026-01-01T00:01:00Z", "sampledValue": [{"value": "5"}]}]
+
+    # Another charger naming this transaction is answered (or it retries forever) ...
+    assert (
+        await other.result(
+            "MeterValues", {"connectorId": 1, "transactionId": tx_id, "meterValue": sample}
+        )
+        == {}
+    )
+    assert (
+        await other.result(
+            "StopTransaction",
+            {"transactionId": tx_id, "meterStop": 99, "timestamp": "2026-01-01T00:02:00Z"},
+        )
+        == {}
+    )
+    # ... and so is one naming a transaction that never existed (SteVe #156).
+    assert (
+        await other.result(
+            "StopTransaction",
+            {
+                "transactionId": -1,
+                "meterStop": 1,
+                "timestamp": "2026-01-01T00:02:00Z",
+                "transactionData": sample,
+            },
+        )
+        == {}
+    )
+
+    # ... but nothing of it touches the owner's session.
+    tx = await client.app[SERVICES].transactions.get(tx_id)
+    assert tx.active and tx.meter_stop is None
+    assert await api(client, f"/api/transactions/{tx_id}/meter-values") == []
+    stray = await rows(client, MeterValue, MeterValue.charge_point_id == "OTHER")
+    assert sorted(v.claimed_transaction_id for v in stray) == [-1, tx_id]
+    assert all(v.transaction_id is None for v in stray)
+
+
+async def test_meter_values_without_transaction_are_stored(client, connect) -> None:
+    cp = await connect("CP-M")
+    await cp.boot()
+    await cp.result(
+        "MeterValues",
+        {
+            "connectorId": 0,
+            "meterValue": [
+                {
+                    "timestamp": "2026-01-01T00:00:00Z",
+                    "sampledValue": [
+                        {
+                            "value": "50.0",
+                            "measurand": "Frequency",
+                            "location": "Inlet",
+                            "format": "Raw",
+                            "context": "Sample.Clock",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
+    [value] = await rows(client, MeterValue, MeterValue.charge_point_id == "CP-M")
+    assert (value.measurand, value.location, value.context, value.transaction_id) == (
+        "Frequency",
+        "Inlet",
+        "Sample.Clock",
+        None,
+    )
+
+
+async def test_data_transfer_and_status_reports_are_stored(client, connect) -> None:
+    cp = await connect("CP-D")
+    await cp.boot()
+    answer = await cp.result(
+        "DataTransfer", {"vendorId": "com.example", "messageId": "Hello", "data": '{"a":1}'}
+    )
+    assert answer == {"status": "UnknownVendorId"}
+    await cp.result("DiagnosticsStatusNotification", {"status": "Uploading"})
+    await cp.result("DiagnosticsStatusNotification", {"status": "Uploaded"})
+    await cp.result("FirmwareStatusNotification", {"status": "Downloading"})
+
+    [transfer] = await rows(client, DataTransferMessage)
+    assert (transfer.charge_point_id, transfer.vendor_id, transfer.message_id, transfer.data) == (
+        "CP-D",
+        "com.example",
+        "Hello",
+        '{"a":1}',
+    )
+    reports = await rows(client, StatusReport)
+    assert [(r.kind, r.status) for r in reports] == [
+        ("diagnostics", "Uploading"),
+        ("diagnostics", "Uploaded"),
+        ("firmware", "Downloading"),
+    ]
+    [charge_point] = await rows(client, ChargePoint, ChargePoint.id == "CP-D")
+    assert (charge_point.diagnostics_status, charge_point.firmware_status) == (
+        "Uploaded",
+        "Downloading",
+    )

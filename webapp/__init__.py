@@ -1,0 +1,1 @@
+"""The aiohttp application: OCPP socket route, JSON API (and later the portal)."""

@@ -1,0 +1,323 @@
+"""The JSON API of SPEC.md. Views parse, call one service method, and map its outcome."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+from ocpp.charge_point import remove_nones, serialize_as_dict
+from ocpp.v16 import call
+
+from ocpp_core.central_system import ChargePointStatus
+from ocpp_core.errors import (
+    CallErrorReply,
+    CallTimedOut,
+    InvalidInput,
+    InvalidReply,
+    NotConnected,
+    NotFound,
+)
+from ocpp_core.services.id_tags import IdTagView
+from ocpp_core.services.transactions import SampledValue, TransactionView
+from ocpp_core.timeutil import format_datetime, parse_datetime
+from webapp.keys import CENTRAL_SYSTEM, SERVICES
+from webapp.operator_auth import require_role
+
+# `POST /api/charge-points/{id}/{operation}`: the central-system-initiated actions of 1.6.
+OPERATIONS = {
+    "reset": "Reset",
+    "change-availability": "ChangeAvailability",
+    "get-configuration": "GetConfiguration",
+    "change-configuration": "ChangeConfiguration",
+    "clear-cache": "ClearCache",
+    "unlock-connector": "UnlockConnector",
+    "data-transfer": "DataTransfer",
+    "trigger-message": "TriggerMessage",
+    "reserve-now": "ReserveNow",
+    "cancel-reservation": "CancelReservation",
+    "send-local-list": "SendLocalList",
+    "get-local-list-version": "GetLocalListVersion",
+    "set-charging-profile": "SetChargingProfile",
+    "clear-charging-profile": "ClearChargingProfile",
+    "get-composite-schedule": "GetCompositeSchedule",
+    "get-diagnostics": "GetDiagnostics",
+    "update-firmware": "UpdateFirmware",
+}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return json_response({"error": message}, status)
+
+
+@web.middleware
+async def api_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Domain outcomes become the status codes SPEC.md names, with a JSON reason."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except InvalidInput as error:
+        return error_response(400, str(error))
+    except NotFound as error:
+        return error_response(404, str(error))
+    except NotConnected as error:
+        return error_response(409, str(error))
+    except CallTimedOut as error:
+        return error_response(504, str(error))
+    except CallErrorReply as error:
+        return error_response(502, f"charge point answered with CALLERROR {error}")
+    except InvalidReply as error:
+        return error_response(502, f"charge point sent an invalid answer: {error}")
+    except web.HTTPException as error:
+        if error.content_type == "application/json" or error.status < 400:
+            raise
+        return error_response(error.status, error.reason)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("body must be a JSON object")
+    return body
+
+
+def _fields(body: dict[str, Any], required: set[str], optional: set[str]) -> dict[str, Any]:
+    missing = sorted(required - body.keys())
+    if missing:
+        raise InvalidInput(f"missing field(s): {', '.join(missing)}")
+    unknown = sorted(body.keys() - required - optional)
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")
+    return body
+
+
+def _charge_point(status: ChargePointStatus) -> dict[str, Any]:
+    cp = status.charge_point
+    return {
+        "id": cp.id,
+        "connected": status.connected,
+        "registration_status": cp.registration_status,
+        "status": cp.status,
+        "vendor": cp.vendor,
+        "model": cp.model,
+        "serial_number": cp.serial_number,
+        "firmware_version": cp.firmware_version,
+        "last_heartbeat": cp.last_heartbeat_at,
+        "last_boot": cp.last_boot_at,
+        "connectors": [
+            {"connector_id": c.connector_id, "status": c.status, "error_code": c.error_code}
+            for c in cp.connectors
+        ],
+    }
+
+
+def _transaction(tx: TransactionView) -> dict[str, Any]:
+    return {
+        "id": tx.id,
+        "charge_point_id": tx.charge_point_id,
+        "connector_id": tx.connector_id,
+        "id_tag": tx.id_tag,
+        "meter_start": tx.meter_start,
+        "meter_stop": tx.meter_stop,
+        "start_time": tx.start_time,
+        "stop_time": tx.stop_time,
+        "stop_reason": tx.stop_reason,
+        "energy_wh": tx.energy_wh,
+    }
+
+
+def _meter_value(sample: SampledValue) -> dict[str, Any]:
+    return {
+        "timestamp": sample.timestamp,
+        "measurand": sample.measurand,
+        "value": sample.value,
+        "unit": sample.unit,
+        "phase": sample.phase,
+        "context": sample.context,
+        "location": sample.location,
+    }
+
+
+def _id_tag(tag: IdTagView) -> dict[str, Any]:
+    return dataclasses.asdict(tag)
+
+
+def _answer(result: Any) -> web.Response:
+    return json_response(remove_nones(serialize_as_dict(result)))
+
+
+# --- charge points ----------------------------------------------------------------------
+
+
+async def list_charge_points(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    statuses = await request.app[CENTRAL_SYSTEM].get_charge_point_status()
+    return json_response([_charge_point(s) for s in statuses])
+
+
+async def get_charge_point(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    status = await request.app[CENTRAL_SYSTEM].get_charge_point_status(
+        request.match_info["charge_point_id"]
+    )
+    return json_response(_charge_point(status))
+
+
+async def remote_start(request: web.Request) -> web.Response:
+    await require_role(request, "operator")
+    body = _fields(await json_body(request), {"id_tag"}, {"connector_id", "charging_profile"})
+    result = await request.app[CENTRAL_SYSTEM].remote_start_transaction(
+        request.match_info["charge_point_id"],
+        body["id_tag"],
+        connector_id=body.get("connector_id"),
+        charging_profile=body.get("charging_profile"),
+    )
+    return _answer(result)
+
+
+async def remote_stop(request: web.Request) -> web.Response:
+    await require_role(request, "operator")
+    body = _fields(await json_body(request), {"transaction_id"}, set())
+    transaction_id = body["transaction_id"]
+    if type(transaction_id) is not int:
+        raise InvalidInput("transaction_id must be an integer")
+    result = await request.app[CENTRAL_SYSTEM].remote_stop_transaction(
+        request.match_info["charge_point_id"], transaction_id
+    )
+    return _answer(result)
+
+
+async def operation(request: web.Request) -> web.Response:
+    await require_role(request, "operator")
+    action = OPERATIONS.get(request.match_info["operation"])
+    if action is None:
+        raise NotFound(f"unknown operation {request.match_info['operation']!r}")
+    payload_class = getattr(call, action)
+    names = {f.name for f in dataclasses.fields(payload_class)}
+    required = {
+        f.name
+        for f in dataclasses.fields(payload_class)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    body = _fields(await json_body(request), required, names)
+    result = await request.app[CENTRAL_SYSTEM].call(
+        request.match_info["charge_point_id"], payload_class(**body)
+    )
+    return _answer(result)
+
+
+# --- transactions -----------------------------------------------------------------------
+
+
+def _flag(value: str | None, name: str) -> bool | None:
+    if value is None or value == "":
+        return None
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"{name} must be true or false")
+
+
+def _int_path(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise NotFound(f"{name.replace('_', ' ')} must be a number") from None
+
+
+async def list_transactions(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    transactions = await request.app[SERVICES].transactions.list(
+        charge_point_id=request.query.get("charge_point_id") or None,
+        active=_flag(request.query.get("active"), "active"),
+    )
+    return json_response([_transaction(tx) for tx in transactions])
+
+
+async def get_transaction(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    tx = await request.app[SERVICES].transactions.get(_int_path(request, "transaction_id"))
+    return json_response(_transaction(tx))
+
+
+async def transaction_meter_values(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    samples = await request.app[SERVICES].transactions.meter_values_of(
+        _int_path(request, "transaction_id")
+    )
+    return json_response([_meter_value(s) for s in samples])
+
+
+# --- id tags ----------------------------------------------------------------------------
+
+
+async def list_id_tags(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    return json_response([_id_tag(t) for t in await request.app[SERVICES].id_tags.list()])
+
+
+async def add_id_tag(request: web.Request) -> web.Response:
+    await require_role(request, "operator")
+    body = _fields(
+        await json_body(request), {"id_tag"}, {"expiry_date", "parent_id_tag", "blocked"}
+    )
+    for name in ("id_tag", "parent_id_tag", "expiry_date"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise InvalidInput(f"{name} must be a string")
+    blocked = body.get("blocked", False)
+    if not isinstance(blocked, bool):
+        raise InvalidInput("blocked must be true or false")
+    expiry = body.get("expiry_date")
+    try:
+        expiry_date = parse_datetime(expiry) if expiry else None
+    except ValueError:
+        raise InvalidInput(f"expiry_date is not an ISO 8601 date-time: {expiry!r}") from None
+    tag = await request.app[SERVICES].id_tags.add(
+        body["id_tag"], expiry_date, body.get("parent_id_tag"), blocked
+    )
+    return json_response(_id_tag(tag), status=201)
+
+
+async def delete_id_tag(request: web.Request) -> web.Response:
+    await require_role(request, "operator")
+    await request.app[SERVICES].id_tags.delete(request.match_info["id_tag"])
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/charge-points", list_charge_points, name="api_charge_points")
+    r.add_get("/api/charge-points/{charge_point_id}", get_charge_point, name="api_charge_point")
+    r.add_post("/api/charge-points/{charge_point_id}/remote-start", remote_start)
+    r.add_post("/api/charge-points/{charge_point_id}/remote-stop", remote_stop)
+    r.add_post("/api/charge-points/{charge_point_id}/{operation}", operation)
+    r.add_get("/api/transactions", list_transactions, name="api_transactions")
+    r.add_get("/api/transactions/{transaction_id}", get_transaction)
+    r.add_get("/api/transactions/{transaction_id}/meter-values", transaction_meter_values)
+    r.add_get("/api/id-tags", list_id_tags, name="api_id_tags")
+    r.add_post("/api/id-tags", add_id_tag)
+    r.add_delete("/api/id-tags/{id_tag}", delete_id_tag)

@@ -1,0 +1,55 @@
+"""The application factory: wires settings, database, services, routes. Nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ocpp_core.central_system import CentralSystem
+from ocpp_core.db.engine import create_engine, create_session_factory
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.events import EventBus
+from ocpp_core.services import Services
+from ocpp_core.settings import Settings
+from webapp import api
+from webapp.keys import BUS, CENTRAL_SYSTEM, ENGINE, SERVICES, SETTINGS
+from webapp.ocpp_route import ocpp_socket
+
+LOGGER = logging.getLogger(__name__)
+
+
+async def database_context(app: web.Application) -> AsyncIterator[None]:
+    """Open the database, bring the schema up to date, build the services; dispose at exit."""
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        services = Services.create(create_session_factory(engine), app[BUS], settings)
+        if settings.admin_user and settings.admin_password:
+            await services.users.add(settings.admin_user, settings.admin_password, "admin")
+            LOGGER.info("Admin account %r is ready", settings.admin_user)
+        app[ENGINE] = engine
+        app[SERVICES] = services
+        app[CENTRAL_SYSTEM] = CentralSystem(settings, services, app[BUS])
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def close_charge_point_sockets(app: web.Application) -> None:
+    # On shutdown, before handlers are cancelled: chargers see a clean close and reconnect.
+    if CENTRAL_SYSTEM in app:
+        await app[CENTRAL_SYSTEM].close_all()
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    app = web.Application(middlewares=[api.api_errors])
+    app[SETTINGS] = settings or Settings.from_env()
+    app[BUS] = EventBus()
+    app.cleanup_ctx.append(database_context)
+    app.on_shutdown.append(close_charge_point_sockets)
+    app.router.add_get("/ocpp/{charge_point_id}", ocpp_socket, name="ocpp")
+    api.add_routes(app)
+    return app

@@ -1,0 +1,176 @@
+"""`python -m webapp [command]`: serve (no command), or the commands SPEC.md lists."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiohttp import web
+
+from ocpp_core.db.engine import create_engine, create_session_factory
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.errors import InvalidInput
+from ocpp_core.events import EventBus
+from ocpp_core.services import Services
+from ocpp_core.services.users import ROLES
+from ocpp_core.settings import Settings, SettingsError
+from ocpp_core.simulator import SimulatorConfig
+from ocpp_core.timeutil import parse_datetime
+
+T = TypeVar("T")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m webapp",
+        description="Voltaro OCPP 1.6J central system. Without a command: serve.",
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"], help="apply the alembic migrations")
+
+    user = commands.add_parser("user", help="operator accounts")
+    user_cmd = user.add_subparsers(dest="action", required=True)
+    user_add = user_cmd.add_parser("add", help="create or update an operator account")
+    user_add.add_argument("name")
+    user_add.add_argument("--password", required=True)
+    user_add.add_argument("--role", choices=ROLES, default="operator")
+
+    cp = commands.add_parser("charge-point", help="charge points")
+    cp_cmd = cp.add_subparsers(dest="action", required=True)
+    cp_add = cp_cmd.add_parser("add", help="register (and accept) a charge point")
+    cp_add.add_argument("id")
+    cp_add.add_argument("--password", help="enables HTTP Basic auth (security profile 1)")
+
+    tag = commands.add_parser("id-tag", help="authorisation tags")
+    tag_cmd = tag.add_subparsers(dest="action", required=True)
+    tag_add = tag_cmd.add_parser("add", help="add or replace an id tag")
+    tag_add.add_argument("tag")
+    tag_add.add_argument("--expires", help="ISO 8601 date-time")
+    tag_add.add_argument("--parent", help="parent id tag")
+    tag_add.add_argument("--blocked", action="store_true")
+
+    sim = commands.add_parser("simulate", help="run simulated charge points")
+    sim.add_argument("--url", default="ws://127.0.0.1:9000/ocpp", help="endpoint base URL")
+    sim.add_argument("--charge-points", type=int, default=1, metavar="N")
+    sim.add_argument("--id-prefix", default="SIM", metavar="P")
+    sim.add_argument("--connectors", type=int, default=2)
+    sim.add_argument("--password", help="HTTP Basic password of every simulated charge point")
+    sim.add_argument("--meter-interval", type=float, default=10.0, metavar="SECONDS")
+    sim.add_argument(
+        "--session-every",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="start a local session about this often (0: only remote sessions)",
+    )
+    sim.add_argument("--session-length", type=float, default=60.0, metavar="SECONDS")
+    sim.add_argument("--id-tag", default="SIMTAG", help="id tag of local sessions")
+    sim.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # The library's own logger reports every frame; our handler logs what matters.
+    logging.getLogger("ocpp").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+async def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        return await work(Services.create(create_session_factory(engine), EventBus(), settings))
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _setup_logging(settings.log_level)
+
+    try:
+        if args.command is None:
+            from webapp.app import create_app
+
+            web.run_app(create_app(settings), host=settings.host, port=settings.port)
+        elif args.command == "db":
+            asyncio.run(_with_services(settings, _noop))
+            print("database is up to date")
+        elif args.command == "user":
+            user = asyncio.run(
+                _with_services(settings, lambda s: s.users.add(args.name, args.password, args.role))
+            )
+            print(f"user {user.username} ({user.role}) saved")
+        elif args.command == "charge-point":
+            asyncio.run(
+                _with_services(settings, lambda s: s.charge_points.register(args.id, args.password))
+            )
+            auth = "with HTTP Basic auth" if args.password else "without a password"
+            print(f"charge point {args.id} registered and accepted, {auth}")
+        elif args.command == "id-tag":
+            try:
+                expires = parse_datetime(args.expires) if args.expires else None
+            except ValueError:
+                raise InvalidInput(
+                    f"--expires is not an ISO 8601 date-time: {args.expires}"
+                ) from None
+            asyncio.run(
+                _with_services(
+                    settings,
+                    lambda s: s.id_tags.add(args.tag, expires, args.parent, args.blocked),
+                )
+            )
+            print(f"id tag {args.tag} saved")
+        elif args.command == "simulate":
+            return _simulate(args)
+    except InvalidInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _noop(_services: Services) -> None:
+    return None
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from webapp.simulate import simulate
+
+    if args.charge_points < 1:
+        print("error: --charge-points must be at least 1", file=sys.stderr)
+        return 2
+    config = SimulatorConfig(
+        connectors=args.connectors,
+        meter_interval=args.meter_interval,
+        session_every=args.session_every or None,
+        session_length=args.session_length,
+        id_tag=args.id_tag,
+    )
+    try:
+        asyncio.run(
+            simulate(
+                args.url,
+                args.charge_points,
+                args.id_prefix,
+                config,
+                duration=args.duration,
+                password=args.password,
+            )
+        )
+    except KeyboardInterrupt:
+        pass
+    return 0

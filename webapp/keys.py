@@ -1,0 +1,15 @@
+"""Every application-level object, behind a typed key."""
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ocpp_core.central_system import CentralSystem
+from ocpp_core.events import EventBus
+from ocpp_core.services import Services
+from ocpp_core.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+BUS = web.AppKey("bus", EventBus)
+SERVICES = web.AppKey("services", Services)
+CENTRAL_SYSTEM = web.AppKey("central_system", CentralSystem)

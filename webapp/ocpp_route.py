@@ -1,0 +1,66 @@
+"""`/ocpp/{charge_point_id}`: admission before the upgrade, then the protocol loop."""
+
+from __future__ import annotations
+
+import binascii
+import logging
+from base64 import b64decode
+
+from aiohttp import WSCloseCode, hdrs, web
+
+from ocpp_core.services.charge_points import Admission
+from webapp.keys import CENTRAL_SYSTEM, SERVICES
+from webapp.ws_adapter import ConnectionClosed, WebSocketConnection
+
+LOGGER = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+
+
+def basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+async def ocpp_socket(request: web.Request) -> web.StreamResponse:
+    charge_point_id = request.match_info["charge_point_id"]
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), compress=False, max_msg_size=1 << 20)
+    if not ws.can_prepare(request).ok:
+        raise web.HTTPBadRequest(text="OCPP endpoint: a WebSocket upgrade is expected\n")
+
+    # Security profile 1: the user name must be the charge point id in the URL.
+    credentials = basic_credentials(request)
+    password = credentials[1] if credentials and credentials[0] == charge_point_id else None
+    admission = await request.app[SERVICES].charge_points.admit(charge_point_id, password)
+    if admission is Admission.UNKNOWN:
+        LOGGER.warning("%s: refused unknown charge point", charge_point_id)
+        raise web.HTTPNotFound(text=f"Unknown charge point {charge_point_id}\n")
+    if admission is Admission.UNAUTHORIZED:
+        LOGGER.warning("%s: refused, wrong or missing credentials", charge_point_id)
+        raise web.HTTPUnauthorized(
+            text="Charge point credentials required\n",
+            headers={hdrs.WWW_AUTHENTICATE: 'Basic realm="Voltaro OCPP"'},
+        )
+
+    await ws.prepare(request)
+    if ws.ws_protocol != SUBPROTOCOL:
+        # OCPP-J 3.2: complete the handshake without a subprotocol, then close at once.
+        LOGGER.warning("%s: no supported subprotocol offered, closing", charge_point_id)
+        await ws.close(code=WSCloseCode.PROTOCOL_ERROR, message=b"ocpp1.6 subprotocol required")
+        return ws
+
+    try:
+        await request.app[CENTRAL_SYSTEM].serve(charge_point_id, WebSocketConnection(ws))
+    except ConnectionClosed:
+        pass
+    finally:
+        await ws.close()
+    return ws
