@@ -33,10 +33,14 @@ class ChargePointStatus:
 
 
 def validate_request(payload: Any) -> None:
-    """Check a `ocpp.v16.call` payload against its 1.6 schema before it is sent."""
+    """Check a `ocpp.v16.call` payload against its 1.6 schema before it is sent, and for
+    what the schema leaves out: connector ids are never negative."""
     errors = frames.schema_errors(type(payload).__name__, camel_payload(payload))
     if errors:
         raise InvalidInput(frames.describe(errors[0]))
+    connector_id = getattr(payload, "connector_id", None)
+    if connector_id is not None and connector_id < 0:
+        raise InvalidInput(f"connector_id: {connector_id} is less than the minimum of 0")
 
 
 class CentralSystem:

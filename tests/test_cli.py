@@ -1,0 +1,200 @@
+"""`python -m webapp ...` as a user runs it: real processes against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import WSServerHandshakeError, encode_basic_auth
+from aiohttp.test_utils import unused_port
+
+from ocpp_core.settings import Settings
+from tests.conftest import ADMIN
+from tests.ocpp_client import RawChargePoint
+from webapp.app import create_app
+from webapp.keys import SERVICES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def paas_style(database_url: str) -> str:
+    """PaaS platforms hand out `postgres://` URLs; the CLI must take them as they are."""
+    return database_url.replace("postgresql+asyncpg://", "postgres://")
+
+
+async def run_cli(database_url: str, *args: str, timeout: float = 60) -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": paas_style(database_url),
+        "SECRET_KEY": "cli-test",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "webapp",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    return process.returncode, output.decode()
+
+
+async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, aiohttp_client):
+    code, out = await run_cli(database_url, "db", "upgrade")
+    assert code == 0, out
+
+    code, out = await run_cli(database_url, "user", "add", "ops", "--password", "pw1")
+    assert code == 0 and "ops (operator)" in out, out
+    code, out = await run_cli(
+        database_url, "user", "add", "watcher", "--password", "pw2", "--role", "viewer"
+    )
+    assert code == 0, out
+    code, out = await run_cli(
+        database_url, "charge-point", "add", "CP-CLI", "--password", "secret-key-16chars"
+    )
+    assert code == 0, out
+    code, out = await run_cli(database_url, "charge-point", "add", "CP-OPEN")
+    assert code == 0, out
+    code, out = await run_cli(
+        database_url,
+        "id-tag",
+        "add",
+        "CARD",
+        "--expires",
+        "2040-01-01T00:00:00Z",
+        "--parent",
+        "FLEET",
+    )
+    assert code == 0, out
+    code, out = await run_cli(database_url, "id-tag", "add", "LOST", "--blocked")
+    assert code == 0, out
+
+    # What the commands wrote is what the server uses.
+    app = create_app(Settings(database_url=database_url, secret_key="x"))
+    client = await aiohttp_client(app)
+    ops = {"Authorization": encode_basic_auth("ops", "pw1")}
+    watcher = {"Authorization": encode_basic_auth("watcher", "pw2")}
+    assert (await client.get("/api/id-tags", headers=ops)).status == 200
+    response = await client.post("/api/id-tags", json={"id_tag": "NEW"}, headers=watcher)
+    assert response.status == 403
+
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await client.ws_connect("/ocpp/CP-CLI", protocols=("ocpp1.6",))
+    assert refused.value.status == 401
+    ws = await client.ws_connect(
+        "/ocpp/CP-CLI",
+        protocols=("ocpp1.6",),
+        headers={"Authorization": encode_basic_auth("CP-CLI", "secret-key-16chars")},
+    )
+    cp = RawChargePoint(ws)
+    assert (await cp.boot())["status"] == "Accepted"
+    card = await cp.result("Authorize", {"idTag": "CARD"})
+    assert card["idTagInfo"]["status"] == "Accepted"
+    assert card["idTagInfo"]["parentIdTag"] == "FLEET"
+    assert card["idTagInfo"]["expiryDate"].startswith("2040-01-01T00:00:00")
+    lost = await cp.result("Authorize", {"idTag": "LOST"})
+    assert lost["idTagInfo"]["status"] == "Blocked"
+    await ws.close()
+    registered = {cp.id for cp in await app[SERVICES].charge_points.list()}
+    assert registered == {"CP-CLI", "CP-OPEN"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("id-tag", "add", "X" * 21), "1 to 20"),
+        (("id-tag", "add", "T", "--expires", "someday"), "ISO 8601"),
+        (("user", "add", "", "--password", "p"), "user name"),
+    ],
+)
+async def test_bad_cli_input_is_a_clear_error(tmp_path, args, message) -> None:
+    code, out = await run_cli(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}", *args)
+    assert code == 2
+    assert "error:" in out and message in out
+
+
+async def test_bad_database_url_is_a_clear_error(tmp_path) -> None:
+    code, out = await run_cli("mysql://nobody@nowhere/db", "db", "upgrade")
+    assert code == 2 and "DATABASE_URL" in out
+
+
+async def test_server_starts_with_migrations_and_admin_account(database_url, tmp_path) -> None:
+    port = unused_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": paas_style(database_url),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "ADMIN_USER": "boss",
+        "ADMIN_PASSWORD": "boss-pw",
+        "SECRET_KEY": "serve-test",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webapp", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        auth = {"Authorization": encode_basic_auth("boss", "boss-pw")}
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(
+                        f"http://127.0.0.1:{port}/api/charge-points", headers=auth
+                    ) as response:
+                        assert response.status == 200
+                        assert await response.json() == []
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("server did not start")
+            async with http.ws_connect(
+                f"ws://127.0.0.1:{port}/ocpp/CP-PROC", protocols=("ocpp1.6",)
+            ) as ws:
+                assert (await RawChargePoint(ws).boot())["status"] == "Accepted"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+
+
+async def test_simulate_command_runs_sessions_against_the_server(client) -> None:
+    await client.app[SERVICES].id_tags.add("SIMTAG")
+    url = f"ws://127.0.0.1:{client.port}/ocpp"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webapp", "simulate",
+        "--url", url, "--charge-points", "2", "--id-prefix", "T",
+        "--meter-interval", "0.2", "--session-every", "0.3", "--session-length", "1",
+        "--duration", "6",
+        cwd=ROOT, env={**os.environ, "SECRET_KEY": "sim", "LOG_LEVEL": "WARNING"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, output.decode()
+
+    response = await client.get("/api/charge-points", headers=ADMIN)
+    charge_points = await response.json()
+    assert [(c["id"], c["vendor"], c["registration_status"]) for c in charge_points] == [
+        ("T1", "Voltaro", "Accepted"),
+        ("T2", "Voltaro", "Accepted"),
+    ]
+    assert all(len(c["connectors"]) == 3 for c in charge_points)
+    response = await client.get("/api/transactions?active=false", headers=ADMIN)
+    finished = await response.json()
+    assert finished, "the simulator finished no session"
+    assert {t["charge_point_id"] for t in finished} <= {"T1", "T2"}
+    assert all(t["id_tag"] == "SIMTAG" and t["energy_wh"] >= 0 for t in finished)
+    values = await (
+        await client.get(f"/api/transactions/{finished[-1]['id']}/meter-values", headers=ADMIN)
+    ).json()
+    energy = [float(v["value"]) for v in values if v["measurand"].startswith("Energy")]
+    assert energy == sorted(energy) and len(energy) >= 2

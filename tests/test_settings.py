@@ -1,0 +1,67 @@
+"""Settings from the environment, as SPEC.md lists them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocpp_core.settings import Settings, SettingsError, normalize_database_url
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db:5432/app", "postgresql+asyncpg://u:p@db:5432/app"),
+        ("postgresql://u:p@db/app", "postgresql+asyncpg://u:p@db/app"),
+        ("postgres://u@db/app?sslmode=require", "postgresql+asyncpg://u@db/app?ssl=require"),
+        ("postgres://u@db/app?sslmode=disable", "postgresql+asyncpg://u@db/app"),
+        ("postgresql+asyncpg://u@db/app", "postgresql+asyncpg://u@db/app"),
+        ("sqlite:///voltaro.db", "sqlite+aiosqlite:///voltaro.db"),
+        ("sqlite+aiosqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db"),
+    ],
+)
+def test_database_urls_are_converted(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+
+
+def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    defaults = Settings.from_env({})
+    assert defaults.database_url == "sqlite+aiosqlite:///voltaro.db"
+    assert (defaults.host, defaults.port) == ("0.0.0.0", 9000)
+    assert defaults.unknown_charge_points == "accept"
+    assert (defaults.heartbeat_interval, defaults.call_timeout) == (300, 30)
+    # SECRET_KEY is generated once and kept beside the database.
+    assert defaults.secret_key and (tmp_path / "voltaro.db.secret_key").exists()
+    assert Settings.from_env({}).secret_key == defaults.secret_key
+
+    custom = Settings.from_env(
+        {
+            "DATABASE_URL": "postgres://u@h/d",
+            "PORT": "8080",
+            "SECRET_KEY": "k",
+            "UNKNOWN_CHARGE_POINTS": "Reject",
+            "HEARTBEAT_INTERVAL": "60",
+            "CALL_TIMEOUT": "5",
+            "ADMIN_USER": "a",
+            "ADMIN_PASSWORD": "b",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert custom.port == 8080
+    assert custom.unknown_charge_points == "reject"
+    assert (custom.heartbeat_interval, custom.call_timeout) == (60, 5)
+    assert (custom.admin_user, custom.admin_password, custom.log_level) == ("a", "b", "DEBUG")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "http"}, "PORT"),
+        ({"HEARTBEAT_INTERVAL": "0"}, "HEARTBEAT_INTERVAL"),
+        ({"UNKNOWN_CHARGE_POINTS": "maybe"}, "UNKNOWN_CHARGE_POINTS"),
+        ({"DATABASE_URL": "mysql://x/y"}, "not supported"),
+    ],
+)
+def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"SECRET_KEY": "k", **env})
