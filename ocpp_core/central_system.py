@@ -13,7 +13,7 @@ from typing import Any
 from ocpp.v16 import call
 
 from ocpp_core import frames
-from ocpp_core.errors import InvalidInput, NotConnected, NotFound
+from ocpp_core.errors import InvalidInput, NotAccepted, NotConnected, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.handler import ChargePointHandler, Connection, camel_payload
 from ocpp_core.registry import ConnectionRegistry
@@ -22,6 +22,9 @@ from ocpp_core.services.charge_points import ChargePointView
 from ocpp_core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
+
+# OCPP 1.6 4.2.1: not allowed while the charge point's registration is Pending.
+NOT_WHILE_PENDING = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class CentralSystem:
         handler = ChargePointHandler(
             charge_point_id, connection, self.services, self.settings.call_timeout
         )
+        await self.services.charge_points.seen(charge_point_id)
+        handler.registration_status = (
+            await self.services.charge_points.get(charge_point_id)
+        ).registration_status
         previous = self.registry.add(handler)
         if previous is not None:
             LOGGER.info("%s: new connection replaces the previous one", charge_point_id)
@@ -66,7 +73,6 @@ class CentralSystem:
         LOGGER.info("%s: connected", charge_point_id)
         self.bus.publish("connected", charge_point_id)
         try:
-            await self.services.charge_points.seen(charge_point_id)
             await handler.start()
         finally:
             handler.connection_lost()
@@ -96,6 +102,11 @@ class CentralSystem:
         handler = self.registry.get(charge_point_id)
         if handler is None:
             raise NotConnected(charge_point_id)
+        if (
+            type(payload).__name__ in NOT_WHILE_PENDING
+            and handler.registration_status != "Accepted"
+        ):
+            raise NotAccepted(charge_point_id, handler.registration_status)
         return await handler.send_call(payload)
 
     async def remote_start_transaction(

@@ -23,6 +23,15 @@ class NotConnected(OperationFailed):
         self.charge_point_id = charge_point_id
 
 
+class NotAccepted(OperationFailed):
+    """The charge point's registration is Pending or Rejected: sessions cannot be started
+    or stopped remotely until an operator accepts it."""
+
+    def __init__(self, charge_point_id: str, registration_status: str) -> None:
+        super().__init__(f"charge point {charge_point_id!r} is {registration_status}, not Accepted")
+        self.charge_point_id = charge_point_id
+
+
 class CallTimedOut(OperationFailed):
     """The charge point did not answer within CALL_TIMEOUT."""
 

@@ -17,7 +17,7 @@ from ocpp.charge_point import (
     serialize_as_dict,
     snake_to_camel_case,
 )
-from ocpp.exceptions import NotSupportedError, OCPPError
+from ocpp.exceptions import NotSupportedError, OCPPError, SecurityError
 from ocpp.messages import Call, CallError, CallResult
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as LibraryChargePoint
@@ -46,6 +46,9 @@ class Connection(Protocol):
 
     async def close(self) -> None: ...
 
+
+# What a charge point whose registration is not Accepted may still send (OCPP 1.6 4.2.1).
+ALLOWED_BEFORE_ACCEPTED = frozenset({"BootNotification", "Heartbeat"})
 
 # Put in the response queue when the socket goes, so a waiting CALL fails at once.
 _CONNECTION_LOST = object()
@@ -82,6 +85,8 @@ class ChargePointHandler(LibraryChargePoint):
         super().__init__(charge_point_id, connection, response_timeout=call_timeout, logger=LOGGER)
         self._services = services
         self._lost = False
+        # Set from the database when the connection opens, then from each boot's answer.
+        self.registration_status = "Pending"
 
     # --- transport ----------------------------------------------------------------------
 
@@ -172,6 +177,13 @@ class ChargePointHandler(LibraryChargePoint):
                     description="Requested Action is recognized but not supported",
                     details={"cause": f"{msg.action} is not handled by this central system"},
                 )
+            if self.registration_status != "Accepted" and msg.action not in ALLOWED_BEFORE_ACCEPTED:
+                raise SecurityError(
+                    details={
+                        "cause": f"registration is {self.registration_status}: "
+                        "only BootNotification until accepted"
+                    }
+                )
         except OCPPError as error:
             LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
             await self._send_error(msg.unique_id, error)
@@ -205,6 +217,7 @@ class ChargePointHandler(LibraryChargePoint):
                 meter_serial_number=kwargs.get("meter_serial_number"),
             ),
         )
+        self.registration_status = status
         return call_result.BootNotification(
             current_time=format_datetime(utcnow()),
             interval=interval,

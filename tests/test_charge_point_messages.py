@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from ocpp_core.db.models import (
     StatusReport,
 )
 from tests.conftest import ADMIN
-from webapp.keys import ENGINE, SERVICES
+from webapp.keys import BUS, ENGINE, SERVICES
 
 
 async def rows(client, model, *where):
@@ -382,3 +383,55 @@ async def test_data_transfer_and_status_reports_are_stored(client, connect) -> N
         "Uploaded",
         "Downloading",
     )
+
+
+async def test_events_are_published_after_each_commit(client, connect) -> None:
+    """What the portal's live view will follow: ids and values, in the order they happened."""
+    bus = client.app[BUS]
+    await client.app[SERVICES].id_tags.add("TAG")
+    async with bus.subscribe() as events:
+        cp = await connect("CP-EV")
+        await cp.boot()
+        await cp.status(1, "Charging")
+        start = await cp.result(
+            "StartTransaction",
+            {
+                "connectorId": 1,
+                "idTag": "TAG",
+                "meterStart": 0,
+                "timestamp": "2026-01-01T00:00:00Z",
+            },
+        )
+        await cp.result(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": start["transactionId"],
+                "meterValue": [
+                    {"timestamp": "2026-01-01T00:01:00Z", "sampledValue": [{"value": "10"}]}
+                ],
+            },
+        )
+        await cp.result(
+            "StopTransaction",
+            {"transactionId": start["transactionId"], "meterStop": 20,
+             "timestamp": "2026-01-01T00:02:00Z"},
+        )  # fmt: skip
+        await cp.ws.close()
+        seen = []
+        while not seen or seen[-1].kind != "disconnected":
+            seen.append(await asyncio.wait_for(events.get(), 5))
+    assert [e.kind for e in seen] == [
+        "connected",
+        "boot",
+        "status",
+        "transaction_started",
+        "meter_values",
+        "transaction_stopped",
+        "disconnected",
+    ]
+    assert all(e.charge_point_id == "CP-EV" for e in seen)
+    assert seen[2].data == {"connector_id": 1, "status": "Charging", "error_code": "NoError"}
+    assert seen[4].data["values"][0]["value"] == "10"
+    assert seen[5].data["meter_stop"] == 20
+    assert bus.subscriber_count == 0

@@ -9,7 +9,7 @@ import json
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError, encode_basic_auth
 
-from tests.conftest import ADMIN
+from tests.conftest import ACCOUNTS, ADMIN
 from tests.ocpp_client import RawChargePoint
 from webapp.app import create_app
 from webapp.keys import SERVICES
@@ -207,6 +207,7 @@ async def test_unknown_charge_points_follow_the_policy(
     app = create_app(dataclasses.replace(settings, unknown_charge_points=policy))
     client = await aiohttp_client(app)
     await app[SERVICES].charge_points.register("KNOWN")
+    await app[SERVICES].users.add(*ACCOUNTS["admin"], "admin")
 
     if policy == "reject":
         with pytest.raises(WSServerHandshakeError) as refused:
@@ -221,10 +222,24 @@ async def test_unknown_charge_points_follow_the_policy(
         view = await app[SERVICES].charge_points.get("STRANGER")
         assert view.registration_status == expected
         if policy == "pending":
+            # Until accepted it may only boot (and heartbeat); nothing else is processed ...
+            refused = await cp.call(
+                "StatusNotification",
+                {"connectorId": 1, "errorCode": "NoError", "status": "Available"},
+            )
+            assert refused[2] == "SecurityError"
+            assert (await cp.call("Heartbeat", {}))[0] == 3
+            # ... and no session can be started on it remotely (OCPP 1.6 4.2.1).
+            response = await client.post(
+                "/api/charge-points/STRANGER/remote-start", json={"id_tag": "T"}, headers=ADMIN
+            )
+            assert response.status == 409
+            assert "Pending" in (await response.json())["error"]
             # An operator accepts it; its next boot is Accepted with the heartbeat interval.
             await app[SERVICES].charge_points.register("STRANGER")
             boot = await cp.boot()
             assert (boot["status"], boot["interval"]) == ("Accepted", settings.heartbeat_interval)
+            await cp.status(1, "Available")
         await ws.close()
 
     # A registered charge point is always let in.

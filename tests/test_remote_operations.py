@@ -142,6 +142,7 @@ async def test_service_api_returns_answers_and_typed_outcomes(client, simulator,
         await central.remote_start_transaction("OFFLINE", "TAG")
 
     silent = await connect("SILENT")
+    await silent.result("Heartbeat", {})  # answered: its handler is registered
     with pytest.raises(CallTimedOut):
         await central.remote_start_transaction("SILENT", "TAG")
     await silent.expect_call("RemoteStartTransaction")

@@ -18,6 +18,7 @@ from ocpp_core.errors import (
     CallTimedOut,
     InvalidInput,
     InvalidReply,
+    NotAccepted,
     NotConnected,
     NotFound,
 )
@@ -80,7 +81,7 @@ async def api_errors(
         return error_response(400, str(error))
     except NotFound as error:
         return error_response(404, str(error))
-    except NotConnected as error:
+    except (NotConnected, NotAccepted) as error:
         return error_response(409, str(error))
     except CallTimedOut as error:
         return error_response(504, str(error))

@@ -26,6 +26,10 @@ class UserView:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
+# Verified against for unknown names, so a login takes as long whether the name exists or not.
+_DUMMY_HASH = hash_password("no such user")
+
+
 class UserService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -55,6 +59,9 @@ class UserService:
     async def authenticate(self, username: str, password: str) -> UserView | None:
         async with self._sessions() as session:
             user = (await session.scalars(select(User).where(User.username == username))).first()
-        if user is None or not verify_password(user.password_hash, password):
+        if user is None:
+            verify_password(_DUMMY_HASH, password)
+            return None
+        if not verify_password(user.password_hash, password):
             return None
         return UserView(user.id, user.username, user.role)
