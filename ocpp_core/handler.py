@@ -30,6 +30,7 @@ from ocpp_core.errors import CallErrorReply, CallTimedOut, InvalidReply, NotConn
 from ocpp_core.services import Services
 from ocpp_core.services.charge_points import BootInfo
 from ocpp_core.services.id_tags import IdTagInfo
+from ocpp_core.services.message_log import redact_text
 from ocpp_core.timeutil import format_datetime, parse_datetime
 
 LOGGER = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class ChargePointHandler(LibraryChargePoint):
         super().__init__(charge_point_id, connection, response_timeout=call_timeout, logger=LOGGER)
         self._services = services
         self._lost = False
+        self._actions: dict[str, str] = {}
         # Set from the database when the connection opens, then from each boot's answer.
         self.registration_status = "Pending"
 
@@ -94,7 +96,7 @@ class ChargePointHandler(LibraryChargePoint):
         # The library logs every frame at INFO; that is too costly at scale, so DEBUG here.
         while True:
             message = await self._connection.recv()
-            LOGGER.debug("%s: received %s", self.id, message)
+            LOGGER.debug("%s: received %s", self.id, redact_text(message))
             await self.route_message(message)
 
     async def close(self) -> None:
@@ -149,13 +151,34 @@ class ChargePointHandler(LibraryChargePoint):
             LOGGER.warning("%s: ignored answer to unknown CALL %s", self.id, response.unique_id)
 
     async def _send(self, message: str) -> None:
-        LOGGER.debug("%s: sending %s", self.id, message)
+        LOGGER.debug("%s: sending %s", self.id, redact_text(message))
+        self._log("out", message)
         await self._connection.send(message)
+
+    def _log(self, direction: str, raw: str, msg: Any = None) -> None:
+        """Record a frame in the message log, with the action of answers looked up."""
+        if msg is None:
+            try:
+                msg = frames.decode(raw)
+            except frames.FrameError as error:
+                self._services.message_log.record(self.id, direction, raw, None, error.unique_id)
+                return
+        if isinstance(msg, Call):
+            # Remember the action until the answer goes the other way.
+            if len(self._actions) < 1000:
+                self._actions[msg.unique_id] = msg.action
+            action = msg.action
+        else:
+            action = self._actions.pop(msg.unique_id, None)
+        self._services.message_log.record(
+            self.id, direction, raw, msg.message_type_id, msg.unique_id, action
+        )
 
     async def route_message(self, raw_msg: str) -> None:
         try:
             msg = frames.decode(raw_msg)
         except frames.FrameError as error:
+            self._log("in", raw_msg, None)
             if error.unique_id is None:
                 LOGGER.warning("%s: ignored unreadable frame (%s)", self.id, error)
                 return
@@ -163,6 +186,7 @@ class ChargePointHandler(LibraryChargePoint):
             await self._send_error(error.unique_id, error.error)
             return
 
+        self._log("in", raw_msg, msg)
         if isinstance(msg, Call):
             await self._answer_call(msg)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -33,7 +35,13 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE] = engine
         app[SERVICES] = services
         app[CENTRAL_SYSTEM] = CentralSystem(settings, services, app[BUS])
-        yield
+        log_writer = asyncio.create_task(services.message_log.run())
+        try:
+            yield
+        finally:
+            log_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await log_writer
     finally:
         await engine.dispose()
 

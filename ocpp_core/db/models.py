@@ -226,3 +226,20 @@ class StatusReport(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "diagnostics" | "firmware"
     status: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OcppMessage(Base):
+    """The OCPP message log: every frame in both directions, secrets redacted."""
+
+    __tablename__ = "ocpp_messages"
+    __table_args__ = (Index("ix_ocpp_messages_charge_point", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # No foreign key: frames from ids refused at the door or since removed are kept too.
+    charge_point_id: Mapped[str] = mapped_column(String(255))
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    message_type: Mapped[int | None] = mapped_column(Integer)
+    unique_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ocpp_core.events import EventBus
 from ocpp_core.services.charge_points import ChargePointService
 from ocpp_core.services.id_tags import IdTagService
+from ocpp_core.services.message_log import MessageLog
 from ocpp_core.services.transactions import TransactionService
 from ocpp_core.services.users import UserService
 from ocpp_core.settings import Settings
@@ -20,6 +21,7 @@ class Services:
     id_tags: IdTagService
     transactions: TransactionService
     users: UserService
+    message_log: MessageLog
 
     @classmethod
     def create(
@@ -31,4 +33,5 @@ class Services:
             id_tags=id_tags,
             transactions=TransactionService(sessions, bus, id_tags),
             users=UserService(sessions),
+            message_log=MessageLog(sessions, bus),
         )

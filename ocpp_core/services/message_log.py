@@ -1,0 +1,180 @@
+"""The OCPP message log: every frame of every charge point, both directions.
+
+Frames are buffered and written in batches by a background task: the log is for people
+reading it, and must not put a database round trip on every message's path. Secrets
+(AuthorizationKey) are redacted before a frame is kept or published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ocpp_core.db.models import OcppMessage, utcnow
+from ocpp_core.events import EventBus
+
+LOGGER = logging.getLogger(__name__)
+
+MAX_PAYLOAD_CHARS = 65_536
+REDACTED = "***"
+SECRET_KEYS = frozenset({"AuthorizationKey"})
+
+
+@dataclass(frozen=True)
+class LoggedMessage:
+    charge_point_id: str
+    direction: str
+    message_type: int | None
+    unique_id: str | None
+    action: str | None
+    payload: str
+    created_at: datetime
+
+
+def redact(frame: list[Any]) -> list[Any]:
+    """The frame with the value of any secret configuration key replaced."""
+    if len(frame) == 4 and frame[0] == 2 and frame[2] == "ChangeConfiguration":
+        payload = frame[3]
+        if isinstance(payload, dict) and payload.get("key") in SECRET_KEYS:
+            return [*frame[:3], {**payload, "value": REDACTED}]
+    return frame
+
+
+def redact_text(raw: str) -> str:
+    """Redact a raw frame's text; frames that are not JSON are kept as they came."""
+    if "AuthorizationKey" not in raw:
+        return raw
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.replace("AuthorizationKey", "AuthorizationKey(redacted)")[:200]
+    if isinstance(frame, list):
+        return orjson.dumps(redact(frame)).decode()
+    return raw
+
+
+class MessageLog:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        flush_interval: float = 0.25,
+        keep_per_charge_point: int = 5000,
+    ) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._flush_interval = flush_interval
+        self._keep = keep_per_charge_point
+        self._buffer: list[dict[str, Any]] = []
+        self._written: dict[str, int] = {}
+
+    def record(
+        self,
+        charge_point_id: str,
+        direction: str,
+        raw: str,
+        message_type: int | None = None,
+        unique_id: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        payload = redact_text(raw)[:MAX_PAYLOAD_CHARS]
+        now = utcnow()
+        self._buffer.append(
+            {
+                "charge_point_id": charge_point_id,
+                "direction": direction,
+                "message_type": message_type,
+                "unique_id": unique_id[:64] if unique_id else None,
+                "action": action[:64] if action else None,
+                "payload": payload,
+                "created_at": now,
+            }
+        )
+        self._bus.publish(
+            "message",
+            charge_point_id,
+            direction=direction,
+            message_type=message_type,
+            unique_id=unique_id,
+            action=action,
+            payload=payload,
+            created_at=now.isoformat(),
+        )
+
+    async def run(self) -> None:
+        """Write the buffer every `flush_interval` until cancelled, then once more."""
+        try:
+            while True:
+                await asyncio.sleep(self._flush_interval)
+                await self.flush()
+        finally:
+            await asyncio.shield(self.flush())
+
+    async def flush(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        try:
+            async with self._sessions.begin() as session:
+                await session.execute(insert(OcppMessage), batch)
+        except Exception:
+            LOGGER.exception("could not write %d OCPP log entries", len(batch))
+            return
+        for row in batch:
+            cp = row["charge_point_id"]
+            self._written[cp] = self._written.get(cp, 0) + 1
+        await self._prune()
+
+    async def _prune(self) -> None:
+        """Keep the newest entries per charge point; checked every `keep` writes."""
+        due = [cp for cp, count in self._written.items() if count >= self._keep]
+        for cp in due:
+            self._written[cp] = 0
+            async with self._sessions.begin() as session:
+                cutoff = (
+                    await session.scalars(
+                        select(OcppMessage.id)
+                        .where(OcppMessage.charge_point_id == cp)
+                        .order_by(OcppMessage.id.desc())
+                        .offset(self._keep)
+                        .limit(1)
+                    )
+                ).first()
+                if cutoff is not None:
+                    await session.execute(
+                        delete(OcppMessage).where(
+                            OcppMessage.charge_point_id == cp, OcppMessage.id <= cutoff
+                        )
+                    )
+
+    async def recent(self, charge_point_id: str, limit: int = 100) -> list[LoggedMessage]:
+        """Newest first, including what is still waiting to be written."""
+        await self.flush()
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OcppMessage)
+                    .where(OcppMessage.charge_point_id == charge_point_id)
+                    .order_by(OcppMessage.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            LoggedMessage(
+                r.charge_point_id,
+                r.direction,
+                r.message_type,
+                r.unique_id,
+                r.action,
+                r.payload,
+                r.created_at,
+            )
+            for r in rows
+        ]
