@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import encode_basic_auth
@@ -130,3 +132,50 @@ async def connect(client: TestClient) -> AsyncIterator:
     yield _connect
     for cp in opened:
         await cp.ws.close()
+
+
+class Browserless:
+    """A logged-in portal user over plain HTTP, with its own cookie jar."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http = http
+        self.base = base
+        self.csrf = ""
+
+    async def get(self, path: str, **kwargs) -> tuple[int, str]:
+        async with self.http.get(self.base + path, **kwargs) as response:
+            return response.status, await response.text()
+
+    async def post(self, path: str, data: dict | None = None, csrf: bool = True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data["csrf_token"] = self.csrf
+        async with self.http.post(self.base + path, data=data, **kwargs) as response:
+            return response.status, await response.text()
+
+    async def refresh_csrf(self, path: str = "/") -> None:
+        _, html = await self.get(path)
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+        assert match, "page without a csrf-token meta tag"
+        self.csrf = match.group(1)
+
+
+@pytest.fixture
+async def portal(client: TestClient) -> AsyncIterator:
+    """`await portal("admin")`: a browser-less user logged in through the login form."""
+    opened: list[aiohttp.ClientSession] = []
+
+    async def _login(role: str) -> Browserless:
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        opened.append(http)
+        user = Browserless(http, str(client.make_url("")).rstrip("/"))
+        await user.refresh_csrf("/login")
+        login, password = ACCOUNTS[role]
+        status, _ = await user.post("/login", {"username": login, "password": password})
+        assert status == 200, "login failed"
+        await user.refresh_csrf("/")
+        return user
+
+    yield _login
+    for http in opened:
+        await http.close()

@@ -25,8 +25,8 @@ from ocpp_core.errors import (
 from ocpp_core.services.id_tags import IdTagView
 from ocpp_core.services.transactions import SampledValue, TransactionView
 from ocpp_core.timeutil import format_datetime, parse_datetime
+from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
-from webapp.operator_auth import require_role
 
 # `POST /api/charge-points/{id}/{operation}`: the central-system-initiated actions of 1.6.
 OPERATIONS = {

@@ -15,7 +15,7 @@ from ocpp_core.db.migrate import upgrade
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
-from webapp import api
+from webapp import api, portal
 from webapp.keys import BUS, CENTRAL_SYSTEM, ENGINE, SERVICES, SETTINGS
 from webapp.ocpp_route import ocpp_socket
 
@@ -53,11 +53,13 @@ async def close_charge_point_sockets(app: web.Application) -> None:
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
-    app = web.Application(middlewares=[api.api_errors])
-    app[SETTINGS] = settings or Settings.from_env()
+    settings = settings or Settings.from_env()
+    app = web.Application(middlewares=[*portal.middlewares(settings.secret_key), api.api_errors])
+    app[SETTINGS] = settings
     app[BUS] = EventBus()
     app.cleanup_ctx.append(database_context)
     app.on_shutdown.append(close_charge_point_sockets)
     app.router.add_get("/ocpp/{charge_point_id}", ocpp_socket, name="ocpp")
     api.add_routes(app)
+    portal.setup(app)
     return app

@@ -1,5 +1,7 @@
 """Every application-level object, behind a typed key."""
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,3 +15,4 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 BUS = web.AppKey("bus", EventBus)
 SERVICES = web.AppKey("services", Services)
 CENTRAL_SYSTEM = web.AppKey("central_system", CentralSystem)
+SSE_STREAMS = web.AppKey("sse_streams", set[asyncio.Task[web.StreamResponse]])

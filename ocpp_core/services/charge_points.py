@@ -7,15 +7,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import (
     ChargePoint,
     Connector,
     DataTransferMessage,
+    MeterValue,
     StatusNotification,
     StatusReport,
+    Transaction,
     utcnow,
 )
 from ocpp_core.errors import InvalidInput, NotFound
@@ -150,6 +152,36 @@ class ChargePointService:
                 cp.registration_status = status
                 if password_hash is not None:
                     cp.password_hash = password_hash
+
+    async def set_password(self, charge_point_id: str, password: str | None) -> None:
+        """Set (or, with None, clear) the HTTP Basic key a charge point must present."""
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp.password_hash = hash_password(password) if password else None
+
+    async def delete(self, charge_point_id: str) -> None:
+        """Remove a charge point. One with sessions is kept: they are billing records."""
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            sessions = await session.scalar(
+                select(func.count())
+                .select_from(Transaction)
+                .where(Transaction.charge_point_id == charge_point_id)
+            )
+            if sessions:
+                raise InvalidInput(
+                    f"charge point {charge_point_id!r} has {sessions} recorded session(s) "
+                    "and is kept for their sake"
+                )
+            await session.execute(
+                delete(MeterValue).where(MeterValue.charge_point_id == charge_point_id)
+            )
+            await session.delete(cp)
+        self._bus.publish("removed", charge_point_id)
 
     async def admit(self, charge_point_id: str, password: str | None) -> Admission:
         """Decide on an upgrade request: unknown ids follow UNKNOWN_CHARGE_POINTS."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +21,16 @@ from ocpp_core.timeutil import parse_datetime
 LOGGER = logging.getLogger(__name__)
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+
+
+@dataclass(frozen=True)
+class TransactionFilter:
+    charge_point_id: str | None = None
+    id_tag: str | None = None
+    active: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,12 @@ class TransactionView:
         return self.stop_time is None
 
 
+@dataclass(frozen=True)
+class LiveSession:
+    transaction: TransactionView
+    power_w: float | None
+
+
 def sampled_values(meter_values: Iterable[dict[str, Any]]) -> list[SampledValue]:
     """Flatten OCPP MeterValue objects (snake_case, as the `ocpp` library hands them over),
     filling in the defaults the specification gives for omitted fields."""
@@ -79,11 +95,12 @@ def sampled_values(meter_values: Iterable[dict[str, Any]]) -> list[SampledValue]
 
 
 def energy_in_wh(value: str, unit: str | None) -> float | None:
+    """A reading in its base unit (Wh, W, ...): the kilo- units are scaled."""
     try:
         number = float(value)
     except ValueError:
         return None
-    return number * 1000 if unit == "kWh" else number
+    return number * 1000 if unit in ("kWh", "kW", "kvarh", "kvar", "kVA") else number
 
 
 def _view(tx: Transaction, last_register: float | None = None) -> TransactionView:
@@ -270,26 +287,61 @@ class TransactionService:
 
     # --- queries ------------------------------------------------------------------------
 
+    @staticmethod
+    def _filtered(query: Select, filters: TransactionFilter) -> Select:
+        if filters.charge_point_id:
+            query = query.where(Transaction.charge_point_id == filters.charge_point_id)
+        if filters.id_tag:
+            query = query.where(Transaction.id_tag == filters.id_tag)
+        if filters.active is True:
+            query = query.where(Transaction.stop_time.is_(None))
+        elif filters.active is False:
+            query = query.where(Transaction.stop_time.is_not(None))
+        if filters.since is not None:
+            query = query.where(Transaction.start_time >= filters.since)
+        if filters.until is not None:
+            query = query.where(Transaction.start_time < filters.until)
+        return query
+
     async def list(
         self,
         charge_point_id: str | None = None,
         active: bool | None = None,
         limit: int = 1000,
         offset: int = 0,
+        filters: TransactionFilter | None = None,
     ) -> list[TransactionView]:
-        query = select(Transaction).order_by(Transaction.id.desc()).limit(limit).offset(offset)
-        if charge_point_id is not None:
-            query = query.where(Transaction.charge_point_id == charge_point_id)
-        if active is True:
-            query = query.where(Transaction.stop_time.is_(None))
-        elif active is False:
-            query = query.where(Transaction.stop_time.is_not(None))
+        """Newest first. `filters` adds id tag and date range to the two plain ones."""
+        filters = filters or TransactionFilter(charge_point_id=charge_point_id, active=active)
+        query = self._filtered(
+            select(Transaction).order_by(Transaction.id.desc()).limit(limit).offset(offset),
+            filters,
+        )
         async with self._sessions() as session:
             transactions = (await session.scalars(query)).all()
             registers = await self._last_registers(
                 session, [tx.id for tx in transactions if tx.stop_time is None]
             )
         return [_view(tx, registers.get(tx.id)) for tx in transactions]
+
+    async def count(self, filters: TransactionFilter) -> int:
+        query = self._filtered(select(func.count()).select_from(Transaction), filters)
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
+
+    async def live(self, charge_point_ids: list[str] | None = None) -> list[LiveSession]:
+        """The open sessions (of the given charge points), with energy and power so far."""
+        query = select(Transaction).where(Transaction.stop_time.is_(None))
+        if charge_point_ids is not None:
+            query = query.where(Transaction.charge_point_id.in_(charge_point_ids))
+        async with self._sessions() as session:
+            transactions = (await session.scalars(query.order_by(Transaction.id))).all()
+            ids = [tx.id for tx in transactions]
+            registers = await self._last_registers(session, ids)
+            powers = await self._last_registers(session, ids, POWER)
+        return [
+            LiveSession(_view(tx, registers.get(tx.id)), powers.get(tx.id)) for tx in transactions
+        ]
 
     async def get(self, transaction_id: int) -> TransactionView:
         async with self._sessions() as session:
@@ -362,16 +414,17 @@ class TransactionService:
 
     @staticmethod
     async def _last_registers(
-        session: AsyncSession, transaction_ids: list[int]
+        session: AsyncSession, transaction_ids: list[int], measurand: str = ENERGY_REGISTER
     ) -> dict[int, float]:
-        """The latest total energy register reading (in Wh) of each open transaction."""
+        """The latest total (not per-phase) reading of `measurand` of each transaction, in
+        Wh or W: kWh and kW are converted."""
         if not transaction_ids:
             return {}
         latest = (
             select(MeterValue.transaction_id, func.max(MeterValue.timestamp).label("at"))
             .where(
                 MeterValue.transaction_id.in_(transaction_ids),
-                MeterValue.measurand == ENERGY_REGISTER,
+                MeterValue.measurand == measurand,
                 MeterValue.phase.is_(None),
             )
             .group_by(MeterValue.transaction_id)
@@ -384,7 +437,7 @@ class TransactionService:
                 (MeterValue.transaction_id == latest.c.transaction_id)
                 & (MeterValue.timestamp == latest.c.at),
             )
-            .where(MeterValue.measurand == ENERGY_REGISTER, MeterValue.phase.is_(None))
+            .where(MeterValue.measurand == measurand, MeterValue.phase.is_(None))
         )
         registers: dict[int, float] = {}
         for transaction_id, value, unit in rows:

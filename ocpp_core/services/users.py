@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import User
-from ocpp_core.errors import InvalidInput
+from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.passwords import hash_password, verify_password
 
 ROLES = ("viewer", "operator", "admin")
@@ -65,3 +65,51 @@ class UserService:
         if not verify_password(user.password_hash, password):
             return None
         return UserView(user.id, user.username, user.role)
+
+    async def get(self, user_id: int) -> UserView | None:
+        async with self._sessions() as session:
+            user = await session.get(User, user_id)
+        return UserView(user.id, user.username, user.role) if user is not None else None
+
+    async def list(self) -> list[UserView]:
+        async with self._sessions() as session:
+            users = (await session.scalars(select(User).order_by(User.username))).all()
+        return [UserView(u.id, u.username, u.role) for u in users]
+
+    async def set_role(self, user_id: int, role: str) -> None:
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        async with self._sessions.begin() as session:
+            user = await self._existing(session, user_id)
+            if user.role == "admin" and role != "admin":
+                await self._keep_an_admin(session, user_id)
+            user.role = role
+
+    async def set_password(self, user_id: int, password: str) -> None:
+        if not password:
+            raise InvalidInput("password must not be empty")
+        password_hash = hash_password(password)
+        async with self._sessions.begin() as session:
+            (await self._existing(session, user_id)).password_hash = password_hash
+
+    async def delete(self, user_id: int) -> None:
+        async with self._sessions.begin() as session:
+            user = await self._existing(session, user_id)
+            if user.role == "admin":
+                await self._keep_an_admin(session, user_id)
+            await session.delete(user)
+
+    @staticmethod
+    async def _existing(session: AsyncSession, user_id: int) -> User:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        return user
+
+    @staticmethod
+    async def _keep_an_admin(session: AsyncSession, leaving: int) -> None:
+        others = await session.scalar(
+            select(func.count()).select_from(User).where(User.role == "admin", User.id != leaving)
+        )
+        if not others:
+            raise InvalidInput("the last admin cannot be removed or demoted")

@@ -1,0 +1,88 @@
+"""The operator portal: templates, sessions, static files and every page's route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import session_middleware
+
+from webapp import assets, presentation
+from webapp.auth import secure_session_cookie, session_storage
+from webapp.keys import SSE_STREAMS
+from webapp.views import charge_points, dashboard, events, id_tags, login, transactions, users
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def middlewares(secret_key: str) -> list:
+    """Outermost first: the Secure flag is set on the cookie the session middleware wrote."""
+    return [secure_session_cookie, session_middleware(session_storage(secret_key))]
+
+
+def setup(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(ROOT / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    env.globals.update(
+        assets=assets,
+        tone=presentation.tone,
+        event_key=presentation.event_key,
+        kwh=presentation.kwh,
+        kw=presentation.kw,
+        duration=presentation.duration,
+        when=presentation.when,
+        ago=presentation.ago,
+    )
+    app[aiohttp_jinja2.static_root_key] = "/static"
+    app[SSE_STREAMS] = set()
+    app.on_shutdown.append(events.stop_streams)
+
+    r = app.router
+    r.add_static("/static", ROOT / "static", name="static")
+    r.add_get("/login", login.login_page, name="login")
+    r.add_post("/login", login.login)
+    r.add_post("/logout", login.logout, name="logout")
+    r.add_get("/", dashboard.dashboard, name="dashboard")
+    r.add_get("/events", events.events, name="events")
+    r.add_post("/charge-points", dashboard.register_charge_point, name="register_charge_point")
+    r.add_get(
+        "/charge-points/{charge_point_id}", charge_points.charge_point_page, name="charge_point"
+    )
+    r.add_post(
+        "/charge-points/{charge_point_id}/remote-start",
+        charge_points.remote_start,
+        name="remote_start",
+    )
+    r.add_post(
+        "/charge-points/{charge_point_id}/remote-stop",
+        charge_points.remote_stop,
+        name="remote_stop",
+    )
+    r.add_post(
+        "/charge-points/{charge_point_id}/accept", charge_points.accept, name="accept_charge_point"
+    )
+    r.add_post(
+        "/charge-points/{charge_point_id}/password",
+        charge_points.set_password,
+        name="charge_point_password",
+    )
+    r.add_post(
+        "/charge-points/{charge_point_id}/remove", charge_points.remove, name="remove_charge_point"
+    )
+    r.add_get("/transactions", transactions.transactions_page, name="transactions")
+    r.add_get("/transactions.csv", transactions.transactions_csv, name="transactions_csv")
+    r.add_get("/transactions/{transaction_id}", transactions.transaction_page, name="transaction")
+    r.add_get("/id-tags", id_tags.id_tags_page, name="id_tags")
+    r.add_post("/id-tags", id_tags.add_id_tag)
+    r.add_post("/id-tags/{id_tag}", id_tags.update_id_tag, name="id_tag")
+    r.add_post("/id-tags/{id_tag}/delete", id_tags.delete_id_tag, name="delete_id_tag")
+    r.add_get("/users", users.users_page, name="users")
+    r.add_post("/users", users.add_user)
+    r.add_post("/users/{user_id}/role", users.change_role, name="user_role")
+    r.add_post("/users/{user_id}/password", users.reset_password, name="user_password")
+    r.add_post("/users/{user_id}/delete", users.delete_user, name="delete_user")

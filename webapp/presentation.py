@@ -1,0 +1,88 @@
+"""How things read on the portal: overall status, units, durations. No I/O here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from ocpp_core.central_system import ChargePointStatus
+
+# The order in which a connector's state tells most about the charge point as a whole.
+_PRIORITY = ("Charging", "SuspendedEV", "SuspendedEVSE", "Preparing", "Finishing", "Reserved")
+_TONE = {
+    "Available": "ok",
+    "Charging": "busy",
+    "SuspendedEV": "busy",
+    "SuspendedEVSE": "busy",
+    "Preparing": "busy",
+    "Finishing": "busy",
+    "Reserved": "busy",
+    "Faulted": "bad",
+    "Unavailable": "bad",
+    "Offline": "off",
+    "Pending": "warn",
+    "Rejected": "bad",
+}
+
+
+def overall_status(cp: ChargePointStatus) -> str:
+    """One word for a charge point: Offline, Faulted, Charging, Available, ..."""
+    if not cp.connected:
+        return "Offline"
+    if cp.charge_point.registration_status != "Accepted":
+        return cp.charge_point.registration_status
+    by_id = {c.connector_id: c.status for c in cp.charge_point.connectors}
+    if by_id.get(0) in ("Faulted", "Unavailable"):
+        return by_id[0]
+    outlets = [status for connector_id, status in sorted(by_id.items()) if connector_id > 0]
+    for status in _PRIORITY:
+        if status in outlets:
+            return status
+    if "Faulted" in outlets:
+        return "Faulted"
+    if 0 in by_id:
+        return by_id[0]
+    return outlets[0] if outlets else "Connected"
+
+
+def tone(status: str | None) -> str:
+    return _TONE.get(status or "", "off")
+
+
+def event_key(charge_point_id: str) -> str:
+    """A charge point id as an SSE event name (no commas, spaces or newlines)."""
+    return quote(charge_point_id, safe="")
+
+
+def kwh(wh: float | None) -> str:
+    return "\u2013" if wh is None else f"{wh / 1000:.2f}"
+
+
+def kw(w: float | None) -> str:
+    return "\u2013" if w is None else f"{w / 1000:.1f}"
+
+
+def duration(start: datetime, stop: datetime | None) -> str:
+    end = stop or datetime.now(UTC)
+    seconds = max(0, int((end - start).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    seconds = int((datetime.now(UTC) - value).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{timedelta(seconds=seconds).days} d ago"

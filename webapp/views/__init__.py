@@ -1,0 +1,1 @@
+"""Portal views: thin handlers that parse, call one service or the registry, render."""

@@ -1,0 +1,92 @@
+"""What every portal view needs: rendering with the user's context, form parsing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ocpp_core.central_system import ChargePointStatus
+from ocpp_core.services.transactions import LiveSession
+from webapp.auth import csrf_token, current_user
+from webapp.keys import CENTRAL_SYSTEM, SERVICES
+from webapp.presentation import overall_status
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    tone: str = "ok"  # "ok" | "error"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A charge point as the portal shows it: stored state, connection, open sessions."""
+
+    status: ChargePointStatus
+    overall: str
+    sessions: tuple[LiveSession, ...]
+
+
+async def render(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200
+) -> web.Response:
+    context = {
+        "user": await current_user(request),
+        "csrf": await csrf_token(request),
+        **context,
+    }
+    return aiohttp_jinja2.render_template(template, request, context, status=status)
+
+
+async def render_partial(request: web.Request, template: str, context: dict[str, Any]) -> str:
+    context = {
+        "user": await current_user(request),
+        "csrf": await csrf_token(request),
+        **context,
+    }
+    return aiohttp_jinja2.render_string(template, request, context)
+
+
+def is_htmx(request: web.Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def text_field(form: Any, name: str, max_length: int | None = None) -> str:
+    value = form.get(name, "")
+    value = value.strip() if isinstance(value, str) else ""
+    return value[:max_length] if max_length else value
+
+
+def redirect(request: web.Request, name: str, **parts: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(request.app.router[name].url_for(**parts))
+
+
+async def rows(app: web.Application, charge_point_id: str | None = None) -> list[Row]:
+    """Dashboard rows: all charge points, or just one (NotFound if unknown)."""
+    central = app[CENTRAL_SYSTEM]
+    statuses = await central.get_charge_point_status(charge_point_id)
+    if isinstance(statuses, ChargePointStatus):
+        statuses = [statuses]
+    live = await app[SERVICES].transactions.live(
+        [charge_point_id] if charge_point_id is not None else None
+    )
+    by_cp: dict[str, list[LiveSession]] = {}
+    for session in live:
+        by_cp.setdefault(session.transaction.charge_point_id, []).append(session)
+    return [Row(s, overall_status(s), tuple(by_cp.get(s.charge_point.id, ()))) for s in statuses]
+
+
+def counters(all_rows: list[Row]) -> dict[str, int]:
+    return {
+        "connected": sum(r.status.connected for r in all_rows),
+        "charging": sum(r.overall == "Charging" for r in all_rows),
+        "faulted": sum(
+            r.status.connected
+            and any(c.status == "Faulted" for c in r.status.charge_point.connectors)
+            for r in all_rows
+        ),
+        "total": len(all_rows),
+    }

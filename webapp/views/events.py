@@ -1,0 +1,133 @@
+"""`/events`: server-sent events that keep open pages current.
+
+Each subscriber has its own bounded queue on the event bus. Events are gathered for a
+moment and each changed charge point is rendered once, with the same partial template its
+page uses, under an event name its element listens for (`sse-swap`):
+
+- the dashboard (`/events`): `cp-{id}` (a row), `cp-new` (a row to append), `counters`;
+- a charge point page (`/events?charge_point=ID`): `detail` and `log` (new log rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse, sse_response
+
+from ocpp_core.errors import NotFound
+from ocpp_core.events import Event
+from ocpp_core.services.message_log import LoggedMessage
+from webapp.auth import require_role
+from webapp.keys import BUS, SSE_STREAMS
+from webapp.presentation import event_key
+from webapp.views.common import counters, render_partial, rows
+
+COALESCE_SECONDS = 0.2
+PING_SECONDS = 15
+
+
+async def _gather(queue: asyncio.Queue[Event]) -> list[Event]:
+    batch = [await queue.get()]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + COALESCE_SECONDS
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            batch.append(await asyncio.wait_for(queue.get(), remaining))
+        except TimeoutError:
+            break
+    return batch
+
+
+async def _dashboard(
+    request: web.Request, response: EventSourceResponse, batch: list[Event], known: set[str]
+) -> None:
+    changed = dict.fromkeys(e.charge_point_id for e in batch if e.kind != "message")
+    if not changed:
+        return
+    for charge_point_id in changed:
+        try:
+            [row] = await rows(request.app, charge_point_id)
+        except NotFound:  # removed
+            known.discard(charge_point_id)
+            await response.send("", event=f"cp-{event_key(charge_point_id)}")
+            continue
+        html = await render_partial(request, "_cp_row.html", {"row": row})
+        if charge_point_id in known:
+            await response.send(html, event=f"cp-{event_key(charge_point_id)}")
+        else:
+            known.add(charge_point_id)
+            await response.send(html, event="cp-new")
+    html = await render_partial(
+        request, "_counters.html", {"counters": counters(await rows(request.app))}
+    )
+    await response.send(html, event="counters")
+
+
+async def _charge_point(
+    request: web.Request, response: EventSourceResponse, batch: list[Event], charge_point_id: str
+) -> None:
+    mine = [e for e in batch if e.charge_point_id == charge_point_id]
+    messages = [
+        LoggedMessage(
+            charge_point_id,
+            e.data["direction"],
+            e.data["message_type"],
+            e.data["unique_id"],
+            e.data["action"],
+            e.data["payload"],
+            datetime.fromisoformat(e.data["created_at"]),
+        )
+        for e in mine
+        if e.kind == "message"
+    ]
+    if messages:
+        html = "".join(
+            [await render_partial(request, "_log_row.html", {"m": m}) for m in reversed(messages)]
+        )
+        await response.send(html, event="log")
+    if any(e.kind != "message" for e in mine):
+        try:
+            [row] = await rows(request.app, charge_point_id)
+        except NotFound:
+            return
+        await response.send(
+            await render_partial(request, "_cp_detail.html", {"row": row}), event="detail"
+        )
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    await require_role(request, "viewer")
+    charge_point_id = request.query.get("charge_point")
+    known = (
+        set() if charge_point_id else {r.status.charge_point.id for r in await rows(request.app)}
+    )
+    streams = request.app[SSE_STREAMS]
+    task = asyncio.current_task()
+    assert task is not None
+    streams.add(task)
+    response = None
+    try:
+        async with request.app[BUS].subscribe() as queue, sse_response(request) as response:
+            response.ping_interval = PING_SECONDS
+            while True:
+                batch = await _gather(queue)
+                if charge_point_id:
+                    await _charge_point(request, response, batch, charge_point_id)
+                else:
+                    await _dashboard(request, response, batch, known)
+    except ConnectionResetError:
+        pass  # the browser went away
+    finally:
+        streams.discard(task)
+    return response or web.Response(status=204)
+
+
+async def stop_streams(app: web.Application) -> None:
+    """On shutdown: end every event stream, so the server need not wait for browsers."""
+    for task in list(app[SSE_STREAMS]):
+        task.cancel()
+    with contextlib.suppress(Exception):
+        await asyncio.gather(*app[SSE_STREAMS], return_exceptions=True)

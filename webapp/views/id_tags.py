@@ -1,0 +1,106 @@
+"""`/id-tags`: list, add, edit, delete, with the reason on the page when input is wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ocpp_core.errors import InvalidInput, NotFound
+from webapp.auth import require_role
+from webapp.keys import SERVICES
+from webapp.views.common import Message, render, text_field
+
+
+async def _page(
+    request: web.Request,
+    message: Message | None = None,
+    form: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    return await render(
+        request,
+        "id_tags.html",
+        {
+            "nav": "id_tags",
+            "tags": await request.app[SERVICES].id_tags.list(),
+            "message": message,
+            "form": form or {},
+        },
+        status=status,
+    )
+
+
+async def id_tags_page(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    return await _page(request)
+
+
+def _expiry(value: str) -> datetime | None:
+    """`<input type=datetime-local>` gives a zone-less time; the page says it is UTC."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"expiry {value!r} is not a date and time") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+async def _save(request: web.Request, id_tag: str, form: Any) -> None:
+    await request.app[SERVICES].id_tags.add(
+        id_tag,
+        _expiry(text_field(form, "expiry_date")),
+        text_field(form, "parent_id_tag") or None,
+        form.get("blocked") == "1",
+    )
+
+
+async def add_id_tag(request: web.Request) -> web.Response:
+    await require_role(request, "operator")
+    form = await request.post()
+    id_tag = text_field(form, "id_tag")
+    values = {
+        "id_tag": id_tag,
+        "expiry_date": text_field(form, "expiry_date"),
+        "parent_id_tag": text_field(form, "parent_id_tag"),
+        "blocked": form.get("blocked") == "1",
+    }
+    if not id_tag:
+        return await _page(request, Message("Give the id tag.", "error"), values, 400)
+    existing = {t.id_tag for t in await request.app[SERVICES].id_tags.list()}
+    if id_tag in existing:
+        return await _page(
+            request,
+            Message(f"Id tag {id_tag} exists already: edit it below.", "error"),
+            values,
+            400,
+        )
+    try:
+        await _save(request, id_tag, form)
+    except InvalidInput as error:
+        return await _page(request, Message(str(error), "error"), values, 400)
+    return await _page(request, Message(f"Id tag {id_tag} added."))
+
+
+async def update_id_tag(request: web.Request) -> web.Response:
+    await require_role(request, "operator")
+    id_tag = request.match_info["id_tag"]
+    if id_tag not in {t.id_tag for t in await request.app[SERVICES].id_tags.list()}:
+        return await _page(request, Message(f"Id tag {id_tag} does not exist.", "error"), None, 404)
+    try:
+        await _save(request, id_tag, await request.post())
+    except InvalidInput as error:
+        return await _page(request, Message(str(error), "error"), None, 400)
+    return await _page(request, Message(f"Id tag {id_tag} saved."))
+
+
+async def delete_id_tag(request: web.Request) -> web.Response:
+    await require_role(request, "operator")
+    id_tag = request.match_info["id_tag"]
+    try:
+        await request.app[SERVICES].id_tags.delete(id_tag)
+    except NotFound as error:
+        return await _page(request, Message(str(error), "error"), None, 404)
+    return await _page(request, Message(f"Id tag {id_tag} deleted."))

@@ -1,0 +1,180 @@
+"""`/transactions` (filters, pages, CSV) and `/transactions/{id}` (chart)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.services.transactions import (
+    ENERGY_REGISTER,
+    POWER,
+    SampledValue,
+    TransactionFilter,
+    TransactionView,
+    energy_in_wh,
+)
+from ocpp_core.timeutil import format_datetime
+from webapp.auth import require_role
+from webapp.keys import SERVICES
+from webapp.views.common import render
+
+PAGE_SIZE = 50
+CSV_LIMIT = 100_000
+FILTER_FIELDS = ("charge_point_id", "id_tag", "from", "to", "active")
+
+
+def _day(value: str, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)") from None
+
+
+def _filters(query: Any) -> tuple[TransactionFilter, dict[str, str]]:
+    form = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
+    active = {"true": True, "false": False}.get(form["active"])
+    until = _day(form["to"], "To")
+    return (
+        TransactionFilter(
+            charge_point_id=form["charge_point_id"] or None,
+            id_tag=form["id_tag"] or None,
+            active=active,
+            since=_day(form["from"], "From"),
+            until=until + timedelta(days=1) if until else None,  # "to" is inclusive
+        ),
+        form,
+    )
+
+
+async def transactions_page(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    services = request.app[SERVICES]
+    error = None
+    try:
+        filters, form = _filters(request.query)
+    except InvalidInput as invalid:
+        error = str(invalid)
+        filters, form = TransactionFilter(), {name: "" for name in FILTER_FIELDS}
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    total = await services.transactions.count(filters)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(page, pages)
+    transactions = await services.transactions.list(
+        filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    return await render(
+        request,
+        "transactions.html",
+        {
+            "nav": "transactions",
+            "transactions": transactions,
+            "form": form,
+            "query": urlencode({k: v for k, v in form.items() if v}),
+            "page": page,
+            "pages": pages,
+            "total": total,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _csv_row(tx: TransactionView) -> list[Any]:
+    return [
+        tx.id,
+        tx.charge_point_id,
+        tx.connector_id,
+        tx.id_tag,
+        format_datetime(tx.start_time),
+        format_datetime(tx.stop_time) or "",
+        tx.meter_start,
+        "" if tx.meter_stop is None else tx.meter_stop,
+        "" if tx.energy_wh is None else f"{tx.energy_wh / 1000:.3f}",
+        int(((tx.stop_time or datetime.now(UTC)) - tx.start_time).total_seconds()),
+        tx.stop_reason or "",
+    ]
+
+
+async def transactions_csv(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    try:
+        filters, _ = _filters(request.query)
+    except InvalidInput as error:
+        raise web.HTTPBadRequest(text=f"{error}\n") from None
+    transactions = await request.app[SERVICES].transactions.list(filters=filters, limit=CSV_LIMIT)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "transaction_id",
+            "charge_point_id",
+            "connector_id",
+            "id_tag",
+            "start_time",
+            "stop_time",
+            "meter_start_wh",
+            "meter_stop_wh",
+            "energy_kwh",
+            "duration_s",
+            "stop_reason",
+        ]
+    )
+    writer.writerows(_csv_row(tx) for tx in transactions)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="voltaro-transactions.csv"'},
+    )
+
+
+def chart_points(tx: TransactionView, samples: list[SampledValue]) -> list[dict[str, Any]]:
+    """One point per meter timestamp: power in kW and energy charged so far in kWh."""
+    points: dict[datetime, dict[str, Any]] = {}
+    for sample in samples:
+        if sample.phase is not None or sample.measurand not in (ENERGY_REGISTER, POWER):
+            continue
+        value = energy_in_wh(sample.value, sample.unit)
+        if value is None:
+            continue
+        point = points.setdefault(
+            sample.timestamp,
+            {"t": sample.timestamp.strftime("%H:%M:%S"), "kw": None, "kwh": None},
+        )
+        if sample.measurand == POWER:
+            point["kw"] = round(value / 1000, 3)
+        else:
+            point["kwh"] = round((value - tx.meter_start) / 1000, 3)
+    return [points[t] for t in sorted(points)]
+
+
+async def transaction_page(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    services = request.app[SERVICES]
+    try:
+        transaction_id = int(request.match_info["transaction_id"])
+        tx = await services.transactions.get(transaction_id)
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound(text="No such session\n") from None
+    samples = await services.transactions.meter_values_of(transaction_id)
+    return await render(
+        request,
+        "transaction.html",
+        {
+            "nav": "transactions",
+            "tx": tx,
+            "samples": samples,
+            "chart": {"points": chart_points(tx, samples)},
+        },
+    )

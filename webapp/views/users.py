@@ -1,0 +1,99 @@
+"""`/users` (admin): add, change role, reset password, remove."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.services.users import ROLES
+from webapp.auth import require_role
+from webapp.keys import SERVICES
+from webapp.views.common import Message, render, text_field
+
+
+async def _page(
+    request: web.Request,
+    message: Message | None = None,
+    form: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    return await render(
+        request,
+        "users.html",
+        {
+            "nav": "users",
+            "users": await request.app[SERVICES].users.list(),
+            "roles": ROLES,
+            "message": message,
+            "form": form or {},
+        },
+        status=status,
+    )
+
+
+async def users_page(request: web.Request) -> web.Response:
+    await require_role(request, "admin")
+    return await _page(request)
+
+
+async def add_user(request: web.Request) -> web.Response:
+    await require_role(request, "admin")
+    form = await request.post()
+    username = text_field(form, "username")
+    role = text_field(form, "role") or "operator"
+    values = {"username": username, "role": role}
+    if username in {u.username for u in await request.app[SERVICES].users.list()}:
+        return await _page(
+            request, Message(f"User {username} exists already.", "error"), values, 400
+        )
+    try:
+        await request.app[SERVICES].users.add(username, str(form.get("password", "")), role)
+    except InvalidInput as error:
+        return await _page(request, Message(str(error), "error"), values, 400)
+    return await _page(request, Message(f"User {username} added as {role}."))
+
+
+async def _change(request: web.Request, done: str, change: Any) -> web.Response:
+    try:
+        await change
+    except InvalidInput as error:
+        return await _page(request, Message(str(error), "error"), None, 400)
+    except NotFound as error:
+        return await _page(request, Message(str(error), "error"), None, 404)
+    return await _page(request, Message(done))
+
+
+def _user_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["user_id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No such user\n") from None
+
+
+async def change_role(request: web.Request) -> web.Response:
+    await require_role(request, "admin")
+    role = text_field(await request.post(), "role")
+    users = request.app[SERVICES].users
+    return await _change(
+        request, f"Role changed to {role}.", users.set_role(_user_id(request), role)
+    )
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    await require_role(request, "admin")
+    password = str((await request.post()).get("password", ""))
+    users = request.app[SERVICES].users
+    return await _change(
+        request, "Password reset.", users.set_password(_user_id(request), password)
+    )
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    me = await require_role(request, "admin")
+    user_id = _user_id(request)
+    if user_id == me.id:
+        return await _page(request, Message("You cannot remove yourself.", "error"), None, 400)
+    users = request.app[SERVICES].users
+    return await _change(request, "User removed.", users.delete(user_id))
