@@ -177,6 +177,7 @@ class SimulatedChargePoint(LibraryChargePoint):
 
     async def _run_session(self, session: Session) -> None:
         connector_id = session.connector_id
+        meter: asyncio.Task[None] | None = None
         try:
             await self.report_status(connector_id, ChargePointStatus.preparing)
             answer = await self.call(
@@ -195,7 +196,7 @@ class SimulatedChargePoint(LibraryChargePoint):
                 await self.report_status(connector_id, ChargePointStatus.charging)
                 meter = asyncio.create_task(self._meter_loop(session))
                 await session.stop_requested.wait()
-                meter.cancel()
+                meter.cancel()  # no meter value after the StopTransaction
                 reason = session.stop_reason
             await self.call(
                 call.StopTransaction(
@@ -210,6 +211,8 @@ class SimulatedChargePoint(LibraryChargePoint):
             await self.report_status(connector_id, ChargePointStatus.finishing)
             await self.report_status(connector_id, ChargePointStatus.available)
         finally:
+            if meter is not None:
+                meter.cancel()
             self.sessions.pop(connector_id, None)
 
     async def _meter_loop(self, session: Session) -> None:

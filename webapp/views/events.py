@@ -21,7 +21,7 @@ from ocpp_core.errors import NotFound
 from ocpp_core.events import Event
 from ocpp_core.services.message_log import LoggedMessage
 from webapp.auth import require_role
-from webapp.keys import BUS, SSE_STREAMS
+from webapp.keys import BUS, SERVICES, SSE_STREAMS
 from webapp.presentation import event_key
 from webapp.views.common import counters, render_partial, rows
 
@@ -93,9 +93,11 @@ async def _charge_point(
             [row] = await rows(request.app, charge_point_id)
         except NotFound:
             return
-        await response.send(
-            await render_partial(request, "_cp_detail.html", {"row": row}), event="detail"
+        sessions = await request.app[SERVICES].transactions.list(
+            charge_point_id=charge_point_id, limit=20
         )
+        html = await render_partial(request, "_cp_detail.html", {"row": row, "sessions": sessions})
+        await response.send(html, event="detail")
 
 
 async def events(request: web.Request) -> web.StreamResponse:
