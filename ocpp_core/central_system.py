@@ -10,10 +10,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.v16 import call
 
-from ocpp_core import frames
-from ocpp_core.errors import InvalidInput, NotAccepted, NotConnected, NotFound
+from ocpp_core import frames, operation_rules
+from ocpp_core.errors import (
+    CallErrorReply,
+    CallTimedOut,
+    InvalidInput,
+    InvalidReply,
+    NotAccepted,
+    NotConnected,
+    OperationFailed,
+)
 from ocpp_core.events import EventBus
 from ocpp_core.handler import ChargePointHandler, Connection, camel_payload
 from ocpp_core.registry import ConnectionRegistry
@@ -26,6 +35,21 @@ LOGGER = logging.getLogger(__name__)
 # OCPP 1.6 4.2.1: not allowed while the charge point's registration is Pending.
 NOT_WHILE_PENDING = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
 
+# How each failed operation is written in the journal.
+_OUTCOMES: dict[type[OperationFailed], str] = {
+    NotConnected: "not_connected",
+    NotAccepted: "not_accepted",
+    CallTimedOut: "timeout",
+    CallErrorReply: "callerror",
+    InvalidReply: "invalid_reply",
+}
+
+
+def _failure(error: OperationFailed) -> dict[str, Any]:
+    if isinstance(error, CallErrorReply):
+        return {"error_code": error.code, "error_description": error.description}
+    return {"error": str(error)}
+
 
 @dataclass(frozen=True)
 class ChargePointStatus:
@@ -36,14 +60,10 @@ class ChargePointStatus:
 
 
 def validate_request(payload: Any) -> None:
-    """Check a `ocpp.v16.call` payload against its 1.6 schema before it is sent, and for
-    what the schema leaves out: connector ids are never negative."""
+    """Check a `ocpp.v16.call` payload against its 1.6 schema before it is sent."""
     errors = frames.schema_errors(type(payload).__name__, camel_payload(payload))
     if errors:
         raise InvalidInput(frames.describe(errors[0]))
-    connector_id = getattr(payload, "connector_id", None)
-    if connector_id is not None and connector_id < 0:
-        raise InvalidInput(f"connector_id: {connector_id} is less than the minimum of 0")
 
 
 class CentralSystem:
@@ -91,23 +111,39 @@ class CentralSystem:
 
     # --- operations ---------------------------------------------------------------------
 
-    async def call(self, charge_point_id: str, payload: Any) -> Any:
+    async def call(
+        self, charge_point_id: str, payload: Any, requested_by: str | None = None
+    ) -> Any:
         """Validate and send any `ocpp.v16.call` payload; return the charge point's answer.
 
-        Raises NotFound, InvalidInput, NotConnected, CallTimedOut, CallErrorReply or
-        InvalidReply.
+        The operation is journalled with who asked and how it went; an answer updates the
+        state it establishes. Raises NotFound, InvalidInput, NotConnected, NotAccepted,
+        CallTimedOut, CallErrorReply or InvalidReply.
         """
         await self.services.charge_points.get(charge_point_id)  # NotFound for unknown ids
         validate_request(payload)
-        handler = self.registry.get(charge_point_id)
-        if handler is None:
-            raise NotConnected(charge_point_id)
-        if (
-            type(payload).__name__ in NOT_WHILE_PENDING
-            and handler.registration_status != "Accepted"
-        ):
-            raise NotAccepted(charge_point_id, handler.registration_status)
-        return await handler.send_call(payload)
+        action = type(payload).__name__
+        request = remove_nones(serialize_as_dict(payload))
+        await operation_rules.check(self.services, charge_point_id, action, request)
+
+        operations = self.services.operations
+        operation_id = await operations.begin(
+            charge_point_id, action, camel_payload(payload), requested_by
+        )
+        try:
+            handler = self.registry.get(charge_point_id)
+            if handler is None:
+                raise NotConnected(charge_point_id)
+            if action in NOT_WHILE_PENDING and handler.registration_status != "Accepted":
+                raise NotAccepted(charge_point_id, handler.registration_status)
+            result = await handler.send_call(payload)
+        except OperationFailed as error:
+            await operations.finish(operation_id, _OUTCOMES[type(error)], _failure(error))
+            raise
+        answer = remove_nones(serialize_as_dict(result))
+        await operations.finish(operation_id, "answered", answer)
+        await operations.apply(charge_point_id, action, request, answer)
+        return result
 
     async def remote_start_transaction(
         self,
@@ -115,37 +151,18 @@ class CentralSystem:
         id_tag: str,
         connector_id: int | None = None,
         charging_profile: dict[str, Any] | None = None,
+        requested_by: str | None = None,
     ) -> Any:
         payload = call.RemoteStartTransaction(
             id_tag=id_tag, connector_id=connector_id, charging_profile=charging_profile
         )
-        await self.services.charge_points.get(charge_point_id)
-        validate_request(payload)
-        if connector_id is not None and connector_id <= 0:
-            raise InvalidInput("connector_id must be greater than 0 for RemoteStartTransaction")
-        if charging_profile is not None:
-            if charging_profile.get("charging_profile_purpose") != "TxProfile":
-                raise InvalidInput(
-                    "charging_profile.charging_profile_purpose must be TxProfile "
-                    "for RemoteStartTransaction"
-                )
-        return await self.call(charge_point_id, payload)
+        return await self.call(charge_point_id, payload, requested_by)
 
-    async def remote_stop_transaction(self, charge_point_id: str, transaction_id: int) -> Any:
-        await self.services.charge_points.get(charge_point_id)
-        try:
-            transaction = await self.services.transactions.get(transaction_id)
-        except NotFound:
-            raise InvalidInput(f"transaction {transaction_id} does not exist") from None
-        if transaction.charge_point_id != charge_point_id:
-            raise InvalidInput(
-                f"transaction {transaction_id} does not belong to charge point {charge_point_id!r}"
-            )
-        if not transaction.active:
-            raise InvalidInput(f"transaction {transaction_id} has already stopped")
-        return await self.call(
-            charge_point_id, call.RemoteStopTransaction(transaction_id=transaction_id)
-        )
+    async def remote_stop_transaction(
+        self, charge_point_id: str, transaction_id: int, requested_by: str | None = None
+    ) -> Any:
+        payload = call.RemoteStopTransaction(transaction_id=transaction_id)
+        return await self.call(charge_point_id, payload, requested_by)
 
     async def get_charge_point_status(
         self, charge_point_id: str | None = None

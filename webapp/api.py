@@ -188,46 +188,88 @@ async def get_charge_point(request: web.Request) -> web.Response:
 
 
 async def remote_start(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     body = _fields(await json_body(request), {"id_tag"}, {"connector_id", "charging_profile"})
     result = await request.app[CENTRAL_SYSTEM].remote_start_transaction(
         request.match_info["charge_point_id"],
         body["id_tag"],
         connector_id=body.get("connector_id"),
         charging_profile=body.get("charging_profile"),
+        requested_by=user.username,
     )
     return _answer(result)
 
 
 async def remote_stop(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     body = _fields(await json_body(request), {"transaction_id"}, set())
     transaction_id = body["transaction_id"]
     if type(transaction_id) is not int:
         raise InvalidInput("transaction_id must be an integer")
     result = await request.app[CENTRAL_SYSTEM].remote_stop_transaction(
-        request.match_info["charge_point_id"], transaction_id
+        request.match_info["charge_point_id"], transaction_id, requested_by=user.username
     )
     return _answer(result)
 
 
+async def _complete(
+    charge_point_id: str, action: str, body: dict[str, Any], app: web.Application
+) -> None:
+    """Fill in what the central system knows, where the caller left it out: a new
+    reservation id, and a local list (with the next version) built from the id-tag table."""
+    operations = app[SERVICES].operations
+    if action == "ReserveNow" and "reservation_id" not in body:
+        body["reservation_id"] = await operations.next_reservation_id()
+    if action == "SendLocalList" and "local_authorization_list" not in body:
+        version, entries = await operations.local_list(
+            charge_point_id, body.get("update_type", "Full")
+        )
+        body.setdefault("list_version", version)
+        body["local_authorization_list"] = entries
+
+
 async def operation(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
+    charge_point_id = request.match_info["charge_point_id"]
     action = OPERATIONS.get(request.match_info["operation"])
     if action is None:
         raise NotFound(f"unknown operation {request.match_info['operation']!r}")
     payload_class = getattr(call, action)
+    body = await json_body(request)
+    await _complete(charge_point_id, action, body, request.app)
     names = {f.name for f in dataclasses.fields(payload_class)}
     required = {
         f.name
         for f in dataclasses.fields(payload_class)
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
-    body = _fields(await json_body(request), required, names)
+    body = _fields(body, required, names)
     result = await request.app[CENTRAL_SYSTEM].call(
-        request.match_info["charge_point_id"], payload_class(**body)
+        charge_point_id, payload_class(**body), requested_by=user.username
     )
     return _answer(result)
+
+
+async def list_operations(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    charge_point_id = request.match_info["charge_point_id"]
+    await request.app[SERVICES].charge_points.get(charge_point_id)
+    journal = await request.app[SERVICES].operations.journal(charge_point_id, limit=200)
+    return json_response([dataclasses.asdict(o) for o in journal])
+
+
+async def charge_point_state(request: web.Request) -> web.Response:
+    """`configuration`, `reservations` or `charging-profiles` of one charge point."""
+    await require_role(request, "viewer")
+    charge_point_id = request.match_info["charge_point_id"]
+    await request.app[SERVICES].charge_points.get(charge_point_id)
+    operations = request.app[SERVICES].operations
+    reader = {
+        "configuration": operations.configuration,
+        "reservations": operations.reservations,
+        "charging-profiles": operations.charging_profiles,
+    }[request.match_info["state"]]
+    return json_response([dataclasses.asdict(item) for item in await reader(charge_point_id)])
 
 
 # --- transactions -----------------------------------------------------------------------
@@ -316,6 +358,11 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/charge-points/{charge_point_id}/remote-start", remote_start)
     r.add_post("/api/charge-points/{charge_point_id}/remote-stop", remote_stop)
     r.add_post("/api/charge-points/{charge_point_id}/{operation}", operation)
+    r.add_get("/api/charge-points/{charge_point_id}/operations", list_operations)
+    r.add_get(
+        "/api/charge-points/{charge_point_id}/{state:configuration|reservations|charging-profiles}",
+        charge_point_state,
+    )
     r.add_get("/api/transactions", list_transactions, name="api_transactions")
     r.add_get("/api/transactions/{transaction_id}", get_transaction)
     r.add_get("/api/transactions/{transaction_id}/meter-values", transaction_meter_values)

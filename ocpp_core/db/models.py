@@ -92,6 +92,9 @@ class ChargePoint(Base):
     diagnostics_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     firmware_status: Mapped[str | None] = mapped_column(String(32))
     firmware_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The local authorisation list: the version the charge point last accepted or reported.
+    local_list_version: Mapped[int | None] = mapped_column(Integer)
+    local_list_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -140,6 +143,8 @@ class IdTag(Base):
     expiry_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # For differential local list updates: what changed since the last one sent.
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Transaction(Base):
@@ -242,4 +247,75 @@ class OcppMessage(Base):
     unique_id: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Operation(Base):
+    """Every operation sent to a charge point: who asked, what, and how it was answered."""
+
+    __tablename__ = "operations"
+    __table_args__ = (Index("ix_operations_charge_point", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign key: the journal outlives removed charge points.
+    charge_point_id: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    request: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # pending | answered | callerror | timeout | not_connected | invalid_reply | not_accepted
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str | None] = mapped_column(String(32))  # the answer's status field
+    response: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConfigurationKey(Base):
+    """A configuration key as last read from (or accepted by) the charge point."""
+
+    __tablename__ = "configuration_keys"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    readonly: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+
+    # The id the central system gave it in ReserveNow.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), index=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer)
+    id_tag: Mapped[str] = mapped_column(String(20))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    expiry_date: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Reserved | Used | Cancelled (Expired is derived from expiry_date)
+    status: Mapped[str] = mapped_column(String(16), default="Reserved")
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChargingProfile(Base):
+    """A charging profile the charge point accepted (SetChargingProfile)."""
+
+    __tablename__ = "charging_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), index=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer)
+    charging_profile_id: Mapped[int] = mapped_column(Integer)
+    stack_level: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
+    profile: Mapped[str] = mapped_column(Text)  # the whole csChargingProfiles, JSON
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,6 +10,7 @@ from ocpp_core.events import EventBus
 from ocpp_core.services.charge_points import ChargePointService
 from ocpp_core.services.id_tags import IdTagService
 from ocpp_core.services.message_log import MessageLog
+from ocpp_core.services.operations import OperationService
 from ocpp_core.services.transactions import TransactionService
 from ocpp_core.services.users import UserService
 from ocpp_core.settings import Settings
@@ -22,6 +23,7 @@ class Services:
     transactions: TransactionService
     users: UserService
     message_log: MessageLog
+    operations: OperationService
 
     @classmethod
     def create(
@@ -34,4 +36,5 @@ class Services:
             transactions=TransactionService(sessions, bus, id_tags),
             users=UserService(sessions),
             message_log=MessageLog(sessions, bus),
+            operations=OperationService(sessions, bus),
         )

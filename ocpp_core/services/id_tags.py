@@ -56,6 +56,7 @@ class IdTagService:
             tag.expiry_date = expiry_date
             tag.parent_id_tag = parent_id_tag
             tag.blocked = blocked
+            tag.updated_at = utcnow()
         return IdTagView(id_tag, parent_id_tag, expiry_date, blocked)
 
     async def delete(self, id_tag: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ocpp_core.db.models import MeterValue, Transaction, utcnow
+from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services.id_tags import IdTagInfo, IdTagService
@@ -179,6 +179,7 @@ class TransactionService:
                     session.add(tx)
                     await session.flush()
                     transaction_id = tx.id
+                    await self._use_reservation(session, tx)
                 break
             except IntegrityError:
                 # The same start raced in twice; the second attempt finds the first.
@@ -370,6 +371,24 @@ class TransactionService:
         ]
 
     # --- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    async def _use_reservation(session: AsyncSession, tx: Transaction) -> None:
+        """A session started on a reservation (by its id, or by its tag on its connector)
+        uses it up."""
+        query = select(Reservation).where(
+            Reservation.charge_point_id == tx.charge_point_id, Reservation.status == "Reserved"
+        )
+        if tx.reservation_id is not None:
+            query = query.where(Reservation.id == tx.reservation_id)
+        else:
+            query = query.where(
+                Reservation.connector_id == tx.connector_id, Reservation.id_tag == tx.id_tag
+            )
+        reservation = (await session.scalars(query)).first()
+        if reservation is not None:
+            reservation.status = "Used"
+            reservation.transaction_id = tx.id
 
     @staticmethod
     async def _own_transaction(

@@ -105,7 +105,7 @@ def _optional_int(value: str, name: str) -> int | None:
 
 
 async def remote_start(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
     form = await request.post()
 
@@ -114,13 +114,14 @@ async def remote_start(request: web.Request) -> web.Response:
             charge_point_id,
             text_field(form, "id_tag"),
             connector_id=_optional_int(text_field(form, "connector_id"), "connector"),
+            requested_by=user.username,
         )
 
     return await _answer(request, await _run("Remote start", start()))
 
 
 async def remote_stop(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
     form = await request.post()
 
@@ -129,7 +130,7 @@ async def remote_stop(request: web.Request) -> web.Response:
         if transaction_id is None:
             raise InvalidInput("choose the session to stop")
         return await request.app[CENTRAL_SYSTEM].remote_stop_transaction(
-            charge_point_id, transaction_id
+            charge_point_id, transaction_id, requested_by=user.username
         )
 
     return await _answer(request, await _run("Remote stop", stop()))

@@ -1,0 +1,380 @@
+"""Operations sent to charge points: the journal, and the state their answers establish.
+
+Each operation is journalled before it is sent and completed with its outcome. An
+accepted answer updates what the central system knows of the charge point: the
+configuration it reported or accepted, reservations, the local list version, the charging
+profiles it holds. An accepted new AuthorizationKey becomes the charge point's password
+only then (OCPP 1.6 Security Whitepaper: never before the charge point has it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ocpp_core.db.models import (
+    ChargePoint,
+    ChargingProfile,
+    ConfigurationKey,
+    IdTag,
+    Operation,
+    Reservation,
+    utcnow,
+)
+from ocpp_core.events import EventBus
+from ocpp_core.passwords import hash_password
+from ocpp_core.services.message_log import REDACTED, SECRET_KEYS
+from ocpp_core.timeutil import format_datetime, parse_datetime
+
+LOGGER = logging.getLogger(__name__)
+
+ACCEPTED = ("Accepted", "RebootRequired")
+
+
+@dataclass(frozen=True)
+class OperationView:
+    id: int
+    charge_point_id: str
+    action: str
+    request: dict[str, Any]
+    requested_by: str | None
+    requested_at: datetime
+    outcome: str
+    status: str | None
+    response: dict[str, Any] | None
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConfigurationView:
+    key: str
+    value: str | None
+    readonly: bool
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReservationView:
+    id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    parent_id_tag: str | None
+    expiry_date: datetime
+    status: str  # Reserved | Used | Cancelled | Expired
+    transaction_id: int | None
+
+
+@dataclass(frozen=True)
+class ChargingProfileView:
+    connector_id: int
+    charging_profile_id: int
+    stack_level: int
+    purpose: str
+    kind: str
+    transaction_id: int | None
+    profile: dict[str, Any]
+    created_at: datetime
+
+
+def _redacted(action: str, request: dict[str, Any]) -> dict[str, Any]:
+    if action == "ChangeConfiguration" and request.get("key") in SECRET_KEYS:
+        return {**request, "value": REDACTED}
+    return request
+
+
+def _json(data: Any) -> str:
+    return orjson.dumps(data).decode()
+
+
+def reservation_status(reservation: Reservation) -> str:
+    if reservation.status == "Reserved" and reservation.expiry_date <= utcnow():
+        return "Expired"
+    return reservation.status
+
+
+class OperationService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+        self._sessions = sessions
+        self._bus = bus
+
+    # --- the journal --------------------------------------------------------------------
+
+    async def begin(
+        self,
+        charge_point_id: str,
+        action: str,
+        request: dict[str, Any],
+        requested_by: str | None,
+    ) -> int:
+        async with self._sessions.begin() as session:
+            operation = Operation(
+                charge_point_id=charge_point_id,
+                action=action,
+                request=_json(_redacted(action, request)),
+                requested_by=requested_by,
+                requested_at=utcnow(),
+                outcome="pending",
+            )
+            session.add(operation)
+            await session.flush()
+            return operation.id
+
+    async def finish(
+        self, operation_id: int, outcome: str, response: dict[str, Any] | None = None
+    ) -> None:
+        async with self._sessions.begin() as session:
+            operation = await session.get(Operation, operation_id)
+            if operation is None:
+                return
+            operation.outcome = outcome
+            operation.response = _json(response) if response is not None else None
+            status = (response or {}).get("status") if outcome == "answered" else None
+            operation.status = str(status) if status is not None else None
+            operation.answered_at = utcnow()
+            charge_point_id, action = operation.charge_point_id, operation.action
+        self._bus.publish(
+            "operation", charge_point_id, action=action, outcome=outcome, status=status
+        )
+
+    async def journal(self, charge_point_id: str, limit: int = 50) -> list[OperationView]:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(Operation)
+                    .where(Operation.charge_point_id == charge_point_id)
+                    .order_by(Operation.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            OperationView(
+                r.id,
+                r.charge_point_id,
+                r.action,
+                orjson.loads(r.request),
+                r.requested_by,
+                r.requested_at,
+                r.outcome,
+                r.status,
+                orjson.loads(r.response) if r.response else None,
+                r.answered_at,
+            )
+            for r in rows
+        ]
+
+    # --- state established by accepted answers -----------------------------------------
+
+    async def apply(
+        self, charge_point_id: str, action: str, request: dict[str, Any], answer: dict[str, Any]
+    ) -> None:
+        """Record what an answered operation changed. `request`/`answer` are snake_case."""
+        status = answer.get("status")
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                return
+            if action == "GetConfiguration":
+                for item in answer.get("configuration_key") or []:
+                    await self._set_key(
+                        session, charge_point_id, item["key"], item.get("value"), item["readonly"]
+                    )
+            elif action == "ChangeConfiguration" and status in ACCEPTED:
+                if request["key"] in SECRET_KEYS:
+                    # Security profile 1/2: the new key counts once the charge point has it.
+                    cp.password_hash = hash_password(request["value"])
+                    LOGGER.info("%s: AuthorizationKey rotated", charge_point_id)
+                else:
+                    await self._set_key(session, charge_point_id, request["key"], request["value"])
+            elif action == "ReserveNow" and status == "Accepted":
+                await session.merge(
+                    Reservation(
+                        id=request["reservation_id"],
+                        charge_point_id=charge_point_id,
+                        connector_id=request["connector_id"],
+                        id_tag=request["id_tag"],
+                        parent_id_tag=request.get("parent_id_tag"),
+                        expiry_date=parse_datetime(request["expiry_date"]),
+                        status="Reserved",
+                        transaction_id=None,
+                    )
+                )
+            elif action == "CancelReservation" and status == "Accepted":
+                reservation = await session.get(Reservation, request["reservation_id"])
+                if reservation is not None:
+                    reservation.status = "Cancelled"
+            elif action == "SendLocalList" and status == "Accepted":
+                cp.local_list_version = request["list_version"]
+                cp.local_list_sent_at = utcnow()
+            elif action == "GetLocalListVersion":
+                cp.local_list_version = answer["list_version"]
+            elif action == "SetChargingProfile" and status == "Accepted":
+                await self._store_profile(session, charge_point_id, request)
+            elif action == "ClearChargingProfile" and status == "Accepted":
+                await session.execute(self._clear_query(charge_point_id, request))
+        self._bus.publish("state", charge_point_id, action=action)
+
+    @staticmethod
+    async def _set_key(
+        session: AsyncSession,
+        charge_point_id: str,
+        key: str,
+        value: str | None,
+        readonly: bool | None = None,
+    ) -> None:
+        if key in SECRET_KEYS:
+            return  # never kept in clear
+        row = await session.get(ConfigurationKey, (charge_point_id, key))
+        if row is None:
+            row = ConfigurationKey(charge_point_id=charge_point_id, key=key, readonly=False)
+            session.add(row)
+        row.value = value
+        if readonly is not None:
+            row.readonly = readonly
+        row.updated_at = utcnow()
+
+    @staticmethod
+    async def _store_profile(
+        session: AsyncSession, charge_point_id: str, request: dict[str, Any]
+    ) -> None:
+        profile = request["cs_charging_profiles"]
+        connector_id = request["connector_id"]
+        # The charge point replaces a profile with the same id, or the same stack level and
+        # purpose (OCPP 1.6 3.13.2); so does the record of it.
+        await session.execute(
+            delete(ChargingProfile).where(
+                ChargingProfile.charge_point_id == charge_point_id,
+                (ChargingProfile.charging_profile_id == profile["charging_profile_id"])
+                | (
+                    (ChargingProfile.connector_id == connector_id)
+                    & (ChargingProfile.stack_level == profile["stack_level"])
+                    & (ChargingProfile.purpose == profile["charging_profile_purpose"])
+                ),
+            )
+        )
+        session.add(
+            ChargingProfile(
+                charge_point_id=charge_point_id,
+                connector_id=connector_id,
+                charging_profile_id=profile["charging_profile_id"],
+                stack_level=profile["stack_level"],
+                purpose=profile["charging_profile_purpose"],
+                kind=profile["charging_profile_kind"],
+                transaction_id=profile.get("transaction_id"),
+                profile=_json(profile),
+            )
+        )
+
+    @staticmethod
+    def _clear_query(charge_point_id: str, request: dict[str, Any]):
+        query = delete(ChargingProfile).where(ChargingProfile.charge_point_id == charge_point_id)
+        if request.get("id") is not None:
+            return query.where(ChargingProfile.charging_profile_id == request["id"])
+        if request.get("connector_id") is not None:
+            query = query.where(ChargingProfile.connector_id == request["connector_id"])
+        if request.get("charging_profile_purpose") is not None:
+            query = query.where(ChargingProfile.purpose == request["charging_profile_purpose"])
+        if request.get("stack_level") is not None:
+            query = query.where(ChargingProfile.stack_level == request["stack_level"])
+        return query
+
+    # --- reading the state --------------------------------------------------------------
+
+    async def configuration(self, charge_point_id: str) -> list[ConfigurationView]:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(ConfigurationKey)
+                    .where(ConfigurationKey.charge_point_id == charge_point_id)
+                    .order_by(ConfigurationKey.key)
+                )
+            ).all()
+        return [ConfigurationView(r.key, r.value, r.readonly, r.updated_at) for r in rows]
+
+    async def is_readonly(self, charge_point_id: str, key: str) -> bool:
+        async with self._sessions() as session:
+            row = await session.get(ConfigurationKey, (charge_point_id, key))
+        return bool(row and row.readonly)
+
+    async def reservations(self, charge_point_id: str | None = None) -> list[ReservationView]:
+        query = select(Reservation).order_by(Reservation.id.desc())
+        if charge_point_id is not None:
+            query = query.where(Reservation.charge_point_id == charge_point_id)
+        async with self._sessions() as session:
+            rows = (await session.scalars(query)).all()
+        return [
+            ReservationView(
+                r.id,
+                r.charge_point_id,
+                r.connector_id,
+                r.id_tag,
+                r.parent_id_tag,
+                r.expiry_date,
+                reservation_status(r),
+                r.transaction_id,
+            )
+            for r in rows
+        ]
+
+    async def reservation(self, reservation_id: int) -> ReservationView | None:
+        for view in await self.reservations():
+            if view.id == reservation_id:
+                return view
+        return None
+
+    async def next_reservation_id(self) -> int:
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.max(Reservation.id))) or 0) + 1
+
+    async def charging_profiles(self, charge_point_id: str) -> list[ChargingProfileView]:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(ChargingProfile)
+                    .where(ChargingProfile.charge_point_id == charge_point_id)
+                    .order_by(ChargingProfile.connector_id, ChargingProfile.stack_level)
+                )
+            ).all()
+        return [
+            ChargingProfileView(
+                r.connector_id,
+                r.charging_profile_id,
+                r.stack_level,
+                r.purpose,
+                r.kind,
+                r.transaction_id,
+                orjson.loads(r.profile),
+                r.created_at,
+            )
+            for r in rows
+        ]
+
+    async def local_list(
+        self, charge_point_id: str, update_type: str
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The next list version and the entries for a SendLocalList built from the id-tag
+        table: all tags (Full), or those changed since the last list sent (Differential)."""
+        async with self._sessions() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            version = (cp.local_list_version or 0) + 1 if cp is not None else 1
+            query = select(IdTag).order_by(IdTag.id_tag)
+            if update_type == "Differential" and cp is not None and cp.local_list_sent_at:
+                query = query.where(IdTag.updated_at > cp.local_list_sent_at)
+            tags = (await session.scalars(query)).all()
+        entries = []
+        for tag in tags:
+            info: dict[str, Any] = {"status": "Blocked" if tag.blocked else "Accepted"}
+            if tag.expiry_date is not None:
+                info["expiry_date"] = format_datetime(tag.expiry_date)
+                if tag.expiry_date <= utcnow() and not tag.blocked:
+                    info["status"] = "Expired"
+            if tag.parent_id_tag:
+                info["parent_id_tag"] = tag.parent_id_tag
+            entries.append({"id_tag": tag.id_tag, "id_tag_info": info})
+        return version, entries

@@ -1,0 +1,534 @@
+"""Every central-system operation of OCPP 1.6J through `POST /api/charge-points/{id}/{op}`:
+accepted by the simulator (and the state it leaves), rejected, not connected, timed out,
+and refused for bad input before anything is sent. Every one is journalled."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ocpp_core.simulator import SimulatedChargePoint, SimulatorConfig
+from tests.conftest import ACCOUNTS, ADMIN, OPERATOR
+from tests.test_remote_operations import eventually, get_json, post
+from webapp.app import create_app
+from webapp.keys import SERVICES
+from webapp.ws_adapter import WebSocketConnection
+
+
+def soon(seconds: float = 3600) -> str:
+    moment = datetime.now(UTC) + timedelta(seconds=seconds)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+PROFILE = {
+    "charging_profile_id": 7,
+    "stack_level": 1,
+    "charging_profile_purpose": "TxDefaultProfile",
+    "charging_profile_kind": "Absolute",
+    "charging_schedule": {
+        "charging_rate_unit": "A",
+        "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+    },
+}
+
+# operation -> (a valid body, the action on the wire, a refusal the charge point may answer)
+OPERATIONS: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
+    "reset": ({"type": "Soft"}, "Reset", {"status": "Rejected"}),
+    "change-availability": (
+        {"connector_id": 1, "type": "Inoperative"},
+        "ChangeAvailability",
+        {"status": "Rejected"},
+    ),
+    "get-configuration": (
+        {"key": ["Nope"]},
+        "GetConfiguration",
+        {"configurationKey": [], "unknownKey": ["Nope"]},
+    ),
+    "change-configuration": (
+        {"key": "HeartbeatInterval", "value": "60"},
+        "ChangeConfiguration",
+        {"status": "Rejected"},
+    ),
+    "clear-cache": ({}, "ClearCache", {"status": "Rejected"}),
+    "unlock-connector": ({"connector_id": 1}, "UnlockConnector", {"status": "UnlockFailed"}),
+    "data-transfer": ({"vendor_id": "Other"}, "DataTransfer", {"status": "Rejected"}),
+    "trigger-message": (
+        {"requested_message": "Heartbeat"},
+        "TriggerMessage",
+        {"status": "Rejected"},
+    ),
+    "reserve-now": (
+        {"connector_id": 1, "expiry_date": soon(), "id_tag": "TAG", "reservation_id": 41},
+        "ReserveNow",
+        {"status": "Occupied"},
+    ),
+    "send-local-list": (
+        {"list_version": 3, "update_type": "Full", "local_authorization_list": []},
+        "SendLocalList",
+        {"status": "VersionMismatch"},
+    ),
+    "get-local-list-version": ({}, "GetLocalListVersion", {"listVersion": -1}),
+    "set-charging-profile": (
+        {"connector_id": 1, "cs_charging_profiles": PROFILE},
+        "SetChargingProfile",
+        {"status": "Rejected"},
+    ),
+    "clear-charging-profile": ({"id": 7}, "ClearChargingProfile", {"status": "Unknown"}),
+    "get-composite-schedule": (
+        {"connector_id": 1, "duration": 3600},
+        "GetCompositeSchedule",
+        {"status": "Rejected"},
+    ),
+    "get-diagnostics": ({"location": "ftp://logs.example.com/up"}, "GetDiagnostics", {}),
+    "update-firmware": (
+        {"location": "https://fw.example.com/v2.bin", "retrieve_date": soon(0)},
+        "UpdateFirmware",
+        {},
+    ),
+}
+
+# operation -> (a body that must be refused, what the refusal says)
+BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
+    "reset": ({"type": "Gentle"}, "is not one of"),
+    "change-availability": ({"connector_id": 1, "type": "Broken"}, "is not one of"),
+    "get-configuration": ({"key": "HeartbeatInterval"}, "is not of type"),
+    "change-configuration": ({"key": "K" * 51, "value": "1"}, "is too long"),
+    "clear-cache": ({"now": True}, "unknown field"),
+    "unlock-connector": ({"connector_id": 0}, "greater than 0"),
+    "data-transfer": ({}, "missing"),
+    "trigger-message": ({"requested_message": "Coffee"}, "is not one of"),
+    "reserve-now": (
+        {"connector_id": 1, "expiry_date": soon(-60), "id_tag": "T", "reservation_id": 1},
+        "in the future",
+    ),
+    "cancel-reservation": ({"reservation_id": 999}, "does not exist"),
+    "send-local-list": ({"list_version": 0, "update_type": "Full"}, "at least 1"),
+    "get-local-list-version": ({"version": 1}, "unknown field"),
+    "set-charging-profile": (
+        {
+            "connector_id": 1,
+            "cs_charging_profiles": {
+                **PROFILE,
+                "charging_profile_purpose": "ChargePointMaxProfile",
+            },
+        },
+        "connector_id 0",
+    ),
+    "clear-charging-profile": ({"connector_id": -2}, "minimum"),
+    "get-composite-schedule": ({"connector_id": 1, "duration": 0}, "positive"),
+    "get-diagnostics": ({"location": "not a url"}, "URL"),
+    "update-firmware": ({"location": "ftp://x/y", "retrieve_date": "later"}, "date-time"),
+}
+
+
+async def journal(client, charge_point_id: str) -> list[dict[str, Any]]:
+    return await get_json(client, f"/api/charge-points/{charge_point_id}/operations")
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+async def test_refusals_are_returned_and_journalled(client, connect, operation: str) -> None:
+    body, action, refusal = OPERATIONS[operation]
+    cp = await connect("RAW")
+    await cp.boot()
+    request = asyncio.create_task(post(client, f"/api/charge-points/RAW/{operation}", body))
+    frame = await cp.expect_call(action)
+    await cp.answer(frame, refusal)
+    status, answer = await request
+    assert status == 200, answer
+    # The answer comes back as the charge point gave it, in snake_case.
+    expected = {
+        "".join("_" + c.lower() if c.isupper() else c for c in key): value
+        for key, value in refusal.items()
+    }
+    assert answer == expected
+    [entry] = await journal(client, "RAW")
+    assert (entry["action"], entry["outcome"], entry["requested_by"]) == (
+        action,
+        "answered",
+        ACCOUNTS["operator"][0],
+    )
+    assert entry["request"] == frame[3]
+    assert entry["status"] == refusal.get("status")
+
+
+async def test_cancel_reservation_refused_by_the_charge_point(client, connect) -> None:
+    cp = await connect("RAW")
+    await cp.boot()
+    body, _, _ = OPERATIONS["reserve-now"]
+    request = asyncio.create_task(post(client, "/api/charge-points/RAW/reserve-now", body))
+    await cp.answer(await cp.expect_call("ReserveNow"), {"status": "Accepted"})
+    assert (await request)[0] == 200
+    request = asyncio.create_task(
+        post(client, "/api/charge-points/RAW/cancel-reservation", {"reservation_id": 41})
+    )
+    await cp.answer(await cp.expect_call("CancelReservation"), {"status": "Rejected"})
+    assert await request == (200, {"status": "Rejected"})
+    [reservation] = await get_json(client, "/api/charge-points/RAW/reservations")
+    assert reservation["status"] == "Reserved"
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+async def test_not_connected_is_409_and_journalled(client, operation: str) -> None:
+    await client.app[SERVICES].charge_points.register("GONE")
+    body, action, _ = OPERATIONS[operation]
+    status, answer = await post(client, f"/api/charge-points/GONE/{operation}", body)
+    assert status == 409 and "not connected" in answer["error"]
+    [entry] = await journal(client, "GONE")
+    assert (entry["action"], entry["outcome"]) == (action, "not_connected")
+
+
+async def test_every_operation_times_out_as_504_and_is_journalled(aiohttp_client, settings) -> None:
+    app = create_app(dataclasses.replace(settings, call_timeout=0.3))
+    client = await aiohttp_client(app)
+    await app[SERVICES].users.add(*ACCOUNTS["operator"], "operator")
+    ws = await client.ws_connect("/ocpp/MUTE", protocols=("ocpp1.6",))
+    for operation, (body, _, _) in OPERATIONS.items():
+        status, answer = await post(client, f"/api/charge-points/MUTE/{operation}", body)
+        assert status == 504, (operation, answer)
+        assert "did not answer" in answer["error"]
+    entries = await app[SERVICES].operations.journal("MUTE", limit=100)
+    assert len(entries) == len(OPERATIONS)
+    assert {e.outcome for e in entries} == {"timeout"}
+    await ws.close()
+
+
+@pytest.mark.parametrize("operation", sorted(BAD_INPUT))
+async def test_bad_input_is_400_and_nothing_is_sent(client, connect, operation: str) -> None:
+    body, reason = BAD_INPUT[operation]
+    cp = await connect("RAW")
+    await cp.boot()
+    status, answer = await post(client, f"/api/charge-points/RAW/{operation}", body)
+    assert status == 400, answer
+    assert reason in answer["error"]
+    assert await cp.nothing_within(0.2)
+    assert await journal(client, "RAW") == []
+
+
+@pytest.fixture
+async def sim(client) -> AsyncIterator[SimulatedChargePoint]:
+    """SIM1: a simulated charge point with two connectors, booted and Available."""
+    await client.app[SERVICES].id_tags.add("TAG")
+    ws = await client.ws_connect("/ocpp/SIM1", protocols=("ocpp1.6",))
+    config = SimulatorConfig(connectors=2, meter_interval=0.2, notification_delay=0.05)
+    simulator = SimulatedChargePoint("SIM1", WebSocketConnection(ws), config)
+    task = asyncio.create_task(simulator.run())
+
+    async def ready() -> bool:
+        cp = await get_json(client, "/api/charge-points/SIM1")
+        return cp["connected"] and len(cp["connectors"]) == 3
+
+    await eventually(ready)
+    yield simulator
+    task.cancel()
+    await ws.close()
+
+
+async def op(client, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    status, answer = await post(client, f"/api/charge-points/SIM1/{operation}", body)
+    assert status == 200, (operation, answer)
+    return answer
+
+
+async def connector_status(client, connector_id: int) -> str:
+    cp = await get_json(client, "/api/charge-points/SIM1")
+    return {c["connector_id"]: c["status"] for c in cp["connectors"]}[connector_id]
+
+
+async def test_core_operations_accepted(client, sim) -> None:
+    assert await op(client, "clear-cache", {}) == {"status": "Accepted"}
+
+    assert await op(client, "change-availability", {"connector_id": 2, "type": "Inoperative"}) == {
+        "status": "Accepted"
+    }
+    await eventually(lambda: _is(client, 2, "Unavailable"))
+    await op(client, "change-availability", {"connector_id": 2, "type": "Operative"})
+    await eventually(lambda: _is(client, 2, "Available"))
+
+    assert await op(client, "unlock-connector", {"connector_id": 1}) == {"status": "Unlocked"}
+    assert await op(client, "unlock-connector", {"connector_id": 9}) == {"status": "NotSupported"}
+
+    assert await op(
+        client, "data-transfer", {"vendor_id": "Voltaro", "message_id": "echo", "data": "hi"}
+    ) == {"status": "Accepted", "data": "hi"}
+    assert await op(client, "data-transfer", {"vendor_id": "ACME"}) == {"status": "UnknownVendorId"}
+
+    before = (await client.app[SERVICES].charge_points.get("SIM1")).last_heartbeat_at
+    assert before is None
+    assert await op(client, "trigger-message", {"requested_message": "Heartbeat"}) == {
+        "status": "Accepted"
+    }
+
+    async def heartbeat_arrived() -> bool:
+        return (await client.app[SERVICES].charge_points.get("SIM1")).last_heartbeat_at is not None
+
+    await eventually(heartbeat_arrived)
+
+    boots = (await client.app[SERVICES].charge_points.get("SIM1")).last_boot_at
+    assert await op(client, "reset", {"type": "Soft"}) == {"status": "Accepted"}
+
+    async def rebooted() -> bool:
+        return (await client.app[SERVICES].charge_points.get("SIM1")).last_boot_at > boots
+
+    await eventually(rebooted)
+
+    entries = await journal(client, "SIM1")
+    assert [e["action"] for e in reversed(entries)] == [
+        "ClearCache",
+        "ChangeAvailability",
+        "ChangeAvailability",
+        "UnlockConnector",
+        "UnlockConnector",
+        "DataTransfer",
+        "DataTransfer",
+        "TriggerMessage",
+        "Reset",
+    ]
+    assert all(e["outcome"] == "answered" and e["requested_by"] == "oper" for e in entries)
+
+
+async def _is(client, connector_id: int, status: str) -> bool:
+    return await connector_status(client, connector_id) == status
+
+
+async def test_configuration_is_read_stored_and_changed(client, sim) -> None:
+    answer = await op(client, "get-configuration", {})
+    keys = {k["key"]: k for k in answer["configuration_key"]}
+    assert keys["NumberOfConnectors"] == {
+        "key": "NumberOfConnectors",
+        "readonly": True,
+        "value": "2",
+    }
+    stored = {k["key"]: k for k in await get_json(client, "/api/charge-points/SIM1/configuration")}
+    assert stored.keys() == keys.keys()
+    assert stored["NumberOfConnectors"]["readonly"] is True
+
+    assert await op(
+        client, "change-configuration", {"key": "HeartbeatInterval", "value": "60"}
+    ) == {"status": "Accepted"}
+    stored = {k["key"]: k for k in await get_json(client, "/api/charge-points/SIM1/configuration")}
+    assert stored["HeartbeatInterval"]["value"] == "60"
+    assert sim.configuration["HeartbeatInterval"] == ("60", False)
+
+    # Read-only keys are refused before anything is sent; unknown ones by the charge point.
+    status, answer = await post(
+        client,
+        "/api/charge-points/SIM1/change-configuration",
+        {"key": "NumberOfConnectors", "value": "4"},
+    )
+    assert status == 400 and "read-only" in answer["error"]
+    assert await op(client, "change-configuration", {"key": "Colour", "value": "red"}) == {
+        "status": "NotSupported"
+    }
+    assert await op(client, "get-configuration", {"key": ["HeartbeatInterval", "Nope"]}) == {
+        "configuration_key": [{"key": "HeartbeatInterval", "readonly": False, "value": "60"}],
+        "unknown_key": ["Nope"],
+    }
+
+
+async def test_authorization_key_rotation_takes_effect_once_accepted(client, sim) -> None:
+    from aiohttp import WSServerHandshakeError, encode_basic_auth
+
+    new_key = "0123456789abcdef0123"
+    assert await op(
+        client, "change-configuration", {"key": "AuthorizationKey", "value": new_key}
+    ) == {"status": "Accepted"}
+    assert sim.authorization_key == new_key
+    stored = {k["key"] for k in await get_json(client, "/api/charge-points/SIM1/configuration")}
+    assert "AuthorizationKey" not in stored  # never kept in clear
+    [entry] = await journal(client, "SIM1")
+    assert entry["request"]["value"] == "***"
+    with pytest.raises(WSServerHandshakeError):
+        await client.ws_connect("/ocpp/SIM1", protocols=("ocpp1.6",))
+    ws = await client.ws_connect(
+        "/ocpp/SIM1",
+        protocols=("ocpp1.6",),
+        headers={"Authorization": encode_basic_auth("SIM1", new_key)},
+    )
+    await ws.close()
+
+
+async def test_reservations_are_kept_used_cancelled_and_expire(client, sim) -> None:
+    # Without a reservation_id the central system assigns the next one.
+    answer = await op(
+        client, "reserve-now", {"connector_id": 1, "expiry_date": soon(), "id_tag": "TAG"}
+    )
+    assert answer == {"status": "Accepted"}
+    [reservation] = await get_json(client, "/api/charge-points/SIM1/reservations")
+    assert (reservation["id"], reservation["connector_id"], reservation["status"]) == (
+        1,
+        1,
+        "Reserved",
+    )
+    await eventually(lambda: _is(client, 1, "Reserved"))
+
+    # Another reservation on the same connector: the charge point says Occupied.
+    assert await op(
+        client,
+        "reserve-now",
+        {"connector_id": 1, "expiry_date": soon(), "id_tag": "TAG", "reservation_id": 2},
+    ) == {"status": "Occupied"}
+
+    # The holder starts charging on it: the session names the reservation, which is used.
+    await op(client, "remote-start", {"id_tag": "TAG", "connector_id": 1})
+
+    async def used() -> Any:
+        [r] = await get_json(client, "/api/charge-points/SIM1/reservations")
+        return r if r["status"] == "Used" else None
+
+    used_reservation = await eventually(used)
+    tx = await client.app[SERVICES].transactions.get(used_reservation["transaction_id"])
+    assert tx.reservation_id == 1
+
+    # Cancelled, and expired.
+    await op(client, "reserve-now", {"connector_id": 2, "expiry_date": soon(), "id_tag": "TAG"})
+    assert await op(client, "cancel-reservation", {"reservation_id": 2}) == {"status": "Accepted"}
+    await op(client, "reserve-now", {"connector_id": 2, "expiry_date": soon(0.5), "id_tag": "TAG"})
+    await asyncio.sleep(0.7)
+    statuses = {
+        r["id"]: r["status"] for r in await get_json(client, "/api/charge-points/SIM1/reservations")
+    }
+    assert statuses == {1: "Used", 2: "Cancelled", 3: "Expired"}
+    await eventually(lambda: _is(client, 2, "Available"))
+
+
+async def test_local_list_from_the_id_tag_table_full_and_differential(client, sim) -> None:
+    tags = client.app[SERVICES].id_tags
+    await tags.add("CARD-A", parent_id_tag="FLEET")
+    await tags.add("CARD-B", blocked=True)
+    assert await op(client, "get-local-list-version", {}) == {"list_version": 0}
+
+    assert await op(client, "send-local-list", {"update_type": "Full"}) == {"status": "Accepted"}
+    assert sim.local_list_version == 1
+    assert sim.local_list == {
+        "CARD-A": {"status": "Accepted", "parent_id_tag": "FLEET"},
+        "CARD-B": {"status": "Blocked"},
+        "TAG": {"status": "Accepted"},
+    }
+    cp = await client.app[SERVICES].charge_points.get("SIM1")
+    assert cp is not None
+
+    await tags.add("CARD-B", blocked=False)
+    await tags.add("CARD-C")
+    assert await op(client, "send-local-list", {"update_type": "Differential"}) == {
+        "status": "Accepted"
+    }
+    assert sim.local_list_version == 2
+    assert sim.local_list["CARD-B"] == {"status": "Accepted"}
+    assert "CARD-C" in sim.local_list
+    [entry] = [e for e in await journal(client, "SIM1") if e["action"] == "SendLocalList"][:1]
+    assert [t["idTag"] for t in entry["request"]["localAuthorizationList"]] == ["CARD-B", "CARD-C"]
+    assert await op(client, "get-local-list-version", {}) == {"list_version": 2}
+    # An explicit differential with a stale version: the charge point says so.
+    assert await op(
+        client,
+        "send-local-list",
+        {"list_version": 2, "update_type": "Differential", "local_authorization_list": []},
+    ) == {"status": "VersionMismatch"}
+
+
+async def test_charging_profiles_and_composite_schedule(client, sim) -> None:
+    assert await op(
+        client, "set-charging-profile", {"connector_id": 1, "cs_charging_profiles": PROFILE}
+    ) == {"status": "Accepted"}
+    [stored] = await get_json(client, "/api/charge-points/SIM1/charging-profiles")
+    assert (stored["charging_profile_id"], stored["stack_level"], stored["purpose"]) == (
+        7,
+        1,
+        "TxDefaultProfile",
+    )
+    assert stored["profile"]["charging_schedule"]["charging_schedule_period"] == [
+        {"start_period": 0, "limit": 16.0}
+    ]
+    schedule = await op(client, "get-composite-schedule", {"connector_id": 1, "duration": 600})
+    assert schedule["status"] == "Accepted"
+    assert schedule["charging_schedule"]["charging_schedule_period"] == [
+        {"start_period": 0, "limit": 16.0}
+    ]
+    # A TxProfile for a session that is not running is refused before it is sent ...
+    status, answer = await post(
+        client,
+        "/api/charge-points/SIM1/set-charging-profile",
+        {
+            "connector_id": 1,
+            "cs_charging_profiles": {
+                **PROFILE,
+                "charging_profile_id": 8,
+                "charging_profile_purpose": "TxProfile",
+                "transaction_id": 999,
+            },
+        },
+    )
+    assert status == 400 and "does not exist" in answer["error"]
+    assert await op(client, "clear-charging-profile", {"id": 7}) == {"status": "Accepted"}
+    assert await get_json(client, "/api/charge-points/SIM1/charging-profiles") == []
+    assert await op(client, "clear-charging-profile", {"id": 7}) == {"status": "Unknown"}
+
+
+async def test_diagnostics_and_firmware_with_their_notifications(client, sim) -> None:
+    answer = await op(client, "get-diagnostics", {"location": "ftp://logs.example.com/in"})
+    assert answer == {"file_name": "diagnostics-SIM1.log"}
+
+    async def uploaded() -> bool:
+        return (await client.app[SERVICES].charge_points.get("SIM1")) and (
+            await _diagnostics(client)
+        ) == "Uploaded"
+
+    await eventually(uploaded)
+
+    assert (
+        await op(
+            client,
+            "update-firmware",
+            {"location": "https://fw.example.com/2.0.0", "retrieve_date": soon(0)},
+        )
+        == {}
+    )
+
+    async def installed() -> bool:
+        cp = await get_json(client, "/api/charge-points/SIM1")
+        return cp["firmware_version"] == "2.0.0"
+
+    await eventually(installed)
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ocpp_core.db.models import StatusReport
+    from webapp.keys import ENGINE
+
+    async with AsyncSession(client.app[ENGINE]) as session:
+        reports = (await session.scalars(select(StatusReport).order_by(StatusReport.id))).all()
+    assert [(r.kind, r.status) for r in reports] == [
+        ("diagnostics", "Uploading"),
+        ("diagnostics", "Uploaded"),
+        ("firmware", "Downloading"),
+        ("firmware", "Downloaded"),
+        ("firmware", "Installing"),
+        ("firmware", "Installed"),
+    ]
+
+
+async def _diagnostics(client) -> str | None:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ocpp_core.db.models import ChargePoint
+    from webapp.keys import ENGINE
+
+    async with AsyncSession(client.app[ENGINE]) as session:
+        cp = await session.get(ChargePoint, "SIM1")
+        return cp.diagnostics_status
+
+
+async def test_journal_needs_a_viewer_and_a_known_charge_point(client) -> None:
+    response = await client.get("/api/charge-points/NOPE/operations", headers=ADMIN)
+    assert response.status == 404
+    response = await client.get("/api/charge-points/NOPE/operations")
+    assert response.status == 401
+    await client.app[SERVICES].charge_points.register("EMPTY")
+    response = await client.get("/api/charge-points/EMPTY/operations", headers=OPERATOR)
+    assert json.loads(await response.text()) == []
