@@ -212,22 +212,6 @@ async def remote_stop(request: web.Request) -> web.Response:
     return _answer(result)
 
 
-async def _complete(
-    charge_point_id: str, action: str, body: dict[str, Any], app: web.Application
-) -> None:
-    """Fill in what the central system knows, where the caller left it out: a new
-    reservation id, and a local list (with the next version) built from the id-tag table."""
-    operations = app[SERVICES].operations
-    if action == "ReserveNow" and "reservation_id" not in body:
-        body["reservation_id"] = await operations.next_reservation_id()
-    if action == "SendLocalList" and "local_authorization_list" not in body:
-        version, entries = await operations.local_list(
-            charge_point_id, body.get("update_type", "Full")
-        )
-        body.setdefault("list_version", version)
-        body["local_authorization_list"] = entries
-
-
 async def operation(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
@@ -235,8 +219,9 @@ async def operation(request: web.Request) -> web.Response:
     if action is None:
         raise NotFound(f"unknown operation {request.match_info['operation']!r}")
     payload_class = getattr(call, action)
-    body = await json_body(request)
-    await _complete(charge_point_id, action, body, request.app)
+    body = await request.app[SERVICES].operations.complete_request(
+        charge_point_id, action, await json_body(request)
+    )
     names = {f.name for f in dataclasses.fields(payload_class)}
     required = {
         f.name

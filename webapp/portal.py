@@ -12,7 +12,16 @@ from aiohttp_session import session_middleware
 from webapp import assets, presentation
 from webapp.auth import secure_session_cookie, session_storage
 from webapp.keys import SSE_STREAMS
-from webapp.views import charge_points, dashboard, events, id_tags, login, transactions, users
+from webapp.views import (
+    charge_points,
+    dashboard,
+    events,
+    id_tags,
+    login,
+    operations,
+    transactions,
+    users,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,6 +71,16 @@ def setup(app: web.Application) -> None:
         "/charge-points/{charge_point_id}/remote-stop",
         charge_points.remote_stop,
         name="remote_stop",
+    )
+    r.add_get(
+        "/charge-points/{charge_point_id}/operations",
+        charge_points.operations_page,
+        name="cp_operations_page",
+    )
+    r.add_post(
+        "/charge-points/{charge_point_id}/operations/{operation}",
+        operations.operation,
+        name="cp_operation",
     )
     r.add_post(
         "/charge-points/{charge_point_id}/accept", charge_points.accept, name="accept_charge_point"

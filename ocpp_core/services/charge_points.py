@@ -81,6 +81,11 @@ class ChargePointView:
     last_seen_at: datetime | None
     has_password: bool
     connectors: tuple[ConnectorView, ...]
+    local_list_version: int | None = None
+    firmware_status: str | None = None
+    firmware_status_at: datetime | None = None
+    diagnostics_status: str | None = None
+    diagnostics_status_at: datetime | None = None
 
     @property
     def status(self) -> str | None:
@@ -114,6 +119,11 @@ def _view(cp: ChargePoint, connectors: list[Connector]) -> ChargePointView:
             ConnectorView(c.connector_id, c.status, c.error_code, c.info, c.timestamp)
             for c in sorted(connectors, key=lambda c: c.connector_id)
         ),
+        local_list_version=cp.local_list_version,
+        firmware_status=cp.firmware_status,
+        firmware_status_at=cp.firmware_status_at,
+        diagnostics_status=cp.diagnostics_status,
+        diagnostics_status_at=cp.diagnostics_status_at,
     )
 
 

@@ -284,6 +284,21 @@ class OperationService:
             query = query.where(ChargingProfile.stack_level == request["stack_level"])
         return query
 
+    async def complete_request(
+        self, charge_point_id: str, action: str, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Fill in what the central system knows where the caller left it out: a new
+        reservation id, and a local list (with the next version) from the id-tag table."""
+        request = dict(request)
+        if action == "ReserveNow" and "reservation_id" not in request:
+            request["reservation_id"] = await self.next_reservation_id()
+        if action == "SendLocalList" and "local_authorization_list" not in request:
+            update_type = request.get("update_type", "Full")
+            version, entries = await self.local_list(charge_point_id, update_type)
+            request.setdefault("list_version", version)
+            request["local_authorization_list"] = entries
+        return request
+
     # --- reading the state --------------------------------------------------------------
 
     async def configuration(self, charge_point_id: str) -> list[ConfigurationView]:

@@ -150,3 +150,33 @@ async def test_viewer_sees_no_operation_forms_and_forged_posts_are_refused(
     await anonymous.get_by_role("button", name="Log in").click()
     await expect(anonymous.get_by_role("alert")).to_contain_text("Wrong user name or password")
     await anonymous.screenshot(path=artifacts / "login.png", full_page=True)
+
+
+async def test_operator_reads_and_changes_configuration_from_the_operations_page(
+    client, new_page, start_simulator, artifacts
+) -> None:
+    sim = await start_simulator("SIM3")
+    await until(lambda: sim.booted.is_set())
+    page = await new_page("operator")
+    await page.goto(str(client.make_url("/charge-points/SIM3/operations")))
+    await until(lambda: client.app[BUS].subscriber_count >= 1)
+
+    await page.get_by_role("button", name="Read configuration").click()
+    await expect(page.locator("#op-result")).to_contain_text("keys read")
+    # The table fills in live; read-only keys cannot be edited.
+    heartbeat = page.get_by_label("HeartbeatInterval")
+    await expect(heartbeat).to_be_visible()
+    await expect(page.locator("#config-NumberOfConnectors input")).to_have_count(0)
+
+    await heartbeat.fill("45")
+    await page.locator("#config-HeartbeatInterval").get_by_role("button", name="Save").click()
+    await expect(page.locator("#op-result")).to_contain_text("Accepted")
+    assert sim.configuration["HeartbeatInterval"] == ("45", False)
+    journal = page.locator("#operations-journal")
+    await expect(journal).to_contain_text("ChangeConfiguration")
+    await expect(journal).to_contain_text("oper")
+
+    await page.get_by_role("button", name="Unlock").click()
+    await expect(page.locator("#op-result")).to_contain_text("Unlocked")
+    await page.screenshot(path=artifacts / "operations.png", full_page=True)
+    assert page.js_errors == []

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from ocpp_core.errors import (
-    CallErrorReply,
-    CallTimedOut,
-    InvalidInput,
-    InvalidReply,
-    NotAccepted,
-    NotConnected,
-    NotFound,
-)
+from ocpp_core.errors import InvalidInput, NotFound
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
+from webapp.views.answers import OperationResult, run_operation
 from webapp.views.common import (
     Message,
     is_htmx,
@@ -29,20 +21,13 @@ from webapp.views.common import (
 )
 
 
-@dataclass(frozen=True)
-class OperationResult:
-    action: str
-    text: str
-    ok: bool
-    detail: str | None = None
-
-
 async def _page(
     request: web.Request,
     charge_point_id: str,
     result: OperationResult | None = None,
     admin_message: Message | None = None,
     status: int = 200,
+    template: str = "charge_point.html",
 ) -> web.Response:
     services = request.app[SERVICES]
     try:
@@ -50,6 +35,7 @@ async def _page(
     except NotFound:
         raise web.HTTPNotFound(text=f"No charge point {charge_point_id}\n") from None
     context: dict[str, Any] = {
+        **await operations_context(request.app, charge_point_id),
         "nav": "dashboard",
         "row": row,
         "sessions": await services.transactions.list(charge_point_id=charge_point_id, limit=20),
@@ -58,7 +44,18 @@ async def _page(
         "result": result,
         "admin_message": admin_message,
     }
-    return await render(request, "charge_point.html", context, status=status)
+    return await render(request, template, context, status=status)
+
+
+async def operations_context(app: web.Application, charge_point_id: str) -> dict[str, Any]:
+    """What `_cp_operations.html` shows: state kept from operations, and their journal."""
+    operations = app[SERVICES].operations
+    return {
+        "configuration": await operations.configuration(charge_point_id),
+        "reservations": await operations.reservations(charge_point_id),
+        "charging_profiles": await operations.charging_profiles(charge_point_id),
+        "journal": await operations.journal(charge_point_id, limit=30),
+    }
 
 
 async def charge_point_page(request: web.Request) -> web.Response:
@@ -66,33 +63,23 @@ async def charge_point_page(request: web.Request) -> web.Response:
     return await _page(request, request.match_info["charge_point_id"])
 
 
-async def _run(action: str, operation: Any) -> OperationResult:
-    """Await an operation and say how it went, in the words the page shows."""
-    try:
-        answer = await operation
-    except NotFound as error:
-        raise web.HTTPNotFound(text=f"{error}\n") from None
-    except InvalidInput as error:
-        return OperationResult(action, "invalid input", False, str(error))
-    except NotConnected:
-        return OperationResult(action, "not connected", False)
-    except NotAccepted as error:
-        return OperationResult(action, "not accepted", False, str(error))
-    except CallTimedOut:
-        return OperationResult(action, "timed out", False)
-    except CallErrorReply as error:
-        return OperationResult(action, "error", False, str(error))
-    except InvalidReply as error:
-        return OperationResult(action, "invalid answer", False, str(error))
-    status = str(answer.status)
-    return OperationResult(action, status, status == "Accepted")
-
-
-async def _answer(request: web.Request, result: OperationResult) -> web.Response:
+async def answer_operation(
+    request: web.Request, result: OperationResult, template: str = "charge_point.html"
+) -> web.Response:
+    """The answer in place (htmx), or the whole page with it (a plain form post)."""
     if is_htmx(request):
         html = await render_partial(request, "_op_result.html", {"result": result})
         return web.Response(text=html, content_type="text/html")
-    return await _page(request, request.match_info["charge_point_id"], result=result)
+    return await _page(
+        request, request.match_info["charge_point_id"], result=result, template=template
+    )
+
+
+async def operations_page(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    return await _page(
+        request, request.match_info["charge_point_id"], template="charge_point_operations.html"
+    )
 
 
 def _optional_int(value: str, name: str) -> int | None:
@@ -117,7 +104,8 @@ async def remote_start(request: web.Request) -> web.Response:
             requested_by=user.username,
         )
 
-    return await _answer(request, await _run("Remote start", start()))
+    result = await run_operation("Remote start", "RemoteStartTransaction", start())
+    return await answer_operation(request, result)
 
 
 async def remote_stop(request: web.Request) -> web.Response:
@@ -133,7 +121,8 @@ async def remote_stop(request: web.Request) -> web.Response:
             charge_point_id, transaction_id, requested_by=user.username
         )
 
-    return await _answer(request, await _run("Remote stop", stop()))
+    result = await run_operation("Remote stop", "RemoteStopTransaction", stop())
+    return await answer_operation(request, result)
 
 
 # --- administration (admin) -------------------------------------------------------------

@@ -23,9 +23,12 @@ from ocpp_core.services.message_log import LoggedMessage
 from webapp.auth import require_role
 from webapp.keys import BUS, SERVICES, SSE_STREAMS
 from webapp.presentation import event_key
+from webapp.views.charge_points import operations_context
 from webapp.views.common import counters, render_partial, rows
 
 COALESCE_SECONDS = 0.2
+# Event kinds that change what the operations part of a charge point page shows.
+OPERATIONS_STATE = frozenset({"operation", "state", "firmware_status", "diagnostics_status"})
 PING_SECONDS = 15
 
 
@@ -88,11 +91,18 @@ async def _charge_point(
             [await render_partial(request, "_log_row.html", {"m": m}) for m in reversed(messages)]
         )
         await response.send(html, event="log")
-    if any(e.kind != "message" for e in mine):
-        try:
-            [row] = await rows(request.app, charge_point_id)
-        except NotFound:
-            return
+    kinds = {e.kind for e in mine} - {"message"}
+    if not kinds:
+        return
+    try:
+        [row] = await rows(request.app, charge_point_id)
+    except NotFound:
+        return
+    if kinds & OPERATIONS_STATE:
+        context = {"row": row, **await operations_context(request.app, charge_point_id)}
+        html = await render_partial(request, "_cp_operations.html", context)
+        await response.send(html, event="operations")
+    if kinds - {"operation"}:
         sessions = await request.app[SERVICES].transactions.list(
             charge_point_id=charge_point_id, limit=20
         )
