@@ -124,10 +124,8 @@ def _charge_point(status: ChargePointStatus) -> dict[str, Any]:
         "status": cp.status,
         "vendor": cp.vendor,
         "model": cp.model,
-        "serial_number": cp.serial_number,
         "firmware_version": cp.firmware_version,
         "last_heartbeat": cp.last_heartbeat_at,
-        "last_boot": cp.last_boot_at,
         "connectors": [
             {"connector_id": c.connector_id, "status": c.status, "error_code": c.error_code}
             for c in cp.connectors
@@ -158,7 +156,6 @@ def _meter_value(sample: SampledValue) -> dict[str, Any]:
         "unit": sample.unit,
         "phase": sample.phase,
         "context": sample.context,
-        "location": sample.location,
     }
 
 
@@ -300,6 +297,15 @@ async def transaction_meter_values(request: web.Request) -> web.Response:
     return json_response([_meter_value(s) for s in samples])
 
 
+async def close_transaction(request: web.Request) -> web.Response:
+    """Close a session whose StopTransaction never came; energy from its last reading."""
+    user = await require_role(request, "operator")
+    tx = await request.app[SERVICES].transactions.close(
+        _int_path(request, "transaction_id"), user.username
+    )
+    return json_response(_transaction(tx))
+
+
 # --- id tags ----------------------------------------------------------------------------
 
 
@@ -351,6 +357,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/transactions", list_transactions, name="api_transactions")
     r.add_get("/api/transactions/{transaction_id}", get_transaction)
     r.add_get("/api/transactions/{transaction_id}/meter-values", transaction_meter_values)
+    r.add_post("/api/transactions/{transaction_id}/close", close_transaction)
     r.add_get("/api/id-tags", list_id_tags, name="api_id_tags")
     r.add_post("/api/id-tags", add_id_tag)
     r.add_delete("/api/id-tags/{id_tag}", delete_id_tag)

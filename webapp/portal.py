@@ -46,6 +46,7 @@ def setup(app: web.Application) -> None:
         duration=presentation.duration,
         when=presentation.when,
         ago=presentation.ago,
+        flag_help=presentation.flag_help,
     )
     app[aiohttp_jinja2.static_root_key] = "/static"
     app[SSE_STREAMS] = set()
@@ -96,6 +97,11 @@ def setup(app: web.Application) -> None:
     r.add_get("/transactions", transactions.transactions_page, name="transactions")
     r.add_get("/transactions.csv", transactions.transactions_csv, name="transactions_csv")
     r.add_get("/transactions/{transaction_id}", transactions.transaction_page, name="transaction")
+    r.add_post(
+        "/transactions/{transaction_id}/close",
+        transactions.close_transaction,
+        name="close_transaction",
+    )
     r.add_get("/id-tags", id_tags.id_tags_page, name="id_tags")
     r.add_post("/id-tags", id_tags.add_id_tag)
     r.add_post("/id-tags/{id_tag}", id_tags.update_id_tag, name="id_tag")

@@ -86,3 +86,16 @@ def ago(value: datetime | None) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h ago"
     return f"{timedelta(seconds=seconds).days} d ago"
+
+
+_FLAG_HELP = {
+    "offline": "sent long after it happened: queued while the charger was offline",
+    "future_timestamp": "the charger's clock is ahead: its timestamp is in the future",
+    "overlap": "another session was still open on the same connector",
+    "meter_stop_below_start": "the meter reading at stop is lower than at start",
+    "closed_by_operator": "closed by an operator: no StopTransaction came",
+}
+
+
+def flag_help(flag: str) -> str:
+    return _FLAG_HELP.get(flag, flag)

@@ -176,6 +176,9 @@ class Transaction(Base):
     stop_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stop_reason: Mapped[str | None] = mapped_column(String(32))
     stop_id_tag: Mapped[str | None] = mapped_column(String(20))
+    # What an operator should look at, comma-separated (see services.transactions.FLAGS).
+    flags: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    closed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -203,6 +206,8 @@ class MeterValue(Base):
     format: Mapped[str | None] = mapped_column(String(16))
     # "MeterValues" or "StopTransaction" (transactionData).
     source: Mapped[str] = mapped_column(String(16))
+    # "unknown_transaction" / "foreign_transaction": kept, applied to no session.
+    flag: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

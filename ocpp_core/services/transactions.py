@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
-from ocpp_core.errors import NotFound
+from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services.id_tags import IdTagInfo, IdTagService
 from ocpp_core.timeutil import parse_datetime
@@ -22,6 +22,31 @@ LOGGER = logging.getLogger(__name__)
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
+
+# Flags for the operator: the data is kept as the charger sent it, never silently "fixed".
+OFFLINE = "offline"  # sent long after it happened (queued while offline)
+FUTURE = "future_timestamp"  # the charger's clock is ahead of ours
+OVERLAP = "overlap"  # another session was still open on the same connector
+METER_BACKWARDS = "meter_stop_below_start"
+CLOSED_BY_OPERATOR = "closed_by_operator"
+UNKNOWN_TRANSACTION = "unknown_transaction"
+FOREIGN_TRANSACTION = "foreign_transaction"
+
+OFFLINE_AFTER = timedelta(minutes=10)
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+def timing_flags(timestamp: datetime, received: datetime) -> list[str]:
+    if timestamp > received + CLOCK_TOLERANCE:
+        return [FUTURE]
+    if timestamp < received - OFFLINE_AFTER:
+        return [OFFLINE]
+    return []
+
+
+def _add_flags(tx: Transaction, *flags: str) -> None:
+    current = [f for f in (tx.flags or "").split(",") if f]
+    tx.flags = ",".join(current + [f for f in flags if f not in current])
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,8 @@ class TransactionView:
     reservation_id: int | None
     # Energy so far: meterStop - meterStart once stopped, else from the latest register value.
     energy_wh: float | None
+    flags: tuple[str, ...] = ()
+    closed_by: str | None = None
 
     @property
     def active(self) -> bool:
@@ -123,6 +150,8 @@ def _view(tx: Transaction, last_register: float | None = None) -> TransactionVie
         stop_reason=tx.stop_reason,
         reservation_id=tx.reservation_id,
         energy_wh=energy,
+        flags=tuple(f for f in (tx.flags or "").split(",") if f),
+        closed_by=tx.closed_by,
     )
 
 
@@ -176,6 +205,19 @@ class TransactionService:
                         start_time=timestamp,
                         reservation_id=reservation_id,
                     )
+                    flags = timing_flags(timestamp, utcnow())
+                    open_on_connector = (
+                        await session.scalars(
+                            select(Transaction.id).where(
+                                Transaction.charge_point_id == charge_point_id,
+                                Transaction.connector_id == connector_id,
+                                Transaction.stop_time.is_(None),
+                            )
+                        )
+                    ).first()
+                    if open_on_connector is not None:
+                        flags.append(OVERLAP)
+                    tx.flags = ",".join(flags)
                     session.add(tx)
                     await session.flush()
                     transaction_id = tx.id
@@ -223,6 +265,9 @@ class TransactionService:
                 tx.stop_time = timestamp
                 tx.stop_reason = reason or "Local"
                 tx.stop_id_tag = id_tag
+                _add_flags(tx, *timing_flags(timestamp, utcnow()))
+                if meter_stop < tx.meter_start:
+                    _add_flags(tx, METER_BACKWARDS)
                 stopped = True
             connector_id = tx.connector_id if tx is not None else 0
             self._add_samples(
@@ -233,6 +278,7 @@ class TransactionService:
                 transaction_id,
                 samples,
                 source="StopTransaction",
+                flag=await self._stray_flag(session, charge_point_id, transaction_id, tx),
             )
             info = await self._id_tags.info(session, id_tag) if id_tag else None
         if stopped:
@@ -256,6 +302,7 @@ class TransactionService:
         samples = sampled_values(meter_value)
         async with self._sessions.begin() as session:
             linked = None
+            flag = None
             if transaction_id is not None:
                 tx = await self._own_transaction(session, charge_point_id, transaction_id)
                 if tx is None:
@@ -264,6 +311,7 @@ class TransactionService:
                         charge_point_id,
                         transaction_id,
                     )
+                    flag = await self._stray_flag(session, charge_point_id, transaction_id, None)
                 else:
                     linked = tx.id
             self._add_samples(
@@ -274,6 +322,7 @@ class TransactionService:
                 transaction_id,
                 samples,
                 source="MeterValues",
+                flag=flag,
             )
         self._bus.publish(
             "meter_values",
@@ -285,6 +334,36 @@ class TransactionService:
                 for s in samples
             ],
         )
+
+    async def close(self, transaction_id: int, closed_by: str) -> TransactionView:
+        """Close a session whose StopTransaction never came (charger replaced, reset): the
+        energy is taken from its last meter reading, and the session is flagged."""
+        async with self._sessions.begin() as session:
+            tx = await session.get(Transaction, transaction_id)
+            if tx is None:
+                raise NotFound(f"transaction {transaction_id} does not exist")
+            if tx.stop_time is not None:
+                raise InvalidInput(f"transaction {transaction_id} has already stopped")
+            registers = await self._last_registers(session, [tx.id])
+            last_reading = await session.scalar(
+                select(func.max(MeterValue.timestamp)).where(MeterValue.transaction_id == tx.id)
+            )
+            tx.meter_stop = int(registers.get(tx.id, tx.meter_start))
+            tx.stop_time = last_reading or utcnow()
+            tx.stop_reason = "Other"
+            tx.closed_by = closed_by
+            _add_flags(tx, CLOSED_BY_OPERATOR)
+            charge_point_id, connector_id = tx.charge_point_id, tx.connector_id
+            view = _view(tx)
+        self._bus.publish(
+            "transaction_stopped",
+            charge_point_id,
+            transaction_id=transaction_id,
+            connector_id=connector_id,
+            meter_stop=view.meter_stop,
+            reason="Other",
+        )
+        return view
 
     # --- queries ------------------------------------------------------------------------
 
@@ -373,6 +452,19 @@ class TransactionService:
     # --- helpers ------------------------------------------------------------------------
 
     @staticmethod
+    async def _stray_flag(
+        session: AsyncSession,
+        charge_point_id: str,
+        transaction_id: int,
+        own: Transaction | None,
+    ) -> str | None:
+        """Why data naming `transaction_id` is applied to no session, if it is not."""
+        if own is not None:
+            return None
+        other = await session.get(Transaction, transaction_id)
+        return FOREIGN_TRANSACTION if other is not None else UNKNOWN_TRANSACTION
+
+    @staticmethod
     async def _use_reservation(session: AsyncSession, tx: Transaction) -> None:
         """A session started on a reservation (by its id, or by its tag on its connector)
         uses it up."""
@@ -409,6 +501,7 @@ class TransactionService:
         claimed_transaction_id: int | None,
         samples: list[SampledValue],
         source: str,
+        flag: str | None = None,
     ) -> None:
         now = utcnow()
         session.add_all(
@@ -426,6 +519,7 @@ class TransactionService:
                 location=s.location,
                 format=s.format,
                 source=source,
+                flag=flag,
                 received_at=now,
             )
             for s in samples

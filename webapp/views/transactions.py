@@ -104,6 +104,7 @@ def _csv_row(tx: TransactionView) -> list[Any]:
         "" if tx.energy_wh is None else f"{tx.energy_wh / 1000:.3f}",
         int(((tx.stop_time or datetime.now(UTC)) - tx.start_time).total_seconds()),
         tx.stop_reason or "",
+        " ".join(tx.flags),
     ]
 
 
@@ -129,6 +130,7 @@ async def transactions_csv(request: web.Request) -> web.Response:
             "energy_kwh",
             "duration_s",
             "stop_reason",
+            "flags",
         ]
     )
     writer.writerows(_csv_row(tx) for tx in transactions)
@@ -159,7 +161,21 @@ def chart_points(tx: TransactionView, samples: list[SampledValue]) -> list[dict[
     return [points[t] for t in sorted(points)]
 
 
-async def transaction_page(request: web.Request) -> web.Response:
+async def close_transaction(request: web.Request) -> web.Response:
+    user = await require_role(request, "operator")
+    try:
+        transaction_id = int(request.match_info["transaction_id"])
+        await request.app[SERVICES].transactions.close(transaction_id, user.username)
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound(text="No such session\n") from None
+    except InvalidInput as error:
+        return await transaction_page(request, message=str(error))
+    raise web.HTTPSeeOther(
+        request.app.router["transaction"].url_for(transaction_id=str(transaction_id))
+    )
+
+
+async def transaction_page(request: web.Request, message: str | None = None) -> web.Response:
     await require_role(request, "viewer")
     services = request.app[SERVICES]
     try:
@@ -176,5 +192,7 @@ async def transaction_page(request: web.Request) -> web.Response:
             "tx": tx,
             "samples": samples,
             "chart": {"points": chart_points(tx, samples)},
+            "message": message,
         },
+        status=400 if message else 200,
     )

@@ -1,0 +1,130 @@
+"""Billing data under real-world charger behaviour: nothing lost, nothing silently "fixed".
+
+Each case cites the public report of chargers doing it (see shared/OCPP_NOTES.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import MeterValue
+from tests.conftest import ADMIN, OPERATOR, VIEWER
+from webapp.keys import ENGINE, SERVICES
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+NOW = datetime.now(UTC)
+
+
+async def start(cp, connector: int, meter: int, when: datetime, tag: str = "T") -> int:
+    answer = await cp.result(
+        "StartTransaction",
+        {"connectorId": connector, "idTag": tag, "meterStart": meter, "timestamp": iso(when)},
+    )
+    return answer["transactionId"]
+
+
+async def test_suspicious_sessions_are_accepted_and_flagged(client, connect) -> None:
+    cp = await connect("CP-FLAG")
+    services = client.app[SERVICES].transactions
+
+    # Queued while offline: an old timestamp is accepted as it is, and flagged.
+    offline = await start(cp, 1, 100, NOW - timedelta(hours=5))
+    # The charger's clock runs ahead (SteVe #1963).
+    future = await start(cp, 2, 100, NOW + timedelta(hours=2), tag="T2")
+    # A second session on a connector that still has one open (SteVe #1963).
+    overlap = await start(cp, 1, 200, NOW, tag="T3")
+    # meterStop below meterStart (SteVe #1297): stored as sent, flagged.
+    await cp.result(
+        "StopTransaction", {"transactionId": offline, "meterStop": 50, "timestamp": iso(NOW)}
+    )
+
+    flags = {tx.id: set(tx.flags) for tx in await services.list()}
+    assert flags[offline] == {"offline", "meter_stop_below_start"}
+    assert flags[future] == {"future_timestamp"}
+    assert flags[overlap] == {"overlap"}
+    stopped = await services.get(offline)
+    assert (stopped.meter_start, stopped.meter_stop) == (100, 50)  # nothing "corrected"
+
+
+async def test_stray_meter_values_are_kept_with_the_reason(client, connect) -> None:
+    owner = await connect("OWNER")
+    other = await connect("OTHER")
+    tx = await start(owner, 1, 0, NOW)
+    sample = [{"timestamp": iso(NOW), "sampledValue": [{"value": "1"}]}]
+    # HA-ocpp #511, #1749: meter values for transactions the server does not know.
+    await other.result("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": sample})
+    await other.result(
+        "MeterValues", {"connectorId": 1, "transactionId": 424242, "meterValue": sample}
+    )
+    async with AsyncSession(client.app[ENGINE]) as session:
+        rows = (await session.scalars(select(MeterValue).order_by(MeterValue.id))).all()
+    assert [(r.claimed_transaction_id, r.transaction_id, r.flag) for r in rows] == [
+        (tx, None, "foreign_transaction"),
+        (424242, None, "unknown_transaction"),
+    ]
+
+
+async def test_operator_closes_a_session_whose_stop_never_came(client, connect, portal) -> None:
+    cp = await connect("CP-LOST")
+    tx = await start(cp, 1, 1000, NOW - timedelta(minutes=30))
+    last = NOW - timedelta(minutes=5)
+    await cp.result(
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx,
+            "meterValue": [
+                {
+                    "timestamp": iso(NOW - timedelta(minutes=10)),
+                    "sampledValue": [{"value": "1500"}],
+                },
+                {"timestamp": iso(last), "sampledValue": [{"value": "2.25", "unit": "kWh"}]},
+            ],
+        },
+    )
+    response = await client.post(f"/api/transactions/{tx}/close", headers=VIEWER)
+    assert response.status == 403
+    response = await client.post(f"/api/transactions/{tx}/close", headers=OPERATOR)
+    assert response.status == 200, await response.text()
+    closed = await response.json()
+    assert (closed["meter_stop"], closed["energy_wh"], closed["stop_reason"]) == (
+        2250,
+        1250.0,
+        "Other",
+    )
+    # Stopped when it was last heard of, not when the operator noticed.
+    assert abs(datetime.fromisoformat(closed["stop_time"]) - last) < timedelta(milliseconds=2)
+    view = await client.app[SERVICES].transactions.get(tx)
+    assert view.closed_by == "oper" and "closed_by_operator" in view.flags
+
+    response = await client.post(f"/api/transactions/{tx}/close", headers=ADMIN)
+    assert response.status == 400 and "already stopped" in (await response.json())["error"]
+    response = await client.post("/api/transactions/9999/close", headers=ADMIN)
+    assert response.status == 404
+
+    # A late StopTransaction from the charger is still answered and changes nothing.
+    assert (
+        await cp.result(
+            "StopTransaction", {"transactionId": tx, "meterStop": 9999, "timestamp": iso(NOW)}
+        )
+        == {}
+    )
+    assert (await client.app[SERVICES].transactions.get(tx)).meter_stop == 2250
+
+    # From the portal: the button on the session page.
+    tx2 = await start(cp, 2, 0, NOW, tag="T9")
+    operator = await portal("operator")
+    _, html = await operator.get(f"/transactions/{tx2}")
+    assert "Close session" in html
+    status, html = await operator.post(f"/transactions/{tx2}/close")
+    assert status == 200 and "closed by oper" in html and "closed by operator" in html
+    viewer = await portal("viewer")
+    _, html = await viewer.get(f"/transactions/{tx2}")
+    assert "Close session" not in html
