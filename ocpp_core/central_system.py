@@ -75,24 +75,29 @@ class CentralSystem:
 
     # --- connections --------------------------------------------------------------------
 
-    async def serve(self, charge_point_id: str, connection: Connection) -> None:
-        """Run one charge point connection until it closes. A newer connection with the
-        same id replaces this one, which is closed."""
+    async def open(self, charge_point_id: str, connection: Connection) -> ChargePointHandler:
+        """Prepare the handler of a new connection: the database work happens here, before
+        the WebSocket handshake completes, so `serve` can register it at once after."""
         handler = ChargePointHandler(
             charge_point_id, connection, self.services, self.settings.call_timeout
         )
         await self.services.charge_points.seen(charge_point_id)
-        handler.registration_status = (
-            await self.services.charge_points.get(charge_point_id)
-        ).registration_status
-        previous = self.registry.add(handler)
-        if previous is not None:
-            LOGGER.info("%s: new connection replaces the previous one", charge_point_id)
-            previous.connection_lost()
-            await previous.close()
-        LOGGER.info("%s: connected", charge_point_id)
+        stored = await self.services.charge_points.get(charge_point_id)
+        handler.registration_status = stored.registration_status
+        return handler
+
+    async def serve(self, handler: ChargePointHandler) -> None:
+        """Run one charge point connection until it closes. A newer connection with the
+        same id replaces this one, which is closed."""
+        charge_point_id = handler.id
+        previous = self.registry.add(handler)  # first, before any await: no window unregistered
         self.bus.publish("connected", charge_point_id)
+        LOGGER.info("%s: connected", charge_point_id)
         try:
+            if previous is not None:
+                LOGGER.info("%s: new connection replaces the previous one", charge_point_id)
+                previous.connection_lost()
+                await previous.close()
             await handler.start()
         finally:
             handler.connection_lost()

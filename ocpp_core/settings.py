@@ -94,6 +94,13 @@ class Settings:
     unknown_charge_points: str = "accept"
     heartbeat_interval: int = 300
     call_timeout: float = 30.0
+    # WebSocket keep-alive: a ping every interval (0: off), closed if no pong in timeout.
+    ws_ping_interval: int = 60
+    ws_ping_timeout: int = 30
+    # Abuse limits per connection: largest frame, sustained messages per second, burst.
+    max_frame_bytes: int = 256 * 1024
+    rate_limit: float = 20.0
+    rate_burst: int = 200
     admin_user: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
@@ -121,6 +128,11 @@ class Settings:
             unknown_charge_points=(env.get("UNKNOWN_CHARGE_POINTS") or "accept").lower(),
             heartbeat_interval=_int(env, "HEARTBEAT_INTERVAL", 300),
             call_timeout=float(_int(env, "CALL_TIMEOUT", 30)),
+            ws_ping_interval=_int(env, "WS_PING_INTERVAL", 60, minimum=0),
+            ws_ping_timeout=_int(env, "WS_PING_TIMEOUT", 30),
+            max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 256 * 1024, minimum=1024),
+            rate_limit=float(_int(env, "RATE_LIMIT", 20, minimum=0)),
+            rate_burst=_int(env, "RATE_BURST", 200),
             admin_user=env.get("ADMIN_USER") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),

@@ -30,6 +30,8 @@ def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
     assert (defaults.host, defaults.port) == ("0.0.0.0", 9000)
     assert defaults.unknown_charge_points == "accept"
     assert (defaults.heartbeat_interval, defaults.call_timeout) == (300, 30)
+    assert (defaults.ws_ping_interval, defaults.ws_ping_timeout) == (60, 30)
+    assert (defaults.max_frame_bytes, defaults.rate_limit, defaults.rate_burst) == (262144, 20, 200)
     # SECRET_KEY is generated once and kept beside the database.
     assert defaults.secret_key and (tmp_path / "voltaro.db.secret_key").exists()
     assert Settings.from_env({}).secret_key == defaults.secret_key
@@ -45,8 +47,11 @@ def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
             "ADMIN_USER": "a",
             "ADMIN_PASSWORD": "b",
             "LOG_LEVEL": "debug",
+            "WS_PING_INTERVAL": "0",
+            "RATE_LIMIT": "0",
         }
     )
+    assert (custom.ws_ping_interval, custom.rate_limit) == (0, 0)  # both off
     assert custom.port == 8080
     assert custom.unknown_charge_points == "reject"
     assert (custom.heartbeat_interval, custom.call_timeout) == (60, 5)

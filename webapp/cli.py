@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     cp_add = cp_cmd.add_parser("add", help="register (and accept) a charge point")
     cp_add.add_argument("id")
     cp_add.add_argument("--password", help="enables HTTP Basic auth (security profile 1)")
+    cp_add.add_argument(
+        "--ping-interval",
+        type=int,
+        metavar="SECONDS",
+        help="WebSocket ping interval for this charger (0: none, for chargers that cannot "
+        "answer pings); default WS_PING_INTERVAL",
+    )
 
     tag = commands.add_parser("id-tag", help="authorisation tags")
     tag_cmd = tag.add_subparsers(dest="action", required=True)

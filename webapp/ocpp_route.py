@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import logging
 from base64 import b64decode
@@ -9,8 +10,9 @@ from base64 import b64decode
 from aiohttp import WSCloseCode, hdrs, web
 
 from ocpp_core.services.charge_points import Admission
-from webapp.keys import CENTRAL_SYSTEM, SERVICES
-from webapp.ws_adapter import ConnectionClosed, WebSocketConnection
+from webapp.keepalive import keep_alive
+from webapp.keys import CENTRAL_SYSTEM, SERVICES, SETTINGS
+from webapp.ws_adapter import ConnectionClosed, RateLimited, TokenBucket, WebSocketConnection
 
 LOGGER = logging.getLogger(__name__)
 
@@ -32,7 +34,15 @@ def basic_credentials(request: web.Request) -> tuple[str, str] | None:
 
 async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     charge_point_id = request.match_info["charge_point_id"]
-    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), compress=False, max_msg_size=1 << 20)
+    settings = request.app[SETTINGS]
+    # autoping off: the connection answers pings itself and notes pongs (keep-alive).
+    ws = web.WebSocketResponse(
+        protocols=(SUBPROTOCOL,),
+        compress=False,
+        autoping=False,
+        max_msg_size=settings.max_frame_bytes,
+        timeout=5,
+    )
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="OCPP endpoint: a WebSocket upgrade is expected\n")
 
@@ -50,6 +60,13 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
             headers={hdrs.WWW_AUTHENTICATE: 'Basic realm="Voltaro OCPP"'},
         )
 
+    connection = WebSocketConnection(ws, TokenBucket(settings.rate_limit, settings.rate_burst))
+    central = request.app[CENTRAL_SYSTEM]
+    handler = await central.open(charge_point_id, connection)
+    interval = await request.app[SERVICES].charge_points.ping_interval(charge_point_id)
+    if interval is None:
+        interval = settings.ws_ping_interval
+
     await ws.prepare(request)
     if ws.ws_protocol != SUBPROTOCOL:
         # OCPP-J 3.2: complete the handshake without a subprotocol, then close at once.
@@ -57,10 +74,22 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
         await ws.close(code=WSCloseCode.PROTOCOL_ERROR, message=b"ocpp1.6 subprotocol required")
         return ws
 
+    pinger = (
+        asyncio.create_task(
+            keep_alive(charge_point_id, ws, connection, interval, settings.ws_ping_timeout)
+        )
+        if interval > 0
+        else None
+    )
     try:
-        await request.app[CENTRAL_SYSTEM].serve(charge_point_id, WebSocketConnection(ws))
+        await central.serve(handler)
+    except RateLimited as error:
+        LOGGER.warning("%s: closing, %s", charge_point_id, error)
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit exceeded")
     except ConnectionClosed:
         pass
     finally:
+        if pinger is not None:
+            pinger.cancel()
         await ws.close()
     return ws

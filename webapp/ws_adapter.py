@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
 
 
@@ -10,21 +13,65 @@ class ConnectionClosed(Exception):
     """The WebSocket is closed; the protocol loop ends."""
 
 
+class RateLimited(ConnectionClosed):
+    """The peer sends faster than it may; the connection is closed."""
+
+
+class TokenBucket:
+    """`rate` messages a second on average, `burst` at once; rate 0 means no limit."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+
+    def take(self) -> bool:
+        if self.rate <= 0:
+            return True
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
 class WebSocketConnection:
-    def __init__(self, ws: web.WebSocketResponse | ClientWebSocketResponse) -> None:
+    """With `autoping=False` on the socket, pings are answered here and pongs noted, so a
+    keep-alive task can tell a dead link from a quiet one (see webapp.keepalive)."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse | ClientWebSocketResponse,
+        limit: TokenBucket | None = None,
+    ) -> None:
         self._ws = ws
+        self._limit = limit
+        self.pong_received = asyncio.Event()
 
     async def recv(self) -> str:
         while True:
             msg = await self._ws.receive()
-            if msg.type == WSMsgType.TEXT:
-                return msg.data
-            if msg.type == WSMsgType.BINARY:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                if self._limit is not None and not self._limit.take():
+                    raise RateLimited("more messages than RATE_LIMIT allows")
+                if msg.type == WSMsgType.TEXT:
+                    return msg.data
                 # OCPP-J uses text frames; a charger that sends binary ones still means JSON.
                 return msg.data.decode("utf-8", "replace")
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            if msg.type == WSMsgType.PING:
+                await self._ws.pong(msg.data)
+            elif msg.type == WSMsgType.PONG:
+                self.pong_received.set()
+            elif msg.type in (
+                WSMsgType.CLOSE,
+                WSMsgType.CLOSING,
+                WSMsgType.CLOSED,
+                WSMsgType.ERROR,
+            ):
                 raise ConnectionClosed(str(msg.extra or msg.type.name))
-            # PING/PONG are answered by aiohttp itself.
 
     async def send(self, message: str) -> None:
         if self._ws.closed:

@@ -95,6 +95,9 @@ class ChargePoint(Base):
     # The local authorisation list: the version the charge point last accepted or reported.
     local_list_version: Mapped[int | None] = mapped_column(Integer)
     local_list_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # WebSocket ping interval for this charger: None uses WS_PING_INTERVAL, 0 turns pings
+    # off (for chargers that cannot answer them, HA-ocpp #211).
+    ping_interval: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -171,6 +171,21 @@ class ChargePointService:
                 raise NotFound(f"charge point {charge_point_id!r} is not registered")
             cp.password_hash = hash_password(password) if password else None
 
+    async def ping_interval(self, charge_point_id: str) -> int | None:
+        """This charger's own WebSocket ping interval, None for the global one."""
+        async with self._sessions() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            return cp.ping_interval if cp is not None else None
+
+    async def set_ping_interval(self, charge_point_id: str, seconds: int | None) -> None:
+        if seconds is not None and seconds < 0:
+            raise InvalidInput("ping interval must be 0 (off) or more seconds")
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp.ping_interval = seconds
+
     async def delete(self, charge_point_id: str) -> None:
         """Remove a charge point. One with sessions is kept: they are billing records."""
         async with self._sessions.begin() as session:
