@@ -1,0 +1,143 @@
+"""Hypothesis against the OCPP endpoint and the JSON API: random and mutated input never
+crashes the server, never gets a 500, never leaves a row that contradicts itself."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ocpp.v16.enums import Action
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import Transaction
+from tests.conftest import OPERATOR
+from tests.ocpp_client import RawChargePoint
+from webapp.keys import ENGINE, SERVICES
+
+OCPP_1_6_ERRORS = {
+    "NotImplemented",
+    "NotSupported",
+    "InternalError",
+    "ProtocolError",
+    "SecurityError",
+    "FormationViolation",
+    "PropertyConstraintViolation",
+    "OccurenceConstraintViolation",
+    "TypeConstraintViolation",
+    "GenericError",
+}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+field_names = st.sampled_from(
+    ["idTag", "connectorId", "meterStart", "meterStop", "timestamp", "transactionId", "status",
+     "errorCode", "meterValue", "sampledValue", "value", "chargePointVendor", "chargePointModel",
+     "vendorId", "reservationId", "reason", "transactionData"]
+)  # fmt: skip
+payloads = st.dictionaries(field_names | st.text(max_size=10), json_values, max_size=6)
+actions = st.sampled_from([a.value for a in Action]) | st.text(max_size=20)
+message_ids = st.text(min_size=1, max_size=40) | st.integers() | st.none()
+
+frames = st.one_of(
+    # A CALL with a real or made-up action and a mutated payload.
+    st.builds(lambda i, a, p: json.dumps([2, i, a, p]), message_ids, actions, payloads),
+    # Any JSON at all, and frames of the wrong shape or type.
+    json_values.map(json.dumps),
+    st.lists(json_values, max_size=6).map(json.dumps),
+    st.builds(
+        lambda t, rest: json.dumps([t, *rest]),
+        st.integers(-2, 9),
+        st.lists(json_values, max_size=4),
+    ),
+    # Broken text, sometimes with a readable id in front.
+    st.text(max_size=60),
+    st.builds(
+        lambda i, tail: f'[2,"{i}",{tail}', st.text("abc123", min_size=1, max_size=8), st.text()
+    ),
+)  # fmt: skip
+
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+async def _assert_consistent(client) -> None:
+    async with AsyncSession(client.app[ENGINE]) as session:
+        for tx in (await session.scalars(select(Transaction))).all():
+            assert (tx.meter_stop is None) == (tx.stop_time is None), tx.id
+            assert tx.charge_point_id == "FUZZ"
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(frame=frames)
+async def test_ocpp_endpoint_survives_any_frame(client, frame: str) -> None:
+    ws = await client.ws_connect("/ocpp/FUZZ", protocols=("ocpp1.6",))
+    cp = RawChargePoint(ws)
+    try:
+        await cp.send_raw(frame)
+        await cp.send_raw('[2,"probe","Heartbeat",{}]')
+        # Whatever came of the fuzz frame (a CALLERROR, a CALLRESULT, or nothing), the
+        # connection is up and the probe is answered.
+        for _ in range(3):
+            answer = await cp.receive(timeout=10)
+            assert answer[0] in (3, 4), answer
+            if answer[0] == 4:
+                assert answer[2] in OCPP_1_6_ERRORS, answer
+                assert isinstance(answer[3], str) and isinstance(answer[4], dict)
+            if answer[1] == "probe" and answer[0] == 3:
+                break
+        else:
+            raise AssertionError("the probe was never answered")
+    finally:
+        await ws.close()
+    await _assert_consistent(client)
+
+
+API_PATHS = [
+    "/api/charge-points/OFF/remote-start",
+    "/api/charge-points/OFF/remote-stop",
+    "/api/charge-points/OFF/reset",
+    "/api/charge-points/OFF/set-charging-profile",
+    "/api/charge-points/OFF/reserve-now",
+    "/api/charge-points/OFF/send-local-list",
+    "/api/charge-points/OFF/change-configuration",
+    "/api/id-tags",
+]
+bodies = st.one_of(
+    payloads.map(json.dumps),
+    st.dictionaries(
+        st.sampled_from(["id_tag", "connector_id", "transaction_id", "type", "charging_profile",
+                         "cs_charging_profiles", "expiry_date", "reservation_id", "list_version",
+                         "update_type", "local_authorization_list", "key", "value", "blocked",
+                         "parent_id_tag"]),
+        json_values,
+        max_size=5,
+    ).map(json.dumps),
+    st.text(max_size=40),
+)  # fmt: skip
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(path=st.sampled_from(API_PATHS), body=bodies)
+async def test_json_api_never_fails_with_a_500(client, path: str, body: str) -> None:
+    await client.app[SERVICES].charge_points.register("OFF")
+    response = await client.post(
+        path, data=body, headers={**OPERATOR, "Content-Type": "application/json"}
+    )
+    assert response.status in (200, 201, 400, 404, 409), (response.status, await response.text())
+    answer: Any = await response.json()
+    if response.status >= 400:
+        assert isinstance(answer["error"], str) and answer["error"]
