@@ -135,6 +135,7 @@ class CentralSystem:
         operation_id = await operations.begin(
             charge_point_id, action, camel_payload(payload), requested_by
         )
+        await self.services.audit.record(requested_by, f"operation {action}", charge_point_id)
         try:
             handler = self.registry.get(charge_point_id)
             if handler is None:

@@ -62,7 +62,9 @@ async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, ai
         database_url, "charge-point", "add", "CP-CLI", "--password", "secret-key-16chars"
     )
     assert code == 0, out
-    code, out = await run_cli(database_url, "charge-point", "add", "CP-OPEN")
+    code, out = await run_cli(
+        database_url, "charge-point", "add", "CP-OPEN", "--ping-interval", "0"
+    )
     assert code == 0, out
     code, out = await run_cli(
         database_url,
@@ -106,6 +108,8 @@ async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, ai
     await ws.close()
     registered = {cp.id for cp in await app[SERVICES].charge_points.list()}
     assert registered == {"CP-CLI", "CP-OPEN"}
+    assert await app[SERVICES].charge_points.ping_interval("CP-OPEN") == 0  # pings off
+    assert await app[SERVICES].charge_points.ping_interval("CP-CLI") is None  # the global one
 
 
 @pytest.mark.parametrize(

@@ -303,6 +303,7 @@ async def close_transaction(request: web.Request) -> web.Response:
     tx = await request.app[SERVICES].transactions.close(
         _int_path(request, "transaction_id"), user.username
     )
+    await request.app[SERVICES].audit.record(user.username, "close session", str(tx.id))
     return json_response(_transaction(tx))
 
 
@@ -315,7 +316,7 @@ async def list_id_tags(request: web.Request) -> web.Response:
 
 
 async def add_id_tag(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     body = _fields(
         await json_body(request), {"id_tag"}, {"expiry_date", "parent_id_tag", "blocked"}
     )
@@ -333,12 +334,16 @@ async def add_id_tag(request: web.Request) -> web.Response:
     tag = await request.app[SERVICES].id_tags.add(
         body["id_tag"], expiry_date, body.get("parent_id_tag"), blocked
     )
+    await request.app[SERVICES].audit.record(user.username, "add id tag", tag.id_tag)
     return json_response(_id_tag(tag), status=201)
 
 
 async def delete_id_tag(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     await request.app[SERVICES].id_tags.delete(request.match_info["id_tag"])
+    await request.app[SERVICES].audit.record(
+        user.username, "delete id tag", request.match_info["id_tag"]
+    )
     return web.Response(status=204)
 
 

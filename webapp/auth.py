@@ -19,7 +19,7 @@ from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from ocpp_core.services.users import UserView
-from webapp.keys import SERVICES
+from webapp.keys import LOGIN_THROTTLE, SERVICES
 from webapp.ocpp_route import basic_credentials
 
 SESSION_COOKIE = "voltaro_session"
@@ -98,11 +98,21 @@ async def _basic_user(request: web.Request) -> UserView | None:
     now = time.monotonic()
     if cached is not None and cached[1] > now:
         return cached[0]
+    throttle = request.app[LOGIN_THROTTLE]
+    keys = throttle.keys(username, request.remote)
+    wait = throttle.retry_after(keys)
+    if wait:
+        raise _refusal(
+            request, web.HTTPTooManyRequests, f"too many failed logins, retry in {wait} s"
+        )
     user = await request.app[SERVICES].users.authenticate(username, password)
-    if user is not None:
-        if len(_verified) > 1000:
-            _verified.clear()
-        _verified[key] = (user, now + _CACHE_SECONDS)
+    if user is None:
+        throttle.failed(keys)
+        return None
+    throttle.succeeded(keys)
+    if len(_verified) > 1000:
+        _verified.clear()
+    _verified[key] = (user, now + _CACHE_SECONDS)
     return user
 
 

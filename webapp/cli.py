@@ -16,7 +16,7 @@ from ocpp_core.db.migrate import upgrade
 from ocpp_core.errors import InvalidInput
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
-from ocpp_core.services.users import ROLES
+from ocpp_core.services.users import ROLES, UserView
 from ocpp_core.settings import Settings, SettingsError
 from ocpp_core.simulator import SimulatorConfig
 from ocpp_core.timeutil import parse_datetime
@@ -118,14 +118,23 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_with_services(settings, _noop))
             print("database is up to date")
         elif args.command == "user":
-            user = asyncio.run(
-                _with_services(settings, lambda s: s.users.add(args.name, args.password, args.role))
-            )
+
+            async def add_user(services: Services) -> UserView:
+                user = await services.users.add(args.name, args.password, args.role)
+                await services.audit.record("cli", "add user", user.username, f"role {user.role}")
+                return user
+
+            user = asyncio.run(_with_services(settings, add_user))
             print(f"user {user.username} ({user.role}) saved")
         elif args.command == "charge-point":
-            asyncio.run(
-                _with_services(settings, lambda s: s.charge_points.register(args.id, args.password))
-            )
+
+            async def add_charge_point(services: Services) -> None:
+                await services.charge_points.register(args.id, args.password)
+                await services.audit.record("cli", "register charge point", args.id)
+                if args.ping_interval is not None:
+                    await services.charge_points.set_ping_interval(args.id, args.ping_interval)
+
+            asyncio.run(_with_services(settings, add_charge_point))
             auth = "with HTTP Basic auth" if args.password else "without a password"
             print(f"charge point {args.id} registered and accepted, {auth}")
         elif args.command == "id-tag":
@@ -135,12 +144,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise InvalidInput(
                     f"--expires is not an ISO 8601 date-time: {args.expires}"
                 ) from None
-            asyncio.run(
-                _with_services(
-                    settings,
-                    lambda s: s.id_tags.add(args.tag, expires, args.parent, args.blocked),
-                )
-            )
+
+            async def add_id_tag(services: Services) -> None:
+                await services.id_tags.add(args.tag, expires, args.parent, args.blocked)
+                await services.audit.record("cli", "add id tag", args.tag)
+
+            asyncio.run(_with_services(settings, add_id_tag))
             print(f"id tag {args.tag} saved")
         elif args.command == "simulate":
             return _simulate(args)

@@ -9,6 +9,7 @@ from ocpp_core.central_system import CentralSystem
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
+from webapp.throttle import LoginThrottle
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -16,3 +17,4 @@ BUS = web.AppKey("bus", EventBus)
 SERVICES = web.AppKey("services", Services)
 CENTRAL_SYSTEM = web.AppKey("central_system", CentralSystem)
 SSE_STREAMS = web.AppKey("sse_streams", set[asyncio.Task[web.StreamResponse]])
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)

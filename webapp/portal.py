@@ -107,6 +107,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/id-tags/{id_tag}", id_tags.update_id_tag, name="id_tag")
     r.add_post("/id-tags/{id_tag}/delete", id_tags.delete_id_tag, name="delete_id_tag")
     r.add_get("/users", users.users_page, name="users")
+    r.add_get("/audit", users.audit_page, name="audit")
     r.add_post("/users", users.add_user)
     r.add_post("/users/{user_id}/role", users.change_role, name="user_role")
     r.add_post("/users/{user_id}/password", users.reset_password, name="user_password")

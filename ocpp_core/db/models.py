@@ -327,3 +327,16 @@ class ChargingProfile(Base):
     transaction_id: Mapped[int | None] = mapped_column(Integer)
     profile: Mapped[str] = mapped_column(Text)  # the whole csChargingProfiles, JSON
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed what: accounts, charge points, id tags, sessions, and every operation."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)

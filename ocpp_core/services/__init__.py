@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.events import EventBus
+from ocpp_core.services.audit import AuditService
 from ocpp_core.services.charge_points import ChargePointService
 from ocpp_core.services.id_tags import IdTagService
 from ocpp_core.services.message_log import MessageLog
@@ -24,6 +25,7 @@ class Services:
     users: UserService
     message_log: MessageLog
     operations: OperationService
+    audit: AuditService
 
     @classmethod
     def create(
@@ -37,4 +39,5 @@ class Services:
             users=UserService(sessions),
             message_log=MessageLog(sessions, bus),
             operations=OperationService(sessions, bus),
+            audit=AuditService(sessions),
         )

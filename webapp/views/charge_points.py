@@ -12,6 +12,7 @@ from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.views.answers import OperationResult, run_operation
 from webapp.views.common import (
     Message,
+    audit,
     is_htmx,
     redirect,
     render,
@@ -133,6 +134,7 @@ async def accept(request: web.Request) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     await _existing(request, charge_point_id)
     await request.app[SERVICES].charge_points.register(charge_point_id)
+    await audit(request, "accept charge point", charge_point_id)
     return await _page(
         request,
         charge_point_id,
@@ -146,6 +148,7 @@ async def set_password(request: web.Request) -> web.Response:
     await _existing(request, charge_point_id)
     password = text_field(await request.post(), "password")
     await request.app[SERVICES].charge_points.set_password(charge_point_id, password or None)
+    await audit(request, "set key" if password else "clear key", charge_point_id)
     text = "Key set: it must now send HTTP Basic auth." if password else "Key cleared."
     return await _page(request, charge_point_id, admin_message=Message(text))
 
@@ -161,6 +164,7 @@ async def remove(request: web.Request) -> web.Response:
         return await _page(
             request, charge_point_id, admin_message=Message(str(error), "error"), status=409
         )
+    await audit(request, "remove charge point", charge_point_id)
     raise redirect(request, "dashboard")
 
 

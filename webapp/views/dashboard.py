@@ -7,7 +7,7 @@ from aiohttp import web
 from ocpp_core.errors import InvalidInput
 from webapp.auth import require_role
 from webapp.keys import SERVICES
-from webapp.views.common import counters, redirect, render, rows, text_field
+from webapp.views.common import audit, counters, redirect, render, rows, text_field
 
 
 async def dashboard(request: web.Request, register_error: str | None = None) -> web.Response:
@@ -36,4 +36,5 @@ async def register_charge_point(request: web.Request) -> web.Response:
         )
     except InvalidInput as error:
         return await dashboard(request, register_error=str(error))
+    await audit(request, "register charge point", charge_point_id)
     raise redirect(request, "charge_point", charge_point_id=charge_point_id)

@@ -10,7 +10,7 @@ from aiohttp import web
 from ocpp_core.errors import InvalidInput, NotFound
 from webapp.auth import require_role
 from webapp.keys import SERVICES
-from webapp.views.common import Message, render, text_field
+from webapp.views.common import Message, audit, render, text_field
 
 
 async def _page(
@@ -81,6 +81,7 @@ async def add_id_tag(request: web.Request) -> web.Response:
         await _save(request, id_tag, form)
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), values, 400)
+    await audit(request, "add id tag", id_tag)
     return await _page(request, Message(f"Id tag {id_tag} added."))
 
 
@@ -93,6 +94,7 @@ async def update_id_tag(request: web.Request) -> web.Response:
         await _save(request, id_tag, await request.post())
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), None, 400)
+    await audit(request, "change id tag", id_tag)
     return await _page(request, Message(f"Id tag {id_tag} saved."))
 
 
@@ -103,4 +105,5 @@ async def delete_id_tag(request: web.Request) -> web.Response:
         await request.app[SERVICES].id_tags.delete(id_tag)
     except NotFound as error:
         return await _page(request, Message(str(error), "error"), None, 404)
+    await audit(request, "delete id tag", id_tag)
     return await _page(request, Message(f"Id tag {id_tag} deleted."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from webapp.auth import check_csrf, current_user, log_in, log_out
-from webapp.keys import SERVICES
+from webapp.keys import LOGIN_THROTTLE, SERVICES
 from webapp.views.common import render, text_field
 
 
@@ -28,16 +28,27 @@ async def login(request: web.Request) -> web.Response:
     username = text_field(form, "username", 64)
     password = form.get("password", "")
     next_url = _local(text_field(form, "next") or "/")
+    throttle = request.app[LOGIN_THROTTLE]
+    keys = throttle.keys(username, request.remote)
+    wait = throttle.retry_after(keys)
+    if wait:
+        error = f"Too many failed logins. Try again in {wait} seconds."
+        context = {"error": error, "username": username, "next_url": next_url}
+        return await render(request, "login.html", context, status=429)
     user = None
     if username and isinstance(password, str) and password:
         user = await request.app[SERVICES].users.authenticate(username, password)
     if user is None:
+        throttle.failed(keys)
+        await request.app[SERVICES].audit.record(username or "?", "login failed", username or "?")
         return await render(
             request,
             "login.html",
             {"error": "Wrong user name or password.", "username": username, "next_url": next_url},
             status=401,
         )
+    throttle.succeeded(keys)
+    await request.app[SERVICES].audit.record(user.username, "login", user.username)
     await log_in(request, user)
     raise web.HTTPSeeOther(next_url)
 

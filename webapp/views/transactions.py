@@ -23,7 +23,7 @@ from ocpp_core.services.transactions import (
 from ocpp_core.timeutil import format_datetime
 from webapp.auth import require_role
 from webapp.keys import SERVICES
-from webapp.views.common import render
+from webapp.views.common import audit, render
 
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
@@ -166,6 +166,7 @@ async def close_transaction(request: web.Request) -> web.Response:
     try:
         transaction_id = int(request.match_info["transaction_id"])
         await request.app[SERVICES].transactions.close(transaction_id, user.username)
+        await audit(request, "close session", str(transaction_id))
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such session\n") from None
     except InvalidInput as error:

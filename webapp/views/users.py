@@ -10,7 +10,7 @@ from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.services.users import ROLES
 from webapp.auth import require_role
 from webapp.keys import SERVICES
-from webapp.views.common import Message, render, text_field
+from webapp.views.common import Message, audit, render, text_field
 
 
 async def _page(
@@ -52,16 +52,22 @@ async def add_user(request: web.Request) -> web.Response:
         await request.app[SERVICES].users.add(username, str(form.get("password", "")), role)
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), values, 400)
+    await audit(request, "add user", username, f"role {role}")
     return await _page(request, Message(f"User {username} added as {role}."))
 
 
-async def _change(request: web.Request, done: str, change: Any) -> web.Response:
+async def _change(
+    request: web.Request, done: str, change: Any, audited: tuple[str, str | None]
+) -> web.Response:
+    user_id = _user_id(request)
+    names = {u.id: u.username for u in await request.app[SERVICES].users.list()}
     try:
         await change
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), None, 400)
     except NotFound as error:
         return await _page(request, Message(str(error), "error"), None, 404)
+    await audit(request, audited[0], names.get(user_id, str(user_id)), audited[1])
     return await _page(request, Message(done))
 
 
@@ -77,7 +83,10 @@ async def change_role(request: web.Request) -> web.Response:
     role = text_field(await request.post(), "role")
     users = request.app[SERVICES].users
     return await _change(
-        request, f"Role changed to {role}.", users.set_role(_user_id(request), role)
+        request,
+        f"Role changed to {role}.",
+        users.set_role(_user_id(request), role),
+        ("change role", f"to {role}"),
     )
 
 
@@ -86,7 +95,10 @@ async def reset_password(request: web.Request) -> web.Response:
     password = str((await request.post()).get("password", ""))
     users = request.app[SERVICES].users
     return await _change(
-        request, "Password reset.", users.set_password(_user_id(request), password)
+        request,
+        "Password reset.",
+        users.set_password(_user_id(request), password),
+        ("reset password", None),
     )
 
 
@@ -96,4 +108,10 @@ async def delete_user(request: web.Request) -> web.Response:
     if user_id == me.id:
         return await _page(request, Message("You cannot remove yourself.", "error"), None, 400)
     users = request.app[SERVICES].users
-    return await _change(request, "User removed.", users.delete(user_id))
+    return await _change(request, "User removed.", users.delete(user_id), ("remove user", None))
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    await require_role(request, "admin")
+    entries = await request.app[SERVICES].audit.recent(limit=300)
+    return await render(request, "audit.html", {"nav": "audit", "entries": entries})
