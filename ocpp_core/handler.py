@@ -22,7 +22,7 @@ from ocpp.messages import Call, CallError, CallResult
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as LibraryChargePoint
 from ocpp.v16 import call_result
-from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
+from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 
 from ocpp_core import frames
 from ocpp_core.db.models import utcnow
@@ -345,6 +345,39 @@ class ChargePointHandler(LibraryChargePoint):
     ) -> call_result.DiagnosticsStatusNotification:
         await self._services.charge_points.status_report(self.id, "diagnostics", status)
         return call_result.DiagnosticsStatusNotification()
+
+    # --- the OCPP 1.6 security extension (Security Whitepaper ed. 3) ----------------------
+
+    @on(Action.security_event_notification, skip_schema_validation=True)
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, tech_info: str | None = None
+    ) -> call_result.SecurityEventNotification:
+        await self._services.charge_points.security_event(
+            self.id, type, parse_datetime(timestamp), tech_info
+        )
+        return call_result.SecurityEventNotification()
+
+    @on(Action.sign_certificate, skip_schema_validation=True)
+    async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
+        # Voltaro holds no certificate authority to sign with: refuse rather than pretend.
+        await self._services.charge_points.security_event(
+            self.id, "SignCertificateRequest", utcnow(), "refused: no CA configured"
+        )
+        return call_result.SignCertificate(status=GenericStatus.rejected)
+
+    @on(Action.log_status_notification, skip_schema_validation=True)
+    async def on_log_status_notification(
+        self, status: str, request_id: int | None = None
+    ) -> call_result.LogStatusNotification:
+        await self._services.charge_points.status_report(self.id, "log", status)
+        return call_result.LogStatusNotification()
+
+    @on(Action.signed_firmware_status_notification, skip_schema_validation=True)
+    async def on_signed_firmware_status_notification(
+        self, status: str, request_id: int | None = None
+    ) -> call_result.SignedFirmwareStatusNotification:
+        await self._services.charge_points.status_report(self.id, "signed_firmware", status)
+        return call_result.SignedFirmwareStatusNotification()
 
     @on(Action.firmware_status_notification, skip_schema_validation=True)
     async def on_firmware_status_notification(

@@ -47,6 +47,14 @@ OPERATIONS = {
     "get-composite-schedule": "GetCompositeSchedule",
     "get-diagnostics": "GetDiagnostics",
     "update-firmware": "UpdateFirmware",
+    # The OCPP 1.6 security extension, as far as the ocpp library has its schemas.
+    "extended-trigger-message": "ExtendedTriggerMessage",
+    "get-log": "GetLog",
+    "signed-update-firmware": "SignedUpdateFirmware",
+    "install-certificate": "InstallCertificate",
+    "delete-certificate": "DeleteCertificate",
+    "get-installed-certificate-ids": "GetInstalledCertificateIds",
+    "certificate-signed": "CertificateSigned",
 }
 
 

@@ -340,3 +340,18 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(255))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class SecurityEvent(Base):
+    """SecurityEventNotification (OCPP 1.6 security extension), as the charger reported it."""
+
+    __tablename__ = "security_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    tech_info: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,6 +15,7 @@ from ocpp_core.db.models import (
     Connector,
     DataTransferMessage,
     MeterValue,
+    SecurityEvent,
     StatusNotification,
     StatusReport,
     Transaction,
@@ -329,10 +330,39 @@ class ChargePointService:
             cp = await self._get_or_create(session, charge_point_id)
             if kind == "diagnostics":
                 cp.diagnostics_status, cp.diagnostics_status_at = status, now
-            else:
+            elif kind in ("firmware", "signed_firmware"):
                 cp.firmware_status, cp.firmware_status_at = status, now
             session.add(StatusReport(charge_point_id=charge_point_id, kind=kind, status=status))
         self._bus.publish(f"{kind}_status", charge_point_id, status=status)
+
+    async def security_event(
+        self, charge_point_id: str, type: str, timestamp: datetime, tech_info: str | None
+    ) -> None:
+        async with self._sessions.begin() as session:
+            await self._get_or_create(session, charge_point_id)
+            session.add(
+                SecurityEvent(
+                    charge_point_id=charge_point_id,
+                    type=type,
+                    timestamp=timestamp,
+                    tech_info=tech_info,
+                )
+            )
+        LOGGER.warning("%s: security event %s %s", charge_point_id, type, tech_info or "")
+        self._bus.publish("security_event", charge_point_id, type=type)
+
+    async def security_events(self, charge_point_id: str, limit: int = 50) -> list[SecurityEvent]:
+        async with self._sessions() as session:
+            return list(
+                (
+                    await session.scalars(
+                        select(SecurityEvent)
+                        .where(SecurityEvent.charge_point_id == charge_point_id)
+                        .order_by(SecurityEvent.id.desc())
+                        .limit(limit)
+                    )
+                ).all()
+            )
 
     async def seen(self, charge_point_id: str) -> None:
         async with self._sessions.begin() as session:

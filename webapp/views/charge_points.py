@@ -56,6 +56,7 @@ async def operations_context(app: web.Application, charge_point_id: str) -> dict
         "reservations": await operations.reservations(charge_point_id),
         "charging_profiles": await operations.charging_profiles(charge_point_id),
         "journal": await operations.journal(charge_point_id, limit=30),
+        "security_events": await app[SERVICES].charge_points.security_events(charge_point_id),
     }
 
 

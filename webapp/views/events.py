@@ -28,7 +28,16 @@ from webapp.views.common import counters, render_partial, rows
 
 COALESCE_SECONDS = 0.2
 # Event kinds that change what the operations part of a charge point page shows.
-OPERATIONS_STATE = frozenset({"operation", "state", "firmware_status", "diagnostics_status"})
+OPERATIONS_STATE = frozenset(
+    {
+        "operation",
+        "state",
+        "firmware_status",
+        "diagnostics_status",
+        "signed_firmware_status",
+        "security_event",
+    }
+)
 PING_SECONDS = 15
 
 
