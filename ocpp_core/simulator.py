@@ -288,49 +288,43 @@ class SimulatedChargePoint(LibraryChargePoint):
                 power * (now - last) / 3600 * self.config.energy_speedup
             )
             last = now
-            voltage = 230.0
-            current = power / voltage / 3
             await self.call(
-                call.MeterValues(
-                    connector_id=session.connector_id,
-                    transaction_id=session.transaction_id,
-                    meter_value=[
-                        {
-                            "timestamp": format_datetime(utcnow()),
-                            "sampled_value": [
-                                {
-                                    "value": f"{self.meters[session.connector_id]:.1f}",
-                                    "measurand": "Energy.Active.Import.Register",
-                                    "unit": "Wh",
-                                    "context": "Sample.Periodic",
-                                    "location": "Outlet",
-                                },
-                                {
-                                    "value": f"{power:.0f}",
-                                    "measurand": "Power.Active.Import",
-                                    "unit": "W",
-                                },
-                                *(
-                                    {
-                                        "value": f"{current:.1f}",
-                                        "measurand": "Current.Import",
-                                        "unit": "A",
-                                        "phase": phase,
-                                    }
-                                    for phase in ("L1", "L2", "L3")
-                                ),
-                                {
-                                    "value": f"{voltage:.1f}",
-                                    "measurand": "Voltage",
-                                    "unit": "V",
-                                    "phase": "L1-N",
-                                },
-                            ],
-                        }
-                    ],
-                ),
+                self._meter_values(session.connector_id, "Sample.Periodic", power),
                 suppress=False,
             )
+
+    def _meter_values(
+        self, connector_id: int, context: str, power: float | None = None
+    ) -> call.MeterValues:
+        """The meter's register; while charging also power, current and voltage."""
+        sampled: list[dict[str, Any]] = [
+            {
+                "value": f"{self.meters[connector_id]:.1f}",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "Wh",
+                "context": context,
+                "location": "Outlet",
+            }
+        ]
+        if power is not None:
+            voltage = 230.0
+            current = power / voltage / 3
+            sampled.append(
+                {"value": f"{power:.0f}", "measurand": "Power.Active.Import", "unit": "W"}
+            )
+            sampled += [
+                {"value": f"{current:.1f}", "measurand": "Current.Import", "unit": "A", "phase": p}
+                for p in ("L1", "L2", "L3")
+            ]
+            sampled.append(
+                {"value": f"{voltage:.1f}", "measurand": "Voltage", "unit": "V", "phase": "L1-N"}
+            )
+        session = self.sessions.get(connector_id)
+        return call.MeterValues(
+            connector_id=connector_id,
+            transaction_id=session.transaction_id if session else None,
+            meter_value=[{"timestamp": format_datetime(utcnow()), "sampled_value": sampled}],
+        )
 
     # --- central-system-initiated operations --------------------------------------------
 
@@ -500,27 +494,7 @@ class SimulatedChargePoint(LibraryChargePoint):
 
     async def _send_meter_values(self, connector_id: int | None) -> None:
         for target in [connector_id] if connector_id else sorted(self.meters):
-            session = self.sessions.get(target)
-            await self.call(
-                call.MeterValues(
-                    connector_id=target,
-                    transaction_id=session.transaction_id if session else None,
-                    meter_value=[
-                        {
-                            "timestamp": format_datetime(utcnow()),
-                            "sampled_value": [
-                                {
-                                    "value": f"{self.meters[target]:.1f}",
-                                    "measurand": "Energy.Active.Import.Register",
-                                    "unit": "Wh",
-                                    "context": "Trigger",
-                                }
-                            ],
-                        }
-                    ],
-                ),
-                suppress=False,
-            )
+            await self.call(self._meter_values(target, "Trigger"), suppress=False)
 
     @on(Action.reserve_now)
     async def on_reserve_now(

@@ -41,6 +41,20 @@ async def render(
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 
 
+async def render_with_message(
+    request: web.Request,
+    template: str,
+    context: dict[str, Any],
+    message: Message | None = None,
+    form: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    """A management page with the outcome of the last form post and what was typed."""
+    return await render(
+        request, template, {**context, "message": message, "form": form or {}}, status
+    )
+
+
 async def render_partial(request: web.Request, template: str, context: dict[str, Any]) -> str:
     context = {
         "user": await current_user(request),

@@ -10,7 +10,7 @@ from aiohttp import web
 from ocpp_core.errors import InvalidInput, NotFound
 from webapp.auth import require_role
 from webapp.keys import SERVICES
-from webapp.views.common import Message, audit, render, text_field
+from webapp.views.common import Message, audit, render_with_message, text_field
 
 
 async def _page(
@@ -19,17 +19,8 @@ async def _page(
     form: dict[str, Any] | None = None,
     status: int = 200,
 ) -> web.Response:
-    return await render(
-        request,
-        "id_tags.html",
-        {
-            "nav": "id_tags",
-            "tags": await request.app[SERVICES].id_tags.list(),
-            "message": message,
-            "form": form or {},
-        },
-        status=status,
-    )
+    context = {"nav": "id_tags", "tags": await request.app[SERVICES].id_tags.list()}
+    return await render_with_message(request, "id_tags.html", context, message, form, status)
 
 
 async def id_tags_page(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.services.users import ROLES
 from webapp.auth import require_role
 from webapp.keys import SERVICES
-from webapp.views.common import Message, audit, render, text_field
+from webapp.views.common import Message, audit, render, render_with_message, text_field
 
 
 async def _page(
@@ -19,18 +19,12 @@ async def _page(
     form: dict[str, Any] | None = None,
     status: int = 200,
 ) -> web.Response:
-    return await render(
-        request,
-        "users.html",
-        {
-            "nav": "users",
-            "users": await request.app[SERVICES].users.list(),
-            "roles": ROLES,
-            "message": message,
-            "form": form or {},
-        },
-        status=status,
-    )
+    context = {
+        "nav": "users",
+        "users": await request.app[SERVICES].users.list(),
+        "roles": ROLES,
+    }
+    return await render_with_message(request, "users.html", context, message, form, status)
 
 
 async def users_page(request: web.Request) -> web.Response:
