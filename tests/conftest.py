@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -117,6 +118,18 @@ async def client(aiohttp_client, settings: Settings) -> TestClient:
     return test_client
 
 
+async def bounded_close(what: str, closing: Awaitable[object], seconds: float = 12) -> None:
+    """Close a test's client side without ever hanging the run: a close that takes too
+    long dumps every task's stack (to see what holds it) and fails the test."""
+    try:
+        await asyncio.wait_for(closing, seconds)
+    except TimeoutError:
+        print(f"closing {what} took over {seconds} s; tasks:", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise
+
+
 @pytest.fixture
 async def connect(client: TestClient) -> AsyncIterator:
     """`await connect("CP1")`: a raw OCPP 1.6J charge point over a real WebSocket."""
@@ -131,7 +144,7 @@ async def connect(client: TestClient) -> AsyncIterator:
 
     yield _connect
     for cp in opened:
-        await cp.ws.close()
+        await bounded_close("a test charge point's WebSocket", cp.ws.close())
 
 
 class Browserless:
@@ -178,4 +191,4 @@ async def portal(client: TestClient) -> AsyncIterator:
 
     yield _login
     for http in opened:
-        await http.close()
+        await bounded_close("a portal user's HTTP session", http.close())

@@ -128,3 +128,30 @@ async def test_operator_closes_a_session_whose_stop_never_came(client, connect, 
     viewer = await portal("viewer")
     _, html = await viewer.get(f"/transactions/{tx2}")
     assert "Close session" not in html
+
+
+async def test_a_retried_meter_values_message_is_stored_once(client, connect) -> None:
+    cp = await connect("CP-RETRY")
+    tx = await start(cp, 1, 0, NOW)
+    message = {
+        "connectorId": 1,
+        "transactionId": tx,
+        "meterValue": [
+            {"timestamp": iso(NOW), "sampledValue": [{"value": "10"}, {"value": "7000",
+             "measurand": "Power.Active.Import", "unit": "W"}]}
+        ],
+    }  # fmt: skip
+    # The answer was lost (server restart, broken link): the charger sends it again.
+    assert await cp.result("MeterValues", message) == {}
+    assert await cp.result("MeterValues", message) == {}
+    # A later reading with the same value is new data, and is kept.
+    reading = {**message["meterValue"][0], "timestamp": iso(NOW + timedelta(seconds=10))}
+    later = {**message, "meterValue": [reading]}
+    assert await cp.result("MeterValues", later) == {}
+    async with AsyncSession(client.app[ENGINE]) as session:
+        rows = (
+            await session.scalars(
+                select(MeterValue).where(MeterValue.charge_point_id == "CP-RETRY")
+            )
+        ).all()
+    assert len(rows) == 4

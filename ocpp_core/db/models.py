@@ -190,7 +190,11 @@ class MeterValue(Base):
     transaction; `claimed_transaction_id` keeps what the charger said either way."""
 
     __tablename__ = "meter_values"
-    __table_args__ = (Index("ix_meter_values_transaction", "transaction_id", "timestamp"),)
+    __table_args__ = (
+        Index("ix_meter_values_transaction", "transaction_id", "timestamp"),
+        # Finding a retried MeterValues message (see TransactionService.meter_values).
+        Index("ix_meter_values_charge_point_time", "charge_point_id", "timestamp"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id"), index=True)

@@ -301,6 +301,13 @@ class TransactionService:
     ) -> None:
         samples = sampled_values(meter_value)
         async with self._sessions.begin() as session:
+            if samples and await self._already_stored(
+                session, charge_point_id, connector_id, transaction_id, samples[0]
+            ):
+                # A retry of a message whose answer was lost (server restart, broken link):
+                # stored once already, acknowledged again.
+                LOGGER.info("%s: MeterValues already stored, not stored twice", charge_point_id)
+                return
             linked = None
             flag = None
             if transaction_id is not None:
@@ -450,6 +457,29 @@ class TransactionService:
         ]
 
     # --- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    async def _already_stored(
+        session: AsyncSession,
+        charge_point_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        first: SampledValue,
+    ) -> bool:
+        """Whether this message's first sample is stored: a charger's retry, not new data."""
+        query = select(MeterValue.id).where(
+            MeterValue.charge_point_id == charge_point_id,
+            MeterValue.timestamp == first.timestamp,
+            MeterValue.connector_id == connector_id,
+            MeterValue.measurand == first.measurand,
+            MeterValue.value == first.value,
+            MeterValue.source == "MeterValues",
+        )
+        if transaction_id is None:
+            query = query.where(MeterValue.claimed_transaction_id.is_(None))
+        else:
+            query = query.where(MeterValue.claimed_transaction_id == transaction_id)
+        return (await session.scalars(query.limit(1))).first() is not None
 
     @staticmethod
     async def _stray_flag(

@@ -11,7 +11,6 @@ page uses, under an event name its element listens for (`sse-swap`):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime
 
 from aiohttp import web
@@ -147,8 +146,10 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def stop_streams(app: web.Application) -> None:
-    """On shutdown: end every event stream, so the server need not wait for browsers."""
-    for task in list(app[SSE_STREAMS]):
+    """On shutdown: end every event stream, so the server need not wait for browsers. A
+    stream caught mid-query is given a moment, never the whole shutdown."""
+    tasks = list(app[SSE_STREAMS])
+    for task in tasks:
         task.cancel()
-    with contextlib.suppress(Exception):
-        await asyncio.gather(*app[SSE_STREAMS], return_exceptions=True)
+    if tasks:
+        await asyncio.wait(tasks, timeout=3)
