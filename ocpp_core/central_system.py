@@ -75,16 +75,18 @@ class CentralSystem:
 
     # --- connections --------------------------------------------------------------------
 
-    async def open(self, charge_point_id: str, connection: Connection) -> ChargePointHandler:
+    async def open(
+        self, charge_point_id: str, connection: Connection
+    ) -> tuple[ChargePointHandler, int | None]:
         """Prepare the handler of a new connection: the database work happens here, before
-        the WebSocket handshake completes, so `serve` can register it at once after."""
+        the WebSocket handshake completes, so `serve` can register it at once after.
+        Also returns the charger's own ping interval (None: the global one)."""
         handler = ChargePointHandler(
             charge_point_id, connection, self.services, self.settings.call_timeout
         )
-        await self.services.charge_points.seen(charge_point_id)
-        stored = await self.services.charge_points.get(charge_point_id)
-        handler.registration_status = stored.registration_status
-        return handler
+        status, ping_interval = await self.services.charge_points.seen(charge_point_id)
+        handler.registration_status = status
+        return handler, ping_interval
 
     async def serve(self, handler: ChargePointHandler) -> None:
         """Run one charge point connection until it closes. A newer connection with the

@@ -62,8 +62,7 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
 
     connection = WebSocketConnection(ws, TokenBucket(settings.rate_limit, settings.rate_burst))
     central = request.app[CENTRAL_SYSTEM]
-    handler = await central.open(charge_point_id, connection)
-    interval = await request.app[SERVICES].charge_points.ping_interval(charge_point_id)
+    handler, interval = await central.open(charge_point_id, connection)
     if interval is None:
         interval = settings.ws_ping_interval
 

@@ -364,10 +364,13 @@ class ChargePointService:
                 ).all()
             )
 
-    async def seen(self, charge_point_id: str) -> None:
+    async def seen(self, charge_point_id: str) -> tuple[str, int | None]:
+        """Note a new connection; return what it needs from the same row: the registration
+        status and the charger's own ping interval (None: the global one)."""
         async with self._sessions.begin() as session:
             cp = await self._get_or_create(session, charge_point_id)
             cp.last_seen_at = utcnow()
+            return cp.registration_status, cp.ping_interval
 
     # --- queries ------------------------------------------------------------------------
 

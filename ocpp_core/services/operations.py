@@ -99,6 +99,19 @@ def reservation_status(reservation: Reservation) -> str:
     return reservation.status
 
 
+def _reservation_view(r: Reservation) -> ReservationView:
+    return ReservationView(
+        r.id,
+        r.charge_point_id,
+        r.connector_id,
+        r.id_tag,
+        r.parent_id_tag,
+        r.expiry_date,
+        reservation_status(r),
+        r.transaction_id,
+    )
+
+
 class OperationService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
         self._sessions = sessions
@@ -323,25 +336,12 @@ class OperationService:
             query = query.where(Reservation.charge_point_id == charge_point_id)
         async with self._sessions() as session:
             rows = (await session.scalars(query)).all()
-        return [
-            ReservationView(
-                r.id,
-                r.charge_point_id,
-                r.connector_id,
-                r.id_tag,
-                r.parent_id_tag,
-                r.expiry_date,
-                reservation_status(r),
-                r.transaction_id,
-            )
-            for r in rows
-        ]
+        return [_reservation_view(r) for r in rows]
 
     async def reservation(self, reservation_id: int) -> ReservationView | None:
-        for view in await self.reservations():
-            if view.id == reservation_id:
-                return view
-        return None
+        async with self._sessions() as session:
+            row = await session.get(Reservation, reservation_id)
+        return _reservation_view(row) if row is not None else None
 
     async def next_reservation_id(self) -> int:
         async with self._sessions() as session:

@@ -30,14 +30,15 @@ class Row:
     sessions: tuple[LiveSession, ...]
 
 
+async def _with_user(request: web.Request, context: dict[str, Any]) -> dict[str, Any]:
+    """What every template may use: who is logged in and the session's CSRF token."""
+    return {"user": await current_user(request), "csrf": await csrf_token(request), **context}
+
+
 async def render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
-    context = {
-        "user": await current_user(request),
-        "csrf": await csrf_token(request),
-        **context,
-    }
+    context = await _with_user(request, context)
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 
 
@@ -56,12 +57,7 @@ async def render_with_message(
 
 
 async def render_partial(request: web.Request, template: str, context: dict[str, Any]) -> str:
-    context = {
-        "user": await current_user(request),
-        "csrf": await csrf_token(request),
-        **context,
-    }
-    return aiohttp_jinja2.render_string(template, request, context)
+    return aiohttp_jinja2.render_string(template, request, await _with_user(request, context))
 
 
 async def audit(request: web.Request, action: str, target: str, detail: str | None = None) -> None:
