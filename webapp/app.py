@@ -16,7 +16,15 @@ from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
 from webapp import api, portal
-from webapp.keys import BUS, CENTRAL_SYSTEM, ENGINE, LOGIN_THROTTLE, SERVICES, SETTINGS
+from webapp.keys import (
+    BUS,
+    CENTRAL_SYSTEM,
+    ENGINE,
+    LOGIN_THROTTLE,
+    SERVICES,
+    SETTINGS,
+    VERIFIED_LOGINS,
+)
 from webapp.ocpp_route import ocpp_socket
 from webapp.throttle import LoginThrottle
 
@@ -59,6 +67,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = EventBus()
     app[LOGIN_THROTTLE] = LoginThrottle()
+    app[VERIFIED_LOGINS] = {}
     app.cleanup_ctx.append(database_context)
     app.on_shutdown.append(close_charge_point_sockets)
     app.router.add_get("/ocpp/{charge_point_id}", ocpp_socket, name="ocpp")

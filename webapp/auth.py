@@ -19,7 +19,7 @@ from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from ocpp_core.services.users import UserView
-from webapp.keys import LOGIN_THROTTLE, SERVICES
+from webapp.keys import LOGIN_THROTTLE, SERVICES, VERIFIED_LOGINS
 from webapp.ocpp_route import basic_credentials
 
 SESSION_COOKIE = "voltaro_session"
@@ -30,7 +30,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CACHE_SECONDS = 60.0
 _USER = web.RequestKey("user", UserView)
 _VIA_SESSION = web.RequestKey("via_session", bool)
-_verified: dict[tuple[str, bytes], tuple[UserView, float]] = {}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -93,11 +92,8 @@ async def _basic_user(request: web.Request) -> UserView | None:
     if credentials is None:
         return None
     username, password = credentials
-    key = (username, hashlib.sha256(password.encode()).digest())
-    cached = _verified.get(key)
-    now = time.monotonic()
-    if cached is not None and cached[1] > now:
-        return cached[0]
+    # The lock comes first: a name or address that is locked out is refused even with a
+    # password verified a moment ago.
     throttle = request.app[LOGIN_THROTTLE]
     keys = throttle.keys(username, request.remote)
     wait = throttle.retry_after(keys)
@@ -105,14 +101,20 @@ async def _basic_user(request: web.Request) -> UserView | None:
         raise _refusal(
             request, web.HTTPTooManyRequests, f"too many failed logins, retry in {wait} s"
         )
+    verified = request.app[VERIFIED_LOGINS]
+    key = (username, hashlib.sha256(password.encode()).digest())
+    cached = verified.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now:
+        return cached[0]
     user = await request.app[SERVICES].users.authenticate(username, password)
     if user is None:
         throttle.failed(keys)
         return None
     throttle.succeeded(keys)
-    if len(_verified) > 1000:
-        _verified.clear()
-    _verified[key] = (user, now + _CACHE_SECONDS)
+    if len(verified) > 1000:
+        verified.clear()
+    verified[key] = (user, now + _CACHE_SECONDS)
     return user
 
 

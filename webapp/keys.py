@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ocpp_core.central_system import CentralSystem
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
+from ocpp_core.services.users import UserView
 from ocpp_core.settings import Settings
 from webapp.throttle import LoginThrottle
 
@@ -18,3 +19,5 @@ SERVICES = web.AppKey("services", Services)
 CENTRAL_SYSTEM = web.AppKey("central_system", CentralSystem)
 SSE_STREAMS = web.AppKey("sse_streams", set[asyncio.Task[web.StreamResponse]])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+# Basic-auth logins verified in the last minute: argon2 is too slow to pay per API request.
+VERIFIED_LOGINS = web.AppKey("verified_logins", dict[tuple[str, bytes], tuple[UserView, float]])

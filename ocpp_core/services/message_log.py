@@ -109,13 +109,25 @@ class MessageLog:
         )
 
     async def run(self) -> None:
-        """Write the buffer every `flush_interval` until cancelled, then once more."""
-        try:
-            while True:
+        """Write the buffer every `flush_interval` until cancelled, then once more.
+
+        A flush is never cancelled half-way: asyncpg leaves a connection whose commit was
+        interrupted in a state no other query can use ("another operation is in progress"),
+        and shutting the pool down then waits on it.
+        """
+        while True:
+            try:
                 await asyncio.sleep(self._flush_interval)
+            except asyncio.CancelledError:
                 await self.flush()
-        finally:
-            await asyncio.shield(self.flush())
+                raise
+            flushing = asyncio.ensure_future(self.flush())
+            try:
+                await asyncio.shield(flushing)
+            except asyncio.CancelledError:
+                await flushing
+                await self.flush()
+                raise
 
     async def flush(self) -> None:
         if not self._buffer:
