@@ -23,7 +23,7 @@ from ocpp_core.errors import (
     NotConnected,
     OperationFailed,
 )
-from ocpp_core.events import EventBus
+from ocpp_core.events import Event, EventBus
 from ocpp_core.handler import ChargePointHandler, Connection, camel_payload
 from ocpp_core.registry import ConnectionRegistry
 from ocpp_core.services import Services
@@ -72,6 +72,12 @@ class CentralSystem:
         self.services = services
         self.bus = bus
         self.registry: ConnectionRegistry[ChargePointHandler] = ConnectionRegistry()
+        bus.add_listener("lenient", self._lenient_changed)
+
+    def _lenient_changed(self, event: Event) -> None:
+        handler = self.registry.get(event.charge_point_id)
+        if handler is not None:
+            handler.lenient = bool(event.data["lenient"])
 
     # --- connections --------------------------------------------------------------------
 
@@ -84,9 +90,10 @@ class CentralSystem:
         handler = ChargePointHandler(
             charge_point_id, connection, self.services, self.settings.call_timeout
         )
-        status, ping_interval = await self.services.charge_points.seen(charge_point_id)
-        handler.registration_status = status
-        return handler, ping_interval
+        profile = await self.services.charge_points.seen(charge_point_id)
+        handler.registration_status = profile.registration_status
+        handler.lenient = profile.lenient
+        return handler, profile.ping_interval
 
     async def serve(self, handler: ChargePointHandler) -> None:
         """Run one charge point connection until it closes. A newer connection with the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +24,29 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+Listener = Callable[[Event], None]
+
+
 class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self._queue_size = queue_size
         self._subscribers: set[asyncio.Queue[Event]] = set()
+        self._listeners: dict[str, list[Listener]] = {}
+
+    def add_listener(self, kind: str, listener: Listener) -> None:
+        """Call `listener` at once, in the publisher's turn, for every event of `kind`: for
+        the central system's own reactions (a setting that applies to a live connection)."""
+        self._listeners.setdefault(kind, []).append(listener)
 
     def publish(self, kind: str, charge_point_id: str, **data: Any) -> None:
-        event = Event(kind, charge_point_id, data)
+        self.deliver(Event(kind, charge_point_id, data))
+
+    def deliver(self, event: Event) -> None:
+        for listener in self._listeners.get(event.kind, ()):
+            try:
+                listener(event)
+            except Exception:
+                LOGGER.exception("listener for %s events failed", event.kind)
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()  # drop the oldest: a slow reader must not block producers

@@ -13,10 +13,10 @@ import re
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
-from jsonschema import Draft4Validator, FormatChecker
+from jsonschema import Draft4Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from ocpp.exceptions import (
     FormationViolationError,
@@ -116,12 +116,27 @@ _FORMAT_CHECKER = FormatChecker(formats=())
 _FORMAT_CHECKER.checks("date-time")(_is_date_time)
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _is_integer(_checker: object, instance: object) -> bool:
+    # OCPP 1.6 (section 7, data types): an integer is 32 bits, which is also what the
+    # database's integer columns hold.
+    return type(instance) is int and INT32_MIN <= instance <= INT32_MAX
+
+
+_OcppValidator = validators.extend(
+    Draft4Validator,
+    type_checker=Draft4Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @cache
 def _validator(schema_name: str) -> Draft4Validator:
     text = resources.files("ocpp.v16.schemas").joinpath(f"{schema_name}.json").read_text()
     parse_float = decimal.Decimal if schema_name in _DECIMAL_SCHEMAS else float
     schema = json.loads(text, parse_float=parse_float)
-    return Draft4Validator(schema, format_checker=_FORMAT_CHECKER)
+    return _OcppValidator(schema, format_checker=_FORMAT_CHECKER)
 
 
 _ERROR_FOR_KEYWORD: dict[str, type[OCPPError]] = {
@@ -151,23 +166,25 @@ def schema_errors(schema_name: str, payload: dict[str, Any]) -> list[SchemaValid
 def describe(error: SchemaValidationError) -> str:
     """`connectorId: -1 is less than the minimum of 0`: a message an operator can act on."""
     path = ".".join(str(part) for part in error.absolute_path)
-    return f"{path}: {error.message}" if path else error.message
+    message = error.message
+    if error.validator == "type" and type(error.instance) is int:
+        message += " (OCPP 1.6 integers are 32 bits)"
+    return f"{path}: {message}" if path else message
+
+
+def raise_for(error: SchemaValidationError) -> NoReturn:
+    """Raise the OCPP 1.6 error that a schema violation calls for."""
+    error_class = _ERROR_FOR_KEYWORD.get(error.validator, FormationViolationError)
+    raise error_class(details={"cause": describe(error)})
 
 
 def validate(schema_name: str, payload: dict[str, Any]) -> None:
     """Raise the OCPP 1.6 error for the first way `payload` breaks the named schema."""
     errors = schema_errors(schema_name, payload)
     if errors:
-        first = errors[0]
-        error_class = _ERROR_FOR_KEYWORD.get(first.validator, FormationViolationError)
-        raise error_class(details={"cause": describe(first)})
+        raise_for(errors[0])
 
 
-def validate_call(action: str, payload: dict[str, Any]) -> None:
+def check_action(action: str) -> None:
     if action not in V16_ACTIONS:
         raise OcppNotImplementedError(details={"cause": f"Unknown action {action!r}"})
-    validate(action, payload)
-
-
-def validate_call_result(action: str, payload: dict[str, Any]) -> None:
-    validate(f"{action}Response", payload)

@@ -24,7 +24,7 @@ from ocpp.v16 import ChargePoint as LibraryChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 
-from ocpp_core import frames
+from ocpp_core import frames, lenient
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import CallErrorReply, CallTimedOut, InvalidReply, NotConnected
 from ocpp_core.services import Services
@@ -89,6 +89,9 @@ class ChargePointHandler(LibraryChargePoint):
         self._actions: dict[str, str] = {}
         # Set from the database when the connection opens, then from each boot's answer.
         self.registration_status = "Pending"
+        # Tolerate schema violations whose meaning is clear (see `lenient`); set from the
+        # database when the connection opens and whenever an operator changes it.
+        self.lenient = False
 
     # --- transport ----------------------------------------------------------------------
 
@@ -188,13 +191,19 @@ class ChargePointHandler(LibraryChargePoint):
 
         self._log("in", raw_msg, msg)
         if isinstance(msg, Call):
-            await self._answer_call(msg)
+            await self._answer_call(msg, raw_msg)
         else:
             self._response_queue.put_nowait(msg)
 
-    async def _answer_call(self, msg: Call) -> None:
+    async def _answer_call(self, msg: Call, raw_msg: str) -> None:
+        deviations: list[str] = []
         try:
-            frames.validate_call(msg.action, msg.payload)
+            frames.check_action(msg.action)
+            if self.lenient:
+                reading = lenient.read(msg.action, msg.payload)
+                msg.payload, deviations = reading.payload, reading.deviations
+            else:
+                frames.validate(msg.action, msg.payload)
             handlers = self.route_map.get(msg.action, {})
             if "_on_action" not in handlers:
                 raise NotSupportedError(
@@ -212,6 +221,11 @@ class ChargePointHandler(LibraryChargePoint):
             LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
             await self._send_error(msg.unique_id, error)
             return
+        if deviations:
+            LOGGER.info("%s: %s tolerated (lenient): %s", self.id, msg.action, deviations)
+            await self._services.deviations.record(
+                self.id, msg.unique_id, msg.action, deviations, raw_msg
+            )
         # The library snake-cases the payload, runs the handler, answers with its result or
         # an InternalError if it raised, and schedules any @after hook.
         await self._handle_call(msg)

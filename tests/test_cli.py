@@ -63,7 +63,7 @@ async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, ai
     )
     assert code == 0, out
     code, out = await run_cli(
-        database_url, "charge-point", "add", "CP-OPEN", "--ping-interval", "0"
+        database_url, "charge-point", "add", "CP-OPEN", "--ping-interval", "0", "--lenient"
     )
     assert code == 0, out
     code, out = await run_cli(
@@ -110,6 +110,8 @@ async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, ai
     assert registered == {"CP-CLI", "CP-OPEN"}
     assert await app[SERVICES].charge_points.ping_interval("CP-OPEN") == 0  # pings off
     assert await app[SERVICES].charge_points.ping_interval("CP-CLI") is None  # the global one
+    assert (await app[SERVICES].charge_points.get("CP-OPEN")).lenient
+    assert not (await app[SERVICES].charge_points.get("CP-CLI")).lenient
 
 
 @pytest.mark.parametrize(

@@ -79,10 +79,9 @@ async def _assert_consistent(client) -> None:
             assert tx.charge_point_id == "FUZZ"
 
 
-@pytest.mark.timeout(600)
-@FUZZ
-@given(frame=frames)
-async def test_ocpp_endpoint_survives_any_frame(client, frame: str) -> None:
+async def _survives(client, frame: str, lenient: bool = False) -> None:
+    await client.app[SERVICES].charge_points.register("FUZZ")
+    await client.app[SERVICES].charge_points.set_lenient("FUZZ", lenient)
     ws = await client.ws_connect("/ocpp/FUZZ", protocols=("ocpp1.6",))
     cp = RawChargePoint(ws)
     try:
@@ -96,6 +95,8 @@ async def test_ocpp_endpoint_survives_any_frame(client, frame: str) -> None:
             if answer[0] == 4:
                 assert answer[2] in OCPP_1_6_ERRORS, answer
                 assert isinstance(answer[3], str) and isinstance(answer[4], dict)
+                # Lenient mode hands the handlers only what it could read: never a crash.
+                assert not (lenient and answer[2] == "InternalError"), answer
             if answer[1] == "probe" and answer[0] == 3:
                 break
         else:
@@ -103,6 +104,51 @@ async def test_ocpp_endpoint_survives_any_frame(client, frame: str) -> None:
     finally:
         await ws.close()
     await _assert_consistent(client)
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(frame=frames)
+async def test_ocpp_endpoint_survives_any_frame(client, frame: str) -> None:
+    await _survives(client, frame)
+
+
+# Valid frames with the deviations real chargers make: numbers as strings or floats, odd
+# units, long texts.
+sloppy_numbers = st.one_of(
+    st.integers(0, 10**6),
+    st.integers(0, 10**6).map(str),
+    st.floats(0, 1e6, allow_nan=False).map(str),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+)
+sloppy_units = st.sampled_from(["Wh", "kWh", "kwh", "KWH", "Hz", "W", "kW", "", "x" * 20, 5])
+sloppy_frames = st.one_of(
+    st.builds(
+        lambda c, m, u, v: json.dumps([2, "s", "MeterValues", {
+            "connectorId": c, "meterValue": [{"timestamp": "2026-11-25T08:00:00Z",
+            "sampledValue": [{"value": v, "unit": u, "measurand": m}]}]}]),
+        sloppy_numbers, st.sampled_from(["Energy.Active.Import.Register", "Frequency", "?"]),
+        sloppy_units, sloppy_numbers,
+    ),
+    st.builds(
+        lambda c, m: json.dumps([2, "s", "StartTransaction", {
+            "connectorId": c, "idTag": "T", "meterStart": m, "timestamp": "2026-11-25T08:00:00Z"}]),
+        sloppy_numbers, sloppy_numbers,
+    ),
+    st.builds(
+        lambda serial: json.dumps([2, "s", "BootNotification", {
+            "chargePointVendor": "V", "chargePointModel": "M", "chargePointSerialNumber": serial}]),
+        st.text(max_size=300),
+    ),
+)  # fmt: skip
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(frame=frames | sloppy_frames)
+async def test_lenient_charge_point_survives_any_frame(client, frame: str) -> None:
+    await _survives(client, frame, lenient=True)
 
 
 API_PATHS = [

@@ -55,6 +55,18 @@ async def assert_still_served(cp) -> None:
             "PropertyConstraintViolation",
         ),
         ('[2,"extra","Heartbeat",{"surprise":true}]', "FormationViolation"),
+        # OCPP 1.6 integers are 32 bits: a bigger one is refused, not an InternalError from
+        # the database.
+        (
+            '[2,"int64","StartTransaction",{"connectorId":1,"idTag":"A",'
+            '"meterStart":9223372036854775808,"timestamp":"2026-11-25T08:00:00Z"}]',
+            "TypeConstraintViolation",
+        ),
+        (
+            '[2,"int33","StatusNotification",{"connectorId":2147483648,"errorCode":"NoError",'
+            '"status":"Available"}]',
+            "TypeConstraintViolation",
+        ),
     ],
 )
 async def test_bad_frame_gets_callerror_with_its_id(connect, frame: str, code: str) -> None:
@@ -96,18 +108,19 @@ async def test_binary_frame_is_read_as_text(connect) -> None:
     assert frame[:2] == [3, "next"]
 
 
-async def test_exception_inside_a_handler_is_an_internal_error(connect) -> None:
+async def test_exception_inside_a_handler_is_an_internal_error(
+    client, connect, monkeypatch
+) -> None:
     cp = await connect("CP-BOOM")
-    # Valid by the schema (an integer, which orjson reads up to 2**64) but no database
-    # column holds it: the service raises inside the handler.
+
+    async def database_down(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("database unreachable")
+
+    # A valid frame whose service fails (here: the database is gone).
+    monkeypatch.setattr(client.app[SERVICES].transactions, "start", database_down)
     answer = await cp.call(
         "StartTransaction",
-        {
-            "connectorId": 1,
-            "idTag": "A",
-            "meterStart": 2**63 + 5,
-            "timestamp": "2026-01-01T00:00:00Z",
-        },
+        {"connectorId": 1, "idTag": "A", "meterStart": 5, "timestamp": "2026-01-01T00:00:00Z"},
         unique_id="boom",
     )
     assert answer[:3] == [4, "boom", "InternalError"]

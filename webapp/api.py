@@ -249,7 +249,8 @@ async def list_operations(request: web.Request) -> web.Response:
 
 
 async def charge_point_state(request: web.Request) -> web.Response:
-    """`configuration`, `reservations` or `charging-profiles` of one charge point."""
+    """`configuration`, `reservations`, `charging-profiles` or (lenient mode) protocol
+    `deviations` of one charge point."""
     await require_role(request, "viewer")
     charge_point_id = request.match_info["charge_point_id"]
     await request.app[SERVICES].charge_points.get(charge_point_id)
@@ -258,6 +259,7 @@ async def charge_point_state(request: web.Request) -> web.Response:
         "configuration": operations.configuration,
         "reservations": operations.reservations,
         "charging-profiles": operations.charging_profiles,
+        "deviations": request.app[SERVICES].deviations.recent,
     }[request.match_info["state"]]
     return json_response([dataclasses.asdict(item) for item in await reader(charge_point_id)])
 
@@ -364,7 +366,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/charge-points/{charge_point_id}/{operation}", operation)
     r.add_get("/api/charge-points/{charge_point_id}/operations", list_operations)
     r.add_get(
-        "/api/charge-points/{charge_point_id}/{state:configuration|reservations|charging-profiles}",
+        "/api/charge-points/{charge_point_id}/"
+        "{state:configuration|reservations|charging-profiles|deviations}",
         charge_point_state,
     )
     r.add_get("/api/transactions", list_transactions, name="api_transactions")

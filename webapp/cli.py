@@ -53,6 +53,17 @@ def _parser() -> argparse.ArgumentParser:
         help="WebSocket ping interval for this charger (0: none, for chargers that cannot "
         "answer pings); default WS_PING_INTERVAL",
     )
+    strictness = cp_add.add_mutually_exclusive_group()
+    strictness.add_argument(
+        "--lenient",
+        action="store_const",
+        const=True,
+        help="tolerate this charger's non-conformant frames where their meaning is clear "
+        "(numbers as strings, long serial numbers, unknown units, kWh), recording each",
+    )
+    strictness.add_argument(
+        "--strict", dest="lenient", action="store_const", const=False, help="lenient mode off"
+    )
 
     tag = commands.add_parser("id-tag", help="authorisation tags")
     tag_cmd = tag.add_subparsers(dest="action", required=True)
@@ -133,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                 await services.audit.record("cli", "register charge point", args.id)
                 if args.ping_interval is not None:
                     await services.charge_points.set_ping_interval(args.id, args.ping_interval)
+                if args.lenient is not None:
+                    await services.charge_points.set_lenient(args.id, args.lenient)
 
             asyncio.run(_with_services(settings, add_charge_point))
             auth = "with HTTP Basic auth" if args.password else "without a password"

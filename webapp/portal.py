@@ -92,6 +92,11 @@ def setup(app: web.Application) -> None:
         name="charge_point_password",
     )
     r.add_post(
+        "/charge-points/{charge_point_id}/protocol",
+        charge_points.protocol_settings,
+        name="charge_point_protocol",
+    )
+    r.add_post(
         "/charge-points/{charge_point_id}/remove", charge_points.remove, name="remove_charge_point"
     )
     r.add_get("/transactions", transactions.transactions_page, name="transactions")

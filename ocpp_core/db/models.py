@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -98,6 +99,9 @@ class ChargePoint(Base):
     # WebSocket ping interval for this charger: None uses WS_PING_INTERVAL, 0 turns pings
     # off (for chargers that cannot answer them, HA-ocpp #211).
     ping_interval: Mapped[int | None] = mapped_column(Integer)
+    # Lenient mode: schema violations with a clear meaning are tolerated and recorded as
+    # ProtocolDeviation rows instead of being refused (non-conformant chargers).
+    lenient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -358,4 +362,22 @@ class SecurityEvent(Base):
     type: Mapped[str] = mapped_column(String(64))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     tech_info: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProtocolDeviation(Base):
+    """A frame a charge point in lenient mode sent outside OCPP 1.6, accepted as read: the
+    raw frame is kept as evidence, with what was tolerated or repaired."""
+
+    __tablename__ = "protocol_deviations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), index=True
+    )
+    unique_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    # One deviation per line.
+    deviations: Mapped[str] = mapped_column(Text)
+    frame: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ocpp_core.events import EventBus
 from ocpp_core.services.audit import AuditService
 from ocpp_core.services.charge_points import ChargePointService
+from ocpp_core.services.deviations import DeviationService
 from ocpp_core.services.id_tags import IdTagService
 from ocpp_core.services.message_log import MessageLog
 from ocpp_core.services.operations import OperationService
@@ -26,6 +27,7 @@ class Services:
     message_log: MessageLog
     operations: OperationService
     audit: AuditService
+    deviations: DeviationService
 
     @classmethod
     def create(
@@ -40,4 +42,5 @@ class Services:
             message_log=MessageLog(sessions, bus),
             operations=OperationService(sessions, bus),
             audit=AuditService(sessions),
+            deviations=DeviationService(sessions, bus),
         )

@@ -87,6 +87,8 @@ class ChargePointView:
     firmware_status_at: datetime | None = None
     diagnostics_status: str | None = None
     diagnostics_status_at: datetime | None = None
+    ping_interval: int | None = None
+    lenient: bool = False
 
     @property
     def status(self) -> str | None:
@@ -125,7 +127,19 @@ def _view(cp: ChargePoint, connectors: list[Connector]) -> ChargePointView:
         firmware_status_at=cp.firmware_status_at,
         diagnostics_status=cp.diagnostics_status,
         diagnostics_status_at=cp.diagnostics_status_at,
+        ping_interval=cp.ping_interval,
+        lenient=cp.lenient,
     )
+
+
+@dataclass(frozen=True)
+class ConnectionProfile:
+    """What a new connection needs to know of its charge point, read in one go."""
+
+    registration_status: str
+    # None: the global WS_PING_INTERVAL; 0: no pings.
+    ping_interval: int | None
+    lenient: bool
 
 
 class ChargePointService:
@@ -186,6 +200,15 @@ class ChargePointService:
             if cp is None:
                 raise NotFound(f"charge point {charge_point_id!r} is not registered")
             cp.ping_interval = seconds
+
+    async def set_lenient(self, charge_point_id: str, lenient: bool) -> None:
+        """Lenient mode on or off; a live connection follows at once (the event)."""
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp.lenient = lenient
+        self._bus.publish("lenient", charge_point_id, lenient=lenient)
 
     async def delete(self, charge_point_id: str) -> None:
         """Remove a charge point. One with sessions is kept: they are billing records."""
@@ -364,13 +387,12 @@ class ChargePointService:
                 ).all()
             )
 
-    async def seen(self, charge_point_id: str) -> tuple[str, int | None]:
-        """Note a new connection; return what it needs from the same row: the registration
-        status and the charger's own ping interval (None: the global one)."""
+    async def seen(self, charge_point_id: str) -> ConnectionProfile:
+        """Note a new connection; return what it needs from the same row."""
         async with self._sessions.begin() as session:
             cp = await self._get_or_create(session, charge_point_id)
             cp.last_seen_at = utcnow()
-            return cp.registration_status, cp.ping_interval
+            return ConnectionProfile(cp.registration_status, cp.ping_interval, cp.lenient)
 
     # --- queries ------------------------------------------------------------------------
 

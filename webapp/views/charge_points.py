@@ -57,6 +57,7 @@ async def operations_context(app: web.Application, charge_point_id: str) -> dict
         "charging_profiles": await operations.charging_profiles(charge_point_id),
         "journal": await operations.journal(charge_point_id, limit=30),
         "security_events": await app[SERVICES].charge_points.security_events(charge_point_id),
+        "deviations": await app[SERVICES].deviations.recent(charge_point_id, limit=30),
     }
 
 
@@ -151,6 +152,33 @@ async def set_password(request: web.Request) -> web.Response:
     await request.app[SERVICES].charge_points.set_password(charge_point_id, password or None)
     await audit(request, "set key" if password else "clear key", charge_point_id)
     text = "Key set: it must now send HTTP Basic auth." if password else "Key cleared."
+    return await _page(request, charge_point_id, admin_message=Message(text))
+
+
+async def protocol_settings(request: web.Request) -> web.Response:
+    """Lenient mode and the WebSocket ping interval: how Voltaro bears with this charger."""
+    await require_role(request, "admin")
+    charge_point_id = request.match_info["charge_point_id"]
+    await _existing(request, charge_point_id)
+    form = await request.post()
+    lenient = text_field(form, "lenient") == "on"
+    try:
+        ping_interval = _optional_int(text_field(form, "ping_interval"), "ping interval")
+        if ping_interval is not None and ping_interval < 0:
+            raise InvalidInput("ping interval must be a whole number: 0 (off) or more seconds")
+    except InvalidInput as error:
+        return await _page(
+            request, charge_point_id, admin_message=Message(str(error), "error"), status=400
+        )
+    charge_points = request.app[SERVICES].charge_points
+    await charge_points.set_lenient(charge_point_id, lenient)
+    await charge_points.set_ping_interval(charge_point_id, ping_interval)
+    pings = "global" if ping_interval is None else f"{ping_interval} s" if ping_interval else "off"
+    await audit(request, "protocol settings", charge_point_id, f"lenient {lenient}, pings {pings}")
+    text = (
+        f"Lenient mode {'on' if lenient else 'off'}, effective now; "
+        f"ping interval {pings}, from its next connection."
+    )
     return await _page(request, charge_point_id, admin_message=Message(text))
 
 

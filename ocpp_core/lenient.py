@@ -1,0 +1,194 @@
+"""Lenient reading of frames from non-conformant chargers (per charge point, opt-in).
+
+Real chargers send numbers as strings (HA-ocpp #210), serial numbers longer than the 1.6
+schema allows (HA-ocpp #213, ocpp #128), units the schema does not know (HA-ocpp #1576) and
+energy in kWh (HA-ocpp #948). A strict central system refuses such frames with a CALLERROR
+and the charger retries them forever. For a charge point in lenient mode, a schema violation
+is tolerated where its meaning is clear: the payload is repaired (a number read from its
+string, kWh scaled to Wh) or the value kept as sent, and every deviation is reported so the
+operator sees what the charger does wrong. Anything else is refused as in strict mode.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from jsonschema.exceptions import ValidationError as SchemaValidationError
+from ocpp.v16.enums import UnitOfMeasure
+
+from ocpp_core import frames
+
+# Informational text whose length only the schema limits; kept as sent up to the database
+# column's size (255).
+LONG_TEXT_FIELDS = frozenset(
+    {
+        "chargePointVendor",
+        "chargePointModel",
+        "chargePointSerialNumber",
+        "chargeBoxSerialNumber",
+        "firmwareVersion",
+        "iccid",
+        "imsi",
+        "meterType",
+        "meterSerialNumber",
+        "info",
+        "vendorErrorCode",
+        "vendorId",
+    }
+)
+LONG_TEXT_LIMIT = 255
+
+# Descriptive fields of a sampled value: an unknown value is kept as sent, up to the size of
+# its database column.
+SAMPLE_ENUM_LIMITS = {"unit": 16, "measurand": 64, "phase": 8, "context": 32, "location": 16}
+
+# kilo-units a charger may report in; stored in the base unit like every other reading.
+KILO_UNITS = {"kWh": "Wh", "kW": "W", "kvarh": "varh", "kvar": "var", "kVA": "VA"}
+
+_UNITS_BY_LOWER = {unit.value.lower(): unit.value for unit in UnitOfMeasure}
+
+# A frame that still breaks the schema after this many rounds of repair is refused.
+_MAX_ROUNDS = 5
+
+
+@dataclass
+class Reading:
+    """A payload as lenient mode reads it, and how it deviated from OCPP 1.6."""
+
+    payload: dict[str, Any]
+    deviations: list[str] = field(default_factory=list)
+
+
+def _path(error: SchemaValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path)
+
+
+def _key(error: SchemaValidationError) -> tuple[str, str, str]:
+    return _path(error), str(error.validator), repr(error.instance)
+
+
+def _set(payload: dict[str, Any], error: SchemaValidationError, value: Any) -> None:
+    *parents, last = error.absolute_path
+    target: Any = payload
+    for part in parents:
+        target = target[part]
+    target[last] = value
+
+
+def _number(text: str, integer: bool) -> int | float | None:
+    """The number a string means, if it plainly means one."""
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    if integer:
+        return int(number) if number == number.to_integral_value() else None
+    return float(number)
+
+
+def _in_sampled_value(error: SchemaValidationError) -> bool:
+    return len(error.absolute_path) >= 3 and error.absolute_path[-3] == "sampledValue"
+
+
+def _repair(payload: dict[str, Any], error: SchemaValidationError) -> str | None:
+    """Repair or tolerate one schema error in place; say how, or None if its meaning is not
+    clear."""
+    path = _path(error)
+    instance = error.instance
+    last = error.absolute_path[-1] if error.absolute_path else None
+    if error.validator == "type":
+        expected = error.validator_value
+        if expected in ("integer", "number") and isinstance(instance, str):
+            number = _number(instance, integer=expected == "integer")
+            if number is None:
+                return None
+            _set(payload, error, number)
+            return f"{path}: number sent as the string {instance!r}, read as {number}"
+        if expected == "integer" and isinstance(instance, float) and math.isfinite(instance):
+            if instance != int(instance):
+                return None
+            _set(payload, error, int(instance))
+            return f"{path}: whole number sent as {instance!r}, read as {int(instance)}"
+        if (
+            expected == "string"
+            and type(instance) in (int, float)
+            and last == "value"
+            and _in_sampled_value(error)
+        ):
+            text = str(instance)
+            _set(payload, error, text)
+            return f"{path}: reading sent as the number {instance!r}, read as {text!r}"
+        return None
+    if error.validator == "maxLength" and last in LONG_TEXT_FIELDS:
+        if isinstance(instance, str) and len(instance) <= LONG_TEXT_LIMIT:
+            return (
+                f"{path}: {len(instance)} characters, longer than the "
+                f"{error.validator_value} OCPP 1.6 allows; kept as sent"
+            )
+        return None
+    if error.validator == "enum" and last in SAMPLE_ENUM_LIMITS and _in_sampled_value(error):
+        if not isinstance(instance, str) or len(instance) > SAMPLE_ENUM_LIMITS[last]:
+            return None
+        known = _UNITS_BY_LOWER.get(instance.lower()) if last == "unit" else None
+        if known is not None:
+            _set(payload, error, known)
+            return f"{path}: unit {instance!r} read as {known!r}"
+        return f"{path}: unknown {last} {instance!r}, kept as sent"
+    return None
+
+
+def _scale_kilo_units(payload: dict[str, Any], deviations: list[str]) -> None:
+    """kWh (and the other kilo-units) to Wh, so every stored reading has the base unit."""
+    for key in ("meterValue", "transactionData"):
+        for i, meter_value in enumerate(payload.get(key) or ()):
+            for j, sample in enumerate(meter_value.get("sampledValue") or ()):
+                base = KILO_UNITS.get(sample.get("unit"))
+                if base is None:
+                    continue
+                try:
+                    scaled = Decimal(str(sample["value"]).strip()) * 1000
+                except InvalidOperation:
+                    continue
+                if not scaled.is_finite():
+                    continue
+                text = format(scaled.normalize(), "f")
+                deviations.append(
+                    f"{key}.{i}.sampledValue.{j}: {sample['value']} {sample['unit']} "
+                    f"stored as {text} {base}"
+                )
+                sample["value"], sample["unit"] = text, base
+
+
+def read(action: str, payload: dict[str, Any]) -> Reading:
+    """Read a charge point's CALL in lenient mode.
+
+    Raises the OCPP 1.6 error of strict mode when a violation's meaning is not clear.
+    """
+    reading = Reading(copy.deepcopy(payload))
+    errors = frames.schema_errors(action, payload)
+    if errors:
+        # Violations kept as sent stay in the schema's errors; a repaired value that is
+        # still wrong shows up again with its new value and is examined again.
+        tolerated: set[tuple[str, str, str]] = set()
+        for _ in range(_MAX_ROUNDS):
+            untolerated = [e for e in errors if _key(e) not in tolerated]
+            if not untolerated:
+                break
+            for error in untolerated:
+                how = _repair(reading.payload, error)
+                if how is None:
+                    frames.raise_for(error)
+                reading.deviations.append(how)
+                tolerated.add(_key(error))
+            errors = frames.schema_errors(action, reading.payload)
+        else:
+            frames.raise_for(errors[0])
+    if action in ("MeterValues", "StopTransaction"):
+        _scale_kilo_units(reading.payload, reading.deviations)
+    return reading
