@@ -28,7 +28,7 @@ from ocpp_core import frames, lenient
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import CallErrorReply, CallTimedOut, InvalidReply, NotConnected
 from ocpp_core.services import Services
-from ocpp_core.services.charge_points import BootInfo
+from ocpp_core.services.charge_points import REGISTRATION_RETRY_INTERVAL, BootInfo
 from ocpp_core.services.id_tags import IdTagInfo
 from ocpp_core.services.message_log import redact_text
 from ocpp_core.timeutil import format_datetime, parse_datetime
@@ -92,6 +92,9 @@ class ChargePointHandler(LibraryChargePoint):
         # Tolerate schema violations whose meaning is clear (see `lenient`); set from the
         # database when the connection opens and whenever an operator changes it.
         self.lenient = False
+        # Security profile 3: the CN of the client certificate this connection presented;
+        # BootNotification must name it as the serial number.
+        self.certificate_cn: str | None = None
 
     # --- transport ----------------------------------------------------------------------
 
@@ -241,6 +244,22 @@ class ChargePointHandler(LibraryChargePoint):
     async def on_boot_notification(
         self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
     ) -> call_result.BootNotification:
+        serials = {kwargs.get("charge_point_serial_number"), kwargs.get("charge_box_serial_number")}
+        if self.certificate_cn is not None and self.certificate_cn not in serials:
+            # The certificate belongs to another charger: refused, and kept for the operator.
+            await self._services.charge_points.security_event(
+                self.id,
+                "CertificateSerialMismatch",
+                utcnow(),
+                f"client certificate CN {self.certificate_cn!r}, BootNotification serial "
+                f"{kwargs.get('charge_point_serial_number')!r}",
+            )
+            self.registration_status = "Rejected"
+            return call_result.BootNotification(
+                current_time=format_datetime(utcnow()),
+                interval=REGISTRATION_RETRY_INTERVAL,
+                status=RegistrationStatus.rejected,
+            )
         status, interval = await self._services.charge_points.boot(
             self.id,
             BootInfo(

@@ -104,6 +104,11 @@ class Settings:
     admin_user: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    # TLS terminated by Voltaro itself (PEM files); with a client CA, charge points may
+    # authenticate with certificates (security profile 3).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
 
     def __post_init__(self) -> None:
         if self.unknown_charge_points not in UNKNOWN_CHARGE_POINT_POLICIES:
@@ -111,6 +116,24 @@ class Settings:
                 "UNKNOWN_CHARGE_POINTS must be one of "
                 f"{', '.join(UNKNOWN_CHARGE_POINT_POLICIES)}, got {self.unknown_charge_points!r}"
             )
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingsError("TLS_CERT and TLS_KEY go together: set both or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise SettingsError(
+                "TLS_CLIENT_CA needs TLS_CERT and TLS_KEY: Voltaro must terminate TLS"
+            )
+        for name, path in (
+            ("TLS_CERT", self.tls_cert),
+            ("TLS_KEY", self.tls_key),
+            ("TLS_CLIENT_CA", self.tls_client_ca),
+        ):
+            if path and not Path(path).is_file():
+                raise SettingsError(f"{name} is not a readable file: {path}")
+
+    @property
+    def client_certificates(self) -> bool:
+        """Whether charge points can present client certificates (security profile 3)."""
+        return bool(self.tls_client_ca)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -136,4 +159,7 @@ class Settings:
             admin_user=env.get("ADMIN_USER") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            tls_cert=env.get("TLS_CERT") or None,
+            tls_key=env.get("TLS_KEY") or None,
+            tls_client_ca=env.get("TLS_CLIENT_CA") or None,
         )

@@ -12,12 +12,10 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,8 +25,8 @@ from sqlalchemy import func, select
 
 from ocpp_core.db.engine import create_engine, create_session_factory
 from ocpp_core.db.models import MeterValue, Transaction
+from tests.server_process import ROOT, start_server, wait_until_listening
 
-ROOT = Path(__file__).resolve().parents[1]
 CHARGE_POINTS = 200
 SESSIONS = 2
 METER_VALUES = 3
@@ -121,23 +119,6 @@ class QueuedChargePoint:
                         await asyncio.sleep(random.uniform(0.02, 0.12))
             except (Dropped, aiohttp.ClientError, OSError, TimeoutError, ConnectionError):
                 await asyncio.sleep(random.uniform(0.2, 0.8))  # reconnect jitter
-
-
-def start_server(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "webapp"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
-    )
-
-
-async def wait_until_listening(port: int) -> None:
-    for _ in range(300):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise AssertionError("server did not start")
 
 
 @pytest.mark.timeout(300)

@@ -123,8 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command is None:
             from webapp.app import create_app
+            from webapp.tls import server_ssl_context
 
-            web.run_app(create_app(settings), host=settings.host, port=settings.port)
+            web.run_app(
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                ssl_context=server_ssl_context(settings),
+            )
         elif args.command == "db":
             asyncio.run(_with_services(settings, _noop))
             print("database is up to date")

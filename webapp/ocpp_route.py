@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, hdrs, web
 from ocpp_core.services.charge_points import Admission
 from webapp.keepalive import keep_alive
 from webapp.keys import CENTRAL_SYSTEM, SERVICES, SETTINGS
+from webapp.tls import client_certificate_cn
 from webapp.ws_adapter import ConnectionClosed, RateLimited, TokenBucket, WebSocketConnection
 
 LOGGER = logging.getLogger(__name__)
@@ -49,7 +50,16 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     # Security profile 1: the user name must be the charge point id in the URL.
     credentials = basic_credentials(request)
     password = credentials[1] if credentials and credentials[0] == charge_point_id else None
-    admission = await request.app[SERVICES].charge_points.admit(charge_point_id, password)
+    # Security profile 3: the certificate the TLS handshake verified, if any.
+    certificate_cn = client_certificate_cn(request)
+    admission = await request.app[SERVICES].charge_points.admit(
+        charge_point_id, password, certificate_cn
+    )
+    if admission is Admission.WRONG_CERTIFICATE:
+        LOGGER.warning(
+            "%s: refused, client certificate for serial %r", charge_point_id, certificate_cn
+        )
+        raise web.HTTPForbidden(text="Client certificate is not this charge point's\n")
     if admission is Admission.UNKNOWN:
         LOGGER.warning("%s: refused unknown charge point", charge_point_id)
         raise web.HTTPNotFound(text=f"Unknown charge point {charge_point_id}\n")
@@ -63,6 +73,7 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     connection = WebSocketConnection(ws, TokenBucket(settings.rate_limit, settings.rate_burst))
     central = request.app[CENTRAL_SYSTEM]
     handler, interval = await central.open(charge_point_id, connection)
+    handler.certificate_cn = certificate_cn
     if interval is None:
         interval = settings.ws_ping_interval
 

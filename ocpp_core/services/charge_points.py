@@ -40,6 +40,7 @@ class Admission(enum.Enum):
     ACCEPT = "accept"
     UNKNOWN = "unknown"  # HTTP 404
     UNAUTHORIZED = "unauthorized"  # HTTP 401
+    WRONG_CERTIFICATE = "wrong_certificate"  # HTTP 403: its CN is another serial number
 
 
 @dataclass(frozen=True)
@@ -232,22 +233,39 @@ class ChargePointService:
             await session.delete(cp)
         self._bus.publish("removed", charge_point_id)
 
-    async def admit(self, charge_point_id: str, password: str | None) -> Admission:
-        """Decide on an upgrade request: unknown ids follow UNKNOWN_CHARGE_POINTS."""
+    async def admit(
+        self, charge_point_id: str, password: str | None, certificate_cn: str | None = None
+    ) -> Admission:
+        """Decide on an upgrade request: unknown ids follow UNKNOWN_CHARGE_POINTS.
+
+        Security profile 3: a verified client certificate whose CN is the charge point's
+        serial number (once one is known) is enough. Otherwise a charge point with a key
+        must send it (profiles 1 and 2), and with TLS_CLIENT_CA set one without a key must
+        present a certificate.
+        """
+        certificate_required = self._settings.client_certificates
         async with self._sessions.begin() as session:
             cp = await session.get(ChargePoint, charge_point_id)
             if cp is None:
                 policy = self._settings.unknown_charge_points
                 if policy == "reject" or len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
                     return Admission.UNKNOWN
+                if certificate_required and certificate_cn is None:
+                    return Admission.UNAUTHORIZED
                 status = "Accepted" if policy == "accept" else "Pending"
                 session.add(ChargePoint(id=charge_point_id, registration_status=status))
                 LOGGER.info("Registered new charge point %r as %s", charge_point_id, status)
                 return Admission.ACCEPT
+            if certificate_cn is not None:
+                serials = {cp.serial_number, cp.charge_box_serial_number} - {None}
+                if serials and certificate_cn not in serials:
+                    return Admission.WRONG_CERTIFICATE
+                return Admission.ACCEPT
             if cp.password_hash is not None:
                 if password is None or not verify_password(cp.password_hash, password):
                     return Admission.UNAUTHORIZED
-            return Admission.ACCEPT
+                return Admission.ACCEPT
+            return Admission.UNAUTHORIZED if certificate_required else Admission.ACCEPT
 
     # --- charge-point-initiated messages ----------------------------------------------
 
