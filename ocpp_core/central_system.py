@@ -1,11 +1,13 @@
 """The central system's service API: serving connections and sending operations.
 
 Everything that reaches a charge point goes through here: the JSON API, the portal and the
-CLI call these methods, which look the charge point up in the registry and send the CALL.
+CLI call these methods, which look the charge point up in the registry and send the CALL,
+or, when another instance holds its socket, have the cluster send it there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +16,7 @@ from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.v16 import call
 
 from ocpp_core import frames, operation_rules
+from ocpp_core.cluster import Cluster, SingleInstance
 from ocpp_core.errors import (
     CallErrorReply,
     CallTimedOut,
@@ -24,7 +27,7 @@ from ocpp_core.errors import (
     OperationFailed,
 )
 from ocpp_core.events import Event, EventBus
-from ocpp_core.handler import ChargePointHandler, Connection, camel_payload
+from ocpp_core.handler import ChargePointHandler, Connection, answer_result, camel_payload
 from ocpp_core.registry import ConnectionRegistry
 from ocpp_core.services import Services
 from ocpp_core.services.charge_points import ChargePointView
@@ -67,11 +70,20 @@ def validate_request(payload: Any) -> None:
 
 
 class CentralSystem:
-    def __init__(self, settings: Settings, services: Services, bus: EventBus) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        services: Services,
+        bus: EventBus,
+        cluster: Cluster | None = None,
+    ) -> None:
         self.settings = settings
         self.services = services
         self.bus = bus
         self.registry: ConnectionRegistry[ChargePointHandler] = ConnectionRegistry()
+        self.cluster = cluster or SingleInstance()
+        self.cluster.attach(self, bus)
+        self._closing: set[asyncio.Task[None]] = set()
         bus.add_listener("lenient", self._lenient_changed)
 
     def _lenient_changed(self, event: Event) -> None:
@@ -100,7 +112,10 @@ class CentralSystem:
         same id replaces this one, which is closed."""
         charge_point_id = handler.id
         previous = self.registry.add(handler)  # first, before any await: no window unregistered
-        self.bus.publish("connected", charge_point_id)
+        self.cluster.claim(charge_point_id)
+        self.bus.publish(
+            "connected", charge_point_id, instance=self.cluster.instance_id, at=handler.connected_at
+        )
         LOGGER.info("%s: connected", charge_point_id)
         try:
             if previous is not None:
@@ -112,16 +127,56 @@ class CentralSystem:
             handler.connection_lost()
             if self.registry.remove(handler):
                 LOGGER.info("%s: disconnected", charge_point_id)
-                self.bus.publish("disconnected", charge_point_id)
+                self.cluster.release(charge_point_id)
+                self.bus.publish("disconnected", charge_point_id, instance=self.cluster.instance_id)
 
     def is_connected(self, charge_point_id: str) -> bool:
-        return self.registry.is_connected(charge_point_id)
+        """Connected to this instance or to another live one."""
+        return (
+            self.registry.is_connected(charge_point_id)
+            or self.cluster.holder(charge_point_id) is not None
+        )
 
     async def close_all(self) -> None:
         for charge_point_id in self.registry.ids():
             handler = self.registry.get(charge_point_id)
             if handler is not None:
                 await handler.close()
+
+    # --- the cluster's view of this instance (ocpp_core.cluster.Node) ---------------------
+
+    def connected_since(self, charge_point_id: str) -> float | None:
+        handler = self.registry.get(charge_point_id)
+        return handler.connected_at if handler is not None else None
+
+    def local_ids(self) -> list[str]:
+        return self.registry.ids()
+
+    def taken_elsewhere(self, charge_point_id: str, connected_at: float) -> None:
+        handler = self.registry.get(charge_point_id)
+        if handler is None or handler.connected_at >= connected_at:
+            return
+        LOGGER.info("%s: a newer connection on another instance replaces this one", handler.id)
+        handler.connection_lost()
+        task = asyncio.get_running_loop().create_task(handler.close())
+        self._closing.add(task)  # asyncio holds tasks by weak reference only
+        task.add_done_callback(self._closing.discard)
+
+    async def serve_remote_call(
+        self, charge_point_id: str, action: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Another instance's operation for a charge point connected here: sent as it
+        came; the asker validated it and journals it."""
+        handler = self.registry.get(charge_point_id)
+        if handler is None:
+            raise NotConnected(charge_point_id)
+        self._check_registration(handler, action)
+        return await handler.send_payload(action, payload)
+
+    @staticmethod
+    def _check_registration(handler: ChargePointHandler, action: str) -> None:
+        if action in NOT_WHILE_PENDING and handler.registration_status != "Accepted":
+            raise NotAccepted(handler.id, handler.registration_status)
 
     # --- operations ---------------------------------------------------------------------
 
@@ -146,12 +201,7 @@ class CentralSystem:
         )
         await self.services.audit.record(requested_by, f"operation {action}", charge_point_id)
         try:
-            handler = self.registry.get(charge_point_id)
-            if handler is None:
-                raise NotConnected(charge_point_id)
-            if action in NOT_WHILE_PENDING and handler.registration_status != "Accepted":
-                raise NotAccepted(charge_point_id, handler.registration_status)
-            result = await handler.send_call(payload)
+            result = await self._send(charge_point_id, action, payload)
         except OperationFailed as error:
             await operations.finish(operation_id, _OUTCOMES[type(error)], _failure(error))
             raise
@@ -159,6 +209,22 @@ class CentralSystem:
         await operations.finish(operation_id, "answered", answer)
         await operations.apply(charge_point_id, action, request, answer)
         return result
+
+    async def _send(self, charge_point_id: str, action: str, payload: Any) -> Any:
+        handler = self.registry.get(charge_point_id)
+        if handler is not None:
+            self._check_registration(handler, action)
+            return await handler.send_call(payload)
+        holder = self.cluster.holder(charge_point_id)
+        if holder is None:
+            raise NotConnected(charge_point_id)
+        # The holder may queue it behind other CALLs to the charge point, each with its own
+        # CALL_TIMEOUT; if the holder dies meanwhile the wait ends at once.
+        timeout = 2 * self.settings.call_timeout + self.settings.instance_ttl
+        answer = await self.cluster.call(
+            holder, charge_point_id, action, camel_payload(payload), timeout
+        )
+        return answer_result(action, answer)
 
     async def remote_start_transaction(
         self,

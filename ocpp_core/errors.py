@@ -30,6 +30,7 @@ class NotAccepted(OperationFailed):
     def __init__(self, charge_point_id: str, registration_status: str) -> None:
         super().__init__(f"charge point {charge_point_id!r} is {registration_status}, not Accepted")
         self.charge_point_id = charge_point_id
+        self.registration_status = registration_status
 
 
 class CallTimedOut(OperationFailed):
@@ -41,6 +42,7 @@ class CallTimedOut(OperationFailed):
         )
         self.charge_point_id = charge_point_id
         self.action = action
+        self.timeout = timeout
 
 
 class CallErrorReply(OperationFailed):

@@ -1,8 +1,10 @@
-"""In-process event bus: services publish after commit, subscribers (SSE streams) read.
+"""The event bus: services publish after commit, subscribers (SSE streams) read.
 
-Events carry ids and values only, never ORM objects. Each subscriber has its own bounded
-queue; a subscriber that does not keep up loses its oldest events rather than slowing
-the charge points down.
+Events carry ids and values only (JSON-able), never ORM objects. Each subscriber has its
+own bounded queue; a subscriber that does not keep up loses its oldest events rather than
+slowing the charge points down. Delivery is in-process; with several instances on one
+PostgreSQL, `forward` hands each published event to the cluster too (`ocpp_core.cluster`),
+which delivers it on the other instances.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Event:
 
 
 Listener = Callable[[Event], None]
+Forward = Callable[[Event], None]
 
 
 class EventBus:
@@ -32,6 +35,8 @@ class EventBus:
         self._queue_size = queue_size
         self._subscribers: set[asyncio.Queue[Event]] = set()
         self._listeners: dict[str, list[Listener]] = {}
+        # Set by a cluster of instances: sends this instance's events to the others.
+        self.forward: Forward | None = None
 
     def add_listener(self, kind: str, listener: Listener) -> None:
         """Call `listener` at once, in the publisher's turn, for every event of `kind`: for
@@ -39,9 +44,14 @@ class EventBus:
         self._listeners.setdefault(kind, []).append(listener)
 
     def publish(self, kind: str, charge_point_id: str, **data: Any) -> None:
-        self.deliver(Event(kind, charge_point_id, data))
+        """An event of this instance: delivered here, and forwarded to the other instances."""
+        event = Event(kind, charge_point_id, data)
+        self.deliver(event)
+        if self.forward is not None:
+            self.forward(event)
 
     def deliver(self, event: Event) -> None:
+        """Hand an event to this instance's listeners and subscribers only."""
         for listener in self._listeners.get(event.kind, ()):
             try:
                 listener(event)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any, Protocol
 
@@ -60,6 +61,14 @@ def camel_payload(payload: Any) -> dict[str, Any]:
     return snake_to_camel_case(remove_nones(serialize_as_dict(payload)))
 
 
+def answer_result(action: str, payload: dict[str, Any]) -> Any:
+    """The `ocpp.v16.call_result` dataclass of an answer's JSON payload."""
+    try:
+        return getattr(call_result, action)(**camel_to_snake_case(payload))
+    except TypeError as error:
+        raise InvalidReply(f"{action} answer: {error}") from None
+
+
 def _id_tag_info(info: IdTagInfo) -> dict[str, Any]:
     answer: dict[str, Any] = {"status": info.status}
     if info.expiry_date is not None:
@@ -95,6 +104,9 @@ class ChargePointHandler(LibraryChargePoint):
         # Security profile 3: the CN of the client certificate this connection presented;
         # BootNotification must name it as the serial number.
         self.certificate_cn: str | None = None
+        # When the socket was handed over (epoch seconds): across instances the newest
+        # connection for an id wins.
+        self.connected_at = time.time()
 
     # --- transport ----------------------------------------------------------------------
 
@@ -114,13 +126,18 @@ class ChargePointHandler(LibraryChargePoint):
 
     async def send_call(self, payload: Any) -> Any:
         """Send a CALL built from a `ocpp.v16.call` dataclass; return the answer as the
-        matching `ocpp.v16.call_result` dataclass.
+        matching `ocpp.v16.call_result` dataclass. Raises as `send_payload`."""
+        action = type(payload).__name__
+        return answer_result(action, await self.send_payload(action, camel_payload(payload)))
+
+    async def send_payload(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a CALL with its JSON payload; return the answer's JSON payload, checked
+        against the 1.6 schema.
 
         One CALL at a time (OCPP-J 4.1.1): later ones queue on the library's lock. Raises
         NotConnected, CallTimedOut, CallErrorReply or InvalidReply.
         """
-        action = type(payload).__name__
-        call = Call(str(uuid.uuid4()), action, camel_payload(payload))
+        call = Call(str(uuid.uuid4()), action, payload)
         async with self._call_lock:
             if self._lost:
                 raise NotConnected(self.id)
@@ -133,10 +150,7 @@ class ChargePointHandler(LibraryChargePoint):
         errors = frames.schema_errors(f"{action}Response", response.payload)
         if errors:
             raise InvalidReply(f"{action} answer: {frames.describe(errors[0])}")
-        try:
-            return getattr(call_result, action)(**camel_to_snake_case(response.payload))
-        except TypeError as error:
-            raise InvalidReply(f"{action} answer: {error}") from None
+        return response.payload
 
     async def _await_answer(self, call: Call) -> CallResult | CallError:
         loop = asyncio.get_running_loop()

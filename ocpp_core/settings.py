@@ -101,6 +101,9 @@ class Settings:
     max_frame_bytes: int = 256 * 1024
     rate_limit: float = 20.0
     rate_burst: int = 200
+    # Several instances on one PostgreSQL: an instance silent for this long is dead, and
+    # the charge points it held show as not connected.
+    instance_ttl: float = 30.0
     admin_user: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
@@ -156,6 +159,7 @@ class Settings:
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 256 * 1024, minimum=1024),
             rate_limit=float(_int(env, "RATE_LIMIT", 20, minimum=0)),
             rate_burst=_int(env, "RATE_BURST", 200),
+            instance_ttl=float(_int(env, "INSTANCE_TTL", 30, minimum=3)),
             admin_user=env.get("ADMIN_USER") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),

@@ -86,16 +86,20 @@ def pg_template() -> Iterator[str]:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'voltaro.db'}"
-        return
-    template = request.getfixturevalue("pg_template")
+@pytest.fixture
+def pg_database_url(pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of this test's own."""
     name = f"voltaro_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
     yield _pg_url(name)
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'voltaro.db'}"
+    return request.getfixturevalue("pg_database_url")
 
 
 @pytest.fixture
@@ -109,7 +113,7 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def client(aiohttp_client, settings: Settings) -> TestClient:
+async def client(settings: Settings, aiohttp_client) -> TestClient:
     """The whole application on a real port, with an admin, an operator and a viewer."""
     app = create_app(settings)
     test_client = await aiohttp_client(app)

@@ -32,6 +32,7 @@ def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
     assert (defaults.heartbeat_interval, defaults.call_timeout) == (300, 30)
     assert (defaults.ws_ping_interval, defaults.ws_ping_timeout) == (60, 30)
     assert (defaults.max_frame_bytes, defaults.rate_limit, defaults.rate_burst) == (262144, 20, 200)
+    assert defaults.instance_ttl == 30
     # SECRET_KEY is generated once and kept beside the database.
     assert defaults.secret_key and (tmp_path / "voltaro.db.secret_key").exists()
     assert Settings.from_env({}).secret_key == defaults.secret_key
@@ -49,8 +50,10 @@ def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
             "LOG_LEVEL": "debug",
             "WS_PING_INTERVAL": "0",
             "RATE_LIMIT": "0",
+            "INSTANCE_TTL": "12",
         }
     )
+    assert custom.instance_ttl == 12
     assert (custom.ws_ping_interval, custom.rate_limit) == (0, 0)  # both off
     assert custom.port == 8080
     assert custom.unknown_charge_points == "reject"
@@ -65,6 +68,7 @@ def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
         ({"HEARTBEAT_INTERVAL": "0"}, "HEARTBEAT_INTERVAL"),
         ({"UNKNOWN_CHARGE_POINTS": "maybe"}, "UNKNOWN_CHARGE_POINTS"),
         ({"DATABASE_URL": "mysql://x/y"}, "not supported"),
+        ({"INSTANCE_TTL": "1"}, "INSTANCE_TTL"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:

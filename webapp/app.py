@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ocpp_core.central_system import CentralSystem
+from ocpp_core.cluster import create_cluster
 from ocpp_core.db.engine import create_engine, create_session_factory
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.events import EventBus
@@ -32,22 +33,27 @@ LOGGER = logging.getLogger(__name__)
 
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
-    """Open the database, bring the schema up to date, build the services; dispose at exit."""
+    """Open the database, bring the schema up to date, build the services, join the other
+    instances on the same database; leave and dispose at exit."""
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
-        services = Services.create(create_session_factory(engine), app[BUS], settings)
+        sessions = create_session_factory(engine)
+        services = Services.create(sessions, app[BUS], settings)
         if settings.admin_user and settings.admin_password:
             await services.users.add(settings.admin_user, settings.admin_password, "admin")
             LOGGER.info("Admin account %r is ready", settings.admin_user)
         app[ENGINE] = engine
         app[SERVICES] = services
-        app[CENTRAL_SYSTEM] = CentralSystem(settings, services, app[BUS])
+        cluster = create_cluster(engine, sessions, settings)
+        app[CENTRAL_SYSTEM] = CentralSystem(settings, services, app[BUS], cluster)
+        await cluster.start()
         log_writer = asyncio.create_task(services.message_log.run())
         try:
             yield
         finally:
+            await cluster.stop()
             log_writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await log_writer

@@ -6,10 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Instances starting together on one PostgreSQL migrate one after the other, not at once.
+MIGRATION_LOCK = 0x766F6C74  # "volt"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -21,6 +24,8 @@ def alembic_config(database_url: str) -> Config:
 
 
 def _upgrade_on(connection: Connection, database_url: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = alembic_config(database_url)
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

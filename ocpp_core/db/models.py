@@ -381,3 +381,38 @@ class ProtocolDeviation(Base):
     deviations: Mapped[str] = mapped_column(Text)
     frame: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Instance(Base):
+    """A running `python -m webapp` process sharing this database. It renews `expires_at`
+    while alive; once that has passed it is dead and its charge points count as offline."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ChargePointConnection(Base):
+    """Which instance holds a charge point's WebSocket: the newest connection's."""
+
+    __tablename__ = "charge_point_connections"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ClusterMessage(Base):
+    """A message between instances too big for a NOTIFY payload: NOTIFY carries its id."""
+
+    __tablename__ = "cluster_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import User
@@ -45,6 +46,14 @@ class UserService:
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
         password_hash = hash_password(password)
+        try:
+            return await self._save(username, password_hash, role)
+        except IntegrityError:
+            # Created at the same moment elsewhere (instances starting together with
+            # ADMIN_USER): it exists now, so this is an update.
+            return await self._save(username, password_hash, role)
+
+    async def _save(self, username: str, password_hash: str, role: str) -> UserView:
         async with self._sessions.begin() as session:
             user = (await session.scalars(select(User).where(User.username == username))).first()
             if user is None:
