@@ -1,28 +1,42 @@
-"""Load generator: N OCPP 1.6J charge points in one asyncio process, against a running
-central system (or one it starts), printing what the server did with them.
+"""Load generator: N OCPP 1.6J charge points in one asyncio process, against Voltaro and
+the two references of issue 6, each started by this script, with the same traffic.
 
-Each charge point boots, reports its connectors, heartbeats, and runs sessions
-(Authorize, StartTransaction, MeterValues with a three-phase meter's sampled values,
-StopTransaction), keeping at most one outstanding CALL as OCPP-J requires.
+Targets (`--targets`, default all three):
+- `voltaro`: `python -m webapp` on a fresh database (SQLite, or `--database-url`);
+- `library`: bench/reference_library.py, the bare `ocpp` library in its example's shape
+  (answers, stores nothing);
+- `null`: bench/reference_null.py, frames parsed and canned answers returned: the practical
+  limit of the machine.
 
-Reported: connections held, messages per second, CALL-to-CALLRESULT latency percentiles,
-server memory per connection and CPU seconds per 1,000 messages (from /proc, when the
-server's pid is known), and with --restart the time for every charge point to be accepted
-again after the server is killed (SIGKILL) and restarted.
+Scenarios (`--scenarios`, default all):
+- `idle`: N charge points connect, boot and report their connectors, then stay idle: the
+  server's memory per connection, and the time until all were accepted.
+- `traffic`: the same N with realistic traffic for `--duration` s (heartbeats, sessions with
+  three-phase meter values every `--meter-interval` s): messages per second, CALL to
+  CALLRESULT latency percentiles, server CPU per 1,000 messages.
+- `restart`: the server is killed (SIGKILL) and restarted; the time until all N charge
+  points are accepted again (with their reconnect jitter).
+- `throughput`: `--throughput-charge-points` charge points send at stepped offered rates
+  (open loop, at most one outstanding CALL each): the highest rate answered in full with
+  p99 below `--p99-limit` ms.
 
-    python bench/loadgen.py --start-server --charge-points 1000 --duration 60
-    python bench/loadgen.py --url ws://127.0.0.1:9000/ocpp --server-pid 1234 ...
+The server runs on CPU 0 and this generator on CPU 1 (`--no-pin` to share). Every charge
+point keeps at most one outstanding CALL, as OCPP-J requires.
+
+    python bench/loadgen.py --charge-points 10000
+    python bench/loadgen.py --targets voltaro --scenarios throughput
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import random
+import resource
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,10 +50,35 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 ID_TAG = "BENCH"
+SERVER_CPU, GENERATOR_CPU = 0, 1
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def meter_payload(connector: int, transaction_id: int | None, meter: int) -> dict:
+    """One MeterValues of a three-phase meter: 9 sampled values (about 1 KB)."""
+    values = [
+        {"value": str(meter), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+    ]
+    values += [
+        {"value": "16.0", "measurand": "Current.Import", "unit": "A", "phase": phase}
+        for phase in ("L1", "L2", "L3")
+    ]
+    values += [
+        {"value": "230.0", "measurand": "Voltage", "unit": "V", "phase": phase}
+        for phase in ("L1-N", "L2-N", "L3-N")
+    ]
+    values.append({"value": "32.5", "measurand": "Temperature", "unit": "Celsius"})
+    payload = {
+        "connectorId": connector,
+        "meterValue": [{"timestamp": now_iso(), "sampledValue": values}],
+    }
+    if transaction_id is not None:
+        payload["transactionId"] = transaction_id
+    return payload
 
 
 @dataclass
@@ -49,6 +88,11 @@ class Stats:
     errors: int = 0
     connected: int = 0
     accepted: set[str] = field(default_factory=set)
+
+    def reset(self) -> None:
+        self.latencies = []
+        self.messages = 0
+        self.errors = 0
 
 
 class BenchChargePoint:
@@ -62,6 +106,21 @@ class BenchChargePoint:
         self.stats = stats
         self.pending: dict[str, asyncio.Future] = {}
         self.lock = asyncio.Lock()
+        self.meter = random.randint(0, 10**6)
+        self.closed = asyncio.Event()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, but notice at once when the link drops (as a charger would)."""
+        try:
+            await asyncio.wait_for(self.closed.wait(), seconds)
+        except TimeoutError:
+            return
+        raise ConnectionResetError("connection lost")
+
+    async def close(self, reader: asyncio.Task) -> None:
+        reader.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(), 2)
 
     async def reader(self) -> None:
         try:
@@ -74,9 +133,11 @@ class BenchChargePoint:
                     if future is not None and not future.done():
                         future.set_result(frame)
                 elif frame[0] == 2:  # a CALL from the central system: accept it
-                    answer = [3, frame[1], {"status": "Accepted"}]
-                    await self.ws.send_str(orjson.dumps(answer).decode())
+                    await self.ws.send_str(
+                        orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode()
+                    )
         finally:
+            self.closed.set()
             # The link is gone: a CALL waiting for its answer fails now, not in 60 s.
             for future in self.pending.values():
                 if not future.done():
@@ -112,70 +173,131 @@ class BenchChargePoint:
                 {"connectorId": connector, "errorCode": "NoError", "status": "Available"},
             )
 
-    async def session(self, connector: int, meter_interval: float, samples: int) -> None:
-        await self.call("Authorize", {"idTag": ID_TAG})
-        meter = random.randint(0, 10**6)
-        start = await self.call(
+    def session_messages(self, connector: int, samples: int):
+        """The messages of one charging session, in order (a generator: each message is
+        built when it is due, with the transaction id the start was answered with)."""
+        yield "Authorize", {"idTag": ID_TAG}
+        start = yield (
             "StartTransaction",
             {
                 "connectorId": connector,
                 "idTag": ID_TAG,
-                "meterStart": meter,
+                "meterStart": self.meter,
                 "timestamp": now_iso(),
             },
         )
-        tx = start.get("transactionId")
+        transaction_id = (start or {}).get("transactionId")
+        yield "StatusNotification", {"connectorId": connector, "errorCode": "NoError",
+                                     "status": "Charging"}  # fmt: skip
         for _ in range(samples):
-            await asyncio.sleep(meter_interval * random.uniform(0.8, 1.2))
-            meter += random.randint(20, 40)
-            values = [
-                {"value": str(meter), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
-            ]
-            values += [
-                {"value": "16.0", "measurand": "Current.Import", "unit": "A", "phase": p}
-                for p in ("L1", "L2", "L3")
-            ]
-            values += [{"value": "230.0", "measurand": "Voltage", "unit": "V", "phase": p}
-                       for p in ("L1-N", "L2-N", "L3-N")]  # fmt: skip
-            await self.call(
-                "MeterValues",
-                {"connectorId": connector, "transactionId": tx,
-                 "meterValue": [{"timestamp": now_iso(), "sampledValue": values}]},
-            )  # fmt: skip
-        await self.call(
+            self.meter += random.randint(20, 40)
+            yield "MeterValues", meter_payload(connector, transaction_id, self.meter)
+        yield (
             "StopTransaction",
-            {"transactionId": tx, "meterStop": meter, "timestamp": now_iso(), "idTag": ID_TAG},
+            {
+                "transactionId": transaction_id,
+                "meterStop": self.meter,
+                "timestamp": now_iso(),
+                "idTag": ID_TAG,
+            },
         )
+        yield "StatusNotification", {"connectorId": connector, "errorCode": "NoError",
+                                     "status": "Available"}  # fmt: skip
+
+    async def run_session(self, connector: int, samples: int, interval: float) -> None:
+        messages = self.session_messages(connector, samples)
+        answer = None
+        try:
+            while True:
+                action, payload = messages.send(answer)
+                answer = await self.call(action, payload)
+                if action == "MeterValues":
+                    await self.pause(interval * random.uniform(0.8, 1.2))
+        except StopIteration:
+            pass
+
+
+async def connected_charge_point(
+    http: aiohttp.ClientSession, url: str, cp_id: str, stats: Stats, connectors: int
+):
+    ws = await http.ws_connect(f"{url}/{cp_id}", protocols=("ocpp1.6",), compress=0)
+    stats.connected += 1
+    cp = BenchChargePoint(cp_id, ws, stats)
+    reader = asyncio.create_task(cp.reader())
+    await cp.boot(connectors)
+    return cp, reader
 
 
 async def play(
-    http: aiohttp.ClientSession, url: str, cp_id: str, args: argparse.Namespace, stats: Stats
+    http: aiohttp.ClientSession,
+    url: str,
+    cp_id: str,
+    args: argparse.Namespace,
+    stats: Stats,
+    traffic: asyncio.Event,
 ) -> None:
-    """Connect (again, after a drop), boot, then heartbeats and sessions until cancelled."""
+    """Connect (again, after a drop), boot, then idle or realistic traffic until cancelled."""
+    while True:
+        cp = reader = None
+        try:
+            cp, reader = await connected_charge_point(http, url, cp_id, stats, args.connectors)
+            next_heartbeat = time.monotonic() + random.uniform(0, args.heartbeat_interval)
+            while True:
+                if not traffic.is_set():
+                    await traffic.wait()
+                    next_heartbeat = time.monotonic() + random.uniform(0, args.heartbeat_interval)
+                if time.monotonic() >= next_heartbeat:
+                    await cp.call("Heartbeat", {})
+                    next_heartbeat += args.heartbeat_interval
+                if random.random() < args.session_probability:
+                    await cp.run_session(1, args.samples, args.meter_interval)
+                else:
+                    await cp.pause(args.meter_interval * random.uniform(0.5, 1.5))
+        except (aiohttp.ClientError, OSError, TimeoutError, ConnectionResetError):
+            pass
+        finally:
+            if cp is not None and reader is not None:
+                await cp.close(reader)
+                stats.connected -= 1
+        stats.accepted.discard(cp_id)
+        await asyncio.sleep(random.uniform(0.5, 2.0))  # reconnect jitter
+
+
+async def play_rate(
+    http: aiohttp.ClientSession,
+    url: str,
+    cp_id: str,
+    stats: Stats,
+    rate: list[float],
+    samples: int,
+) -> None:
+    """Open loop: the next message is due 1/rate s (exponential) after the last was due;
+    it waits while the previous one is unanswered (one outstanding CALL)."""
     while True:
         try:
-            async with http.ws_connect(f"{url}/{cp_id}", protocols=("ocpp1.6",)) as ws:
-                stats.connected += 1
-                cp = BenchChargePoint(cp_id, ws, stats)
-                reader = asyncio.create_task(cp.reader())
-                try:
-                    await cp.boot(args.connectors)
-                    next_heartbeat = time.monotonic() + args.heartbeat_interval
-                    while True:
-                        if time.monotonic() >= next_heartbeat:
-                            await cp.call("Heartbeat", {})
-                            next_heartbeat += args.heartbeat_interval
-                        if random.random() < args.session_probability:
-                            await cp.session(1, args.meter_interval, args.samples)
-                        else:
-                            await asyncio.sleep(args.meter_interval)
-                finally:
-                    reader.cancel()
-                    stats.connected -= 1
-        except (aiohttp.ClientError, OSError, TimeoutError, ConnectionResetError):
-            stats.accepted.discard(cp_id)
-            await asyncio.sleep(random.uniform(0.5, 2.0))  # reconnect jitter
+            cp, reader = await connected_charge_point(http, url, cp_id, stats, 1)
+            break
+        except (aiohttp.ClientError, OSError, TimeoutError, ConnectionResetError) as error:
+            print(f"  {cp_id}: {error!r}; connecting again")
+            await asyncio.sleep(1)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            messages = cp.session_messages(1, samples)
+            answer = None
+            due = loop.time()
+            try:
+                while True:
+                    action, payload = messages.send(answer)
+                    due += random.expovariate(rate[0]) if rate[0] > 0 else 1.0
+                    delay = due - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    answer = await cp.call(action, payload)
+            except StopIteration:
+                pass
+    finally:
+        await cp.close(reader)
 
 
 def proc_rss_kib(pid: int) -> int:
@@ -197,37 +319,52 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-class Server:
-    """`python -m webapp` on a fresh database, with limits meant for real chargers off."""
+class Target:
+    """A server under test, started (and killed) by the benchmark."""
 
-    def __init__(self, port: int, database_url: str | None) -> None:
+    def __init__(self, name: str, port: int, args: argparse.Namespace) -> None:
+        self.name = name
         self.port = port
-        self.dir = tempfile.mkdtemp(prefix="voltaro-bench-")
-        self.env = {
-            **os.environ,
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{self.dir}/bench.db",
-            "SECRET_KEY": "bench",
-            "LOG_LEVEL": "WARNING",
-            "RATE_LIMIT": "0",
-            "WS_PING_INTERVAL": "0",
-            "HEARTBEAT_INTERVAL": "300",
-        }
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> int:
-        if self.process is None:  # first start: the id tag the sessions use
+        self.url = f"ws://127.0.0.1:{port}/ocpp"
+        self.pin = not args.no_pin
+        self.dir = tempfile.mkdtemp(prefix=f"voltaro-bench-{name}-")
+        self.env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1"}
+        if name == "voltaro":
+            self.command = [sys.executable, "-m", "webapp"]
+            self.env.update(
+                {
+                    "DATABASE_URL": args.database_url or f"sqlite+aiosqlite:///{self.dir}/bench.db",
+                    "SECRET_KEY": "bench",
+                    "LOG_LEVEL": "WARNING",
+                    # Limits meant for real chargers off: one process plays them all.
+                    "RATE_LIMIT": "0",
+                    "HEARTBEAT_INTERVAL": "300",
+                    "WS_PING_INTERVAL": str(args.ping_interval),
+                }
+            )
             subprocess.run(
-                [sys.executable, "-m", "webapp", "id-tag", "add", ID_TAG],
+                [*self.command, "id-tag", "add", ID_TAG],
                 cwd=ROOT,
                 env=self.env,
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
+        else:
+            script = ROOT / "bench" / f"reference_{name}.py"
+            self.command = [sys.executable, str(script), "--port", str(port)]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> int:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "webapp"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL
+            self.command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL
         )
+        if self.pin:
+            os.sched_setaffinity(self.process.pid, {SERVER_CPU})
+        return self.process.pid
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
         return self.process.pid
 
     def kill(self) -> None:
@@ -238,7 +375,10 @@ class Server:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
 
 async def wait_for_port(port: int, seconds: float = 60) -> None:
@@ -249,105 +389,236 @@ async def wait_for_port(port: int, seconds: float = 60) -> None:
             writer.close()
             return
         except OSError:
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
     raise SystemExit(f"server on port {port} did not start")
 
 
-async def all_accepted(stats: Stats, count: int, since: float, limit: float = 300) -> None:
-    """Poll until every charge point's boot was accepted (or `limit` seconds passed)."""
-    for _ in range(int(limit / 0.1)):
-        if len(stats.accepted) >= count or time.monotonic() - since > limit:
-            return
-        await asyncio.sleep(0.1)
+async def all_accepted(stats: Stats, count: int, limit: float = 300) -> float:
+    """Seconds until every charge point's boot was accepted (or `limit` passed)."""
+    started = time.monotonic()
+    while len(stats.accepted) < count and time.monotonic() - started < limit:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)  # a poll: the players must not pay for a notification
+    if len(stats.accepted) < count:
+        print(f"  only {len(stats.accepted)} of {count} accepted after {limit:.0f} s")
+    return time.monotonic() - started
 
 
-async def main(args: argparse.Namespace) -> None:
-    server = None
-    pid = args.server_pid
-    url = args.url
-    if args.start_server:
-        server = Server(args.port, args.database_url)
-        pid = server.start()
-        url = f"ws://127.0.0.1:{args.port}/ocpp"
-        await wait_for_port(args.port)
-    baseline_rss = proc_rss_kib(pid) if pid else 0
+def latency_line(seconds: list[float]) -> str:
+    ms = [s * 1000 for s in seconds]
+    return (
+        f"p50 {percentile(ms, 0.5):.1f}  p99 {percentile(ms, 0.99):.1f}"
+        f"  p99.9 {percentile(ms, 0.999):.1f} ms"
+    )
+
+
+async def charge_points_run(target: Target, args: argparse.Namespace) -> dict[str, float]:
+    """The idle, traffic and restart scenarios, on one set of N charge points."""
+    results: dict[str, float] = {}
+    scenarios = args.scenarios
+    target.start()
+    await wait_for_port(target.port)
+    await asyncio.sleep(1)  # settled: the baseline is the server before any charge point
+    baseline_rss = proc_rss_kib(target.pid)
     stats = Stats()
-    connector = aiohttp.TCPConnector(limit=0)
+    traffic = asyncio.Event()
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
     async with aiohttp.ClientSession(connector=connector) as http:
         started = time.monotonic()
         tasks = []
         for n in range(1, args.charge_points + 1):
-            tasks.append(asyncio.create_task(play(http, url, f"{args.id_prefix}{n}", args, stats)))
+            cp_id = f"{args.id_prefix}{n}"
+            tasks.append(asyncio.create_task(play(http, target.url, cp_id, args, stats, traffic)))
             if n % args.connect_batch == 0:
                 await asyncio.sleep(args.connect_batch / args.connect_rate)
-        await all_accepted(stats, args.charge_points, started)
-        ramp = time.monotonic() - started
-        connected_rss = proc_rss_kib(pid) if pid else 0
-        stats.latencies.clear()
-        messages_before, cpu_before = stats.messages, proc_cpu_seconds(pid) if pid else 0.0
-        measure_start = time.monotonic()
-        await asyncio.sleep(args.duration)
-        elapsed = time.monotonic() - measure_start
-        held = stats.connected
-        messages = stats.messages - messages_before
-        cpu = (proc_cpu_seconds(pid) - cpu_before) if pid else float("nan")
-        latencies = list(stats.latencies)
+        await all_accepted(stats, args.charge_points)
+        results["accepted_s"] = time.monotonic() - started
+        await asyncio.sleep(3)  # idle: what every connection costs at rest
+        results["rss_mib"] = proc_rss_kib(target.pid) / 1024
+        results["kib_per_connection"] = (
+            proc_rss_kib(target.pid) - baseline_rss
+        ) / args.charge_points
+        print(
+            f"  {args.charge_points} charge points accepted in {results['accepted_s']:.1f} s;"
+            f" idle: {results['rss_mib']:.0f} MiB RSS,"
+            f" {results['kib_per_connection']:.1f} KiB per connection"
+        )
 
-        reconnect = None
-        if args.restart and server is not None:
-            server.kill()
+        if "traffic" in scenarios:
+            traffic.set()
+            await asyncio.sleep(min(5.0, args.duration / 4))  # traffic under way
+            stats.reset()
+            cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
+            await asyncio.sleep(args.duration)
+            elapsed = time.monotonic() - t0
+            cpu = proc_cpu_seconds(target.pid) - cpu_before
+            results["traffic_rate"] = stats.messages / elapsed
+            results["traffic_p99_ms"] = percentile(stats.latencies, 0.99) * 1000
+            results["cpu_per_1000"] = 1000 * cpu / max(stats.messages, 1)
+            results["cpu_share"] = cpu / elapsed
+            print(
+                f"  traffic: {stats.connected} connected, {results['traffic_rate']:.0f} msg/s,"
+                f" {stats.errors} CALLERRORs; {latency_line(stats.latencies)};"
+                f" server CPU {results['cpu_share']:.0%}, "
+                f"{results['cpu_per_1000']:.3f} s per 1,000 messages"
+            )
+
+        if "restart" in scenarios:
+            target.kill()
             killed = time.monotonic()
             stats.accepted.clear()
-            server.start()
-            pid = server.process.pid
-            await all_accepted(stats, args.charge_points, killed)
-            reconnect = time.monotonic() - killed
+            target.start()
+            await all_accepted(stats, args.charge_points)
+            results["restart_s"] = time.monotonic() - killed
+            print(
+                f"  restart: SIGKILL to all {args.charge_points} accepted again in"
+                f" {results['restart_s']:.1f} s (reconnect jitter 0.5-2 s included)"
+            )
 
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    if server is not None:
-        server.stop()
+    target.stop()
+    return results
 
-    ms = [v * 1000 for v in latencies]
-    print(f"charge points          {args.charge_points} (accepted within {ramp:.1f} s)")
-    print(f"connections held       {held}")
-    print(f"messages               {messages} in {elapsed:.1f} s = {messages / elapsed:.0f}/s")
-    print(f"errors (CALLERROR)     {stats.errors}")
-    print(
-        f"latency ms             p50 {percentile(ms, 0.5):.1f}  p99 {percentile(ms, 0.99):.1f}"
-        f"  p99.9 {percentile(ms, 0.999):.1f}  mean {statistics.fmean(ms) if ms else 0:.1f}"
-    )
-    if pid:
-        per_connection = (connected_rss - baseline_rss) / max(args.charge_points, 1)
-        per_thousand = 1000 * cpu / max(messages, 1)
-        print(
-            f"server RSS             {connected_rss / 1024:.0f} MiB, "
-            f"{per_connection:.1f} KiB per connection"
-        )
-        print(f"server CPU             {cpu:.2f} s = {per_thousand:.3f} s per 1,000 messages")
-    if reconnect is not None:
-        print(f"restart to all accepted {reconnect:.1f} s (SIGKILL, restart, reconnect jitter)")
+
+async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, float]:
+    """Stepped offered rates; the best rate answered in full with p99 under the limit."""
+    target.start()
+    await wait_for_port(target.port)
+    stats = Stats()
+    rate = [0.0]  # per charge point, shared with every player
+    connector = aiohttp.TCPConnector(limit=0)
+    best = 0.0
+    best_p99 = float("nan")
+    async with aiohttp.ClientSession(connector=connector) as http:
+        count = args.throughput_charge_points
+        tasks = [
+            asyncio.create_task(
+                play_rate(
+                    http, target.url, f"{args.id_prefix}T{n}", stats, rate, args.throughput_samples
+                )
+            )
+            for n in range(1, count + 1)
+        ]
+        await all_accepted(stats, count)
+        for offered in args.rates:
+            rate[0] = offered / count
+            await asyncio.sleep(2)  # the new rate under way
+            stats.reset()
+            cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
+            await asyncio.sleep(args.step_duration)
+            elapsed = time.monotonic() - t0
+            cpu = proc_cpu_seconds(target.pid) - cpu_before
+            achieved = stats.messages / elapsed
+            p99 = percentile(stats.latencies, 0.99) * 1000
+            ok = achieved >= 0.95 * offered and p99 < args.p99_limit
+            print(
+                f"  offered {offered:6.0f}/s: answered {achieved:6.0f}/s,"
+                f" {latency_line(stats.latencies)}, server CPU {cpu / elapsed:.0%}"
+                f"{'' if ok else '  <- over the limit'}"
+            )
+            if not ok:
+                break
+            best, best_p99 = achieved, p99
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    target.stop()
+    return {"throughput": best, "throughput_p99_ms": best_p99}
+
+
+FIGURES = [
+    ("accepted_s", "all N accepted after start (s)", "{:.1f}"),
+    ("kib_per_connection", "memory per idle connection (KiB)", "{:.1f}"),
+    ("traffic_rate", "realistic traffic (msg/s)", "{:.0f}"),
+    ("traffic_p99_ms", "realistic traffic p99 (ms)", "{:.1f}"),
+    ("cpu_per_1000", "server CPU per 1,000 messages (s)", "{:.3f}"),
+    ("restart_s", "SIGKILL to all N accepted again (s)", "{:.1f}"),
+    ("throughput", "throughput at p99 < limit (msg/s)", "{:.0f}"),
+]
+
+
+def report(results: dict[str, dict[str, float]]) -> None:
+    names = list(results)
+    print()
+    print("| figure | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for key, label, fmt in FIGURES:
+        if not any(key in r for r in results.values()):
+            continue
+        cells = [fmt.format(results[n][key]) if key in results[n] else "" for n in names]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    if "voltaro" in results:
+        voltaro = results["voltaro"]
+        for other in ("library", "null"):
+            if other not in results:
+                continue
+            ref = results[other]
+            ratios = []
+            if "throughput" in voltaro and ref.get("throughput"):
+                ratios.append(f"throughput {voltaro['throughput'] / ref['throughput']:.2f}x")
+            if "kib_per_connection" in voltaro and ref.get("kib_per_connection"):
+                ratios.append(
+                    "memory per connection "
+                    f"{voltaro['kib_per_connection'] / ref['kib_per_connection']:.2f}x"
+                )
+            if "cpu_per_1000" in voltaro and ref.get("cpu_per_1000"):
+                ratios.append(
+                    f"CPU per message {voltaro['cpu_per_1000'] / ref['cpu_per_1000']:.2f}x"
+                )
+            print(f"voltaro / {other}: " + ", ".join(ratios))
+
+
+async def main(args: argparse.Namespace) -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # figures as they come, also into a file
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the servers inherit it
+    if not args.no_pin:
+        os.sched_setaffinity(0, {GENERATOR_CPU})
+    results: dict[str, dict[str, float]] = {}
+    for offset, name in enumerate(args.targets):
+        target = Target(name, args.port + offset, args)
+        print(f"{name}:")
+        results[name] = {}
+        if set(args.scenarios) & {"idle", "traffic", "restart"}:
+            results[name].update(await charge_points_run(target, args))
+        if "throughput" in args.scenarios:
+            results[name].update(await throughput_run(target, args))
+    report(results)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp")
-    parser.add_argument("--server-pid", type=int, help="pid of the server, for memory and CPU")
-    parser.add_argument("--start-server", action="store_true", help="start python -m webapp")
-    parser.add_argument("--port", type=int, default=9900, help="with --start-server")
-    parser.add_argument("--database-url", help="with --start-server; default a fresh SQLite file")
-    parser.add_argument("--charge-points", type=int, default=100)
+    parser.add_argument("--targets", default="voltaro,library,null", type=lambda s: s.split(","))
+    parser.add_argument(
+        "--scenarios", default="idle,traffic,restart,throughput", type=lambda s: s.split(",")
+    )
+    parser.add_argument("--port", type=int, default=9900, help="first port; one per target")
+    parser.add_argument("--database-url", help="Voltaro's database; default a fresh SQLite file")
+    parser.add_argument("--ping-interval", type=int, default=60, help="Voltaro WS_PING_INTERVAL")
+    parser.add_argument("--charge-points", type=int, default=1000)
     parser.add_argument("--id-prefix", default="B")
     parser.add_argument("--connectors", type=int, default=2)
-    parser.add_argument("--duration", type=float, default=30, help="seconds measured")
-    parser.add_argument("--heartbeat-interval", type=float, default=60)
-    parser.add_argument("--meter-interval", type=float, default=10)
-    parser.add_argument("--samples", type=int, default=6, help="meter values per session")
+    parser.add_argument("--duration", type=float, default=30, help="traffic seconds measured")
+    parser.add_argument("--heartbeat-interval", type=float, default=300)
+    parser.add_argument("--meter-interval", type=float, default=30)
+    parser.add_argument("--samples", type=int, default=8, help="meter values per session")
     parser.add_argument("--session-probability", type=float, default=0.3)
-    parser.add_argument("--connect-rate", type=float, default=500, help="new connections/s")
-    parser.add_argument("--connect-batch", type=int, default=50)
-    parser.add_argument("--restart", action="store_true", help="measure reconnect after SIGKILL")
+    parser.add_argument("--connect-rate", type=float, default=2000, help="new connections/s")
+    parser.add_argument("--connect-batch", type=int, default=100)
+    parser.add_argument("--throughput-charge-points", type=int, default=500)
+    parser.add_argument(
+        "--throughput-samples", type=int, default=20, help="meter values per session there"
+    )
+    parser.add_argument(
+        "--rates",
+        default="250,500,1000,1500,2000,3000,4000,5000,6000,8000,10000,12000,15000",
+        type=lambda s: [float(r) for r in s.split(",")],
+        help="offered messages per second, in steps",
+    )
+    parser.add_argument("--step-duration", type=float, default=8)
+    parser.add_argument("--p99-limit", type=float, default=50, help="ms")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and generator")
     return parser.parse_args(argv)
 
 
