@@ -137,11 +137,14 @@ class CentralSystem:
             or self.cluster.holder(charge_point_id) is not None
         )
 
-    async def close_all(self) -> None:
-        for charge_point_id in self.registry.ids():
-            handler = self.registry.get(charge_point_id)
-            if handler is not None:
-                await handler.close()
+    async def close_all(self, seconds: float = 5) -> None:
+        """Close every connection at once (on shutdown): each close waits for the charger's
+        closing handshake, which a dead link never sends, so one at a time could take
+        hours with thousands connected. What is still open after `seconds` is left to the
+        server's own shutdown, which drops the sockets."""
+        closing = [asyncio.ensure_future(handler.close()) for handler in self.registry.values()]
+        if closing:
+            await asyncio.wait(closing, timeout=seconds)
 
     # --- the cluster's view of this instance (ocpp_core.cluster.Node) ---------------------
 

@@ -41,5 +41,8 @@ class ConnectionRegistry(Generic[T]):
     def ids(self) -> list[str]:
         return list(self._connections)
 
+    def values(self) -> list[T]:
+        return list(self._connections.values())
+
     def __len__(self) -> int:
         return len(self._connections)

@@ -187,3 +187,26 @@ async def test_json_api_never_fails_with_a_500(client, path: str, body: str) -> 
     answer: Any = await response.json()
     if response.status >= 400:
         assert isinstance(answer["error"], str) and answer["error"]
+
+
+async def test_huge_decimal_in_a_charging_profile_is_checked_not_a_500(client) -> None:
+    # multipleOf 0.1 on 1e27 once overflowed decimal's 28 digits (found by
+    # tests/test_schema_checks.py): checked exactly now, so it reaches "not connected".
+    await client.app[SERVICES].charge_points.register("OFF")
+    profile = {
+        "charging_profile_id": 1,
+        "stack_level": 0,
+        "charging_profile_purpose": "TxProfile",
+        "charging_profile_kind": "Relative",
+        "charging_schedule": {
+            "charging_rate_unit": "A",
+            "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+            "min_charging_rate": 1e27,
+        },
+    }
+    response = await client.post(
+        "/api/charge-points/OFF/remote-start",
+        json={"id_tag": "T", "connector_id": 1, "charging_profile": profile},
+        headers=OPERATOR,
+    )
+    assert response.status == 409, await response.text()

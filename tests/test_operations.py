@@ -183,7 +183,7 @@ async def test_not_connected_is_409_and_journalled(client, operation: str) -> No
     assert (entry["action"], entry["outcome"]) == (action, "not_connected")
 
 
-async def test_every_operation_times_out_as_504_and_is_journalled(aiohttp_client, settings) -> None:
+async def test_every_operation_times_out_as_504_and_is_journalled(settings, aiohttp_client) -> None:
     app = create_app(dataclasses.replace(settings, call_timeout=0.3))
     client = await aiohttp_client(app)
     await app[SERVICES].users.add(*ACCOUNTS["operator"], "operator")

@@ -215,7 +215,7 @@ async def test_charge_point_password_is_checked_before_the_upgrade(client) -> No
 
 @pytest.mark.parametrize("policy", ["accept", "pending", "reject"])
 async def test_unknown_charge_points_follow_the_policy(
-    aiohttp_client, settings, policy: str
+    settings, aiohttp_client, policy: str
 ) -> None:
     app = create_app(dataclasses.replace(settings, unknown_charge_points=policy))
     client = await aiohttp_client(app)

@@ -155,3 +155,28 @@ async def test_a_retried_meter_values_message_is_stored_once(client, connect) ->
             )
         ).all()
     assert len(rows) == 4
+
+
+async def test_a_meter_values_repeated_on_a_new_connection_is_stored_once(client, connect) -> None:
+    cp = await connect("CP-AGAIN")
+    tx = await start(cp, 1, 0, NOW)
+    message = {
+        "connectorId": 1,
+        "transactionId": tx,
+        "meterValue": [{"timestamp": iso(NOW), "sampledValue": [{"value": "10"}]}],
+    }
+    assert await cp.result("MeterValues", message) == {}
+    # The link drops before the charger sees the answer; it sends it again, first thing on
+    # its new connection (the only message that can be such a repeat), then new data.
+    await cp.ws.close()
+    cp = await connect("CP-AGAIN")
+    assert await cp.result("MeterValues", message) == {}
+    reading = {"timestamp": iso(NOW + timedelta(seconds=10)), "sampledValue": [{"value": "20"}]}
+    assert await cp.result("MeterValues", {**message, "meterValue": [reading]}) == {}
+    async with AsyncSession(client.app[ENGINE]) as session:
+        values = (
+            await session.scalars(
+                select(MeterValue.value).where(MeterValue.charge_point_id == "CP-AGAIN")
+            )
+        ).all()
+    assert sorted(values) == ["10", "20"]

@@ -15,7 +15,7 @@ from webapp.keys import CENTRAL_SYSTEM, SERVICES
 
 
 @pytest.fixture
-async def strict_client(aiohttp_client, settings):
+async def strict_client(settings, aiohttp_client):
     app = create_app(
         dataclasses.replace(
             settings,

@@ -17,10 +17,12 @@ from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
 from webapp import api, portal
+from webapp.keepalive import KeepAlive
 from webapp.keys import (
     BUS,
     CENTRAL_SYSTEM,
     ENGINE,
+    KEEP_ALIVE,
     LOGIN_THROTTLE,
     SERVICES,
     SETTINGS,
@@ -54,11 +56,20 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             await cluster.stop()
+            await services.writes.drain()
             log_writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await log_writer
     finally:
         await engine.dispose()
+
+
+async def keep_alive_context(app: web.Application) -> AsyncIterator[None]:
+    pinger = asyncio.create_task(app[KEEP_ALIVE].run())
+    yield
+    pinger.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pinger
 
 
 async def close_charge_point_sockets(app: web.Application) -> None:
@@ -73,8 +84,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = EventBus()
     app[LOGIN_THROTTLE] = LoginThrottle()
+    app[KEEP_ALIVE] = KeepAlive(settings.ws_ping_timeout)
     app[VERIFIED_LOGINS] = {}
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(keep_alive_context)
     app.on_shutdown.append(close_charge_point_sockets)
     app.router.add_get("/ocpp/{charge_point_id}", ocpp_socket, name="ocpp")
     api.add_routes(app)

@@ -23,6 +23,17 @@ from ocpp_core.timeutil import parse_datetime
 
 T = TypeVar("T")
 
+LISTEN_BACKLOG = 4096
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (Linux, macOS): the same asyncio, a faster loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -130,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
                 host=settings.host,
                 port=settings.port,
                 ssl_context=server_ssl_context(settings),
+                # After a restart every charger reconnects at once: a short accept queue
+                # would drop their SYNs and make them wait a second to try again.
+                backlog=LISTEN_BACKLOG,
+                loop=_event_loop(),
             )
         elif args.command == "db":
             asyncio.run(_with_services(settings, _noop))

@@ -10,6 +10,7 @@ from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.services.users import UserView
 from ocpp_core.settings import Settings
+from webapp.keepalive import KeepAlive
 from webapp.throttle import LoginThrottle
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -19,5 +20,6 @@ SERVICES = web.AppKey("services", Services)
 CENTRAL_SYSTEM = web.AppKey("central_system", CentralSystem)
 SSE_STREAMS = web.AppKey("sse_streams", set[asyncio.Task[web.StreamResponse]])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+KEEP_ALIVE = web.AppKey("keep_alive", KeepAlive)
 # Basic-auth logins verified in the last minute: argon2 is too slow to pay per API request.
 VERIFIED_LOGINS = web.AppKey("verified_logins", dict[tuple[str, bytes], tuple[UserView, float]])

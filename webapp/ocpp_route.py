@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import binascii
 import logging
 from base64 import b64decode
@@ -10,8 +9,7 @@ from base64 import b64decode
 from aiohttp import WSCloseCode, hdrs, web
 
 from ocpp_core.services.charge_points import Admission
-from webapp.keepalive import keep_alive
-from webapp.keys import CENTRAL_SYSTEM, SERVICES, SETTINGS
+from webapp.keys import CENTRAL_SYSTEM, KEEP_ALIVE, SERVICES, SETTINGS
 from webapp.tls import client_certificate_cn
 from webapp.ws_adapter import ConnectionClosed, RateLimited, TokenBucket, WebSocketConnection
 
@@ -84,13 +82,8 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
         await ws.close(code=WSCloseCode.PROTOCOL_ERROR, message=b"ocpp1.6 subprotocol required")
         return ws
 
-    pinger = (
-        asyncio.create_task(
-            keep_alive(charge_point_id, ws, connection, interval, settings.ws_ping_timeout)
-        )
-        if interval > 0
-        else None
-    )
+    keep_alive = request.app[KEEP_ALIVE]
+    watched = keep_alive.watch(charge_point_id, ws, connection, interval) if interval > 0 else None
     try:
         await central.serve(handler)
     except RateLimited as error:
@@ -99,7 +92,7 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     except ConnectionClosed:
         pass
     finally:
-        if pinger is not None:
-            pinger.cancel()
+        if watched is not None:
+            keep_alive.forget(watched)
         await ws.close()
     return ws

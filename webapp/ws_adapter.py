@@ -39,8 +39,9 @@ class TokenBucket:
 
 
 class WebSocketConnection:
-    """With `autoping=False` on the socket, pings are answered here and pongs noted, so a
-    keep-alive task can tell a dead link from a quiet one (see webapp.keepalive)."""
+    """With `autoping=False` on the socket, pings are answered here, and when anything
+    was last heard (a pong or any frame) is noted, so the keep-alive can tell a dead link
+    from a quiet one (see webapp.keepalive)."""
 
     def __init__(
         self,
@@ -49,11 +50,13 @@ class WebSocketConnection:
     ) -> None:
         self._ws = ws
         self._limit = limit
-        self.pong_received = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self.last_heard = self._loop.time()
 
     async def recv(self) -> str:
         while True:
             msg = await self._ws.receive()
+            self.last_heard = self._loop.time()
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 if self._limit is not None and not self._limit.take():
                     raise RateLimited("more messages than RATE_LIMIT allows")
@@ -63,8 +66,6 @@ class WebSocketConnection:
                 return msg.data.decode("utf-8", "replace")
             if msg.type == WSMsgType.PING:
                 await self._ws.pong(msg.data)
-            elif msg.type == WSMsgType.PONG:
-                self.pong_received.set()
             elif msg.type in (
                 WSMsgType.CLOSE,
                 WSMsgType.CLOSING,
@@ -76,7 +77,10 @@ class WebSocketConnection:
     async def send(self, message: str) -> None:
         if self._ws.closed:
             raise ConnectionClosed("socket closed")
-        await self._ws.send_str(message)
+        try:
+            await self._ws.send_str(message)
+        except ConnectionResetError as error:  # the transport is closing under us
+            raise ConnectionClosed(str(error)) from None
 
     async def close(self) -> None:
         await self._ws.close()

@@ -38,6 +38,8 @@ FORWARD_DELAY = 0.02
 # Connection changes are gathered this long before they are written.
 RECORD_DELAY = 0.02
 CONNECTION_EVENTS = frozenset({"connected", "disconnected"})
+# Leaving the cluster at shutdown takes at most this long per step.
+STOP_SECONDS = 5
 
 
 def instance_channel(instance_id: str) -> str:
@@ -77,6 +79,7 @@ class PostgresCluster(Cluster):
         self._held_events: list[bytes] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._in_flight: set[asyncio.Future[Any]] = set()
 
     def attach(self, node: Node, bus: EventBus) -> None:
         self._node = node
@@ -103,16 +106,28 @@ class PostgresCluster(Cluster):
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=STOP_SECONDS)
         try:
-            await self._flush_records()
-            await self._flush_events()
-            await self._announce({"bye": True})
-            await self._instances.deregister(self.instance_id)
+            async with asyncio.timeout(STOP_SECONDS):  # a database gone must not hang exit
+                await self._flush_records()
+                await self._flush_events()
+                await self._announce({"bye": True})
+                await self._instances.deregister(self.instance_id)
         except Exception:
             LOGGER.exception("could not leave the cluster cleanly; the others will time us out")
         for task in list(self._tasks):
             task.cancel()
         await self._transport.close()
+
+    async def _unbroken(self, work: Any) -> None:
+        """Run `work` to its end even if its loop is cancelled meanwhile: a query cut off
+        half-way leaves its asyncpg connection unusable ("another operation is in
+        progress"), and shutting the pool down then waits on it."""
+        task = asyncio.ensure_future(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        await asyncio.shield(task)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -135,7 +150,7 @@ class PostgresCluster(Cluster):
         while True:
             await self._dirty_ready.wait()
             await asyncio.sleep(RECORD_DELAY)
-            await self._flush_records()
+            await self._unbroken(self._flush_records())
 
     async def _flush_records(self) -> None:
         """Write who holds the changed charge points, as the registry says now (so the
@@ -181,12 +196,15 @@ class PostgresCluster(Cluster):
         while True:
             await asyncio.sleep(self._period)
             try:
-                if not await self._instances.renew(self.instance_id):
-                    await self._rejoin()
-                await self._instances.reap()
-                await self._resync()
+                await self._unbroken(self._check_membership())
             except Exception:
                 LOGGER.exception("cluster membership check failed; trying again")
+
+    async def _check_membership(self) -> None:
+        if not await self._instances.renew(self.instance_id):
+            await self._rejoin()
+        await self._instances.reap()
+        await self._resync()
 
     async def _rejoin(self) -> None:
         LOGGER.warning("instance %s was declared dead; joining again", self.instance_id)
@@ -253,7 +271,7 @@ class PostgresCluster(Cluster):
         while True:
             await self._outbox_ready.wait()
             await asyncio.sleep(FORWARD_DELAY)
-            await self._flush_events()
+            await self._unbroken(self._flush_events())
 
     async def _flush_events(self) -> None:
         self._outbox_ready.clear()

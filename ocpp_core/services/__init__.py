@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.events import EventBus
 from ocpp_core.services.audit import AuditService
 from ocpp_core.services.charge_points import ChargePointService
@@ -28,19 +29,22 @@ class Services:
     operations: OperationService
     audit: AuditService
     deviations: DeviationService
+    writes: GroupCommit
 
     @classmethod
     def create(
         cls, sessions: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
     ) -> Services:
         id_tags = IdTagService(sessions)
+        writes = GroupCommit(sessions)
         return cls(
-            charge_points=ChargePointService(sessions, bus, settings),
+            charge_points=ChargePointService(sessions, bus, settings, writes),
             id_tags=id_tags,
-            transactions=TransactionService(sessions, bus, id_tags),
+            transactions=TransactionService(sessions, bus, id_tags, writes),
             users=UserService(sessions),
             message_log=MessageLog(sessions, bus),
             operations=OperationService(sessions, bus),
             audit=AuditService(sessions),
             deviations=DeviationService(sessions, bus),
+            writes=writes,
         )

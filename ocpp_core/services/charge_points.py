@@ -6,10 +6,13 @@ import enum
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import (
     ChargePoint,
     Connector,
@@ -21,6 +24,7 @@ from ocpp_core.db.models import (
     Transaction,
     utcnow,
 )
+from ocpp_core.db.upsert import dialect_insert
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password, verify_password
@@ -32,6 +36,7 @@ REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
 # How soon a Pending or Rejected charge point should boot again (BootNotification.conf interval).
 REGISTRATION_RETRY_INTERVAL = 60
 MAX_CHARGE_POINT_ID_LENGTH = 255
+KEY = frozenset({"charge_point_id", "connector_id"})
 
 
 class Admission(enum.Enum):
@@ -143,13 +148,84 @@ class ConnectionProfile:
     lenient: bool
 
 
+@dataclass(frozen=True)
+class StatusWrite:
+    """A StatusNotification: its history row, and the connector's current status unless
+    the notification is older than what is held (queued while offline). One without a
+    timestamp counts as sent when it arrived. All of a transaction in two statements."""
+
+    batched: ClassVar[bool] = True
+    row: dict[str, object]
+
+    @classmethod
+    async def write_all(cls, session: AsyncSession, items: list[StatusWrite]) -> list[None]:
+        now = utcnow()
+        rows = [{**item.row, "received_at": now} for item in items]
+        await session.execute(insert(StatusNotification.__table__), rows)
+        upsert = dialect_insert(session, Connector.__table__)
+        held = func.coalesce(Connector.timestamp, Connector.updated_at)
+        sent = func.coalesce(upsert.excluded.timestamp, upsert.excluded.updated_at)
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[Connector.charge_point_id, Connector.connector_id],
+                set_={
+                    column: upsert.excluded[column]
+                    for column in (*items[0].row, "updated_at")
+                    if column not in KEY
+                },
+                where=or_(held.is_(None), held <= sent),
+            ),
+            [{**item.row, "updated_at": now} for item in items],
+        )
+        return [None] * len(items)
+
+
+@dataclass(frozen=True)
+class HeartbeatWrite:
+    """A Heartbeat: when the charge point was last heard of. All of a transaction in one
+    statement; a charge point removed while connected is registered again, Pending."""
+
+    batched: ClassVar[bool] = True
+    charge_point_id: str
+    at: datetime
+
+    @classmethod
+    async def write_all(cls, session: AsyncSession, items: list[HeartbeatWrite]) -> list[None]:
+        upsert = dialect_insert(session, ChargePoint.__table__)
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[ChargePoint.id],
+                set_={
+                    "last_heartbeat_at": upsert.excluded.last_heartbeat_at,
+                    "last_seen_at": upsert.excluded.last_seen_at,
+                },
+            ),
+            [
+                {
+                    "id": item.charge_point_id,
+                    "registration_status": "Pending",
+                    "last_heartbeat_at": item.at,
+                    "last_seen_at": item.at,
+                }
+                for item in items
+            ],
+        )
+        return [None] * len(items)
+
+
 class ChargePointService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        settings: Settings,
+        writes: GroupCommit,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._settings = settings
+        # A charge point's own messages are written by group commit.
+        self._writes = writes
 
     # --- registration -------------------------------------------------------------------
 
@@ -272,7 +348,8 @@ class ChargePointService:
     async def boot(self, charge_point_id: str, info: BootInfo) -> tuple[str, int]:
         """Store what the charge point says of itself; answer (status, interval)."""
         now = utcnow()
-        async with self._sessions.begin() as session:
+
+        async def work(session: AsyncSession) -> str:
             cp = await self._get_or_create(session, charge_point_id)
             cp.vendor = info.vendor
             cp.model = info.model
@@ -285,7 +362,9 @@ class ChargePointService:
             cp.meter_serial_number = info.meter_serial_number
             cp.last_boot_at = now
             cp.last_seen_at = now
-            status = cp.registration_status
+            return cp.registration_status
+
+        status = await self._writes.run(work)
         self._bus.publish("boot", charge_point_id, registration_status=status)
         if status == "Accepted":
             return status, self._settings.heartbeat_interval
@@ -293,10 +372,7 @@ class ChargePointService:
 
     async def heartbeat(self, charge_point_id: str) -> datetime:
         now = utcnow()
-        async with self._sessions.begin() as session:
-            cp = await self._get_or_create(session, charge_point_id)
-            cp.last_heartbeat_at = now
-            cp.last_seen_at = now
+        await self._writes.run(HeartbeatWrite(charge_point_id, now))
         self._bus.publish("heartbeat", charge_point_id, at=now.isoformat())
         return now
 
@@ -311,37 +387,17 @@ class ChargePointService:
         vendor_id: str | None = None,
         vendor_error_code: str | None = None,
     ) -> None:
-        now = utcnow()
-        async with self._sessions.begin() as session:
-            await self._get_or_create(session, charge_point_id)
-            session.add(
-                StatusNotification(
-                    charge_point_id=charge_point_id,
-                    connector_id=connector_id,
-                    status=status,
-                    error_code=error_code,
-                    info=info,
-                    vendor_id=vendor_id,
-                    vendor_error_code=vendor_error_code,
-                    timestamp=timestamp,
-                    received_at=now,
-                )
-            )
-            connector = await session.get(Connector, (charge_point_id, connector_id))
-            if connector is None:
-                connector = Connector(charge_point_id=charge_point_id, connector_id=connector_id)
-                session.add(connector)
-            # A queued notification older than the one we hold must not overwrite it; one
-            # without a timestamp counts as sent when it arrived.
-            current = connector.timestamp or connector.updated_at
-            if current is None or (timestamp or now) >= current:
-                connector.status = status
-                connector.error_code = error_code
-                connector.info = info
-                connector.vendor_id = vendor_id
-                connector.vendor_error_code = vendor_error_code
-                connector.timestamp = timestamp
-                connector.updated_at = now
+        row = {
+            "charge_point_id": charge_point_id,
+            "connector_id": connector_id,
+            "status": status,
+            "error_code": error_code,
+            "info": info,
+            "vendor_id": vendor_id,
+            "vendor_error_code": vendor_error_code,
+            "timestamp": timestamp,
+        }
+        await self._with_charge_point(charge_point_id, StatusWrite(row))
         self._bus.publish(
             "status",
             charge_point_id,
@@ -353,7 +409,7 @@ class ChargePointService:
     async def data_transfer(
         self, charge_point_id: str, vendor_id: str, message_id: str | None, data: str | None
     ) -> None:
-        async with self._sessions.begin() as session:
+        async def work(session: AsyncSession) -> None:
             await self._get_or_create(session, charge_point_id)
             session.add(
                 DataTransferMessage(
@@ -364,22 +420,27 @@ class ChargePointService:
                 )
             )
 
+        await self._writes.run(work)
+
     async def status_report(self, charge_point_id: str, kind: str, status: str) -> None:
         """A DiagnosticsStatusNotification or FirmwareStatusNotification."""
         now = utcnow()
-        async with self._sessions.begin() as session:
+
+        async def work(session: AsyncSession) -> None:
             cp = await self._get_or_create(session, charge_point_id)
             if kind == "diagnostics":
                 cp.diagnostics_status, cp.diagnostics_status_at = status, now
             elif kind in ("firmware", "signed_firmware"):
                 cp.firmware_status, cp.firmware_status_at = status, now
             session.add(StatusReport(charge_point_id=charge_point_id, kind=kind, status=status))
+
+        await self._writes.run(work)
         self._bus.publish(f"{kind}_status", charge_point_id, status=status)
 
     async def security_event(
         self, charge_point_id: str, type: str, timestamp: datetime, tech_info: str | None
     ) -> None:
-        async with self._sessions.begin() as session:
+        async def work(session: AsyncSession) -> None:
             await self._get_or_create(session, charge_point_id)
             session.add(
                 SecurityEvent(
@@ -389,6 +450,8 @@ class ChargePointService:
                     tech_info=tech_info,
                 )
             )
+
+        await self._writes.run(work)
         LOGGER.warning("%s: security event %s %s", charge_point_id, type, tech_info or "")
         self._bus.publish("security_event", charge_point_id, type=type)
 
@@ -407,10 +470,13 @@ class ChargePointService:
 
     async def seen(self, charge_point_id: str) -> ConnectionProfile:
         """Note a new connection; return what it needs from the same row."""
-        async with self._sessions.begin() as session:
+
+        async def work(session: AsyncSession) -> ConnectionProfile:
             cp = await self._get_or_create(session, charge_point_id)
             cp.last_seen_at = utcnow()
             return ConnectionProfile(cp.registration_status, cp.ping_interval, cp.lenient)
+
+        return await self._writes.run(work)
 
     # --- queries ------------------------------------------------------------------------
 
@@ -434,6 +500,20 @@ class ChargePointService:
         for connector in connectors:
             by_cp.setdefault(connector.charge_point_id, []).append(connector)
         return [_view(cp, by_cp.get(cp.id, [])) for cp in cps]
+
+    async def _with_charge_point(self, charge_point_id: str, work: StatusWrite) -> None:
+        """Run `work`, whose rows refer to the charge point, by group commit. Its row
+        exists (it was registered on connect) unless it was removed while connected: then
+        it is registered again, as Pending, and the work retried."""
+        try:
+            await self._writes.run(work)
+        except IntegrityError:
+
+            async def again(session: AsyncSession) -> None:
+                await self._get_or_create(session, charge_point_id)
+                await StatusWrite.write_all(session, [work])
+
+            await self._writes.run(again)
 
     async def _get_or_create(self, session: AsyncSession, charge_point_id: str) -> ChargePoint:
         # A charge point is registered on connect; this covers one removed while connected.

@@ -135,7 +135,7 @@ class MessageLog:
         batch, self._buffer = self._buffer, []
         try:
             async with self._sessions.begin() as session:
-                await session.execute(insert(OcppMessage), batch)
+                await session.execute(insert(OcppMessage.__table__), batch)
         except Exception:
             LOGGER.exception("could not write %d OCPP log entries", len(batch))
             return

@@ -6,12 +6,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
@@ -155,13 +156,137 @@ def _view(tx: Transaction, last_register: float | None = None) -> TransactionVie
     )
 
 
+@dataclass
+class MeterValuesWrite:
+    """One MeterValues message, written together with the others of its transaction: one
+    query finds the transactions named, one inserts every sample.
+
+    `may_be_retry`: the message could repeat one stored before whose answer the charger
+    never got, and is looked up first. With one CALL outstanding (OCPP-J 4.1.1) only the
+    message in flight when a link dropped can be such a repeat: the first MeterValues on
+    a new connection. Later ones are compared by the connection itself with the one before
+    (a charger that gave up waiting and sent it again), see `ChargePointHandler`."""
+
+    batched: ClassVar[bool] = True
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int | None
+    samples: list[SampledValue]
+    may_be_retry: bool = True
+
+    @classmethod
+    async def write_all(
+        cls, session: AsyncSession, items: list[MeterValuesWrite]
+    ) -> list[tuple[bool, int | None, bool]]:
+        """Each item's (stored now, the session it belongs to, whether that is unknown)."""
+        retried = await cls._retries(session, items)
+        named = {item.transaction_id for item in items if item.transaction_id is not None}
+        owners: dict[int, str] = {}
+        if named:
+            rows = await session.execute(
+                select(Transaction.id, Transaction.charge_point_id).where(Transaction.id.in_(named))
+            )
+            owners = {transaction_id: owner for transaction_id, owner in rows}
+        results: list[tuple[bool, int | None, bool]] = []
+        rows_to_insert: list[dict[str, Any]] = []
+        now = utcnow()
+        for index, item in enumerate(items):
+            if index in retried:
+                results.append((False, None, False))
+                continue
+            linked = flag = None
+            if item.transaction_id is not None:
+                # By (charge point, id): one charger must never touch another's session.
+                owner = owners.get(item.transaction_id)
+                if owner == item.charge_point_id:
+                    linked = item.transaction_id
+                else:
+                    flag = FOREIGN_TRANSACTION if owner is not None else UNKNOWN_TRANSACTION
+            rows_to_insert += sample_rows(
+                item.charge_point_id,
+                item.connector_id,
+                linked,
+                item.transaction_id,
+                item.samples,
+                "MeterValues",
+                flag,
+                now,
+            )
+            results.append((True, linked, flag is not None))
+        if rows_to_insert:
+            await session.execute(insert(MeterValue.__table__), rows_to_insert)
+        return results
+
+    @staticmethod
+    async def _retries(session: AsyncSession, items: list[MeterValuesWrite]) -> set[int]:
+        """The items (of those that may be one) whose first sample is stored already."""
+        retried = set()
+        for index, item in enumerate(items):
+            if not item.may_be_retry or not item.samples:
+                continue
+            first = item.samples[0]
+            query = select(MeterValue.id).where(
+                MeterValue.charge_point_id == item.charge_point_id,
+                MeterValue.timestamp == first.timestamp,
+                MeterValue.connector_id == item.connector_id,
+                MeterValue.measurand == first.measurand,
+                MeterValue.value == first.value,
+                MeterValue.source == "MeterValues",
+            )
+            if item.transaction_id is None:
+                query = query.where(MeterValue.claimed_transaction_id.is_(None))
+            else:
+                query = query.where(MeterValue.claimed_transaction_id == item.transaction_id)
+            if (await session.scalars(query.limit(1))).first() is not None:
+                retried.add(index)
+        return retried
+
+
+def sample_rows(
+    charge_point_id: str,
+    connector_id: int,
+    transaction_id: int | None,
+    claimed_transaction_id: int | None,
+    samples: list[SampledValue],
+    source: str,
+    flag: str | None,
+    received_at: datetime,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "charge_point_id": charge_point_id,
+            "connector_id": connector_id,
+            "transaction_id": transaction_id,
+            "claimed_transaction_id": claimed_transaction_id,
+            "timestamp": s.timestamp,
+            "value": s.value,
+            "measurand": s.measurand,
+            "unit": s.unit,
+            "phase": s.phase,
+            "context": s.context,
+            "location": s.location,
+            "format": s.format,
+            "source": source,
+            "flag": flag,
+            "received_at": received_at,
+        }
+        for s in samples
+    ]
+
+
 class TransactionService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, id_tags: IdTagService
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        id_tags: IdTagService,
+        writes: GroupCommit,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._id_tags = id_tags
+        # A charge point's own messages are written by group commit.
+        self._writes = writes
 
     async def start(
         self,
@@ -181,53 +306,53 @@ class TransactionService:
             Transaction.start_time == timestamp,
             Transaction.meter_start == meter_start,
         )
-        for _attempt in range(2):
-            try:
-                async with self._sessions.begin() as session:
-                    existing = (await session.scalars(select(Transaction).where(*identity))).first()
-                    if existing is not None:
-                        LOGGER.info(
-                            "%s: replayed StartTransaction, answering transaction %s again",
-                            charge_point_id,
-                            existing.id,
-                        )
-                        info = await self._id_tags.info(session, id_tag, existing.id)
-                        return existing.id, info
-                    # The charger has started already: the session is stored whatever the
-                    # tag's status; a non-Accepted status tells the charger to stop it.
-                    info = await self._id_tags.info(session, id_tag)
-                    tx = Transaction(
-                        charge_point_id=charge_point_id,
-                        connector_id=connector_id,
-                        id_tag=id_tag,
-                        id_tag_status=info.status,
-                        meter_start=meter_start,
-                        start_time=timestamp,
-                        reservation_id=reservation_id,
+
+        async def work(session: AsyncSession) -> tuple[int, IdTagInfo, bool]:
+            existing = (await session.scalars(select(Transaction.id).where(*identity))).first()
+            if existing is not None:
+                return existing, await self._id_tags.info(session, id_tag, existing), False
+            # The charger has started already: the session is stored whatever the tag's
+            # status; a non-Accepted status tells the charger to stop it.
+            info = await self._id_tags.info(session, id_tag)
+            tx = Transaction(
+                charge_point_id=charge_point_id,
+                connector_id=connector_id,
+                id_tag=id_tag,
+                id_tag_status=info.status,
+                meter_start=meter_start,
+                start_time=timestamp,
+                reservation_id=reservation_id,
+            )
+            flags = timing_flags(timestamp, utcnow())
+            open_on_connector = (
+                await session.scalars(
+                    select(Transaction.id).where(
+                        Transaction.charge_point_id == charge_point_id,
+                        Transaction.connector_id == connector_id,
+                        Transaction.stop_time.is_(None),
                     )
-                    flags = timing_flags(timestamp, utcnow())
-                    open_on_connector = (
-                        await session.scalars(
-                            select(Transaction.id).where(
-                                Transaction.charge_point_id == charge_point_id,
-                                Transaction.connector_id == connector_id,
-                                Transaction.stop_time.is_(None),
-                            )
-                        )
-                    ).first()
-                    if open_on_connector is not None:
-                        flags.append(OVERLAP)
-                    tx.flags = ",".join(flags)
-                    session.add(tx)
-                    await session.flush()
-                    transaction_id = tx.id
-                    await self._use_reservation(session, tx)
-                break
-            except IntegrityError:
-                # The same start raced in twice; the second attempt finds the first.
-                continue
-        else:  # pragma: no cover - the unique constraint makes a third state impossible
-            raise RuntimeError("could not record StartTransaction")
+                )
+            ).first()
+            if open_on_connector is not None:
+                flags.append(OVERLAP)
+            tx.flags = ",".join(flags)
+            session.add(tx)
+            await session.flush()
+            await self._use_reservation(session, tx)
+            return tx.id, info, True
+
+        try:
+            transaction_id, info, new = await self._writes.run(work)
+        except IntegrityError:
+            # The same start raced in twice; the second attempt finds the first.
+            transaction_id, info, new = await self._writes.run(work)
+        if not new:
+            LOGGER.info(
+                "%s: replayed StartTransaction, answering transaction %s again",
+                charge_point_id,
+                transaction_id,
+            )
+            return transaction_id, info
         self._bus.publish(
             "transaction_started",
             charge_point_id,
@@ -251,16 +376,11 @@ class TransactionService:
         """Close a session. Always succeeds: a charger whose StopTransaction is refused
         retries it forever, so unknown ids are logged and their data kept unlinked."""
         samples = sampled_values(transaction_data or [])
-        async with self._sessions.begin() as session:
+
+        async def work(session: AsyncSession) -> tuple[bool, bool, int, IdTagInfo | None]:
             tx = await self._own_transaction(session, charge_point_id, transaction_id)
             stopped = False
-            if tx is None:
-                LOGGER.warning(
-                    "%s: StopTransaction for unknown transaction %s",
-                    charge_point_id,
-                    transaction_id,
-                )
-            elif tx.stop_time is None:
+            if tx is not None and tx.stop_time is None:
                 tx.meter_stop = meter_stop
                 tx.stop_time = timestamp
                 tx.stop_reason = reason or "Local"
@@ -270,7 +390,7 @@ class TransactionService:
                     _add_flags(tx, METER_BACKWARDS)
                 stopped = True
             connector_id = tx.connector_id if tx is not None else 0
-            self._add_samples(
+            await self._add_samples(
                 session,
                 charge_point_id,
                 connector_id,
@@ -281,6 +401,13 @@ class TransactionService:
                 flag=await self._stray_flag(session, charge_point_id, transaction_id, tx),
             )
             info = await self._id_tags.info(session, id_tag) if id_tag else None
+            return tx is not None, stopped, connector_id, info
+
+        known, stopped, connector_id, info = await self._writes.run(work)
+        if not known:
+            LOGGER.warning(
+                "%s: StopTransaction for unknown transaction %s", charge_point_id, transaction_id
+            )
         if stopped:
             self._bus.publish(
                 "transaction_stopped",
@@ -298,38 +425,23 @@ class TransactionService:
         connector_id: int,
         transaction_id: int | None,
         meter_value: list[dict[str, Any]],
-    ) -> None:
+        may_be_retry: bool = True,
+    ) -> bool:
+        """Store a MeterValues message; False if it was stored before (a charger's retry).
+        `may_be_retry`: see MeterValuesWrite."""
         samples = sampled_values(meter_value)
-        async with self._sessions.begin() as session:
-            if samples and await self._already_stored(
-                session, charge_point_id, connector_id, transaction_id, samples[0]
-            ):
-                # A retry of a message whose answer was lost (server restart, broken link):
-                # stored once already, acknowledged again.
-                LOGGER.info("%s: MeterValues already stored, not stored twice", charge_point_id)
-                return
-            linked = None
-            flag = None
-            if transaction_id is not None:
-                tx = await self._own_transaction(session, charge_point_id, transaction_id)
-                if tx is None:
-                    LOGGER.warning(
-                        "%s: MeterValues for unknown transaction %s",
-                        charge_point_id,
-                        transaction_id,
-                    )
-                    flag = await self._stray_flag(session, charge_point_id, transaction_id, None)
-                else:
-                    linked = tx.id
-            self._add_samples(
-                session,
-                charge_point_id,
-                connector_id,
-                linked,
-                transaction_id,
-                samples,
-                source="MeterValues",
-                flag=flag,
+        write = MeterValuesWrite(
+            charge_point_id, connector_id, transaction_id, samples, may_be_retry
+        )
+        stored, linked, stray = await self._writes.run(write)
+        if not stored:
+            # A retry of a message whose answer was lost (server restart, broken link):
+            # stored once already, acknowledged again.
+            LOGGER.info("%s: MeterValues already stored, not stored twice", charge_point_id)
+            return False
+        if stray:
+            LOGGER.warning(
+                "%s: MeterValues for unknown transaction %s", charge_point_id, transaction_id
             )
         self._bus.publish(
             "meter_values",
@@ -341,6 +453,7 @@ class TransactionService:
                 for s in samples
             ],
         )
+        return True
 
     async def close(self, transaction_id: int, closed_by: str) -> TransactionView:
         """Close a session whose StopTransaction never came (charger replaced, reset): the
@@ -459,29 +572,6 @@ class TransactionService:
     # --- helpers ------------------------------------------------------------------------
 
     @staticmethod
-    async def _already_stored(
-        session: AsyncSession,
-        charge_point_id: str,
-        connector_id: int,
-        transaction_id: int | None,
-        first: SampledValue,
-    ) -> bool:
-        """Whether this message's first sample is stored: a charger's retry, not new data."""
-        query = select(MeterValue.id).where(
-            MeterValue.charge_point_id == charge_point_id,
-            MeterValue.timestamp == first.timestamp,
-            MeterValue.connector_id == connector_id,
-            MeterValue.measurand == first.measurand,
-            MeterValue.value == first.value,
-            MeterValue.source == "MeterValues",
-        )
-        if transaction_id is None:
-            query = query.where(MeterValue.claimed_transaction_id.is_(None))
-        else:
-            query = query.where(MeterValue.claimed_transaction_id == transaction_id)
-        return (await session.scalars(query.limit(1))).first() is not None
-
-    @staticmethod
     async def _stray_flag(
         session: AsyncSession,
         charge_point_id: str,
@@ -523,7 +613,7 @@ class TransactionService:
         return tx
 
     @staticmethod
-    def _add_samples(
+    async def _add_samples(
         session: AsyncSession,
         charge_point_id: str,
         connector_id: int,
@@ -533,27 +623,18 @@ class TransactionService:
         source: str,
         flag: str | None = None,
     ) -> None:
-        now = utcnow()
-        session.add_all(
-            MeterValue(
-                charge_point_id=charge_point_id,
-                connector_id=connector_id,
-                transaction_id=transaction_id,
-                claimed_transaction_id=claimed_transaction_id,
-                timestamp=s.timestamp,
-                value=s.value,
-                measurand=s.measurand,
-                unit=s.unit,
-                phase=s.phase,
-                context=s.context,
-                location=s.location,
-                format=s.format,
-                source=source,
-                flag=flag,
-                received_at=now,
+        if samples:
+            rows = sample_rows(
+                charge_point_id,
+                connector_id,
+                transaction_id,
+                claimed_transaction_id,
+                samples,
+                source,
+                flag,
+                utcnow(),
             )
-            for s in samples
-        )
+            await session.execute(insert(MeterValue.__table__), rows)
 
     @staticmethod
     async def _last_registers(

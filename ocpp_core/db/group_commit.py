@@ -1,0 +1,126 @@
+"""Group commit: the database work of many charge point messages in one transaction.
+
+Each message's work is a function of a session. Works that arrive while a transaction is
+being written wait for the next one, which takes them all: at low load every message is
+written at once, under load a commit (and, on SQLite, every page it touches) is shared by
+hundreds. Each caller returns only once the commit that holds its work is done, so an
+answer is still never sent before the data it acknowledges is stored.
+
+The most frequent writes (meter values, status notifications, heartbeats) are `Batched`:
+all of a kind in a transaction are written by one call of their class's `write_all`, a few
+statements for hundreds of messages instead of a few each; everything else is a function
+of the session, run in turn.
+
+A work must touch only the session it is given, and have no effect outside the database
+(events are published by the caller, after): if any work of a transaction fails, the
+transaction is rolled back and every work in it is run again on its own, so one bad
+message costs the others nothing but time. Works of one transaction come from different
+charge points (each has one CALL outstanding, answered after the commit), so the order in
+which they are written among themselves does not matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class Batched(Protocol):
+    """A write whose class writes all of its kind in a transaction at once."""
+
+    batched: ClassVar[bool]
+
+    @classmethod
+    async def write_all(cls, session: AsyncSession, items: list[Any]) -> list[Any]:
+        """Write `items` (all of this class); return each one's result, in order."""
+        ...
+
+
+Work = Callable[[AsyncSession], Awaitable[T]] | Batched
+
+
+class GroupCommit:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], max_batch: int = 500) -> None:
+        self._sessions = sessions
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def run(self, work: Work[T] | Batched) -> T:
+        """Run `work` in the next transaction; return its result once that is committed."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((work, future))
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+        # Shielded: a caller that goes away (its socket closed) must not cancel a
+        # transaction that holds other callers' work.
+        return await asyncio.shield(future)
+
+    async def _write(self) -> None:
+        batch: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                await self._commit(batch)
+        except BaseException:
+            # Cancelled at shutdown: nobody may wait for a commit that will not come.
+            for _, future in batch + self._waiting:
+                _settle(future, error=ConnectionAbortedError("database writer stopped"))
+            self._waiting.clear()
+            raise
+        finally:
+            self._writer = None
+
+    async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            async with self._sessions.begin() as session:
+                results = await _write(session, [work for work, _ in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=error)
+                return
+            # Which one failed is not known: each on its own now.
+            for one in batch:
+                await self._commit([one])
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result=result)
+
+    async def drain(self) -> None:
+        """Wait until everything handed in is written (on shutdown, before disposal)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+
+async def _write(session: AsyncSession, works: list[Work[Any]]) -> list[Any]:
+    results: list[Any] = [None] * len(works)
+    kinds: dict[type, list[int]] = {}
+    for index, work in enumerate(works):
+        if getattr(work, "batched", False):  # cheaper than isinstance(work, Batched)
+            kinds.setdefault(type(work), []).append(index)
+        else:
+            results[index] = await work(session)
+    for kind, indexes in kinds.items():
+        written = await kind.write_all(session, [works[i] for i in indexes])
+        for index, result in zip(indexes, written, strict=True):
+            results[index] = result
+    return results
+
+
+def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None):
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
