@@ -30,7 +30,7 @@ from ocpp_core.events import Event, EventBus
 from ocpp_core.handler import ChargePointHandler, Connection, answer_result, camel_payload
 from ocpp_core.registry import ConnectionRegistry
 from ocpp_core.services import Services
-from ocpp_core.services.charge_points import ChargePointView
+from ocpp_core.services.charge_points import ChargePointView, ConnectionProfile
 from ocpp_core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -93,19 +93,17 @@ class CentralSystem:
 
     # --- connections --------------------------------------------------------------------
 
-    async def open(
-        self, charge_point_id: str, connection: Connection
-    ) -> tuple[ChargePointHandler, int | None]:
-        """Prepare the handler of a new connection: the database work happens here, before
-        the WebSocket handshake completes, so `serve` can register it at once after.
-        Also returns the charger's own ping interval (None: the global one)."""
+    def open(
+        self, charge_point_id: str, connection: Connection, profile: ConnectionProfile
+    ) -> ChargePointHandler:
+        """The handler of a new connection, set up from what admission read of the charge
+        point (before the WebSocket handshake completes, so `serve` registers it at once)."""
         handler = ChargePointHandler(
             charge_point_id, connection, self.services, self.settings.call_timeout
         )
-        profile = await self.services.charge_points.seen(charge_point_id)
         handler.registration_status = profile.registration_status
         handler.lenient = profile.lenient
-        return handler, profile.ping_interval
+        return handler
 
     async def serve(self, handler: ChargePointHandler) -> None:
         """Run one charge point connection until it closes. A newer connection with the

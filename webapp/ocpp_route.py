@@ -50,7 +50,7 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     password = credentials[1] if credentials and credentials[0] == charge_point_id else None
     # Security profile 3: the certificate the TLS handshake verified, if any.
     certificate_cn = client_certificate_cn(request)
-    admission = await request.app[SERVICES].charge_points.admit(
+    admission, profile = await request.app[SERVICES].charge_points.admit(
         charge_point_id, password, certificate_cn
     )
     if admission is Admission.WRONG_CERTIFICATE:
@@ -70,10 +70,10 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
 
     connection = WebSocketConnection(ws, TokenBucket(settings.rate_limit, settings.rate_burst))
     central = request.app[CENTRAL_SYSTEM]
-    handler, interval = await central.open(charge_point_id, connection)
+    assert profile is not None  # admitted
+    handler = central.open(charge_point_id, connection, profile)
     handler.certificate_cn = certificate_cn
-    if interval is None:
-        interval = settings.ws_ping_interval
+    interval = settings.ws_ping_interval if profile.ping_interval is None else profile.ping_interval
 
     await ws.prepare(request)
     if ws.ws_protocol != SUBPROTOCOL:

@@ -49,18 +49,27 @@ Work = Callable[[AsyncSession], Awaitable[T]] | Batched
 
 
 class GroupCommit:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], max_batch: int = 500) -> None:
+    """`writers` transactions may be under way at once: one for SQLite (one connection),
+    a few for PostgreSQL, where a writer spends most of its time waiting for round trips.
+    Works of different charge points touch different rows, so they do not contend."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], writers: int = 1, max_batch: int = 500
+    ) -> None:
         self._sessions = sessions
+        self._max_writers = writers
         self._max_batch = max_batch
         self._waiting: list[tuple[Work[Any], asyncio.Future[Any]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def run(self, work: Work[T] | Batched) -> T:
         """Run `work` in the next transaction; return its result once that is committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, future))
-        if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
+        if len(self._writers) < self._max_writers:
+            writer = asyncio.get_running_loop().create_task(self._write())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
         # Shielded: a caller that goes away (its socket closed) must not cancel a
         # transaction that holds other callers' work.
         return await asyncio.shield(future)
@@ -78,8 +87,6 @@ class GroupCommit:
                 _settle(future, error=ConnectionAbortedError("database writer stopped"))
             self._waiting.clear()
             raise
-        finally:
-            self._writer = None
 
     async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
         try:
@@ -98,8 +105,8 @@ class GroupCommit:
 
     async def drain(self) -> None:
         """Wait until everything handed in is written (on shutdown, before disposal)."""
-        while self._writer is not None:
-            await asyncio.shield(self._writer)
+        while self._writers:
+            await asyncio.wait(list(self._writers))
 
 
 async def _write(session: AsyncSession, works: list[Work[Any]]) -> list[Any]:

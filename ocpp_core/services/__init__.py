@@ -36,7 +36,10 @@ class Services:
         cls, sessions: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
     ) -> Services:
         id_tags = IdTagService(sessions)
-        writes = GroupCommit(sessions)
+        # SQLite has one connection; PostgreSQL writers mostly wait on round trips.
+        writes = GroupCommit(
+            sessions, writers=1 if settings.database_url.startswith("sqlite") else 4
+        )
         return cls(
             charge_points=ChargePointService(sessions, bus, settings, writes),
             id_tags=id_tags,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import enum
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -181,6 +183,72 @@ class StatusWrite:
 
 
 @dataclass(frozen=True)
+class _AdmissionFacts:
+    profile: ConnectionProfile | None
+    password_hash: str | None
+    serials: frozenset[str]
+    created: bool = False
+    needs_certificate: bool = False
+
+
+@dataclass(frozen=True)
+class BootWrite:
+    """A BootNotification: what the charge point says of itself, and its registration
+    status back (one removed while connected is registered again, Pending). All of a
+    transaction in one statement."""
+
+    batched: ClassVar[bool] = True
+    charge_point_id: str
+    info: BootInfo
+    at: datetime
+
+    @classmethod
+    async def write_all(cls, session: AsyncSession, items: list[BootWrite]) -> list[str]:
+        table = ChargePoint.__table__
+        upsert = dialect_insert(session, table)
+        # BootInfo's fields are the charge point's columns of the same names.
+        described = [field.name for field in dataclasses.fields(BootInfo)]
+        statement = upsert.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={
+                column: upsert.excluded[column]
+                for column in (*described, "last_boot_at", "last_seen_at")
+            },
+        ).returning(table.c.registration_status, sort_by_parameter_order=True)
+        rows = [
+            {
+                "id": item.charge_point_id,
+                "registration_status": "Pending",
+                **dataclasses.asdict(item.info),
+                "last_boot_at": item.at,
+                "last_seen_at": item.at,
+            }
+            for item in items
+        ]
+        return list((await session.execute(statement, rows)).scalars())
+
+
+@dataclass(frozen=True)
+class SeenWrite:
+    """A new connection: when the charge point was last heard of."""
+
+    batched: ClassVar[bool] = True
+    charge_point_id: str
+    at: datetime
+
+    @classmethod
+    async def write_all(cls, session: AsyncSession, items: list[SeenWrite]) -> list[None]:
+        table = ChargePoint.__table__
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("seen_id"))
+            .values(last_seen_at=bindparam("seen_at")),
+            [{"seen_id": item.charge_point_id, "seen_at": item.at} for item in items],
+        )
+        return [None] * len(items)
+
+
+@dataclass(frozen=True)
 class HeartbeatWrite:
     """A Heartbeat: when the charge point was last heard of. All of a transaction in one
     statement; a charge point removed while connected is registered again, Pending."""
@@ -311,60 +379,93 @@ class ChargePointService:
 
     async def admit(
         self, charge_point_id: str, password: str | None, certificate_cn: str | None = None
-    ) -> Admission:
-        """Decide on an upgrade request: unknown ids follow UNKNOWN_CHARGE_POINTS.
+    ) -> tuple[Admission, ConnectionProfile | None]:
+        """Decide on an upgrade request: unknown ids follow UNKNOWN_CHARGE_POINTS. An
+        admitted charge point is noted as seen, and what its connection needs comes back.
 
         Security profile 3: a verified client certificate whose CN is the charge point's
         serial number (once one is known) is enough. Otherwise a charge point with a key
         must send it (profiles 1 and 2), and with TLS_CLIENT_CA set one without a key must
         present a certificate.
         """
-        certificate_required = self._settings.client_certificates
-        async with self._sessions.begin() as session:
-            cp = await session.get(ChargePoint, charge_point_id)
-            if cp is None:
-                policy = self._settings.unknown_charge_points
-                if policy == "reject" or len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
-                    return Admission.UNKNOWN
-                if certificate_required and certificate_cn is None:
-                    return Admission.UNAUTHORIZED
-                status = "Accepted" if policy == "accept" else "Pending"
-                session.add(ChargePoint(id=charge_point_id, registration_status=status))
-                LOGGER.info("Registered new charge point %r as %s", charge_point_id, status)
-                return Admission.ACCEPT
-            if certificate_cn is not None:
-                serials = {cp.serial_number, cp.charge_box_serial_number} - {None}
-                if serials and certificate_cn not in serials:
-                    return Admission.WRONG_CERTIFICATE
-                return Admission.ACCEPT
-            if cp.password_hash is not None:
-                if password is None or not verify_password(cp.password_hash, password):
-                    return Admission.UNAUTHORIZED
-                return Admission.ACCEPT
-            return Admission.UNAUTHORIZED if certificate_required else Admission.ACCEPT
+        if len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
+            return Admission.UNKNOWN, None
+        facts = await self._writes.run(
+            lambda session: self._admission_facts(session, charge_point_id, certificate_cn)
+        )
+        if facts is None:
+            return Admission.UNKNOWN, None
+        admission = await self._decide(facts, password, certificate_cn)
+        if admission is not Admission.ACCEPT:
+            return admission, None
+        if not facts.created:
+            await self._writes.run(SeenWrite(charge_point_id, utcnow()))
+        return admission, facts.profile
+
+    async def _admission_facts(
+        self, session: AsyncSession, charge_point_id: str, certificate_cn: str | None
+    ) -> _AdmissionFacts | None:
+        """The row's facts; an unknown id is registered here if the policy lets it in (and,
+        with client certificates required, it presented one). None: refused as unknown."""
+        table = ChargePoint.__table__
+        row = (
+            await session.execute(
+                select(
+                    table.c.password_hash,
+                    table.c.registration_status,
+                    table.c.serial_number,
+                    table.c.charge_box_serial_number,
+                    table.c.ping_interval,
+                    table.c.lenient,
+                ).where(table.c.id == charge_point_id)
+            )
+        ).first()
+        if row is not None:
+            return _AdmissionFacts(
+                ConnectionProfile(row.registration_status, row.ping_interval, row.lenient),
+                row.password_hash,
+                frozenset({row.serial_number, row.charge_box_serial_number} - {None}),
+            )
+        policy = self._settings.unknown_charge_points
+        if policy == "reject":
+            return None
+        if self._settings.client_certificates and certificate_cn is None:
+            return _AdmissionFacts(None, None, frozenset(), created=False, needs_certificate=True)
+        status = "Accepted" if policy == "accept" else "Pending"
+        await session.execute(
+            insert(table).values(
+                id=charge_point_id, registration_status=status, last_seen_at=utcnow()
+            )
+        )
+        LOGGER.info("Registered new charge point %r as %s", charge_point_id, status)
+        return _AdmissionFacts(ConnectionProfile(status, None, False), None, frozenset(), True)
+
+    async def _decide(
+        self, facts: _AdmissionFacts, password: str | None, certificate_cn: str | None
+    ) -> Admission:
+        if facts.needs_certificate:
+            return Admission.UNAUTHORIZED
+        if facts.created:
+            return Admission.ACCEPT
+        if certificate_cn is not None:
+            if facts.serials and certificate_cn not in facts.serials:
+                return Admission.WRONG_CERTIFICATE
+            return Admission.ACCEPT
+        if facts.password_hash is not None:
+            # argon2 takes tens of milliseconds: in a thread, so the other chargers' messages
+            # are answered meanwhile.
+            if password is None or not await asyncio.to_thread(
+                verify_password, facts.password_hash, password
+            ):
+                return Admission.UNAUTHORIZED
+            return Admission.ACCEPT
+        return Admission.UNAUTHORIZED if self._settings.client_certificates else Admission.ACCEPT
 
     # --- charge-point-initiated messages ----------------------------------------------
 
     async def boot(self, charge_point_id: str, info: BootInfo) -> tuple[str, int]:
         """Store what the charge point says of itself; answer (status, interval)."""
-        now = utcnow()
-
-        async def work(session: AsyncSession) -> str:
-            cp = await self._get_or_create(session, charge_point_id)
-            cp.vendor = info.vendor
-            cp.model = info.model
-            cp.serial_number = info.serial_number
-            cp.charge_box_serial_number = info.charge_box_serial_number
-            cp.firmware_version = info.firmware_version
-            cp.iccid = info.iccid
-            cp.imsi = info.imsi
-            cp.meter_type = info.meter_type
-            cp.meter_serial_number = info.meter_serial_number
-            cp.last_boot_at = now
-            cp.last_seen_at = now
-            return cp.registration_status
-
-        status = await self._writes.run(work)
+        status = await self._writes.run(BootWrite(charge_point_id, info, utcnow()))
         self._bus.publish("boot", charge_point_id, registration_status=status)
         if status == "Accepted":
             return status, self._settings.heartbeat_interval
@@ -467,16 +568,6 @@ class ChargePointService:
                     )
                 ).all()
             )
-
-    async def seen(self, charge_point_id: str) -> ConnectionProfile:
-        """Note a new connection; return what it needs from the same row."""
-
-        async def work(session: AsyncSession) -> ConnectionProfile:
-            cp = await self._get_or_create(session, charge_point_id)
-            cp.last_seen_at = utcnow()
-            return ConnectionProfile(cp.registration_status, cp.ping_interval, cp.lenient)
-
-        return await self._writes.run(work)
 
     # --- queries ------------------------------------------------------------------------
 
