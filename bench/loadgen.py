@@ -88,6 +88,14 @@ class Stats:
     errors: int = 0
     connected: int = 0
     accepted: set[str] = field(default_factory=set)
+    unexpected_kinds: set[str] = field(default_factory=set)
+
+    def unexpected(self, error: BaseException) -> None:
+        """A charge point hit an error no charger expects: printed once per kind."""
+        kind = type(error).__name__
+        if kind not in self.unexpected_kinds:
+            self.unexpected_kinds.add(kind)
+            print(f"  unexpected in a charge point: {error!r}")
 
     def reset(self) -> None:
         self.latencies = []
@@ -255,6 +263,8 @@ async def play(
                     await cp.pause(args.meter_interval * random.uniform(0.5, 1.5))
         except (aiohttp.ClientError, OSError, TimeoutError, ConnectionResetError):
             pass
+        except Exception as error:  # a bug of the generator or a server's bad frame: shown
+            stats.unexpected(error)
         finally:
             if cp is not None and reader is not None:
                 await cp.close(reader)
@@ -298,6 +308,15 @@ async def play_rate(
                 pass
     finally:
         await cp.close(reader)
+
+
+_source_addresses = (f"127.0.{n // 250}.{n % 250 + 2}" for n in itertools.count())
+
+
+def next_source_address() -> str:
+    """A loopback address of its own for each run: 10,000 connections, their restart and
+    the next target's would exhaust one address's 28,000 ephemeral ports (TIME_WAIT)."""
+    return next(_source_addresses)
 
 
 def proc_rss_kib(pid: int) -> int:
@@ -421,7 +440,7 @@ async def charge_points_run(target: Target, args: argparse.Namespace) -> dict[st
     baseline_rss = proc_rss_kib(target.pid)
     stats = Stats()
     traffic = asyncio.Event()
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    connector = aiohttp.TCPConnector(limit=0, local_addr=(next_source_address(), 0))
     async with aiohttp.ClientSession(connector=connector) as http:
         started = time.monotonic()
         tasks = []
@@ -487,7 +506,7 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
     await wait_for_port(target.port)
     stats = Stats()
     rate = [0.0]  # per charge point, shared with every player
-    connector = aiohttp.TCPConnector(limit=0)
+    connector = aiohttp.TCPConnector(limit=0, local_addr=(next_source_address(), 0))
     best = 0.0
     best_p99 = float("nan")
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -501,6 +520,8 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
             for n in range(1, count + 1)
         ]
         await all_accepted(stats, count)
+        rate[0] = args.rates[0] / count
+        await asyncio.sleep(args.warm_up)  # past the boot storm, caches and plans warm
         for offered in args.rates:
             rate[0] = offered / count
             await asyncio.sleep(2)  # the new rate under way
@@ -617,6 +638,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="offered messages per second, in steps",
     )
     parser.add_argument("--step-duration", type=float, default=8)
+    parser.add_argument("--warm-up", type=float, default=10, help="seconds before the first step")
     parser.add_argument("--p99-limit", type=float, default=50, help="ms")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and generator")
     return parser.parse_args(argv)
