@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import os
 import random
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import orjson
+import picows
 
 ROOT = Path(__file__).resolve().parents[1]
 ID_TAG = "BENCH"
@@ -103,70 +103,137 @@ class Stats:
         self.errors = 0
 
 
+def _wake(future: asyncio.Future, error: BaseException | None, result: object = None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+        future.exception()  # marked retrieved: its waiter may be gone too
+
+
+class Gate:
+    """Traffic's start: opened once, waking every idle player."""
+
+    def __init__(self) -> None:
+        self.is_open = False
+        self.waiters: set[asyncio.Future] = set()
+
+    def open(self) -> None:
+        self.is_open = True
+        for waiter in list(self.waiters):
+            _wake(waiter, None)
+
+
+class Link(picows.WSListener):
+    """The WebSocket side of a charge point: picows hands each frame to a callback, no
+    reader task, which is what lets one core play 10,000 charge points."""
+
+    def __init__(self) -> None:
+        self.charge_point: BenchChargePoint | None = None
+
+    def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+        if frame.msg_type == picows.WSMsgType.TEXT and self.charge_point is not None:
+            self.charge_point.received(frame.get_payload_as_bytes())
+        elif frame.msg_type == picows.WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
+        if self.charge_point is not None:
+            self.charge_point.lost()
+
+
 class BenchChargePoint:
     """A lean OCPP-J client: orjson frames, one outstanding CALL, latency recorded."""
 
     _ids = itertools.count(1)
 
-    def __init__(self, cp_id: str, ws: aiohttp.ClientWebSocketResponse, stats: Stats) -> None:
+    def __init__(self, cp_id: str, transport: picows.WSTransport, stats: Stats) -> None:
         self.id = cp_id
-        self.ws = ws
+        self.transport = transport
         self.stats = stats
         self.pending: dict[str, asyncio.Future] = {}
-        self.lock = asyncio.Lock()
         self.meter = random.randint(0, 10**6)
-        self.closed = asyncio.Event()
+        self.closed = False
+        # What the player sleeps on: woken by its timer, the traffic gate, or a dropped link.
+        self.wake: asyncio.Future | None = None
+
+    async def _sleep(self, seconds: float | None, gate: Gate | None = None) -> None:
+        """One future per sleep, no helper task: 10,000 players sleep at once."""
+        if self.closed:
+            raise ConnectionResetError("connection lost")
+        loop = asyncio.get_running_loop()
+        self.wake = loop.create_future()
+        timer = None if seconds is None else loop.call_later(seconds, _wake, self.wake, None)
+        if gate is not None:
+            gate.waiters.add(self.wake)
+        try:
+            await self.wake
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if gate is not None:
+                gate.waiters.discard(self.wake)
+            self.wake = None
 
     async def pause(self, seconds: float) -> None:
         """Sleep, but notice at once when the link drops (as a charger would)."""
-        try:
-            await asyncio.wait_for(self.closed.wait(), seconds)
-        except TimeoutError:
-            return
-        raise ConnectionResetError("connection lost")
+        await self._sleep(seconds)
 
-    async def close(self, reader: asyncio.Task) -> None:
-        reader.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(), 2)
+    async def until(self, gate: Gate) -> None:
+        """Idle until the gate opens (traffic starts), but notice a dropped link."""
+        while not gate.is_open:
+            await self._sleep(None, gate)
 
-    async def reader(self) -> None:
-        try:
-            async for msg in self.ws:
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                frame = orjson.loads(msg.data)
-                if frame[0] in (3, 4):
-                    future = self.pending.pop(frame[1], None)
-                    if future is not None and not future.done():
-                        future.set_result(frame)
-                elif frame[0] == 2:  # a CALL from the central system: accept it
-                    await self.ws.send_str(
-                        orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode()
-                    )
-        finally:
-            self.closed.set()
-            # The link is gone: a CALL waiting for its answer fails now, not in 60 s.
-            for future in self.pending.values():
-                if not future.done():
-                    future.set_exception(ConnectionResetError("connection lost"))
-                    future.exception()  # marked retrieved: its caller may be gone too
-            self.pending.clear()
+    def close(self) -> None:
+        if not self.closed:
+            self.transport.send_close(picows.WSCloseCode.OK)
+            self.transport.disconnect()
+        self.lost()
+
+    def received(self, data: bytes) -> None:
+        frame = orjson.loads(data)
+        if frame[0] in (3, 4):
+            future = self.pending.pop(frame[1], None)
+            if future is not None:
+                _wake(future, None, frame)
+        elif frame[0] == 2:  # a CALL from the central system: accept it
+            self.transport.send(
+                picows.WSMsgType.TEXT, orjson.dumps([3, frame[1], {"status": "Accepted"}])
+            )
+
+    def lost(self) -> None:
+        """The link is gone: a sleep or a CALL waiting for its answer fails now."""
+        self.closed = True
+        if self.wake is not None:
+            _wake(self.wake, ConnectionResetError("connection lost"))
+        for future in self.pending.values():
+            _wake(future, ConnectionResetError("connection lost"))
+        self.pending.clear()
 
     async def call(self, action: str, payload: dict) -> dict:
-        async with self.lock:
-            unique_id = str(next(self._ids))
-            future = asyncio.get_running_loop().create_future()
-            self.pending[unique_id] = future
-            started = time.perf_counter()
-            await self.ws.send_str(orjson.dumps([2, unique_id, action, payload]).decode())
-            frame = await asyncio.wait_for(future, 60)
-            self.stats.latencies.append(time.perf_counter() - started)
-            self.stats.messages += 1
-            if frame[0] == 4:
-                self.stats.errors += 1
-                return {}
-            return frame[2]
+        if self.closed:
+            raise ConnectionResetError("connection lost")
+        unique_id = str(next(self._ids))
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.pending[unique_id] = future
+        timer = loop.call_later(60, _wake, future, TimeoutError("no answer in 60 s"))
+        started = time.perf_counter()
+        self.transport.send(picows.WSMsgType.TEXT, orjson.dumps([2, unique_id, action, payload]))
+        try:
+            frame = await future
+        finally:
+            timer.cancel()
+            self.pending.pop(unique_id, None)
+        self.stats.latencies.append(time.perf_counter() - started)
+        self.stats.messages += 1
+        if frame[0] == 4:
+            self.stats.errors += 1
+            return {}
+        return frame[2]
 
     async def boot(self, connectors: int) -> None:
         answer = await self.call(
@@ -225,34 +292,51 @@ class BenchChargePoint:
             pass
 
 
+# What a charger does when its link fails: wait a little, connect again.
+LINK_ERRORS = (OSError, TimeoutError, ConnectionResetError, picows.WSError)
+
+
 async def connected_charge_point(
-    http: aiohttp.ClientSession, url: str, cp_id: str, stats: Stats, connectors: int
-):
-    ws = await http.ws_connect(f"{url}/{cp_id}", protocols=("ocpp1.6",), compress=0)
+    url: str, cp_id: str, stats: Stats, connectors: int, source: str
+) -> BenchChargePoint:
+    transport, link = await picows.ws_connect(
+        Link,
+        f"{url}/{cp_id}",
+        extra_headers={"Sec-WebSocket-Protocol": "ocpp1.6"},
+        websocket_handshake_timeout=60,
+        local_addr=(source, 0),
+    )
+    cp = BenchChargePoint(cp_id, transport, stats)
+    link.charge_point = cp
+    if transport.is_disconnected:
+        cp.lost()
     stats.connected += 1
-    cp = BenchChargePoint(cp_id, ws, stats)
-    reader = asyncio.create_task(cp.reader())
-    await cp.boot(connectors)
-    return cp, reader
+    try:
+        await cp.boot(connectors)
+    except BaseException:
+        cp.close()
+        stats.connected -= 1
+        raise
+    return cp
 
 
 async def play(
-    http: aiohttp.ClientSession,
     url: str,
     cp_id: str,
     args: argparse.Namespace,
     stats: Stats,
-    traffic: asyncio.Event,
+    traffic: Gate,
+    source: str,
 ) -> None:
     """Connect (again, after a drop), boot, then idle or realistic traffic until cancelled."""
     while True:
-        cp = reader = None
+        cp = None
         try:
-            cp, reader = await connected_charge_point(http, url, cp_id, stats, args.connectors)
+            cp = await connected_charge_point(url, cp_id, stats, args.connectors, source)
             next_heartbeat = time.monotonic() + random.uniform(0, args.heartbeat_interval)
             while True:
-                if not traffic.is_set():
-                    await traffic.wait()
+                if not traffic.is_open:
+                    await cp.until(traffic)
                     next_heartbeat = time.monotonic() + random.uniform(0, args.heartbeat_interval)
                 if time.monotonic() >= next_heartbeat:
                     await cp.call("Heartbeat", {})
@@ -261,33 +345,28 @@ async def play(
                     await cp.run_session(1, args.samples, args.meter_interval)
                 else:
                     await cp.pause(args.meter_interval * random.uniform(0.5, 1.5))
-        except (aiohttp.ClientError, OSError, TimeoutError, ConnectionResetError):
+        except LINK_ERRORS:
             pass
         except Exception as error:  # a bug of the generator or a server's bad frame: shown
             stats.unexpected(error)
         finally:
-            if cp is not None and reader is not None:
-                await cp.close(reader)
+            if cp is not None:
+                cp.close()
                 stats.connected -= 1
         stats.accepted.discard(cp_id)
         await asyncio.sleep(random.uniform(0.5, 2.0))  # reconnect jitter
 
 
 async def play_rate(
-    http: aiohttp.ClientSession,
-    url: str,
-    cp_id: str,
-    stats: Stats,
-    rate: list[float],
-    samples: int,
+    url: str, cp_id: str, stats: Stats, rate: list[float], samples: int, source: str
 ) -> None:
     """Open loop: the next message is due 1/rate s (exponential) after the last was due;
     it waits while the previous one is unanswered (one outstanding CALL)."""
     while True:
         try:
-            cp, reader = await connected_charge_point(http, url, cp_id, stats, 1)
+            cp = await connected_charge_point(url, cp_id, stats, 1, source)
             break
-        except (aiohttp.ClientError, OSError, TimeoutError, ConnectionResetError) as error:
+        except LINK_ERRORS as error:
             print(f"  {cp_id}: {error!r}; connecting again")
             await asyncio.sleep(1)
     loop = asyncio.get_running_loop()
@@ -307,10 +386,14 @@ async def play_rate(
             except StopIteration:
                 pass
     finally:
-        await cp.close(reader)
+        cp.close()
 
 
-_source_addresses = (f"127.0.{n // 250}.{n % 250 + 2}" for n in itertools.count())
+# From a random start: the TIME_WAIT of an earlier benchmark's ports lasts a minute.
+_source_addresses = (
+    f"127.{n // 62500 % 250 + 1}.{n // 250 % 250}.{n % 250 + 2}"
+    for n in itertools.count(random.randrange(10**7))
+)
 
 
 def next_source_address() -> str:
@@ -374,6 +457,9 @@ class Target:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> int:
+        with socket.socket() as probe:  # a stale server there would be measured instead
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise SystemExit(f"port {self.port} is taken: stop what listens there first")
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL
         )
@@ -398,6 +484,16 @@ class Target:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+async def stop_players(tasks: list[asyncio.Task]) -> None:
+    """Cancel every player, again for any still running a second later: Python 3.11's
+    wait_for can swallow a cancellation (gh-86296), and a player then plays on."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=1)
 
 
 async def wait_for_port(port: int, seconds: float = 60) -> None:
@@ -439,63 +535,58 @@ async def charge_points_run(target: Target, args: argparse.Namespace) -> dict[st
     await asyncio.sleep(1)  # settled: the baseline is the server before any charge point
     baseline_rss = proc_rss_kib(target.pid)
     stats = Stats()
-    traffic = asyncio.Event()
-    connector = aiohttp.TCPConnector(limit=0, local_addr=(next_source_address(), 0))
-    async with aiohttp.ClientSession(connector=connector) as http:
-        started = time.monotonic()
-        tasks = []
-        for n in range(1, args.charge_points + 1):
-            cp_id = f"{args.id_prefix}{n}"
-            tasks.append(asyncio.create_task(play(http, target.url, cp_id, args, stats, traffic)))
-            if n % args.connect_batch == 0:
-                await asyncio.sleep(args.connect_batch / args.connect_rate)
-        await all_accepted(stats, args.charge_points)
-        results["accepted_s"] = time.monotonic() - started
-        await asyncio.sleep(3)  # idle: what every connection costs at rest
-        results["rss_mib"] = proc_rss_kib(target.pid) / 1024
-        results["kib_per_connection"] = (
-            proc_rss_kib(target.pid) - baseline_rss
-        ) / args.charge_points
+    traffic = Gate()
+    source = next_source_address()
+    started = time.monotonic()
+    tasks = []
+    for n in range(1, args.charge_points + 1):
+        cp_id = f"{args.id_prefix}{n}"
+        tasks.append(asyncio.create_task(play(target.url, cp_id, args, stats, traffic, source)))
+        if n % args.connect_batch == 0:
+            await asyncio.sleep(args.connect_batch / args.connect_rate)
+    await all_accepted(stats, args.charge_points)
+    results["accepted_s"] = time.monotonic() - started
+    await asyncio.sleep(3)  # idle: what every connection costs at rest
+    results["rss_mib"] = proc_rss_kib(target.pid) / 1024
+    results["kib_per_connection"] = (proc_rss_kib(target.pid) - baseline_rss) / args.charge_points
+    print(
+        f"  {args.charge_points} charge points accepted in {results['accepted_s']:.1f} s;"
+        f" idle: {results['rss_mib']:.0f} MiB RSS,"
+        f" {results['kib_per_connection']:.1f} KiB per connection"
+    )
+
+    if "traffic" in scenarios:
+        traffic.open()
+        await asyncio.sleep(min(5.0, args.duration / 4))  # traffic under way
+        stats.reset()
+        cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
+        await asyncio.sleep(args.duration)
+        elapsed = time.monotonic() - t0
+        cpu = proc_cpu_seconds(target.pid) - cpu_before
+        results["traffic_rate"] = stats.messages / elapsed
+        results["traffic_p99_ms"] = percentile(stats.latencies, 0.99) * 1000
+        results["cpu_per_1000"] = 1000 * cpu / max(stats.messages, 1)
+        results["cpu_share"] = cpu / elapsed
         print(
-            f"  {args.charge_points} charge points accepted in {results['accepted_s']:.1f} s;"
-            f" idle: {results['rss_mib']:.0f} MiB RSS,"
-            f" {results['kib_per_connection']:.1f} KiB per connection"
+            f"  traffic: {stats.connected} connected, {results['traffic_rate']:.0f} msg/s,"
+            f" {stats.errors} CALLERRORs; {latency_line(stats.latencies)};"
+            f" server CPU {results['cpu_share']:.0%}, "
+            f"{results['cpu_per_1000']:.3f} s per 1,000 messages"
         )
 
-        if "traffic" in scenarios:
-            traffic.set()
-            await asyncio.sleep(min(5.0, args.duration / 4))  # traffic under way
-            stats.reset()
-            cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
-            await asyncio.sleep(args.duration)
-            elapsed = time.monotonic() - t0
-            cpu = proc_cpu_seconds(target.pid) - cpu_before
-            results["traffic_rate"] = stats.messages / elapsed
-            results["traffic_p99_ms"] = percentile(stats.latencies, 0.99) * 1000
-            results["cpu_per_1000"] = 1000 * cpu / max(stats.messages, 1)
-            results["cpu_share"] = cpu / elapsed
-            print(
-                f"  traffic: {stats.connected} connected, {results['traffic_rate']:.0f} msg/s,"
-                f" {stats.errors} CALLERRORs; {latency_line(stats.latencies)};"
-                f" server CPU {results['cpu_share']:.0%}, "
-                f"{results['cpu_per_1000']:.3f} s per 1,000 messages"
-            )
+    if "restart" in scenarios:
+        target.kill()
+        killed = time.monotonic()
+        stats.accepted.clear()
+        target.start()
+        await all_accepted(stats, args.charge_points)
+        results["restart_s"] = time.monotonic() - killed
+        print(
+            f"  restart: SIGKILL to all {args.charge_points} accepted again in"
+            f" {results['restart_s']:.1f} s (reconnect jitter 0.5-2 s included)"
+        )
 
-        if "restart" in scenarios:
-            target.kill()
-            killed = time.monotonic()
-            stats.accepted.clear()
-            target.start()
-            await all_accepted(stats, args.charge_points)
-            results["restart_s"] = time.monotonic() - killed
-            print(
-                f"  restart: SIGKILL to all {args.charge_points} accepted again in"
-                f" {results['restart_s']:.1f} s (reconnect jitter 0.5-2 s included)"
-            )
-
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await stop_players(tasks)
     target.stop()
     return results
 
@@ -506,44 +597,41 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
     await wait_for_port(target.port)
     stats = Stats()
     rate = [0.0]  # per charge point, shared with every player
-    connector = aiohttp.TCPConnector(limit=0, local_addr=(next_source_address(), 0))
+    source = next_source_address()
     best = 0.0
     best_p99 = float("nan")
-    async with aiohttp.ClientSession(connector=connector) as http:
-        count = args.throughput_charge_points
-        tasks = [
-            asyncio.create_task(
-                play_rate(
-                    http, target.url, f"{args.id_prefix}T{n}", stats, rate, args.throughput_samples
-                )
+    count = args.throughput_charge_points
+    tasks = [
+        asyncio.create_task(
+            play_rate(
+                target.url, f"{args.id_prefix}T{n}", stats, rate, args.throughput_samples, source
             )
-            for n in range(1, count + 1)
-        ]
-        await all_accepted(stats, count)
-        rate[0] = args.rates[0] / count
-        await asyncio.sleep(args.warm_up)  # past the boot storm, caches and plans warm
-        for offered in args.rates:
-            rate[0] = offered / count
-            await asyncio.sleep(2)  # the new rate under way
-            stats.reset()
-            cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
-            await asyncio.sleep(args.step_duration)
-            elapsed = time.monotonic() - t0
-            cpu = proc_cpu_seconds(target.pid) - cpu_before
-            achieved = stats.messages / elapsed
-            p99 = percentile(stats.latencies, 0.99) * 1000
-            ok = achieved >= 0.95 * offered and p99 < args.p99_limit
-            print(
-                f"  offered {offered:6.0f}/s: answered {achieved:6.0f}/s,"
-                f" {latency_line(stats.latencies)}, server CPU {cpu / elapsed:.0%}"
-                f"{'' if ok else '  <- over the limit'}"
-            )
-            if not ok:
-                break
-            best, best_p99 = achieved, p99
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        )
+        for n in range(1, count + 1)
+    ]
+    await all_accepted(stats, count)
+    rate[0] = args.rates[0] / count
+    await asyncio.sleep(args.warm_up)  # past the boot storm, caches and plans warm
+    for offered in args.rates:
+        rate[0] = offered / count
+        await asyncio.sleep(2)  # the new rate under way
+        stats.reset()
+        cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
+        await asyncio.sleep(args.step_duration)
+        elapsed = time.monotonic() - t0
+        cpu = proc_cpu_seconds(target.pid) - cpu_before
+        achieved = stats.messages / elapsed
+        p99 = percentile(stats.latencies, 0.99) * 1000
+        ok = achieved >= 0.95 * offered and p99 < args.p99_limit
+        print(
+            f"  offered {offered:6.0f}/s: answered {achieved:6.0f}/s,"
+            f" {latency_line(stats.latencies)}, server CPU {cpu / elapsed:.0%}"
+            f"{'' if ok else '  <- over the limit'}"
+        )
+        if not ok:
+            break
+        best, best_p99 = achieved, p99
+    await stop_players(tasks)
     target.stop()
     return {"throughput": best, "throughput_p99_ms": best_p99}
 
