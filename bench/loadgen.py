@@ -306,10 +306,11 @@ async def connected_charge_point(
         websocket_handshake_timeout=60,
         local_addr=(source, 0),
     )
+    if link is None or transport.is_disconnected:  # closed during the handshake
+        transport.disconnect()
+        raise ConnectionResetError("closed during the handshake")
     cp = BenchChargePoint(cp_id, transport, stats)
     link.charge_point = cp
-    if transport.is_disconnected:
-        cp.lost()
     stats.connected += 1
     try:
         await cp.boot(connectors)
@@ -337,6 +338,8 @@ async def play(
             while True:
                 if not traffic.is_open:
                     await cp.until(traffic)
+                    # Chargers are not in step: each starts somewhere in its meter interval.
+                    await cp.pause(random.uniform(0, args.meter_interval))
                     next_heartbeat = time.monotonic() + random.uniform(0, args.heartbeat_interval)
                 if time.monotonic() >= next_heartbeat:
                     await cp.call("Heartbeat", {})
@@ -557,7 +560,7 @@ async def charge_points_run(target: Target, args: argparse.Namespace) -> dict[st
 
     if "traffic" in scenarios:
         traffic.open()
-        await asyncio.sleep(min(5.0, args.duration / 4))  # traffic under way
+        await asyncio.sleep(args.meter_interval)  # every player's traffic under way
         stats.reset()
         cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
         await asyncio.sleep(args.duration)
