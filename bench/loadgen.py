@@ -625,7 +625,8 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
         cpu = proc_cpu_seconds(target.pid) - cpu_before
         achieved = stats.messages / elapsed
         p99 = percentile(stats.latencies, 0.99) * 1000
-        ok = achieved >= 0.95 * offered and p99 < args.p99_limit
+        # Open loop with exponential gaps: a step's count varies by a few per cent.
+        ok = achieved >= 0.9 * offered and p99 < args.p99_limit
         print(
             f"  offered {offered:6.0f}/s: answered {achieved:6.0f}/s,"
             f" {latency_line(stats.latencies)}, server CPU {cpu / elapsed:.0%}"
