@@ -22,18 +22,14 @@ which they are written among themselves does not matter.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-@runtime_checkable
 class Batched(Protocol):
     """A write whose class writes all of its kind in a transaction at once."""
 
@@ -62,7 +58,7 @@ class GroupCommit:
         self._waiting: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._writers: set[asyncio.Task[None]] = set()
 
-    async def run(self, work: Work[T] | Batched) -> T:
+    async def run(self, work: Work[T]) -> T:
         """Run `work` in the next transaction; return its result once that is committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, future))
