@@ -398,7 +398,14 @@ class ChargePointService:
         admission = await self._decide(facts, password, certificate_cn)
         if admission is not Admission.ACCEPT:
             return admission, None
-        if not facts.created:
+        if facts.created:
+            # Logged here, after the commit: a batch that fails runs its works again.
+            LOGGER.info(
+                "Registered new charge point %r as %s",
+                charge_point_id,
+                facts.profile.registration_status,
+            )
+        else:
             await self._writes.run(SeenWrite(charge_point_id, utcnow()))
         return admission, facts.profile
 
@@ -437,7 +444,6 @@ class ChargePointService:
                 id=charge_point_id, registration_status=status, last_seen_at=utcnow()
             )
         )
-        LOGGER.info("Registered new charge point %r as %s", charge_point_id, status)
         return _AdmissionFacts(ConnectionProfile(status, None, False), None, frozenset(), True)
 
     async def _decide(
