@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-NOW = datetime.now(UTC)
+@pytest.fixture
+def now() -> datetime:
+    """Read when the test starts: a time read at import is older than OFFLINE_AFTER by the
+    time a long suite reaches these tests, and every session would look queued offline."""
+    return datetime.now(UTC)
 
 
 async def start(cp, connector: int, meter: int, when: datetime, tag: str = "T") -> int:
@@ -30,19 +35,19 @@ async def start(cp, connector: int, meter: int, when: datetime, tag: str = "T") 
     return answer["transactionId"]
 
 
-async def test_suspicious_sessions_are_accepted_and_flagged(client, connect) -> None:
+async def test_suspicious_sessions_are_accepted_and_flagged(client, connect, now) -> None:
     cp = await connect("CP-FLAG")
     services = client.app[SERVICES].transactions
 
     # Queued while offline: an old timestamp is accepted as it is, and flagged.
-    offline = await start(cp, 1, 100, NOW - timedelta(hours=5))
+    offline = await start(cp, 1, 100, now - timedelta(hours=5))
     # The charger's clock runs ahead (SteVe #1963).
-    future = await start(cp, 2, 100, NOW + timedelta(hours=2), tag="T2")
+    future = await start(cp, 2, 100, now + timedelta(hours=2), tag="T2")
     # A second session on a connector that still has one open (SteVe #1963).
-    overlap = await start(cp, 1, 200, NOW, tag="T3")
+    overlap = await start(cp, 1, 200, now, tag="T3")
     # meterStop below meterStart (SteVe #1297): stored as sent, flagged.
     await cp.result(
-        "StopTransaction", {"transactionId": offline, "meterStop": 50, "timestamp": iso(NOW)}
+        "StopTransaction", {"transactionId": offline, "meterStop": 50, "timestamp": iso(now)}
     )
 
     flags = {tx.id: set(tx.flags) for tx in await services.list()}
@@ -53,11 +58,11 @@ async def test_suspicious_sessions_are_accepted_and_flagged(client, connect) -> 
     assert (stopped.meter_start, stopped.meter_stop) == (100, 50)  # nothing "corrected"
 
 
-async def test_stray_meter_values_are_kept_with_the_reason(client, connect) -> None:
+async def test_stray_meter_values_are_kept_with_the_reason(client, connect, now) -> None:
     owner = await connect("OWNER")
     other = await connect("OTHER")
-    tx = await start(owner, 1, 0, NOW)
-    sample = [{"timestamp": iso(NOW), "sampledValue": [{"value": "1"}]}]
+    tx = await start(owner, 1, 0, now)
+    sample = [{"timestamp": iso(now), "sampledValue": [{"value": "1"}]}]
     # HA-ocpp #511, #1749: meter values for transactions the server does not know.
     await other.result("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": sample})
     await other.result(
@@ -71,10 +76,12 @@ async def test_stray_meter_values_are_kept_with_the_reason(client, connect) -> N
     ]
 
 
-async def test_operator_closes_a_session_whose_stop_never_came(client, connect, portal) -> None:
+async def test_operator_closes_a_session_whose_stop_never_came(
+    client, connect, portal, now
+) -> None:
     cp = await connect("CP-LOST")
-    tx = await start(cp, 1, 1000, NOW - timedelta(minutes=30))
-    last = NOW - timedelta(minutes=5)
+    tx = await start(cp, 1, 1000, now - timedelta(minutes=30))
+    last = now - timedelta(minutes=5)
     await cp.result(
         "MeterValues",
         {
@@ -82,7 +89,7 @@ async def test_operator_closes_a_session_whose_stop_never_came(client, connect, 
             "transactionId": tx,
             "meterValue": [
                 {
-                    "timestamp": iso(NOW - timedelta(minutes=10)),
+                    "timestamp": iso(now - timedelta(minutes=10)),
                     "sampledValue": [{"value": "1500"}],
                 },
                 {"timestamp": iso(last), "sampledValue": [{"value": "2.25", "unit": "kWh"}]},
@@ -112,14 +119,14 @@ async def test_operator_closes_a_session_whose_stop_never_came(client, connect, 
     # A late StopTransaction from the charger is still answered and changes nothing.
     assert (
         await cp.result(
-            "StopTransaction", {"transactionId": tx, "meterStop": 9999, "timestamp": iso(NOW)}
+            "StopTransaction", {"transactionId": tx, "meterStop": 9999, "timestamp": iso(now)}
         )
         == {}
     )
     assert (await client.app[SERVICES].transactions.get(tx)).meter_stop == 2250
 
     # From the portal: the button on the session page.
-    tx2 = await start(cp, 2, 0, NOW, tag="T9")
+    tx2 = await start(cp, 2, 0, now, tag="T9")
     operator = await portal("operator")
     _, html = await operator.get(f"/transactions/{tx2}")
     assert "Close session" in html
@@ -130,14 +137,14 @@ async def test_operator_closes_a_session_whose_stop_never_came(client, connect, 
     assert "Close session" not in html
 
 
-async def test_a_retried_meter_values_message_is_stored_once(client, connect) -> None:
+async def test_a_retried_meter_values_message_is_stored_once(client, connect, now) -> None:
     cp = await connect("CP-RETRY")
-    tx = await start(cp, 1, 0, NOW)
+    tx = await start(cp, 1, 0, now)
     message = {
         "connectorId": 1,
         "transactionId": tx,
         "meterValue": [
-            {"timestamp": iso(NOW), "sampledValue": [{"value": "10"}, {"value": "7000",
+            {"timestamp": iso(now), "sampledValue": [{"value": "10"}, {"value": "7000",
              "measurand": "Power.Active.Import", "unit": "W"}]}
         ],
     }  # fmt: skip
@@ -145,7 +152,7 @@ async def test_a_retried_meter_values_message_is_stored_once(client, connect) ->
     assert await cp.result("MeterValues", message) == {}
     assert await cp.result("MeterValues", message) == {}
     # A later reading with the same value is new data, and is kept.
-    reading = {**message["meterValue"][0], "timestamp": iso(NOW + timedelta(seconds=10))}
+    reading = {**message["meterValue"][0], "timestamp": iso(now + timedelta(seconds=10))}
     later = {**message, "meterValue": [reading]}
     assert await cp.result("MeterValues", later) == {}
     async with AsyncSession(client.app[ENGINE]) as session:
@@ -157,13 +164,15 @@ async def test_a_retried_meter_values_message_is_stored_once(client, connect) ->
     assert len(rows) == 4
 
 
-async def test_a_meter_values_repeated_on_a_new_connection_is_stored_once(client, connect) -> None:
+async def test_a_meter_values_repeated_on_a_new_connection_is_stored_once(
+    client, connect, now
+) -> None:
     cp = await connect("CP-AGAIN")
-    tx = await start(cp, 1, 0, NOW)
+    tx = await start(cp, 1, 0, now)
     message = {
         "connectorId": 1,
         "transactionId": tx,
-        "meterValue": [{"timestamp": iso(NOW), "sampledValue": [{"value": "10"}]}],
+        "meterValue": [{"timestamp": iso(now), "sampledValue": [{"value": "10"}]}],
     }
     assert await cp.result("MeterValues", message) == {}
     # The link drops before the charger sees the answer; it sends it again, first thing on
@@ -171,7 +180,7 @@ async def test_a_meter_values_repeated_on_a_new_connection_is_stored_once(client
     await cp.ws.close()
     cp = await connect("CP-AGAIN")
     assert await cp.result("MeterValues", message) == {}
-    reading = {"timestamp": iso(NOW + timedelta(seconds=10)), "sampledValue": [{"value": "20"}]}
+    reading = {"timestamp": iso(now + timedelta(seconds=10)), "sampledValue": [{"value": "20"}]}
     assert await cp.result("MeterValues", {**message, "meterValue": [reading]}) == {}
     async with AsyncSession(client.app[ENGINE]) as session:
         values = (
