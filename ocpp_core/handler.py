@@ -223,7 +223,8 @@ class ChargePointHandler(LibraryChargePoint):
 
     async def _send(self, message: str, msg: Any = None, action: str | None = None) -> None:
         LOGGER.debug("%s: sending %s", self.id, redact_text(message))
-        if action is not None:
+        if action is not None:  # our answer to the charger's CALL `msg.unique_id`
+            self._actions.pop(msg.unique_id, None)
             self._services.message_log.record(
                 self.id, "out", message, MessageType.CallResult, msg.unique_id, action
             )

@@ -16,7 +16,7 @@ from ocpp_core.db.models import (
     StatusReport,
 )
 from tests.conftest import ADMIN
-from webapp.keys import BUS, ENGINE, SERVICES
+from webapp.keys import BUS, CENTRAL_SYSTEM, ENGINE, SERVICES
 
 
 async def rows(client, model, *where):
@@ -468,3 +468,23 @@ async def test_message_log_keeps_both_directions_with_secrets_redacted(client, c
     assert '"value":"***"' in log[1].payload
     assert log[2].payload == "not json at all"
     assert log[0].unique_id == log[1].unique_id
+
+
+async def test_answered_calls_leave_nothing_behind_on_the_connection(client, connect) -> None:
+    """Each CALL's action is remembered only until it is answered: a charger connected for
+    months must not grow its connection's memory with every message it ever sent."""
+    cp = await connect("CP-LONG")
+    await cp.boot()
+    for _ in range(20):
+        await cp.result("Heartbeat", {})
+    await cp.send_raw('[2, "bad-1", "Heartbeat", {"unexpected": 1}]')  # answered by CALLERROR
+    await cp.receive()
+    handler = client.app[CENTRAL_SYSTEM].registry.get("CP-LONG")
+    assert handler._actions == {}
+    log = await client.app[SERVICES].message_log.recent("CP-LONG", limit=4)
+    assert [(m.direction, m.message_type, m.action) for m in log] == [
+        ("out", 4, "Heartbeat"),
+        ("in", 2, "Heartbeat"),
+        ("out", 3, "Heartbeat"),
+        ("in", 2, "Heartbeat"),
+    ]
