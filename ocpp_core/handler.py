@@ -116,6 +116,25 @@ class ChargePointHandler(LibraryChargePoint):
     checked the payload with the 1.6 error codes before the handler runs.
     """
 
+    # One per connection, 10,000 at once: attributes in slots, no per-instance dict.
+    __slots__ = (
+        "_actions",
+        "_awaiting",
+        "_call_lock",
+        "_connection",
+        "_follow_ups",
+        "_last_meter_values",
+        "_lost",
+        "_response_timeout",
+        "_services",
+        "certificate_cn",
+        "connected_at",
+        "id",
+        "lenient",
+        "registration_status",
+    )
+    logger = LOGGER  # what the library's methods log to
+
     def __init__(
         self,
         charge_point_id: str,
@@ -130,9 +149,9 @@ class ChargePointHandler(LibraryChargePoint):
         self.id = charge_point_id
         self._connection = connection
         self._response_timeout = call_timeout
-        self._call_lock = asyncio.Lock()
+        # Made when the first CALL is sent: most connections never get one.
+        self._call_lock: asyncio.Lock | None = None
         self._awaiting: tuple[str, asyncio.Future[Any]] | None = None
-        self.logger = LOGGER
         self._services = services
         self._lost = False
         self._actions: dict[str, str] = {}
@@ -183,6 +202,8 @@ class ChargePointHandler(LibraryChargePoint):
         NotConnected, CallTimedOut, CallErrorReply or InvalidReply.
         """
         call = Call(str(uuid.uuid4()), action, payload)
+        if self._call_lock is None:
+            self._call_lock = asyncio.Lock()
         async with self._call_lock:
             if self._lost:
                 raise NotConnected(self.id)

@@ -68,7 +68,9 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
             headers={hdrs.WWW_AUTHENTICATE: 'Basic realm="Voltaro OCPP"'},
         )
 
-    connection = WebSocketConnection(ws, TokenBucket(settings.rate_limit, settings.rate_burst))
+    rate_limited = settings.rate_limit > 0
+    limit = TokenBucket(settings.rate_limit, settings.rate_burst) if rate_limited else None
+    connection = WebSocketConnection(ws, limit)
     central = request.app[CENTRAL_SYSTEM]
     assert profile is not None  # admitted
     handler = central.open(charge_point_id, connection, profile)

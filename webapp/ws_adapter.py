@@ -20,6 +20,8 @@ class RateLimited(ConnectionClosed):
 class TokenBucket:
     """`rate` messages a second on average, `burst` at once; rate 0 means no limit."""
 
+    __slots__ = ("_last", "_tokens", "burst", "rate")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = burst
@@ -42,6 +44,8 @@ class WebSocketConnection:
     """With `autoping=False` on the socket, pings are answered here, and when anything
     was last heard (a pong or any frame) is noted, so the keep-alive can tell a dead link
     from a quiet one (see webapp.keepalive)."""
+
+    __slots__ = ("_limit", "_loop", "_ws", "last_heard")
 
     def __init__(
         self,
