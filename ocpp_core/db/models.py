@@ -48,6 +48,23 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite: the text SQLAlchemy's DATETIME stores ("2026-12-02 04:18:17.036000"),
+        # made by datetime's own isoformat in one step. The generic path (this decorator,
+        # then DATETIME's %-formatting of eight fields) took a tenth of the server's CPU
+        # under meter-value load: every sample row has two datetimes.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect):
         if value is None:
             return None

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db.bulk import BulkInsert
 from ocpp_core.db.models import OcppMessage, utcnow
 from ocpp_core.events import EventBus
 
@@ -25,6 +26,19 @@ LOGGER = logging.getLogger(__name__)
 MAX_PAYLOAD_CHARS = 65_536
 REDACTED = "***"
 SECRET_KEYS = frozenset({"AuthorizationKey"})
+
+LOG_ROWS = BulkInsert(
+    OcppMessage.__table__,
+    (
+        "charge_point_id",
+        "direction",
+        "message_type",
+        "unique_id",
+        "action",
+        "payload",
+        "created_at",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,9 @@ class MessageLog:
         self._bus = bus
         self._flush_interval = flush_interval
         self._keep = keep_per_charge_point
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[tuple[Any, ...]] = []  # LOG_ROWS rows
         self._written: dict[str, int] = {}
+        self._flushing = asyncio.Lock()
 
     def record(
         self,
@@ -87,15 +102,15 @@ class MessageLog:
         payload = redact_text(raw)[:MAX_PAYLOAD_CHARS]
         now = utcnow()
         self._buffer.append(
-            {
-                "charge_point_id": charge_point_id,
-                "direction": direction,
-                "message_type": message_type,
-                "unique_id": unique_id[:64] if unique_id else None,
-                "action": action[:64] if action else None,
-                "payload": payload,
-                "created_at": now,
-            }
+            (
+                charge_point_id,
+                direction,
+                message_type,
+                unique_id[:64] if unique_id else None,
+                action[:64] if action else None,
+                payload,
+                now,
+            )
         )
         self._bus.publish(
             "message",
@@ -130,17 +145,21 @@ class MessageLog:
                 raise
 
     async def flush(self) -> None:
-        if not self._buffer:
-            return
-        batch, self._buffer = self._buffer, []
-        try:
-            async with self._sessions.begin() as session:
-                await session.execute(insert(OcppMessage.__table__), batch)
-        except Exception:
-            LOGGER.exception("could not write %d OCPP log entries", len(batch))
-            return
+        """Write what is buffered. One flush at a time, so entries get their ids in the order
+        they were recorded, and a reader's flush (`recent`) returns only once everything
+        recorded before it, including a batch the background flush is writing, is stored."""
+        async with self._flushing:
+            if not self._buffer:
+                return
+            batch, self._buffer = self._buffer, []
+            try:
+                async with self._sessions.begin() as session:
+                    await LOG_ROWS.write(session, batch)
+            except Exception:
+                LOGGER.exception("could not write %d OCPP log entries", len(batch))
+                return
         for row in batch:
-            cp = row["charge_point_id"]
+            cp = row[0]
             self._written[cp] = self._written.get(cp, 0) + 1
         await self._prune()
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db.bulk import BulkInsert
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
@@ -188,7 +189,7 @@ class MeterValuesWrite:
             )
             owners = {transaction_id: owner for transaction_id, owner in rows}
         results: list[tuple[bool, int | None, bool]] = []
-        rows_to_insert: list[dict[str, Any]] = []
+        rows_to_insert: list[tuple[Any, ...]] = []
         now = utcnow()
         for index, item in enumerate(items):
             if index in retried:
@@ -213,8 +214,7 @@ class MeterValuesWrite:
                 now,
             )
             results.append((True, linked, flag is not None))
-        if rows_to_insert:
-            await session.execute(insert(MeterValue.__table__), rows_to_insert)
+        await METER_VALUE_ROWS.write(session, rows_to_insert)
         return results
 
     @staticmethod
@@ -242,6 +242,28 @@ class MeterValuesWrite:
         return retried
 
 
+METER_VALUE_ROWS = BulkInsert(
+    MeterValue.__table__,
+    (
+        "charge_point_id",
+        "connector_id",
+        "transaction_id",
+        "claimed_transaction_id",
+        "timestamp",
+        "value",
+        "measurand",
+        "unit",
+        "phase",
+        "context",
+        "location",
+        "format",
+        "source",
+        "flag",
+        "received_at",
+    ),
+)
+
+
 def sample_rows(
     charge_point_id: str,
     connector_id: int,
@@ -251,25 +273,26 @@ def sample_rows(
     source: str,
     flag: str | None,
     received_at: datetime,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
+    """METER_VALUE_ROWS rows of `samples`."""
     return [
-        {
-            "charge_point_id": charge_point_id,
-            "connector_id": connector_id,
-            "transaction_id": transaction_id,
-            "claimed_transaction_id": claimed_transaction_id,
-            "timestamp": s.timestamp,
-            "value": s.value,
-            "measurand": s.measurand,
-            "unit": s.unit,
-            "phase": s.phase,
-            "context": s.context,
-            "location": s.location,
-            "format": s.format,
-            "source": source,
-            "flag": flag,
-            "received_at": received_at,
-        }
+        (
+            charge_point_id,
+            connector_id,
+            transaction_id,
+            claimed_transaction_id,
+            s.timestamp,
+            s.value,
+            s.measurand,
+            s.unit,
+            s.phase,
+            s.context,
+            s.location,
+            s.format,
+            source,
+            flag,
+            received_at,
+        )
         for s in samples
     ]
 
@@ -390,16 +413,18 @@ class TransactionService:
                     _add_flags(tx, METER_BACKWARDS)
                 stopped = True
             connector_id = tx.connector_id if tx is not None else 0
-            await self._add_samples(
-                session,
+            flag = await self._stray_flag(session, charge_point_id, transaction_id, tx)
+            rows = sample_rows(
                 charge_point_id,
                 connector_id,
                 tx.id if tx is not None else None,
                 transaction_id,
                 samples,
-                source="StopTransaction",
-                flag=await self._stray_flag(session, charge_point_id, transaction_id, tx),
+                "StopTransaction",
+                flag,
+                utcnow(),
             )
+            await METER_VALUE_ROWS.write(session, rows)
             info = await self._id_tags.info(session, id_tag) if id_tag else None
             return tx is not None, stopped, connector_id, info
 
@@ -611,30 +636,6 @@ class TransactionService:
         if tx is None or tx.charge_point_id != charge_point_id:
             return None
         return tx
-
-    @staticmethod
-    async def _add_samples(
-        session: AsyncSession,
-        charge_point_id: str,
-        connector_id: int,
-        transaction_id: int | None,
-        claimed_transaction_id: int | None,
-        samples: list[SampledValue],
-        source: str,
-        flag: str | None = None,
-    ) -> None:
-        if samples:
-            rows = sample_rows(
-                charge_point_id,
-                connector_id,
-                transaction_id,
-                claimed_transaction_id,
-                samples,
-                source,
-                flag,
-                utcnow(),
-            )
-            await session.execute(insert(MeterValue.__table__), rows)
 
     @staticmethod
     async def _last_registers(

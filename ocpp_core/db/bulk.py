@@ -1,0 +1,82 @@
+"""Many rows into one table in one executemany, without SQLAlchemy's per-row work.
+
+For an executemany, SQLAlchemy builds a parameter dict for every row and runs the bind
+processor of every column on it, in Python: for the message log (two rows a message) and
+the meter values (nine rows a MeterValues) that was a fifth of the server's CPU under
+load. Here SQLAlchemy still compiles the INSERT (once per dialect) and its columns' own
+bind processors still convert the values that need it (datetimes on SQLite), but only
+those, and each distinct value once per batch; the rows go to the driver as tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+Processor = Callable[[Any], Any]
+
+
+class BulkInsert:
+    """`INSERT INTO table (columns...)`: rows are tuples in the order of `columns`."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self._table = table
+        self.columns = tuple(columns)
+        self._compiled: dict[str, tuple[str, tuple[int, ...], dict[int, Processor]]] = {}
+
+    async def write(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        connection = await session.connection()
+        sql, order, processors = self._compile(connection.dialect)
+        if processors or order != tuple(range(len(self.columns))):
+            rows = _converted(rows, order, processors)
+        await connection.exec_driver_sql(sql, list(rows))
+
+    def _compile(self, dialect: Dialect) -> tuple[str, tuple[int, ...], dict[int, Processor]]:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            statement = insert(self._table).compile(dialect=dialect, column_keys=self.columns)
+            # The driver's parameter order (qmark, $n) is the compiled statement's.
+            names = compiled_positions(statement, self.columns)
+            order = tuple(self.columns.index(name) for name in names)
+            processors = {}
+            for position, name in enumerate(names):
+                process = self._table.c[name].type.bind_processor(dialect)
+                if process is not None:
+                    processors[position] = process
+            compiled = self._compiled[dialect.name] = (str(statement), order, processors)
+        return compiled
+
+
+def compiled_positions(statement: Any, columns: Sequence[str]) -> list[str]:
+    positions = statement.positiontup
+    if positions is None:  # a named paramstyle: the rows must go as dicts, not supported
+        raise ValueError(f"{statement.dialect.name}: positional parameters expected")
+    if sorted(positions) != sorted(columns):
+        raise ValueError(f"compiled INSERT binds {positions}, not {list(columns)}")
+    return list(positions)
+
+
+def _converted(
+    rows: Sequence[tuple[Any, ...]], order: tuple[int, ...], processors: dict[int, Processor]
+) -> list[tuple[Any, ...]]:
+    # A batch repeats few distinct datetimes (one per meter reading, one received time).
+    memo: dict[tuple[int, Any], Any] = {}
+    out = []
+    for row in rows:
+        values = [row[i] for i in order]
+        for position, process in processors.items():
+            value = values[position]
+            if value is not None:
+                key = (position, value)
+                converted = memo.get(key)
+                if converted is None:
+                    converted = memo[key] = process(value)
+                values[position] = converted
+        out.append(tuple(values))
+    return out
