@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9902)
     app = web.Application()
     app.router.add_get("/ocpp/{charge_point_id}", ocpp)
-    web.run_app(app, host="127.0.0.1", port=parser.parse_args().port, print=None)
+    # The accept queue Voltaro uses (webapp.cli): the restart storm is not capped by 128.
+    web.run_app(app, host="127.0.0.1", port=parser.parse_args().port, print=None, backlog=4096)
 
 
 if __name__ == "__main__":
