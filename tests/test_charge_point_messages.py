@@ -488,3 +488,21 @@ async def test_answered_calls_leave_nothing_behind_on_the_connection(client, con
         ("out", 3, "Heartbeat"),
         ("in", 2, "Heartbeat"),
     ]
+
+
+async def test_message_log_keeps_the_newest_entries_of_each_charge_point(client, connect) -> None:
+    log = client.app[SERVICES].message_log
+    log._keep = 6  # the production limit is 5,000 per charge point; the same rule, smaller
+    busy, quiet = await connect("CP-BUSY"), await connect("CP-QUIET")
+    await quiet.boot()
+    await busy.boot()
+    for _ in range(15):
+        await busy.result("Heartbeat", {})
+        await log.flush()  # as the background writer would, between messages
+    kept = await log.recent("CP-BUSY", limit=100)
+    assert 6 <= len(kept) < 12  # pruned back to 6 each time 6 more were written
+    assert [(m.direction, m.action) for m in kept[:2]] == [
+        ("out", "Heartbeat"),
+        ("in", "Heartbeat"),
+    ]
+    assert len(await log.recent("CP-QUIET", limit=100)) == 2  # another charger's are untouched

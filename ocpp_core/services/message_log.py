@@ -158,14 +158,17 @@ class MessageLog:
             except Exception:
                 LOGGER.exception("could not write %d OCPP log entries", len(batch))
                 return
+        due = set()
         for row in batch:
             cp = row[0]
-            self._written[cp] = self._written.get(cp, 0) + 1
-        await self._prune()
+            count = self._written[cp] = self._written.get(cp, 0) + 1
+            if count >= self._keep:
+                due.add(cp)
+        await self._prune(due)
 
-    async def _prune(self) -> None:
-        """Keep the newest entries per charge point; checked every `keep` writes."""
-        due = [cp for cp, count in self._written.items() if count >= self._keep]
+    async def _prune(self, due: set[str]) -> None:
+        """Keep the newest entries per charge point; checked every `keep` writes (only of
+        the charge points just written: with 10,000 connected, not a scan of them all)."""
         for cp in due:
             self._written[cp] = 0
             async with self._sessions.begin() as session:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -225,21 +225,35 @@ class MeterValuesWrite:
             if not item.may_be_retry or not item.samples:
                 continue
             first = item.samples[0]
-            query = select(MeterValue.id).where(
-                MeterValue.charge_point_id == item.charge_point_id,
-                MeterValue.timestamp == first.timestamp,
-                MeterValue.connector_id == item.connector_id,
-                MeterValue.measurand == first.measurand,
-                MeterValue.value == first.value,
-                MeterValue.source == "MeterValues",
-            )
-            if item.transaction_id is None:
-                query = query.where(MeterValue.claimed_transaction_id.is_(None))
-            else:
-                query = query.where(MeterValue.claimed_transaction_id == item.transaction_id)
-            if (await session.scalars(query.limit(1))).first() is not None:
+            query = _STORED_UNLINKED if item.transaction_id is None else _STORED_FOR_TRANSACTION
+            parameters = {
+                "charge_point_id": item.charge_point_id,
+                "timestamp": first.timestamp,
+                "connector_id": item.connector_id,
+                "measurand": first.measurand,
+                "value": first.value,
+                "claimed_transaction_id": item.transaction_id,
+            }
+            if (await session.scalars(query, parameters)).first() is not None:
                 retried.add(index)
         return retried
+
+
+# Built once: a statement made per message costs more to build and key for the cache
+# than to run. A sample stored before from the same message: same charger, connector,
+# time, measurand and value, from a MeterValues message.
+_STORED = select(MeterValue.id).where(
+    MeterValue.charge_point_id == bindparam("charge_point_id"),
+    MeterValue.timestamp == bindparam("timestamp"),
+    MeterValue.connector_id == bindparam("connector_id"),
+    MeterValue.measurand == bindparam("measurand"),
+    MeterValue.value == bindparam("value"),
+    MeterValue.source == "MeterValues",
+)
+_STORED_UNLINKED = _STORED.where(MeterValue.claimed_transaction_id.is_(None)).limit(1)
+_STORED_FOR_TRANSACTION = _STORED.where(
+    MeterValue.claimed_transaction_id == bindparam("claimed_transaction_id")
+).limit(1)
 
 
 METER_VALUE_ROWS = BulkInsert(
