@@ -154,7 +154,8 @@ class ChargePointHandler(LibraryChargePoint):
         self._awaiting: tuple[str, asyncio.Future[Any]] | None = None
         self._services = services
         self._lost = False
-        self._actions: dict[str, str] = {}
+        # The action of each CALL sent to the charger, until it answers (logged with it).
+        self._actions: dict[str, str] | None = None
         # Set from the database when the connection opens, then from each boot's answer.
         self.registration_status = "Pending"
         # Tolerate schema violations whose meaning is clear (see `lenient`); set from the
@@ -244,10 +245,9 @@ class ChargePointHandler(LibraryChargePoint):
 
     async def _send(self, message: str, msg: Any = None, action: str | None = None) -> None:
         LOGGER.debug("%s: sending %s", self.id, redact_text(message))
-        if action is not None:  # our answer to the charger's CALL `msg.unique_id`
-            self._actions.pop(msg.unique_id, None)
+        if action is not None:  # our answer (`msg`) to the charger's CALL of `action`
             self._services.message_log.record(
-                self.id, "out", message, MessageType.CallResult, msg.unique_id, action
+                self.id, "out", message, msg.message_type_id, msg.unique_id, action
             )
         else:
             self._log("out", message, msg)
@@ -270,12 +270,15 @@ class ChargePointHandler(LibraryChargePoint):
                 self._services.message_log.record(self.id, direction, raw, None, error.unique_id)
                 return
         if isinstance(msg, Call):
-            # Remember the action until the answer goes the other way.
-            if len(self._actions) < 1000:
-                self._actions[msg.unique_id] = msg.action
+            if direction == "out":  # remembered until the charger answers
+                if self._actions is None:
+                    self._actions = {}
+                if len(self._actions) < 1000:
+                    self._actions[msg.unique_id] = msg.action
             action = msg.action
         else:
-            action = self._actions.pop(msg.unique_id, None)
+            # The charger's answer to our CALL; our answers pass their action to `_send`.
+            action = self._actions.pop(msg.unique_id, None) if self._actions else None
         self._services.message_log.record(
             self.id, direction, raw, msg.message_type_id, msg.unique_id, action
         )
@@ -322,7 +325,7 @@ class ChargePointHandler(LibraryChargePoint):
                 )
         except OCPPError as error:
             LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
-            await self._send_error(msg.unique_id, error)
+            await self._send_error(msg.unique_id, error, msg.action)
             return
         if deviations:
             LOGGER.info("%s: %s tolerated (lenient): %s", self.id, msg.action, deviations)
@@ -343,7 +346,8 @@ class ChargePointHandler(LibraryChargePoint):
             response = await handlers["_on_action"](self, **arguments)
         except Exception as error:
             LOGGER.exception("%s: error while handling %s %s", self.id, msg.action, msg.unique_id)
-            await self._send(msg.create_call_error(error).to_json())
+            answer = msg.create_call_error(error)
+            await self._send(answer.to_json(), answer, msg.action)
             return
         payload = camel_keys(remove_nones(serialize_as_dict(response)))
         frame = orjson.dumps([MessageType.CallResult, msg.unique_id, payload]).decode()
@@ -352,10 +356,11 @@ class ChargePointHandler(LibraryChargePoint):
         if after is not None:
             self._follow_up(after(self, **arguments))
 
-    async def _send_error(self, unique_id: str, error: OCPPError) -> None:
-        await self._send(
-            CallError(unique_id, error.code, error.description, error.details).to_json()
-        )
+    async def _send_error(
+        self, unique_id: str, error: OCPPError, action: str | None = None
+    ) -> None:
+        answer = CallError(unique_id, error.code, error.description, error.details)
+        await self._send(answer.to_json(), answer if action else None, action)
 
     # --- charge-point-initiated messages ----------------------------------------------
 
