@@ -211,7 +211,7 @@ class ChargePointHandler(LibraryChargePoint):
             answer = asyncio.get_running_loop().create_future()
             self._awaiting = (call.unique_id, answer)
             try:
-                await self._send(call.to_json())
+                await self._send(call.to_json(), call)
                 response = await self._await_answer(call, answer)
             finally:
                 self._awaiting = None
@@ -243,14 +243,13 @@ class ChargePointHandler(LibraryChargePoint):
         # A late answer to a CALL that timed out: never matched to a later one.
         LOGGER.warning("%s: ignored answer to unknown CALL %s", self.id, msg.unique_id)
 
-    async def _send(self, message: str, msg: Any = None, action: str | None = None) -> None:
+    async def _send(
+        self, message: str, msg: Call | CallResult | CallError, action: str | None = None
+    ) -> None:
+        """Send `message`, the frame of `msg`: our CALL, or our answer to the charger's CALL
+        of `action` (None if its frame was unreadable)."""
         LOGGER.debug("%s: sending %s", self.id, redact_text(message))
-        if action is not None:  # our answer (`msg`) to the charger's CALL of `action`
-            self._services.message_log.record(
-                self.id, "out", message, msg.message_type_id, msg.unique_id, action
-            )
-        else:
-            self._log("out", message, msg)
+        self._log("out", message, msg, action)
         await self._connection.send(message)
 
     def _follow_up(self, coroutine: Any) -> None:
@@ -261,8 +260,9 @@ class ChargePointHandler(LibraryChargePoint):
             self._follow_ups.add(task)
             task.add_done_callback(self._follow_ups.discard)
 
-    def _log(self, direction: str, raw: str, msg: Any = None) -> None:
-        """Record a frame in the message log, with the action of answers looked up."""
+    def _log(self, direction: str, raw: str, msg: Any = None, answered: str | None = None) -> None:
+        """Record a frame in the message log with its action: a CALL's own, for the
+        charger's answers the action of our CALL, for ours `answered`."""
         if msg is None:
             try:
                 msg = frames.decode(raw)
@@ -276,9 +276,10 @@ class ChargePointHandler(LibraryChargePoint):
                 if len(self._actions) < 1000:
                     self._actions[msg.unique_id] = msg.action
             action = msg.action
-        else:
-            # The charger's answer to our CALL; our answers pass their action to `_send`.
+        elif direction == "in":  # the charger's answer to our CALL
             action = self._actions.pop(msg.unique_id, None) if self._actions else None
+        else:
+            action = answered
         self._services.message_log.record(
             self.id, direction, raw, msg.message_type_id, msg.unique_id, action
         )
@@ -360,7 +361,7 @@ class ChargePointHandler(LibraryChargePoint):
         self, unique_id: str, error: OCPPError, action: str | None = None
     ) -> None:
         answer = CallError(unique_id, error.code, error.description, error.details)
-        await self._send(answer.to_json(), answer if action else None, action)
+        await self._send(answer.to_json(), answer, action)
 
     # --- charge-point-initiated messages ----------------------------------------------
 

@@ -26,24 +26,30 @@ class BulkInsert:
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self._table = table
         self.columns = tuple(columns)
-        self._compiled: dict[str, tuple[str, tuple[int, ...], dict[int, Processor]]] = {}
+        # Per dialect: the SQL, the column order it binds (None: that of `columns`) and
+        # the processors of the positions that have one.
+        self._compiled: dict[str, tuple[str, tuple[int, ...] | None, dict[int, Processor]]] = {}
 
     async def write(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
         connection = await session.connection()
         sql, order, processors = self._compile(connection.dialect)
-        if processors or order != tuple(range(len(self.columns))):
+        if processors or order is not None:
             rows = _converted(rows, order, processors)
         await connection.exec_driver_sql(sql, list(rows))
 
-    def _compile(self, dialect: Dialect) -> tuple[str, tuple[int, ...], dict[int, Processor]]:
+    def _compile(
+        self, dialect: Dialect
+    ) -> tuple[str, tuple[int, ...] | None, dict[int, Processor]]:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             statement = insert(self._table).compile(dialect=dialect, column_keys=self.columns)
             # The driver's parameter order (qmark, $n) is the compiled statement's.
-            names = compiled_positions(statement, self.columns)
+            names = _compiled_positions(statement, self.columns)
             order = tuple(self.columns.index(name) for name in names)
+            if order == tuple(range(len(order))):
+                order = None
             processors = {}
             for position, name in enumerate(names):
                 process = self._table.c[name].type.bind_processor(dialect)
@@ -53,7 +59,7 @@ class BulkInsert:
         return compiled
 
 
-def compiled_positions(statement: Any, columns: Sequence[str]) -> list[str]:
+def _compiled_positions(statement: Any, columns: Sequence[str]) -> list[str]:
     positions = statement.positiontup
     if positions is None:  # a named paramstyle: the rows must go as dicts, not supported
         raise ValueError(f"{statement.dialect.name}: positional parameters expected")
@@ -63,13 +69,15 @@ def compiled_positions(statement: Any, columns: Sequence[str]) -> list[str]:
 
 
 def _converted(
-    rows: Sequence[tuple[Any, ...]], order: tuple[int, ...], processors: dict[int, Processor]
+    rows: Sequence[tuple[Any, ...]],
+    order: tuple[int, ...] | None,
+    processors: dict[int, Processor],
 ) -> list[tuple[Any, ...]]:
     # A batch repeats few distinct datetimes (one per meter reading, one received time).
     memo: dict[tuple[int, Any], Any] = {}
     out = []
     for row in rows:
-        values = [row[i] for i in order]
+        values = list(row) if order is None else [row[i] for i in order]
         for position, process in processors.items():
             value = values[position]
             if value is not None:
