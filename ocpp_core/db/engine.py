@@ -10,12 +10,21 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from ocpp_core.db import sqlite_loop
+
 
 def create_engine(database_url: str) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         # One connection: SQLite allows one writer, and queueing in the pool is kinder than
         # "database is locked" errors when many charge points write at once.
-        engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=60)
+        # The connection can run the charge points' writes on the loop's thread (sqlite_loop).
+        engine = create_async_engine(
+            database_url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            async_creator=sqlite_loop.connector(lambda: engine),
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
