@@ -35,11 +35,11 @@ class Services:
     def create(
         cls, sessions: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
     ) -> Services:
-        id_tags = IdTagService(sessions)
         # SQLite has one connection; PostgreSQL writers mostly wait on round trips.
         writes = GroupCommit(
             sessions, writers=1 if settings.database_url.startswith("sqlite") else 4
         )
+        id_tags = IdTagService(sessions, writes)
         return cls(
             charge_points=ChargePointService(sessions, bus, settings, writes),
             id_tags=id_tags,

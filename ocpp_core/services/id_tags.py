@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import IdTag, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 
@@ -35,8 +36,11 @@ def _check_tag(name: str, value: str | None) -> None:
 
 
 class IdTagService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], writes: GroupCommit) -> None:
         self._sessions = sessions
+        # Authorize is read with the charge points' writes: the same connection, no wait
+        # of its own for it (SQLite has one), and on SQLite no thread hop per statement.
+        self._writes = writes
 
     async def add(
         self,
@@ -72,8 +76,7 @@ class IdTagService:
         return [IdTagView(t.id_tag, t.parent_id_tag, t.expiry_date, t.blocked) for t in tags]
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
-        async with self._sessions() as session:
-            return await self.info(session, id_tag)
+        return await self._writes.run(lambda session: self.info(session, id_tag))
 
     async def info(
         self, session: AsyncSession, id_tag: str, ignore_transaction: int | None = None
@@ -83,18 +86,34 @@ class IdTagService:
         ConcurrentTx when the tag already has an open session elsewhere (other than
         `ignore_transaction`, the one being answered).
         """
-        tag = await session.get(IdTag, id_tag)
+        tag = (await session.execute(_TAG, {"id_tag": id_tag})).first()
         if tag is None:
             return IdTagInfo("Invalid")
         if tag.blocked:
             return IdTagInfo("Blocked", tag.expiry_date, tag.parent_id_tag)
         if tag.expiry_date is not None and tag.expiry_date <= utcnow():
             return IdTagInfo("Expired", tag.expiry_date, tag.parent_id_tag)
-        active = select(Transaction.id).where(
-            Transaction.id_tag == id_tag, Transaction.stop_time.is_(None)
-        )
-        if ignore_transaction is not None:
-            active = active.where(Transaction.id != ignore_transaction)
-        if (await session.scalars(active.limit(1))).first() is not None:
+        if ignore_transaction is None:
+            active = await session.execute(_ACTIVE, {"id_tag": id_tag})
+        else:
+            active = await session.execute(
+                _ACTIVE_OTHER, {"id_tag": id_tag, "ignore": ignore_transaction}
+            )
+        if active.first() is not None:
             return IdTagInfo("ConcurrentTx", tag.expiry_date, tag.parent_id_tag)
         return IdTagInfo("Accepted", tag.expiry_date, tag.parent_id_tag)
+
+
+# Built once: at every Authorize, StartTransaction and StopTransaction a statement made
+# anew costs more to build and key for the cache than to run.
+_TAGS = IdTag.__table__
+_TRANSACTIONS = Transaction.__table__
+_TAG = select(_TAGS.c.blocked, _TAGS.c.expiry_date, _TAGS.c.parent_id_tag).where(
+    _TAGS.c.id_tag == bindparam("id_tag")
+)
+_ACTIVE = (
+    select(_TRANSACTIONS.c.id)
+    .where(_TRANSACTIONS.c.id_tag == bindparam("id_tag"), _TRANSACTIONS.c.stop_time.is_(None))
+    .limit(1)
+)
+_ACTIVE_OTHER = _ACTIVE.where(_TRANSACTIONS.c.id != bindparam("ignore"))

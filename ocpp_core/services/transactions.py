@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,9 +46,13 @@ def timing_flags(timestamp: datetime, received: datetime) -> list[str]:
     return []
 
 
+def _with_flags(flags: str | None, *more: str) -> str:
+    current = [f for f in (flags or "").split(",") if f]
+    return ",".join(current + [f for f in more if f not in current])
+
+
 def _add_flags(tx: Transaction, *flags: str) -> None:
-    current = [f for f in (tx.flags or "").split(",") if f]
-    tx.flags = ",".join(current + [f for f in flags if f not in current])
+    tx.flags = _with_flags(tx.flags, *flags)
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,60 @@ _STORED_FOR_TRANSACTION = _STORED.where(
 ).limit(1)
 
 
+# StartTransaction's statements, built once for the same reason.
+_TX = Transaction.__table__
+_START_IDENTITY = select(_TX.c.id).where(
+    _TX.c.charge_point_id == bindparam("charge_point_id"),
+    _TX.c.connector_id == bindparam("connector_id"),
+    _TX.c.id_tag == bindparam("id_tag"),
+    _TX.c.start_time == bindparam("start_time"),
+    _TX.c.meter_start == bindparam("meter_start"),
+)
+_OPEN_ON_CONNECTOR = (
+    select(_TX.c.id)
+    .where(
+        _TX.c.charge_point_id == bindparam("charge_point_id"),
+        _TX.c.connector_id == bindparam("connector_id"),
+        _TX.c.stop_time.is_(None),
+    )
+    .limit(1)
+)
+_INSERT_TRANSACTION = insert(_TX).returning(_TX.c.id)
+# StopTransaction's.
+_OWN_TRANSACTION = select(
+    _TX.c.connector_id, _TX.c.meter_start, _TX.c.stop_time, _TX.c.flags
+).where(
+    _TX.c.id == bindparam("transaction_id"),
+    _TX.c.charge_point_id == bindparam("charge_point_id"),
+)
+_STOP_TRANSACTION = (
+    update(_TX)
+    .where(_TX.c.id == bindparam("transaction_id"))
+    .values(
+        meter_stop=bindparam("meter_stop"),
+        stop_time=bindparam("stop_time"),
+        stop_reason=bindparam("stop_reason"),
+        stop_id_tag=bindparam("stop_id_tag"),
+        flags=bindparam("flags"),
+    )
+)
+_RESERVATIONS = Reservation.__table__
+_RESERVED = select(_RESERVATIONS.c.id).where(
+    _RESERVATIONS.c.charge_point_id == bindparam("charge_point_id"),
+    _RESERVATIONS.c.status == "Reserved",
+)
+_RESERVATION_BY_ID = _RESERVED.where(_RESERVATIONS.c.id == bindparam("reservation_id")).limit(1)
+_RESERVATION_BY_TAG = _RESERVED.where(
+    _RESERVATIONS.c.connector_id == bindparam("connector_id"),
+    _RESERVATIONS.c.id_tag == bindparam("id_tag"),
+).limit(1)
+_USE_RESERVATION = (
+    update(_RESERVATIONS)
+    .where(_RESERVATIONS.c.id == bindparam("reservation"))
+    .values(status="Used", transaction_id=bindparam("transaction_id"))
+)
+
+
 METER_VALUE_ROWS = BulkInsert(
     MeterValue.__table__,
     (
@@ -336,47 +394,37 @@ class TransactionService:
     ) -> tuple[int, IdTagInfo]:
         """Record a session and assign its id. A replay of the same start (the charger lost
         our answer) gets the id it was given the first time."""
-        identity = (
-            Transaction.charge_point_id == charge_point_id,
-            Transaction.connector_id == connector_id,
-            Transaction.id_tag == id_tag,
-            Transaction.start_time == timestamp,
-            Transaction.meter_start == meter_start,
-        )
+        identity = {
+            "charge_point_id": charge_point_id,
+            "connector_id": connector_id,
+            "id_tag": id_tag,
+            "start_time": timestamp,
+            "meter_start": meter_start,
+        }
 
         async def work(session: AsyncSession) -> tuple[int, IdTagInfo, bool]:
-            existing = (await session.scalars(select(Transaction.id).where(*identity))).first()
+            existing = (await session.execute(_START_IDENTITY, identity)).scalar()
             if existing is not None:
                 return existing, await self._id_tags.info(session, id_tag, existing), False
             # The charger has started already: the session is stored whatever the tag's
             # status; a non-Accepted status tells the charger to stop it.
             info = await self._id_tags.info(session, id_tag)
-            tx = Transaction(
-                charge_point_id=charge_point_id,
-                connector_id=connector_id,
-                id_tag=id_tag,
-                id_tag_status=info.status,
-                meter_start=meter_start,
-                start_time=timestamp,
-                reservation_id=reservation_id,
-            )
             flags = timing_flags(timestamp, utcnow())
-            open_on_connector = (
-                await session.scalars(
-                    select(Transaction.id).where(
-                        Transaction.charge_point_id == charge_point_id,
-                        Transaction.connector_id == connector_id,
-                        Transaction.stop_time.is_(None),
-                    )
-                )
-            ).first()
-            if open_on_connector is not None:
+            open_on_connector = await session.execute(_OPEN_ON_CONNECTOR, identity)
+            if open_on_connector.first() is not None:
                 flags.append(OVERLAP)
-            tx.flags = ",".join(flags)
-            session.add(tx)
-            await session.flush()
-            await self._use_reservation(session, tx)
-            return tx.id, info, True
+            inserted = await session.execute(
+                _INSERT_TRANSACTION,
+                {
+                    **identity,
+                    "id_tag_status": info.status,
+                    "reservation_id": reservation_id,
+                    "flags": ",".join(flags),
+                },
+            )
+            transaction_id = inserted.scalar_one()
+            await self._use_reservation(session, transaction_id, identity, reservation_id)
+            return transaction_id, info, True
 
         try:
             transaction_id, info, new = await self._writes.run(work)
@@ -415,23 +463,36 @@ class TransactionService:
         samples = sampled_values(transaction_data or [])
 
         async def work(session: AsyncSession) -> tuple[bool, bool, int, IdTagInfo | None]:
-            tx = await self._own_transaction(session, charge_point_id, transaction_id)
+            # By (charge point, id): one charger must never touch another's session.
+            tx = (
+                await session.execute(
+                    _OWN_TRANSACTION,
+                    {"transaction_id": transaction_id, "charge_point_id": charge_point_id},
+                )
+            ).first()
             stopped = False
             if tx is not None and tx.stop_time is None:
-                tx.meter_stop = meter_stop
-                tx.stop_time = timestamp
-                tx.stop_reason = reason or "Local"
-                tx.stop_id_tag = id_tag
-                _add_flags(tx, *timing_flags(timestamp, utcnow()))
+                flags = timing_flags(timestamp, utcnow())
                 if meter_stop < tx.meter_start:
-                    _add_flags(tx, METER_BACKWARDS)
+                    flags.append(METER_BACKWARDS)
+                await session.execute(
+                    _STOP_TRANSACTION,
+                    {
+                        "transaction_id": transaction_id,
+                        "meter_stop": meter_stop,
+                        "stop_time": timestamp,
+                        "stop_reason": reason or "Local",
+                        "stop_id_tag": id_tag,
+                        "flags": _with_flags(tx.flags, *flags),
+                    },
+                )
                 stopped = True
             connector_id = tx.connector_id if tx is not None else 0
-            flag = await self._stray_flag(session, charge_point_id, transaction_id, tx)
+            flag = None if tx is not None else await self._stray_flag(session, transaction_id)
             rows = sample_rows(
                 charge_point_id,
                 connector_id,
-                tx.id if tx is not None else None,
+                transaction_id if tx is not None else None,
                 transaction_id,
                 samples,
                 "StopTransaction",
@@ -611,45 +672,32 @@ class TransactionService:
     # --- helpers ------------------------------------------------------------------------
 
     @staticmethod
-    async def _stray_flag(
-        session: AsyncSession,
-        charge_point_id: str,
-        transaction_id: int,
-        own: Transaction | None,
-    ) -> str | None:
-        """Why data naming `transaction_id` is applied to no session, if it is not."""
-        if own is not None:
-            return None
+    async def _stray_flag(session: AsyncSession, transaction_id: int) -> str:
+        """Why data naming `transaction_id`, not a session of its sender's, is applied to
+        no session."""
         other = await session.get(Transaction, transaction_id)
         return FOREIGN_TRANSACTION if other is not None else UNKNOWN_TRANSACTION
 
     @staticmethod
-    async def _use_reservation(session: AsyncSession, tx: Transaction) -> None:
+    async def _use_reservation(
+        session: AsyncSession,
+        transaction_id: int,
+        identity: dict[str, Any],
+        reservation_id: int | None,
+    ) -> None:
         """A session started on a reservation (by its id, or by its tag on its connector)
         uses it up."""
-        query = select(Reservation).where(
-            Reservation.charge_point_id == tx.charge_point_id, Reservation.status == "Reserved"
-        )
-        if tx.reservation_id is not None:
-            query = query.where(Reservation.id == tx.reservation_id)
-        else:
-            query = query.where(
-                Reservation.connector_id == tx.connector_id, Reservation.id_tag == tx.id_tag
+        if reservation_id is not None:
+            found = await session.execute(
+                _RESERVATION_BY_ID, {**identity, "reservation_id": reservation_id}
             )
-        reservation = (await session.scalars(query)).first()
+        else:
+            found = await session.execute(_RESERVATION_BY_TAG, identity)
+        reservation = found.scalar()
         if reservation is not None:
-            reservation.status = "Used"
-            reservation.transaction_id = tx.id
-
-    @staticmethod
-    async def _own_transaction(
-        session: AsyncSession, charge_point_id: str, transaction_id: int
-    ) -> Transaction | None:
-        # Looked up by (charge point, id): one charger must never touch another's session.
-        tx = await session.get(Transaction, transaction_id)
-        if tx is None or tx.charge_point_id != charge_point_id:
-            return None
-        return tx
+            await session.execute(
+                _USE_RESERVATION, {"reservation": reservation, "transaction_id": transaction_id}
+            )
 
     @staticmethod
     async def _last_registers(
