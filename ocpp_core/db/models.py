@@ -184,13 +184,16 @@ class Transaction(Base):
             name="uq_transactions_start_identity",
         ),
         Index("ix_transactions_active", "charge_point_id", "stop_time"),
+        # An id tag's open session (ConcurrentTx, at every Authorize and start) without
+        # reading the tag's whole history: a fleet card has thousands of sessions.
+        Index("ix_transactions_tag_active", "id_tag", "stop_time"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # No cascade: sessions are billing records and outlive nothing by accident.
     charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id"), index=True)
     connector_id: Mapped[int] = mapped_column(Integer)
-    id_tag: Mapped[str] = mapped_column(String(20), index=True)
+    id_tag: Mapped[str] = mapped_column(String(20))
     # The status the id tag had when the session started, as answered to the charger.
     id_tag_status: Mapped[str] = mapped_column(String(16))
     meter_start: Mapped[int] = mapped_column(BigInteger)
