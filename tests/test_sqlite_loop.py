@@ -8,10 +8,19 @@ import threading
 from pathlib import Path
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ocpp_core.db.engine import create_engine, create_session_factory
 from ocpp_core.db.group_commit import GroupCommit
+
+
+async def _writer_over_a_table(
+    engine: AsyncEngine,
+) -> tuple[async_sessionmaker[AsyncSession], GroupCommit]:
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE tags (tag TEXT)")
+    sessions = create_session_factory(engine)
+    return sessions, GroupCommit(sessions)
 
 
 async def test_writer_statements_run_on_the_loop_thread_and_commits_do_not(
@@ -29,10 +38,7 @@ async def test_writer_statements_run_on_the_loop_thread_and_commits_do_not(
             lambda sql: executed.append((sql, threading.current_thread() is main))
         )
 
-    async with engine.begin() as connection:
-        await connection.exec_driver_sql("CREATE TABLE tags (tag TEXT)")
-    sessions = create_session_factory(engine)
-    writes = GroupCommit(sessions)
+    sessions, writes = await _writer_over_a_table(engine)
 
     async def work(session: AsyncSession) -> int:
         await session.execute(text("INSERT INTO tags (tag) VALUES ('W')"))
@@ -68,10 +74,7 @@ async def test_writer_statements_run_on_the_loop_thread_and_commits_do_not(
 
 async def test_a_failed_statement_on_the_loop_thread_rolls_back_its_batch(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'voltaro.db'}")
-    async with engine.begin() as connection:
-        await connection.exec_driver_sql("CREATE TABLE tags (tag TEXT)")
-    sessions = create_session_factory(engine)
-    writes = GroupCommit(sessions)
+    sessions, writes = await _writer_over_a_table(engine)
 
     async def good(session: AsyncSession) -> None:
         await session.execute(text("INSERT INTO tags (tag) VALUES ('OK')"))

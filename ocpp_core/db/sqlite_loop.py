@@ -21,7 +21,6 @@ from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
-from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 _ON_LOOP_THREAD: ContextVar[bool] = ContextVar("sqlite_on_loop_thread", default=False)
@@ -50,8 +49,8 @@ def connector(engine: Callable[[], AsyncEngine]) -> Callable[[], Any]:
     would open (same arguments, from `engine()`'s URL), as a LoopThreadConnection."""
 
     async def connect() -> LoopThreadConnection:
-        url: URL = engine().url
-        args, kwargs = engine().dialect.create_connect_args(url)
+        current = engine()
+        args, kwargs = current.dialect.create_connect_args(current.url)
         # Used from the loop's thread and aiosqlite's, one after the other.
         kwargs["check_same_thread"] = False
         connection = LoopThreadConnection(lambda: sqlite3.connect(*args, **kwargs), 64)
