@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from ocpp_core.services.users import ROLES, UserView
 from ocpp_core.settings import Settings, SettingsError
 from ocpp_core.simulator import SimulatorConfig
 from ocpp_core.timeutil import parse_datetime
+from webapp.gc_policy import CollectorPolicy
 
 T = TypeVar("T")
 
@@ -36,13 +36,11 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def _freeze_startup_heap(app: web.Application) -> None:
+async def _collector_policy(app: web.Application) -> None:
     """What startup loaded (modules, the ORM's mappings and compiled statements, schemas)
-    lives as long as the process: frozen out of the garbage collector, whose full
-    collections would otherwise walk it again and again, 60-130 ms each, every charge
-    point's answer waiting meanwhile (the p99 tail under load, see bench/RESULTS.md)."""
-    gc.collect()
-    gc.freeze()
+    and, later, the connections live long: frozen out of the garbage collector, whose
+    full collections would otherwise walk them again and again (see webapp.gc_policy)."""
+    CollectorPolicy(asyncio.get_running_loop()).install()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -147,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             from webapp.tls import server_ssl_context
 
             app = create_app(settings)
-            app.on_startup.append(_freeze_startup_heap)  # after the database context's start
+            app.on_startup.append(_collector_policy)  # after the database context's start
             web.run_app(
                 app,
                 host=settings.host,
