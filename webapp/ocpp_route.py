@@ -7,6 +7,7 @@ import logging
 from base64 import b64decode
 
 from aiohttp import WSCloseCode, hdrs, web
+from aiohttp.http_writer import StreamWriter
 
 from ocpp_core.services.charge_points import Admission
 from webapp.keys import CENTRAL_SYSTEM, KEEP_ALIVE, SERVICES, SETTINGS
@@ -16,6 +17,22 @@ from webapp.ws_adapter import ConnectionClosed, RateLimited, TokenBucket, WebSoc
 LOGGER = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
+# Never prepared, so it can check any number of requests (can_prepare only reads).
+_HANDSHAKE_CHECK = web.WebSocketResponse(protocols=(SUBPROTOCOL,), compress=False)
+
+
+def _share_stream_writer_attributes() -> None:
+    """CPython 3.11 shares one attribute table among a class's instances, but lets it grow
+    only while few instances have been made: aiohttp's StreamWriter gets its last two
+    attributes on its first write, which for a charge point comes after admission's await,
+    by when a reconnect storm has made hundreds. One made and written to first gives the
+    table all its attributes, and 10,000 sockets no longer keep a 464-byte dict each."""
+    writer = StreamWriter(None, None)  # type: ignore[arg-type]  # never writes
+    writer.buffer_size = 0  # the order of StreamWriter._write
+    writer.output_size = 0
+
+
+_share_stream_writer_attributes()
 
 
 def basic_credentials(request: web.Request) -> tuple[str, str] | None:
@@ -34,15 +51,7 @@ def basic_credentials(request: web.Request) -> tuple[str, str] | None:
 async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     charge_point_id = request.match_info["charge_point_id"]
     settings = request.app[SETTINGS]
-    # autoping off: the connection answers pings itself and notes pongs (keep-alive).
-    ws = web.WebSocketResponse(
-        protocols=(SUBPROTOCOL,),
-        compress=False,
-        autoping=False,
-        max_msg_size=settings.max_frame_bytes,
-        timeout=5,
-    )
-    if not ws.can_prepare(request).ok:
+    if not _HANDSHAKE_CHECK.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="OCPP endpoint: a WebSocket upgrade is expected\n")
 
     # Security profile 1: the user name must be the charge point id in the URL.
@@ -68,6 +77,18 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
             headers={hdrs.WWW_AUTHENTICATE: 'Basic realm="Voltaro OCPP"'},
         )
 
+    # Made only now, and prepared at once: CPython gives a class's instances a shared
+    # attribute table only while few instances have been made before the first has all
+    # its attributes; made before admission's await, hundreds in a reconnect storm were,
+    # and every socket then kept its own 832-byte dict (bench/RESULTS.md).
+    # autoping off: the connection answers pings itself and notes pongs (keep-alive).
+    ws = web.WebSocketResponse(
+        protocols=(SUBPROTOCOL,),
+        compress=False,
+        autoping=False,
+        max_msg_size=settings.max_frame_bytes,
+        timeout=5,
+    )
     rate_limited = settings.rate_limit > 0
     limit = TokenBucket(settings.rate_limit, settings.rate_burst) if rate_limited else None
     connection = WebSocketConnection(ws, limit)
@@ -87,7 +108,8 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     keep_alive = request.app[KEEP_ALIVE]
     watched = keep_alive.watch(charge_point_id, ws, connection, interval) if interval > 0 else None
     try:
-        await central.serve(handler)
+        with central.serving(handler):
+            await handler.start()
     except RateLimited as error:
         LOGGER.warning("%s: closing, %s", charge_point_id, error)
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit exceeded")
