@@ -213,6 +213,38 @@ async def test_charge_point_password_is_checked_before_the_upgrade(client) -> No
     await ws.close()
 
 
+async def test_charge_points_connecting_at_once_are_admitted_together(client, connect) -> None:
+    """A reconnect storm: admissions share a transaction. Each charge point let in is noted
+    as seen at once (no boot needed), an unknown id connecting twice at once is registered
+    once, and one with a key must still send it."""
+    services = client.app[SERVICES]
+    for n in range(6):
+        await services.charge_points.register(f"STORM-{n}")
+    await services.charge_points.register("STORM-KEY", password="0123456789abcdef")
+
+    results = await asyncio.gather(
+        *(connect(f"STORM-{n}") for n in range(6)),
+        connect("STORM-NEW"),
+        connect("STORM-NEW"),
+        client.ws_connect("/ocpp/STORM-KEY", protocols=("ocpp1.6",)),
+        connect(
+            "STORM-KEY",
+            headers={"Authorization": encode_basic_auth("STORM-KEY", "0123456789abcdef")},
+        ),
+        return_exceptions=True,
+    )
+
+    refused = results[8]
+    assert isinstance(refused, WSServerHandshakeError) and refused.status == 401
+    assert all(isinstance(result, RawChargePoint) for i, result in enumerate(results) if i != 8)
+    for charge_point_id in [f"STORM-{n}" for n in range(6)] + ["STORM-KEY", "STORM-NEW"]:
+        view = await services.charge_points.get(charge_point_id)
+        assert view.last_seen_at is not None, charge_point_id
+    assert (await services.charge_points.get("STORM-NEW")).registration_status == "Accepted"
+    response = await client.get("/api/charge-points/STORM-NEW", headers=ADMIN)
+    assert (await response.json())["connected"] is True
+
+
 @pytest.mark.parametrize("policy", ["accept", "pending", "reject"])
 async def test_unknown_charge_points_follow_the_policy(
     settings, aiohttp_client, policy: str

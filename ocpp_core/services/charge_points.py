@@ -228,6 +228,24 @@ class BootWrite:
         return list((await session.execute(statement, rows)).scalars())
 
 
+# Built once: read at every connection, 10,000 of them after a restart.
+_CHARGE_POINTS = ChargePoint.__table__
+_ADMISSION_FACTS = select(
+    _CHARGE_POINTS.c.id,
+    _CHARGE_POINTS.c.password_hash,
+    _CHARGE_POINTS.c.registration_status,
+    _CHARGE_POINTS.c.serial_number,
+    _CHARGE_POINTS.c.charge_box_serial_number,
+    _CHARGE_POINTS.c.ping_interval,
+    _CHARGE_POINTS.c.lenient,
+).where(_CHARGE_POINTS.c.id.in_(bindparam("ids", expanding=True)))
+_NOTE_SEEN = (
+    update(_CHARGE_POINTS)
+    .where(_CHARGE_POINTS.c.id == bindparam("seen_id"))
+    .values(last_seen_at=bindparam("seen_at"))
+)
+
+
 @dataclass(frozen=True)
 class SeenWrite:
     """A new connection: when the charge point was last heard of."""
@@ -238,14 +256,89 @@ class SeenWrite:
 
     @classmethod
     async def write_all(cls, session: AsyncSession, items: list[SeenWrite]) -> list[None]:
-        table = ChargePoint.__table__
         await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("seen_id"))
-            .values(last_seen_at=bindparam("seen_at")),
-            [{"seen_id": item.charge_point_id, "seen_at": item.at} for item in items],
+            _NOTE_SEEN, [{"seen_id": item.charge_point_id, "seen_at": item.at} for item in items]
         )
         return [None] * len(items)
+
+
+@dataclass(frozen=True)
+class AdmissionCheck:
+    """A new connection's admission: the facts of all of a transaction's charge points in
+    one SELECT, unknown ones registered as the policy says, and each one that needs no
+    password check decided and noted as seen in the same transaction (one UPDATE for
+    all). The result: the facts (None: refused as unknown) and the admission, None where
+    a password is to be checked, which takes argon2 and is not done here."""
+
+    batched: ClassVar[bool] = True
+    settings: Settings
+    charge_point_id: str
+    password: str | None
+    certificate_cn: str | None
+
+    @classmethod
+    async def write_all(
+        cls, session: AsyncSession, items: list[AdmissionCheck]
+    ) -> list[tuple[_AdmissionFacts | None, Admission | None]]:
+        ids = list({item.charge_point_id for item in items})
+        known = {
+            row.id: _AdmissionFacts(
+                ConnectionProfile(row.registration_status, row.ping_interval, row.lenient),
+                row.password_hash,
+                frozenset({row.serial_number, row.charge_box_serial_number} - {None}),
+            )
+            for row in await session.execute(_ADMISSION_FACTS, {"ids": ids})
+        }
+        now = utcnow()
+        results: list[tuple[_AdmissionFacts | None, Admission | None]] = []
+        seen: list[dict[str, object]] = []
+        for item in items:
+            facts = known.get(item.charge_point_id)
+            if facts is None:
+                facts = await item._register_unknown(session, now)
+                if facts is not None and facts.created:
+                    # Registered now: the same id again in this batch is a known one.
+                    known[item.charge_point_id] = dataclasses.replace(facts, created=False)
+            admission = None if facts is None else _decide_now(item, facts)
+            if admission is Admission.ACCEPT and not facts.created:
+                seen.append({"seen_id": item.charge_point_id, "seen_at": now})
+            results.append((facts, admission))
+        if seen:
+            await session.execute(_NOTE_SEEN, seen)
+        return results
+
+    async def _register_unknown(
+        self, session: AsyncSession, now: datetime
+    ) -> _AdmissionFacts | None:
+        """An unknown id is registered if the policy lets it in (and, with client
+        certificates required, it presented one). None: refused as unknown."""
+        policy = self.settings.unknown_charge_points
+        if policy == "reject":
+            return None
+        if self.settings.client_certificates and self.certificate_cn is None:
+            return _AdmissionFacts(None, None, frozenset(), created=False, needs_certificate=True)
+        status = "Accepted" if policy == "accept" else "Pending"
+        await session.execute(
+            insert(_CHARGE_POINTS).values(
+                id=self.charge_point_id, registration_status=status, last_seen_at=now
+            )
+        )
+        return _AdmissionFacts(ConnectionProfile(status, None, False), None, frozenset(), True)
+
+
+def _decide_now(check: AdmissionCheck, facts: _AdmissionFacts) -> Admission | None:
+    """The admission, unless a password must be checked (None)."""
+    if facts.needs_certificate:
+        return Admission.UNAUTHORIZED
+    if facts.created:
+        return Admission.ACCEPT
+    if check.certificate_cn is not None:
+        if facts.serials and check.certificate_cn not in facts.serials:
+            return Admission.WRONG_CERTIFICATE
+        return Admission.ACCEPT
+    if facts.password_hash is not None:
+        return None if check.password is not None else Admission.UNAUTHORIZED
+    return Admission.UNAUTHORIZED if check.settings.client_certificates else Admission.ACCEPT
 
 
 @dataclass(frozen=True)
@@ -279,18 +372,6 @@ class HeartbeatWrite:
             ],
         )
         return [None] * len(items)
-
-
-# Built once: read at every connection, 10,000 of them after a restart.
-_CHARGE_POINTS = ChargePoint.__table__
-_ADMISSION_FACTS = select(
-    _CHARGE_POINTS.c.password_hash,
-    _CHARGE_POINTS.c.registration_status,
-    _CHARGE_POINTS.c.serial_number,
-    _CHARGE_POINTS.c.charge_box_serial_number,
-    _CHARGE_POINTS.c.ping_interval,
-    _CHARGE_POINTS.c.lenient,
-).where(_CHARGE_POINTS.c.id == bindparam("id"))
 
 
 class ChargePointService:
@@ -402,12 +483,19 @@ class ChargePointService:
         """
         if len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
             return Admission.UNKNOWN, None
-        facts = await self._writes.run(
-            lambda session: self._admission_facts(session, charge_point_id, certificate_cn)
+        facts, admission = await self._writes.run(
+            AdmissionCheck(self._settings, charge_point_id, password, certificate_cn)
         )
         if facts is None:
             return Admission.UNKNOWN, None
-        admission = await self._decide(facts, password, certificate_cn)
+        if admission is None:  # its key, checked here rather than in the transaction
+            assert facts.password_hash is not None and password is not None
+            # argon2 takes tens of milliseconds: in a thread, so the other chargers' messages
+            # are answered meanwhile.
+            if not await asyncio.to_thread(verify_password, facts.password_hash, password):
+                return Admission.UNAUTHORIZED, None
+            admission = Admission.ACCEPT
+            await self._writes.run(SeenWrite(charge_point_id, utcnow()))
         if admission is not Admission.ACCEPT:
             return admission, None
         if facts.created:
@@ -417,56 +505,7 @@ class ChargePointService:
                 charge_point_id,
                 facts.profile.registration_status,
             )
-        else:
-            await self._writes.run(SeenWrite(charge_point_id, utcnow()))
         return admission, facts.profile
-
-    async def _admission_facts(
-        self, session: AsyncSession, charge_point_id: str, certificate_cn: str | None
-    ) -> _AdmissionFacts | None:
-        """The row's facts; an unknown id is registered here if the policy lets it in (and,
-        with client certificates required, it presented one). None: refused as unknown."""
-        table = ChargePoint.__table__
-        row = (await session.execute(_ADMISSION_FACTS, {"id": charge_point_id})).first()
-        if row is not None:
-            return _AdmissionFacts(
-                ConnectionProfile(row.registration_status, row.ping_interval, row.lenient),
-                row.password_hash,
-                frozenset({row.serial_number, row.charge_box_serial_number} - {None}),
-            )
-        policy = self._settings.unknown_charge_points
-        if policy == "reject":
-            return None
-        if self._settings.client_certificates and certificate_cn is None:
-            return _AdmissionFacts(None, None, frozenset(), created=False, needs_certificate=True)
-        status = "Accepted" if policy == "accept" else "Pending"
-        await session.execute(
-            insert(table).values(
-                id=charge_point_id, registration_status=status, last_seen_at=utcnow()
-            )
-        )
-        return _AdmissionFacts(ConnectionProfile(status, None, False), None, frozenset(), True)
-
-    async def _decide(
-        self, facts: _AdmissionFacts, password: str | None, certificate_cn: str | None
-    ) -> Admission:
-        if facts.needs_certificate:
-            return Admission.UNAUTHORIZED
-        if facts.created:
-            return Admission.ACCEPT
-        if certificate_cn is not None:
-            if facts.serials and certificate_cn not in facts.serials:
-                return Admission.WRONG_CERTIFICATE
-            return Admission.ACCEPT
-        if facts.password_hash is not None:
-            # argon2 takes tens of milliseconds: in a thread, so the other chargers' messages
-            # are answered meanwhile.
-            if password is None or not await asyncio.to_thread(
-                verify_password, facts.password_hash, password
-            ):
-                return Admission.UNAUTHORIZED
-            return Admission.ACCEPT
-        return Admission.UNAUTHORIZED if self._settings.client_certificates else Admission.ACCEPT
 
     # --- charge-point-initiated messages ----------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -27,8 +28,11 @@ class UserView:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-# Verified against for unknown names, so a login takes as long whether the name exists or not.
-_DUMMY_HASH = hash_password("no such user")
+@cache
+def _dummy_hash() -> str:
+    """Verified against for unknown names, so a login takes as long whether the name
+    exists or not. Made on first use: argon2 takes 100 ms, and every start would wait."""
+    return hash_password("no such user")
 
 
 class UserService:
@@ -69,7 +73,7 @@ class UserService:
         async with self._sessions() as session:
             user = (await session.scalars(select(User).where(User.username == username))).first()
         if user is None:
-            verify_password(_DUMMY_HASH, password)
+            verify_password(_dummy_hash(), password)
             return None
         if not verify_password(user.password_hash, password):
             return None
