@@ -8,7 +8,7 @@ import enum
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +26,7 @@ from ocpp_core.db.models import (
     Transaction,
     utcnow,
 )
-from ocpp_core.db.upsert import dialect_insert
+from ocpp_core.db.upsert import per_dialect
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password, verify_password
@@ -162,24 +162,41 @@ class StatusWrite:
     @classmethod
     async def write_all(cls, session: AsyncSession, items: list[StatusWrite]) -> list[None]:
         now = utcnow()
-        rows = [{**item.row, "received_at": now} for item in items]
-        await session.execute(insert(StatusNotification.__table__), rows)
-        upsert = dialect_insert(session, Connector.__table__)
-        held = func.coalesce(Connector.timestamp, Connector.updated_at)
-        sent = func.coalesce(upsert.excluded.timestamp, upsert.excluded.updated_at)
+        await session.execute(_STATUS_HISTORY, [{**item.row, "received_at": now} for item in items])
         await session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[Connector.charge_point_id, Connector.connector_id],
-                set_={
-                    column: upsert.excluded[column]
-                    for column in (*items[0].row, "updated_at")
-                    if column not in KEY
-                },
-                where=or_(held.is_(None), held <= sent),
-            ),
-            [{**item.row, "updated_at": now} for item in items],
+            _CONNECTOR_UPSERT(session), [{**item.row, "updated_at": now} for item in items]
         )
         return [None] * len(items)
+
+
+# What a StatusNotification writes (StatusWrite.row) of the connector.
+_STATUS_COLUMNS = (
+    "charge_point_id",
+    "connector_id",
+    "status",
+    "error_code",
+    "info",
+    "vendor_id",
+    "vendor_error_code",
+    "timestamp",
+)
+_STATUS_HISTORY = insert(StatusNotification.__table__)
+
+
+@per_dialect
+def _CONNECTOR_UPSERT(insert: Any) -> Any:
+    upsert = insert(Connector.__table__)
+    held = func.coalesce(Connector.timestamp, Connector.updated_at)
+    sent = func.coalesce(upsert.excluded.timestamp, upsert.excluded.updated_at)
+    return upsert.on_conflict_do_update(
+        index_elements=[Connector.charge_point_id, Connector.connector_id],
+        set_={
+            column: upsert.excluded[column]
+            for column in (*_STATUS_COLUMNS, "updated_at")
+            if column not in KEY
+        },
+        where=or_(held.is_(None), held <= sent),
+    )
 
 
 @dataclass(frozen=True)
@@ -204,17 +221,6 @@ class BootWrite:
 
     @classmethod
     async def write_all(cls, session: AsyncSession, items: list[BootWrite]) -> list[str]:
-        table = ChargePoint.__table__
-        upsert = dialect_insert(session, table)
-        # BootInfo's fields are the charge point's columns of the same names.
-        described = [field.name for field in dataclasses.fields(BootInfo)]
-        statement = upsert.on_conflict_do_update(
-            index_elements=[table.c.id],
-            set_={
-                column: upsert.excluded[column]
-                for column in (*described, "last_boot_at", "last_seen_at")
-            },
-        ).returning(table.c.registration_status, sort_by_parameter_order=True)
         rows = [
             {
                 "id": item.charge_point_id,
@@ -225,7 +231,22 @@ class BootWrite:
             }
             for item in items
         ]
-        return list((await session.execute(statement, rows)).scalars())
+        return list((await session.execute(_BOOT_UPSERT(session), rows)).scalars())
+
+
+@per_dialect
+def _BOOT_UPSERT(insert: Any) -> Any:
+    table = ChargePoint.__table__
+    upsert = insert(table)
+    # BootInfo's fields are the charge point's columns of the same names.
+    described = [field.name for field in dataclasses.fields(BootInfo)]
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={
+            column: upsert.excluded[column]
+            for column in (*described, "last_boot_at", "last_seen_at")
+        },
+    ).returning(table.c.registration_status, sort_by_parameter_order=True)
 
 
 # Built once: read at every connection, 10,000 of them after a restart.
@@ -352,15 +373,8 @@ class HeartbeatWrite:
 
     @classmethod
     async def write_all(cls, session: AsyncSession, items: list[HeartbeatWrite]) -> list[None]:
-        upsert = dialect_insert(session, ChargePoint.__table__)
         await session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[ChargePoint.id],
-                set_={
-                    "last_heartbeat_at": upsert.excluded.last_heartbeat_at,
-                    "last_seen_at": upsert.excluded.last_seen_at,
-                },
-            ),
+            _HEARTBEAT_UPSERT(session),
             [
                 {
                     "id": item.charge_point_id,
@@ -372,6 +386,18 @@ class HeartbeatWrite:
             ],
         )
         return [None] * len(items)
+
+
+@per_dialect
+def _HEARTBEAT_UPSERT(insert: Any) -> Any:
+    upsert = insert(ChargePoint.__table__)
+    return upsert.on_conflict_do_update(
+        index_elements=[ChargePoint.id],
+        set_={
+            "last_heartbeat_at": upsert.excluded.last_heartbeat_at,
+            "last_seen_at": upsert.excluded.last_seen_at,
+        },
+    )
 
 
 class ChargePointService:

@@ -188,9 +188,7 @@ class MeterValuesWrite:
         named = {item.transaction_id for item in items if item.transaction_id is not None}
         owners: dict[int, str] = {}
         if named:
-            rows = await session.execute(
-                select(Transaction.id, Transaction.charge_point_id).where(Transaction.id.in_(named))
-            )
+            rows = await session.execute(_OWNERS, {"ids": list(named)})
             owners = {transaction_id: owner for transaction_id, owner in rows}
         results: list[tuple[bool, int | None, bool]] = []
         rows_to_insert: list[tuple[Any, ...]] = []
@@ -262,6 +260,10 @@ _STORED_FOR_TRANSACTION = _STORED.where(
 
 # StartTransaction's statements, built once for the same reason.
 _TX = Transaction.__table__
+# The charge point each named session belongs to (MeterValuesWrite).
+_OWNERS = select(_TX.c.id, _TX.c.charge_point_id).where(
+    _TX.c.id.in_(bindparam("ids", expanding=True))
+)
 _START_IDENTITY = select(_TX.c.id).where(
     _TX.c.charge_point_id == bindparam("charge_point_id"),
     _TX.c.connector_id == bindparam("connector_id"),
