@@ -15,18 +15,11 @@ def _dialect_insert_of(name: str) -> Callable[[Any], Any]:
     return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
-def dialect_insert(session: AsyncSession, table: Any) -> Any:
-    """An `insert(table)` that has `on_conflict_do_update` / `on_conflict_do_nothing`.
-
-    Given a Table (not an ORM class), many rows go in one executemany: the ORM's bulk
-    insert splits them by which values are None."""
-    return _dialect_insert_of(session.get_bind().dialect.name)(table)
-
-
 def per_dialect(build: Callable[[Callable[[Any], Any]], T]) -> Callable[[AsyncSession], T]:
-    """`build(insert)`, the statement made with that dialect's `insert`, made once per
-    dialect: statements written with every batch of the hot path (an upsert's `excluded`
-    columns alone cost more to build than the batch's rows to bind)."""
+    """`build(insert)`, made once per dialect, `insert` being the session's dialect's (it
+    has `on_conflict_do_update` / `on_conflict_do_nothing`; given a Table, not an ORM
+    class, many rows go in one executemany). For statements of every batch on the hot
+    path: an upsert's `excluded` columns alone cost more to build than its rows to bind."""
     built: dict[str, T] = {}
 
     def statement(session: AsyncSession) -> T:

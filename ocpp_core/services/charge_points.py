@@ -560,16 +560,17 @@ class ChargePointService:
         vendor_id: str | None = None,
         vendor_error_code: str | None = None,
     ) -> None:
-        row = {
-            "charge_point_id": charge_point_id,
-            "connector_id": connector_id,
-            "status": status,
-            "error_code": error_code,
-            "info": info,
-            "vendor_id": vendor_id,
-            "vendor_error_code": vendor_error_code,
-            "timestamp": timestamp,
-        }
+        values = (
+            charge_point_id,
+            connector_id,
+            status,
+            error_code,
+            info,
+            vendor_id,
+            vendor_error_code,
+            timestamp,
+        )
+        row = dict(zip(_STATUS_COLUMNS, values, strict=True))
         await self._with_charge_point(charge_point_id, StatusWrite(row))
         self._bus.publish(
             "status",
