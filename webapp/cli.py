@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from aiohttp import web
@@ -36,11 +36,15 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def _collector_policy(app: web.Application) -> None:
+async def _collector_policy(app: web.Application) -> AsyncIterator[None]:
     """What startup loaded (modules, the ORM's mappings and compiled statements, schemas)
     and, later, the connections live long: frozen out of the garbage collector, whose
-    full collections would otherwise walk them again and again (see webapp.gc_policy)."""
-    CollectorPolicy(asyncio.get_running_loop()).install()
+    full collections would otherwise walk them again and again (see webapp.gc_policy).
+    Undone at shutdown, before the loop it schedules thaws on is closed."""
+    policy = CollectorPolicy(asyncio.get_running_loop())
+    policy.install()
+    yield
+    policy.uninstall()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             from webapp.tls import server_ssl_context
 
             app = create_app(settings)
-            app.on_startup.append(_collector_policy)  # after the database context's start
+            app.cleanup_ctx.append(_collector_policy)  # after the database context's start
             web.run_app(
                 app,
                 host=settings.host,

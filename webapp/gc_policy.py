@@ -44,6 +44,7 @@ class CollectorPolicy:
         gc.callbacks.append(self._after_collection)
 
     def uninstall(self) -> None:
+        """Stop freezing, and thaw everything (the next full collection walks it all)."""
         if self._after_collection in gc.callbacks:
             gc.callbacks.remove(self._after_collection)
         gc.unfreeze()
