@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db.engine import connection_lost
 from ocpp_core.db.sqlite_loop import on_loop_thread
 
 T = TypeVar("T")
@@ -88,11 +89,17 @@ class GroupCommit:
             self._waiting.clear()
             raise
 
-    async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
+    async def _commit(
+        self, batch: list[tuple[Work[Any], asyncio.Future[Any]]], reconnect: bool = True
+    ) -> None:
         try:
             async with self._sessions.begin() as session:
                 results = await _write(session, [work for work, _ in batch])
         except Exception as error:
+            if reconnect and connection_lost(error):
+                # A database restart or failover: the whole batch again, on a new connection.
+                await self._commit(batch, reconnect=False)
+                return
             if len(batch) == 1:
                 _settle(batch[0][1], error=error)
                 return
