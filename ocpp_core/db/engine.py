@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -14,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ocpp_core.db import sqlite_loop
+
+T = TypeVar("T")
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -49,7 +53,7 @@ def create_engine(database_url: str) -> AsyncEngine:
 # ping is three round trips (BEGIN, ";", ROLLBACK), and with pool_pre_ping on every group
 # commit's transaction it was some 7% of the server's CPU. A connection that turns out dead
 # in use invalidates the pool, and the charge points' writers run their work again
-# (`connection_lost`).
+# (`once_more_if_reconnected`).
 PING_AFTER_IDLE_SECONDS = 10.0
 
 
@@ -72,10 +76,21 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError("pooled connection found dead") from error
 
 
-def connection_lost(error: BaseException) -> bool:
+def _connection_lost(error: BaseException) -> bool:
     """The database dropped the connection under a statement: SQLAlchemy has invalidated
     the pool, and the same work may run again at once on a new connection."""
     return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+async def once_more_if_reconnected(transaction: Callable[[], Awaitable[T]]) -> T:
+    """Run `transaction` (a whole transaction of the caller's); if the database dropped
+    the connection under it (a restart, a failover), run it once more on a new one."""
+    try:
+        return await transaction()
+    except Exception as error:
+        if not _connection_lost(error):
+            raise
+    return await transaction()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ocpp_core.db.engine import connection_lost
+from ocpp_core.db.engine import once_more_if_reconnected
 from ocpp_core.db.sqlite_loop import on_loop_thread
 
 T = TypeVar("T")
@@ -89,17 +89,10 @@ class GroupCommit:
             self._waiting.clear()
             raise
 
-    async def _commit(
-        self, batch: list[tuple[Work[Any], asyncio.Future[Any]]], reconnect: bool = True
-    ) -> None:
+    async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
         try:
-            async with self._sessions.begin() as session:
-                results = await _write(session, [work for work, _ in batch])
+            results = await once_more_if_reconnected(lambda: self._transaction(batch))
         except Exception as error:
-            if reconnect and connection_lost(error):
-                # A database restart or failover: the whole batch again, on a new connection.
-                await self._commit(batch, reconnect=False)
-                return
             if len(batch) == 1:
                 _settle(batch[0][1], error=error)
                 return
@@ -109,6 +102,10 @@ class GroupCommit:
             return
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result=result)
+
+    async def _transaction(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> list[Any]:
+        async with self._sessions.begin() as session:
+            return await _write(session, [work for work, _ in batch])
 
     async def drain(self) -> None:
         """Wait until everything handed in is written (on shutdown, before disposal)."""

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.bulk import BulkInsert
-from ocpp_core.db.engine import connection_lost
+from ocpp_core.db.engine import once_more_if_reconnected
 from ocpp_core.db.models import OcppMessage, utcnow
 from ocpp_core.events import EventBus
 
@@ -153,16 +153,11 @@ class MessageLog:
             if not self._buffer:
                 return
             batch, self._buffer = self._buffer, []
-            for attempt in (1, 2):
-                try:
-                    async with self._sessions.begin() as session:
-                        await LOG_ROWS.write(session, batch)
-                    break
-                except Exception as error:
-                    if attempt == 1 and connection_lost(error):
-                        continue  # a database restart or failover: again, on a new connection
-                    LOGGER.exception("could not write %d OCPP log entries", len(batch))
-                    return
+            try:
+                await once_more_if_reconnected(lambda: self._write(batch))
+            except Exception:
+                LOGGER.exception("could not write %d OCPP log entries", len(batch))
+                return
         due = set()
         for row in batch:
             cp = row[0]
@@ -170,6 +165,10 @@ class MessageLog:
             if count >= self._keep:
                 due.add(cp)
         await self._prune(due)
+
+    async def _write(self, batch: list[tuple[Any, ...]]) -> None:
+        async with self._sessions.begin() as session:
+            await LOG_ROWS.write(session, batch)
 
     async def _prune(self, due: set[str]) -> None:
         """Keep the newest entries per charge point; checked every `keep` writes (only of
