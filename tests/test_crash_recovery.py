@@ -2,7 +2,8 @@
 200 charge points run sessions, the server is killed with SIGKILL mid-run and restarted;
 the charge points reconnect and retry what was not acknowledged, as real chargers do
 (TransactionMessageAttempts). Then every acknowledged StartTransaction, StopTransaction
-and meter value must be in the database exactly once."""
+and meter value must be in the database exactly once, and every acknowledged CALL in the
+message log."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from aiohttp.test_utils import unused_port
 from sqlalchemy import func, select
 
 from ocpp_core.db.engine import create_engine, create_session_factory
-from ocpp_core.db.models import MeterValue, Transaction
+from ocpp_core.db.models import MeterValue, OcppMessage, Transaction
 from tests.server_process import ROOT, start_server, wait_until_listening
 
 CHARGE_POINTS = 200
@@ -75,6 +76,7 @@ class QueuedChargePoint:
     id: str
     queue: deque[Message] = field(default_factory=deque)
     acked: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    acked_unique_ids: list[str] = field(default_factory=list)  # BootNotification's too
     transaction_id: int | None = None
 
     def script(self, number: int) -> None:
@@ -95,6 +97,7 @@ class QueuedChargePoint:
                 raise Dropped(msg.type.name)
             frame = json.loads(msg.data)
             if frame[0] == 3 and frame[1] == unique_id:
+                self.acked_unique_ids.append(unique_id)
                 return frame[2]
             if frame[0] == 4 and frame[1] == unique_id:
                 raise AssertionError(f"{action} refused: {frame}")
@@ -200,6 +203,17 @@ async def test_sigkill_mid_run_loses_and_duplicates_nothing(database_url) -> Non
                             )
                         )
                         assert count == 1, (cp.id, payload, count)
+                logged = set(
+                    await session.scalars(
+                        select(OcppMessage.unique_id).where(
+                            OcppMessage.charge_point_id == cp.id,
+                            OcppMessage.direction == "in",
+                            OcppMessage.message_type == 2,
+                        )
+                    )
+                )
+                # Stored in the transaction of the data it brought, before its answer.
+                assert set(cp.acked_unique_ids) <= logged, (cp.id, cp.acked_unique_ids)
             transactions = await session.scalar(select(func.count()).select_from(Transaction))
             assert transactions == CHARGE_POINTS * SESSIONS  # no session born twice
             values = await session.scalar(select(func.count()).select_from(MeterValue))

@@ -17,6 +17,10 @@ transaction is rolled back and every work in it is run again on its own, so one 
 message costs the others nothing but time. Works of one transaction come from different
 charge points (each has one CALL outstanding, answered after the commit), so the order in
 which they are written among themselves does not matter.
+
+A rider (`carry`) adds a work of its own to every transaction: the message log's entries
+share the commits of the messages they record, instead of a transaction of their own that
+held SQLite's one connection for tens of milliseconds at a time.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class Batched(Protocol):
 
 
 Work = Callable[[AsyncSession], Awaitable[T]] | Batched
+# What a rider hands in: a work and the future its commit settles, or None for nothing.
+Rider = Callable[[], tuple[Work[Any], asyncio.Future[Any]] | None]
 
 
 class GroupCommit:
@@ -60,6 +66,11 @@ class GroupCommit:
         self._max_batch = max_batch
         self._waiting: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._writers: set[asyncio.Task[None]] = set()
+        self._rider: Rider | None = None
+
+    def carry(self, rider: Rider) -> None:
+        """Call `rider` as each transaction is formed; what it returns is written in it."""
+        self._rider = rider
 
     async def run(self, work: Work[T]) -> T:
         """Run `work` in the next transaction; return its result once that is committed."""
@@ -81,6 +92,9 @@ class GroupCommit:
                 while self._waiting:
                     batch = self._waiting[: self._max_batch]
                     del self._waiting[: self._max_batch]
+                    extra = self._rider() if self._rider is not None else None
+                    if extra is not None:
+                        batch.insert(0, extra)
                     await self._commit(batch)
         except BaseException:
             # Cancelled at shutdown: nobody may wait for a commit that will not come.

@@ -45,7 +45,7 @@ class Services:
             id_tags=id_tags,
             transactions=TransactionService(sessions, bus, id_tags, writes),
             users=UserService(sessions),
-            message_log=MessageLog(sessions, bus),
+            message_log=MessageLog(sessions, bus, writes),
             operations=OperationService(sessions, bus),
             audit=AuditService(sessions),
             deviations=DeviationService(sessions, bus),

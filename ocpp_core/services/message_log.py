@@ -1,8 +1,11 @@
 """The OCPP message log: every frame of every charge point, both directions.
 
-Frames are buffered and written in batches by a background task: the log is for people
-reading it, and must not put a database round trip on every message's path. Secrets
-(AuthorizationKey) are redacted before a frame is kept or published.
+Frames are buffered and written in batches: the log must not put a database round trip on
+any message's path. Each group-commit transaction (ocpp_core.db.group_commit) carries what
+is buffered when it forms, so a charger's CALL is stored with the data it brought, before
+it is acknowledged; what no transaction takes (our answers to the last messages, our own
+CALLs) is handed to the group commit by a background task. Secrets (AuthorizationKey) are
+redacted before a frame is kept or published.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.bulk import BulkInsert
-from ocpp_core.db.engine import once_more_if_reconnected
+from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import OcppMessage, utcnow
 from ocpp_core.events import EventBus
 
@@ -75,21 +78,42 @@ def redact_text(raw: str) -> str:
     return raw
 
 
+class LogRows:
+    """Buffered entries (LOG_ROWS rows), a batched work of the group commit."""
+
+    batched: ClassVar[bool] = True
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    @classmethod
+    async def write_all(cls, session: AsyncSession, items: list[LogRows]) -> list[None]:
+        rows = items[0].rows if len(items) == 1 else [row for item in items for row in item.rows]
+        await LOG_ROWS.write(session, rows)
+        return [None] * len(items)
+
+
 class MessageLog:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
+        writes: GroupCommit,
         flush_interval: float = 0.25,
         keep_per_charge_point: int = 5000,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
+        self._writes = writes
         self._flush_interval = flush_interval
         self._keep = keep_per_charge_point
         self._buffer: list[tuple[Any, ...]] = []  # LOG_ROWS rows
         self._written: dict[str, int] = {}
-        self._flushing = asyncio.Lock()
+        # Entries handed to a transaction that has not committed yet.
+        self._in_flight: set[asyncio.Future[None]] = set()
+        self._pruning: asyncio.Task[None] | None = None
+        writes.carry(self._ride)
 
     def record(
         self,
@@ -145,36 +169,73 @@ class MessageLog:
                 await self.flush()
                 raise
 
+    def _ride(self) -> tuple[LogRows, asyncio.Future[None]] | None:
+        """What is buffered, for the transaction the group commit is forming."""
+        if not self._buffer:
+            return None
+        work = self._take()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._in_flight.add(future)
+        future.add_done_callback(lambda done: self._settled(work, done))
+        return work, future
+
+    def _take(self) -> LogRows:
+        work, self._buffer = LogRows(self._buffer), []
+        return work
+
+    def _settled(self, work: LogRows, done: asyncio.Future[None]) -> None:
+        self._in_flight.discard(done)
+        if done.cancelled() or done.exception() is not None:
+            error = None if done.cancelled() else done.exception()
+            LOGGER.error("could not write %d OCPP log entries", len(work.rows), exc_info=error)
+            return
+        self._count(work.rows)
+
     async def flush(self) -> None:
-        """Write what is buffered. One flush at a time, so entries get their ids in the order
-        they were recorded, and a reader's flush (`recent`) returns only once everything
-        recorded before it, including a batch the background flush is writing, is stored."""
-        async with self._flushing:
-            if not self._buffer:
-                return
-            batch, self._buffer = self._buffer, []
+        """Write what is buffered; return once everything recorded before the call,
+        including entries a transaction under way carries, is stored (and pruned)."""
+        in_flight = list(self._in_flight)
+        if self._buffer:
+            work = self._take()
             try:
-                await once_more_if_reconnected(lambda: self._write(batch))
+                await self._writes.run(work)
             except Exception:
-                LOGGER.exception("could not write %d OCPP log entries", len(batch))
-                return
+                LOGGER.exception("could not write %d OCPP log entries", len(work.rows))
+            else:
+                self._count(work.rows)
+        if in_flight:
+            await asyncio.wait(in_flight)
+        while self._pruning is not None:
+            await asyncio.shield(self._pruning)
+
+    def _count(self, rows: list[tuple[Any, ...]]) -> None:
         due = set()
-        for row in batch:
+        for row in rows:
             cp = row[0]
             count = self._written[cp] = self._written.get(cp, 0) + 1
             if count >= self._keep:
+                self._written[cp] = 0
                 due.add(cp)
-        await self._prune(due)
+        if due:
+            previous = self._pruning
+            self._pruning = asyncio.ensure_future(self._prune(due, after=previous))
 
-    async def _write(self, batch: list[tuple[Any, ...]]) -> None:
-        async with self._sessions.begin() as session:
-            await LOG_ROWS.write(session, batch)
-
-    async def _prune(self, due: set[str]) -> None:
+    async def _prune(self, due: set[str], after: asyncio.Task[None] | None) -> None:
         """Keep the newest entries per charge point; checked every `keep` writes (only of
-        the charge points just written: with 10,000 connected, not a scan of them all)."""
+        the charge points just written: with 10,000 connected, not a scan of them all).
+        Outside the group commit: a prune deletes thousands of rows."""
+        if after is not None:
+            await asyncio.wait([after])
+        try:
+            await self._prune_now(due)
+        except Exception:
+            LOGGER.exception("could not prune the OCPP log of %s", ", ".join(sorted(due)))
+        finally:
+            if self._pruning is asyncio.current_task():
+                self._pruning = None
+
+    async def _prune_now(self, due: set[str]) -> None:
         for cp in due:
-            self._written[cp] = 0
             async with self._sessions.begin() as session:
                 cutoff = (
                     await session.scalars(
