@@ -613,7 +613,8 @@ async def charge_points_run(target: Target, args: argparse.Namespace) -> dict[st
 
 
 async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, float]:
-    """Stepped offered rates; the best rate answered in full with p99 under the limit."""
+    """Stepped offered rates, then a bisection past the first step failed: the best rate
+    answered in full with p99 under the limit."""
     target.start()
     await wait_for_port(target.port)
     stats = Stats()
@@ -633,7 +634,8 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
     await all_accepted(stats, count)
     rate[0] = args.rates[0] / count
     await asyncio.sleep(args.warm_up)  # past the boot storm, caches and plans warm
-    for offered in args.rates:
+
+    async def step(offered: float) -> tuple[bool, float, float]:
         rate[0] = offered / count
         await asyncio.sleep(2)  # the new rate under way
         stats.reset()
@@ -653,9 +655,24 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
             f" generator {own / elapsed:.0%}"
             f"{'' if ok else '  <- over the limit'}"
         )
+        return ok, achieved, p99
+
+    passed, failed = 0.0, None
+    for offered in args.rates:
+        ok, achieved, p99 = await step(offered)
         if not ok:
+            failed = offered
             break
-        best, best_p99 = achieved, p99
+        passed, best, best_p99 = offered, achieved, p99
+    # Between the last step passed and the first failed, halve the gap a few times: with
+    # coarse steps a target's figure (and so every ratio) would be the step's, not its own.
+    for _ in range(args.refine if failed is not None else 0):
+        offered = (passed + failed) / 2
+        ok, achieved, p99 = await step(offered)
+        if ok:
+            passed, best, best_p99 = offered, achieved, p99
+        else:
+            failed = offered
     await stop_players(tasks)
     target.stop()
     return {"throughput": best, "throughput_p99_ms": best_p99}
@@ -751,6 +768,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="offered messages per second, in steps",
     )
     parser.add_argument("--step-duration", type=float, default=8)
+    parser.add_argument(
+        "--refine", type=int, default=3, help="bisection steps after the first step failed"
+    )
     parser.add_argument("--warm-up", type=float, default=10, help="seconds before the first step")
     parser.add_argument("--p99-limit", type=float, default=50, help="ms")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and generator")
