@@ -10,10 +10,13 @@ import re
 
 import aiohttp
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.db.models import MeterValue
 from tests.conftest import ACCOUNTS, OPERATOR
 from webapp.auth import SESSION_COOKIE
-from webapp.keys import SERVICES
+from webapp.keys import ENGINE, SERVICES
 
 
 async def test_login_page_and_wrong_password(client) -> None:
@@ -286,6 +289,26 @@ async def test_charge_point_administration(portal, client, connect) -> None:
     assert status == 200 and "REG-1" not in html
     status, _ = await admin.get("/charge-points/REG-1")
     assert status == 404
+
+
+async def test_removing_a_charge_point_removes_its_samples_of_no_session(
+    portal, client, connect
+) -> None:
+    loose = await connect("LOOSE")
+    reading = {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "5"}]}
+    await loose.result("MeterValues", {"connectorId": 0, "meterValue": [reading]})
+    await loose.result(
+        "MeterValues", {"connectorId": 1, "transactionId": 987654, "meterValue": [reading]}
+    )
+    other = await connect("KEPT")
+    await other.result("MeterValues", {"connectorId": 0, "meterValue": [reading]})
+    await loose.ws.close()
+
+    status, _ = await (await portal("admin")).post("/charge-points/LOOSE/remove")
+    assert status == 200
+    async with AsyncSession(client.app[ENGINE]) as session:
+        left = (await session.scalars(select(MeterValue.charge_point_id))).all()
+    assert left == ["KEPT"]
 
 
 async def _session(cp, tag: str, connector: int, start: str, stop: str, wh: int) -> int:

@@ -164,16 +164,20 @@ async def test_a_retried_meter_values_message_is_stored_once(client, connect, no
     assert len(rows) == 4
 
 
+@pytest.mark.parametrize("named", ["its session", "an unknown session", "no session"])
 async def test_a_meter_values_repeated_on_a_new_connection_is_stored_once(
-    client, connect, now
+    client, connect, now, named
 ) -> None:
+    # Each is found by its own index: samples applied to a session, and (unknown, none)
+    # samples applied to none.
     cp = await connect("CP-AGAIN")
     tx = await start(cp, 1, 0, now)
     message = {
         "connectorId": 1,
-        "transactionId": tx,
         "meterValue": [{"timestamp": iso(now), "sampledValue": [{"value": "10"}]}],
     }
+    if named != "no session":
+        message["transactionId"] = tx if named == "its session" else tx + 1000
     assert await cp.result("MeterValues", message) == {}
     # The link drops before the charger sees the answer; it sends it again, first thing on
     # its new connection (the only message that can be such a repeat), then new data.

@@ -490,8 +490,12 @@ class ChargePointService:
                     f"charge point {charge_point_id!r} has {sessions} recorded session(s) "
                     "and is kept for their sake"
                 )
+            # Without sessions all its samples are applied to none (ix_meter_values_unlinked).
             await session.execute(
-                delete(MeterValue).where(MeterValue.charge_point_id == charge_point_id)
+                delete(MeterValue).where(
+                    MeterValue.charge_point_id == charge_point_id,
+                    MeterValue.transaction_id.is_(None),
+                )
             )
             await session.delete(cp)
         self._bus.publish("removed", charge_point_id)

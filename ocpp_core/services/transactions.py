@@ -227,7 +227,6 @@ class MeterValuesWrite:
             if not item.may_be_retry or not item.samples:
                 continue
             first = item.samples[0]
-            query = _STORED_UNLINKED if item.transaction_id is None else _STORED_FOR_TRANSACTION
             parameters = {
                 "charge_point_id": item.charge_point_id,
                 "timestamp": first.timestamp,
@@ -236,8 +235,15 @@ class MeterValuesWrite:
                 "value": first.value,
                 "claimed_transaction_id": item.transaction_id,
             }
-            if (await session.scalars(query, parameters)).first() is not None:
-                retried.add(index)
+            # Stored applied to the session it names, or (unknown, foreign, none named)
+            # to no session: each way has its own index.
+            queries = (_STORED_UNLINKED,)
+            if item.transaction_id is not None:
+                queries = (_STORED_LINKED, _STORED_STRAY)
+            for query in queries:
+                if (await session.scalars(query, parameters)).first() is not None:
+                    retried.add(index)
+                    break
         return retried
 
 
@@ -252,10 +258,16 @@ _STORED = select(MeterValue.id).where(
     MeterValue.value == bindparam("value"),
     MeterValue.source == "MeterValues",
 )
-_STORED_UNLINKED = _STORED.where(MeterValue.claimed_transaction_id.is_(None)).limit(1)
-_STORED_FOR_TRANSACTION = _STORED.where(
+# Found by ix_meter_values_transaction.
+_STORED_LINKED = _STORED.where(
+    MeterValue.transaction_id == bindparam("claimed_transaction_id")
+).limit(1)
+# Found by ix_meter_values_unlinked, whose condition the query must repeat to use it.
+_UNLINKED = _STORED.where(MeterValue.transaction_id.is_(None))
+_STORED_STRAY = _UNLINKED.where(
     MeterValue.claimed_transaction_id == bindparam("claimed_transaction_id")
 ).limit(1)
+_STORED_UNLINKED = _UNLINKED.where(MeterValue.claimed_transaction_id.is_(None)).limit(1)
 
 
 # StartTransaction's statements, built once for the same reason.
