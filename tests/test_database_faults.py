@@ -11,7 +11,7 @@ import pytest
 
 from ocpp_core.db import engine
 from ocpp_core.settings import Settings
-from tests.conftest import PG_HOST, PG_PORT, PG_USER, bounded_close
+from tests.conftest import ACCOUNTS, ADMIN, PG_HOST, PG_PORT, PG_USER, bounded_close
 from tests.ocpp_client import RawChargePoint
 from webapp.app import create_app
 from webapp.keys import SERVICES
@@ -97,3 +97,25 @@ async def test_a_pooled_connection_idle_long_enough_is_checked_before_it_is_lent
 
     # A read that runs nothing again by itself: the pool lent a live connection.
     assert (await services.charge_points.get("CP-IDLE")).id == "CP-IDLE"
+
+
+async def test_operator_requests_right_after_postgresql_dropped_every_connection_succeed(
+    pg_settings: Settings, aiohttp_client
+) -> None:
+    """Connections used a moment ago are lent unchecked only to the charge points' writers,
+    which run their work again; a page or an API call gets a checked one."""
+    app = create_app(pg_settings)
+    client = await aiohttp_client(app)
+    await app[SERVICES].users.add(*ACCOUNTS["admin"], "admin")
+    database = urlsplit(pg_settings.database_url).path.lstrip("/")
+
+    assert (await client.get("/api/id-tags", headers=ADMIN)).status == 200
+    assert await _drop_connections(database) > 0
+    listed = await client.get("/api/id-tags", headers=ADMIN)
+    assert listed.status == 200, await listed.text()
+
+    assert await _drop_connections(database) > 0
+    added = await client.post("/api/id-tags", json={"id_tag": "AFTER-DROP"}, headers=ADMIN)
+    assert added.status == 201, await added.text()
+    tags = await (await client.get("/api/id-tags", headers=ADMIN)).json()
+    assert [tag["id_tag"] for tag in tags] == ["AFTER-DROP"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from sqlalchemy import event
@@ -48,13 +49,15 @@ def create_engine(database_url: str) -> AsyncEngine:
     return engine
 
 
-# A pooled connection unused this long is checked before it is lent (the database may
-# have restarted, or something between dropped it); one in steady use is not: asyncpg's
-# ping is three round trips (BEGIN, ";", ROLLBACK), and with pool_pre_ping on every group
-# commit's transaction it was some 7% of the server's CPU. A connection that turns out dead
-# in use invalidates the pool, and the charge points' writers run their work again
-# (`once_more_if_reconnected`).
+# Before a pooled connection is lent it is checked (the database may have restarted, or
+# something between dropped it), except to the charge points' writers when it was in use
+# less than this long ago: asyncpg's ping is three round trips (BEGIN, ";", ROLLBACK), and
+# on every group commit's transaction it was some 7% of the server's CPU. A writer that
+# meets a dead connection runs its work again (`once_more_if_reconnected`); everyone else
+# (portal, API, operations journal) gets one checked, so an operator's request right
+# after a database restart does not fail.
 PING_AFTER_IDLE_SECONDS = 10.0
+_RUNS_AGAIN_IF_DROPPED: ContextVar[bool] = ContextVar("runs_again_if_dropped", default=False)
 
 
 def _ping_when_idle(engine: AsyncEngine) -> None:
@@ -65,10 +68,12 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(pool, "checkout")
-    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
+    def _ping_unless_in_use(dbapi_connection, record, _proxy) -> None:
+        # SQLAlchemy runs this in a greenlet that shares the calling task's context.
+        if _RUNS_AGAIN_IF_DROPPED.get():
+            idle_since = record.info.get("idle_since")
+            if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+                return
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:
@@ -85,12 +90,16 @@ def _connection_lost(error: BaseException) -> bool:
 async def once_more_if_reconnected(transaction: Callable[[], Awaitable[T]]) -> T:
     """Run `transaction` (a whole transaction of the caller's); if the database dropped
     the connection under it (a restart, a failover), run it once more on a new one."""
+    token = _RUNS_AGAIN_IF_DROPPED.set(True)
     try:
+        try:
+            return await transaction()
+        except Exception as error:
+            if not _connection_lost(error):
+                raise
         return await transaction()
-    except Exception as error:
-        if not _connection_lost(error):
-            raise
-    return await transaction()
+    finally:
+        _RUNS_AGAIN_IF_DROPPED.reset(token)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
