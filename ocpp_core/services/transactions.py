@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -64,8 +64,9 @@ class TransactionFilter:
     until: datetime | None = None
 
 
-@dataclass(frozen=True)
-class SampledValue:
+class SampledValue(NamedTuple):
+    # A tuple (nine a MeterValues, built on every one): made several times faster than a
+    # frozen dataclass, and it is the middle of its METER_VALUE_ROWS row as it stands.
     timestamp: datetime
     value: str
     measurand: str
@@ -348,6 +349,8 @@ METER_VALUE_ROWS = BulkInsert(
         "received_at",
     ),
 )
+# sample_rows puts a SampledValue in the middle of a row as it stands.
+assert METER_VALUE_ROWS.columns[4:12] == SampledValue._fields
 
 
 def sample_rows(
@@ -361,26 +364,9 @@ def sample_rows(
     received_at: datetime,
 ) -> list[tuple[Any, ...]]:
     """METER_VALUE_ROWS rows of `samples`."""
-    return [
-        (
-            charge_point_id,
-            connector_id,
-            transaction_id,
-            claimed_transaction_id,
-            s.timestamp,
-            s.value,
-            s.measurand,
-            s.unit,
-            s.phase,
-            s.context,
-            s.location,
-            s.format,
-            source,
-            flag,
-            received_at,
-        )
-        for s in samples
-    ]
+    before = (charge_point_id, connector_id, transaction_id, claimed_transaction_id)
+    after = (source, flag, received_at)
+    return [before + sample + after for sample in samples]
 
 
 class TransactionService:
