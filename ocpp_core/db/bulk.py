@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 Processor = Callable[[Any], Any]
 
@@ -31,13 +32,18 @@ class BulkInsert:
         self._compiled: dict[str, tuple[str, tuple[int, ...] | None, dict[int, Processor]]] = {}
 
     async def write(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        connection = await session.connection()
+        if rows:
+            # One trip into SQLAlchemy's synchronous side instead of two (the connection,
+            # then the statement): each costs a greenlet switch and its bookkeeping, and
+            # the message log writes a few rows in nearly every transaction.
+            await session.run_sync(self._write, rows)
+
+    def _write(self, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+        connection = session.connection()
         sql, order, processors = self._compile(connection.dialect)
         if processors or order is not None:
             rows = _converted(rows, order, processors)
-        await connection.exec_driver_sql(sql, list(rows))
+        connection.exec_driver_sql(sql, list(rows))
 
     def _compile(
         self, dialect: Dialect
