@@ -490,6 +490,19 @@ async def test_answered_calls_leave_nothing_behind_on_the_connection(client, con
     ]
 
 
+async def test_message_log_keeps_the_order_of_recording_across_its_two_ways_in(client) -> None:
+    """Entries reach the database in the transactions of the group commit (which take
+    what is buffered as they form) and through the log's own flush; in whichever
+    transaction, they are stored in the order they were recorded."""
+    log = client.app[SERVICES].message_log
+    log.record("CP-ORDER", "in", "first")
+    flushing = asyncio.ensure_future(log.flush())
+    await asyncio.sleep(0)  # the flush has handed "first" to the group commit
+    log.record("CP-ORDER", "in", "second")  # taken by the transaction that writes "first"
+    await flushing
+    assert [m.payload for m in await log.recent("CP-ORDER")] == ["second", "first"]
+
+
 async def test_message_log_keeps_the_newest_entries_of_each_charge_point(client, connect) -> None:
     log = client.app[SERVICES].message_log
     log._keep = 6  # the production limit is 5,000 per charge point; the same rule, smaller

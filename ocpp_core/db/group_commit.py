@@ -94,7 +94,9 @@ class GroupCommit:
                     del self._waiting[: self._max_batch]
                     extra = self._rider() if self._rider is not None else None
                     if extra is not None:
-                        batch.insert(0, extra)
+                        # Last: what it carries came after the works already waiting
+                        # (the message log's own flush among them), and is written after.
+                        batch.append(extra)
                     await self._commit(batch)
         except BaseException:
             # Cancelled at shutdown: nobody may wait for a commit that will not come.
