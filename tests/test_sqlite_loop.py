@@ -89,3 +89,37 @@ async def test_a_failed_statement_on_the_loop_thread_rolls_back_its_batch(tmp_pa
         tags = (await session.execute(text("SELECT tag FROM tags"))).scalars().all()
     assert tags == ["OK"]
     await engine.dispose()
+
+
+async def test_work_handed_in_as_the_writer_stops_is_written(tmp_path: Path) -> None:
+    """A work handed in after the writer found nothing more to do, before its task's
+    callbacks ran, once waited until another work came (a charge point's BootNotification
+    unanswered for minutes in a quiet test)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'voltaro.db'}")
+    sessions, _ = await _writer_over_a_table(engine)
+    late: list[asyncio.Future[None]] = []
+    handed_in = asyncio.Event()
+
+    async def insert(session: AsyncSession) -> None:
+        await session.execute(text("INSERT INTO tags VALUES ('x')"))
+
+    class Probe(GroupCommit):
+        async def _commit(self, batch) -> None:
+            await super()._commit(batch)
+            if not late:
+                # Runs right after this writer's last step, before its task's callbacks.
+                asyncio.get_running_loop().call_soon(self._hand_in_late)
+
+        def _hand_in_late(self) -> None:
+            late.append(self.submit(insert))
+            handed_in.set()
+
+    try:
+        writes = Probe(sessions)
+        await writes.run(insert)
+        await asyncio.wait_for(handed_in.wait(), 5)
+        await asyncio.wait_for(late[0], 5)
+        async with sessions() as session:
+            assert (await session.scalar(text("SELECT count(*) FROM tags"))) == 2
+    finally:
+        await engine.dispose()

@@ -74,15 +74,17 @@ class GroupCommit:
 
     async def run(self, work: Work[T]) -> T:
         """Run `work` in the next transaction; return its result once that is committed."""
+        # Shielded: a caller that goes away (its socket closed) must not cancel a
+        # transaction that holds other callers' work.
+        return await asyncio.shield(self.submit(work))
+
+    def submit(self, work: Work[T]) -> asyncio.Future[T]:
+        """Hand `work` in for the next transaction: the future settles at its commit."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, future))
         if len(self._writers) < self._max_writers:
-            writer = asyncio.get_running_loop().create_task(self._write())
-            self._writers.add(writer)
-            writer.add_done_callback(self._writers.discard)
-        # Shielded: a caller that goes away (its socket closed) must not cancel a
-        # transaction that holds other callers' work.
-        return await asyncio.shield(future)
+            self._writers.add(asyncio.get_running_loop().create_task(self._write()))
+        return future
 
     async def _write(self) -> None:
         batch: list[tuple[Work[Any], asyncio.Future[Any]]] = []
@@ -104,6 +106,11 @@ class GroupCommit:
                 _settle(future, error=ConnectionAbortedError("database writer stopped"))
             self._waiting.clear()
             raise
+        finally:
+            # Gone from the writers the moment it stops looking for work, not when its
+            # task's done callbacks run: a work handed in between would find a writer
+            # that will never take it, and wait until someone else's work came.
+            self._writers.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
         try:
