@@ -48,6 +48,8 @@ SAMPLE_ENUM_LIMITS = {"unit": 16, "measurand": 64, "phase": 8, "context": 32, "l
 
 # kilo-units a charger may report in; stored in the base unit like every other reading.
 KILO_UNITS = {"kWh": "Wh", "kW": "W", "kvarh": "varh", "kvar": "var", "kVA": "VA"}
+# The longest reading the database keeps (meter_values.value).
+STORED_VALUE_CHARS = 64
 
 _UNITS_BY_LOWER = {unit.value.lower(): unit.value for unit in UnitOfMeasure}
 
@@ -158,6 +160,11 @@ def _scale_kilo_units(payload: dict[str, Any], deviations: list[str]) -> None:
                 if not scaled.is_finite():
                     continue
                 text = format(scaled.normalize(), "f")
+                if len(text) > STORED_VALUE_CHARS:
+                    # 2e-154 kWh written out is 150 digits; in exponent form it fits.
+                    text = str(scaled.normalize())
+                    if len(text) > STORED_VALUE_CHARS:
+                        continue
                 deviations.append(
                     f"{key}.{i}.sampledValue.{j}: {sample['value']} {sample['unit']} "
                     f"stored as {text} {base}"

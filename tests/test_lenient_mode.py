@@ -157,6 +157,18 @@ async def test_kwh_is_normalised_to_wh_and_the_energy_is_right(client, connect) 
     assert "transactionData.0.sampledValue.0: 13.25 kWh stored as 13250 Wh" in described
 
 
+async def test_a_tiny_kwh_reading_is_stored_in_exponent_form(client, connect) -> None:
+    # Found by the fuzz test: 2e-154 kWh in Wh, written out, is 150 characters; the
+    # database (PostgreSQL) keeps 64, and the charger got an InternalError.
+    cp = await _lenient(client, connect, "LAX-TINY")
+    reading = {"connectorId": 0, "meterValue": [
+        {"timestamp": TIME, "sampledValue": [{"value": "2.0724520443382864e-154", "unit": "kWh"}]}
+    ]}  # fmt: skip
+    assert await cp.result("MeterValues", reading) == {}
+    [stored] = await _rows(client, MeterValue, MeterValue.charge_point_id == "LAX-TINY")
+    assert (stored.value, stored.unit) == ("2.0724520443382864E-151", "Wh")
+
+
 async def test_what_has_no_clear_meaning_is_still_refused(client, connect) -> None:
     cp = await _lenient(client, connect, "LAX4")
     # Not a number, a fraction where a whole number belongs, an id tag too long to be one.
