@@ -112,7 +112,8 @@ class MessageLog:
         self._written: dict[str, int] = {}
         # Entries handed to a transaction that has not committed yet.
         self._in_flight: set[asyncio.Future[None]] = set()
-        self._pruning: asyncio.Task[None] | None = None
+        self._prunes: set[asyncio.Task[None]] = set()
+        self._pruning = asyncio.Lock()  # one prune at a time: each deletes thousands of rows
         writes.carry(self._ride)
 
     def record(
@@ -205,8 +206,8 @@ class MessageLog:
                 self._count(work.rows)
         if in_flight:
             await asyncio.wait(in_flight)
-        while self._pruning is not None:
-            await asyncio.shield(self._pruning)
+        while self._prunes:
+            await asyncio.wait(list(self._prunes))
 
     def _count(self, rows: list[tuple[Any, ...]]) -> None:
         due = set()
@@ -217,22 +218,19 @@ class MessageLog:
                 self._written[cp] = 0
                 due.add(cp)
         if due:
-            previous = self._pruning
-            self._pruning = asyncio.ensure_future(self._prune(due, after=previous))
+            prune = asyncio.ensure_future(self._prune(due))
+            self._prunes.add(prune)
+            prune.add_done_callback(self._prunes.discard)
 
-    async def _prune(self, due: set[str], after: asyncio.Task[None] | None) -> None:
+    async def _prune(self, due: set[str]) -> None:
         """Keep the newest entries per charge point; checked every `keep` writes (only of
         the charge points just written: with 10,000 connected, not a scan of them all).
         Outside the group commit: a prune deletes thousands of rows."""
-        if after is not None:
-            await asyncio.wait([after])
         try:
-            await self._prune_now(due)
+            async with self._pruning:
+                await self._prune_now(due)
         except Exception:
             LOGGER.exception("could not prune the OCPP log of %s", ", ".join(sorted(due)))
-        finally:
-            if self._pruning is asyncio.current_task():
-                self._pruning = None
 
     async def _prune_now(self, due: set[str]) -> None:
         for cp in due:
