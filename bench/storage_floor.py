@@ -30,20 +30,10 @@ from pathlib import Path
 import fastjsonschema
 import ocpp.v16
 import orjson
+from loadgen import meter_payload  # the message the throughput scenario sends
 
 ROOT = Path(__file__).resolve().parent.parent
 CHARGE_POINTS = 500
-SAMPLES = [
-    ("Energy.Active.Import.Register", "Wh", None),
-    ("Power.Active.Import", "W", None),
-    ("Current.Import", "A", "L1"),
-    ("Current.Import", "A", "L2"),
-    ("Current.Import", "A", "L3"),
-    ("Voltage", "V", "L1-N"),
-    ("Voltage", "V", "L2-N"),
-    ("Voltage", "V", "L3-N"),
-    ("SoC", "Percent", None),
-]
 METER_ROW = (
     "INSERT INTO meter_values (charge_point_id, connector_id, transaction_id,"
     " claimed_transaction_id, timestamp, value, measurand, unit, phase, context, location,"
@@ -85,19 +75,6 @@ def migrated_database(path: str) -> sqlite3.Connection:
     return db
 
 
-def payload(timestamp: str, transaction_id: int) -> dict:
-    values = [
-        {"value": f"{random.uniform(0, 1e5):.1f}", "measurand": m, "unit": u}
-        | ({"phase": p} if p else {})
-        for m, u, p in SAMPLES
-    ]
-    return {
-        "connectorId": 1,
-        "transactionId": transaction_id,
-        "meterValue": [{"timestamp": timestamp, "sampledValue": values}],
-    }
-
-
 def batches(messages: int, batch: int) -> list[tuple[list[tuple], list[tuple]]]:
     """The rows of `messages` MeterValues exchanges, made before the clock starts."""
     out = []
@@ -106,7 +83,7 @@ def batches(messages: int, batch: int) -> list[tuple[list[tuple], list[tuple]]]:
         now = datetime.now(UTC).isoformat()
         for _ in range(batch):
             n = random.randrange(CHARGE_POINTS)
-            message = payload(now, n + 1)
+            message = meter_payload(1, n + 1, random.randrange(10**6))
             frame = orjson.dumps([2, "id", "MeterValues", message]).decode()
             for sample in message["meterValue"][0]["sampledValue"]:
                 meter_rows.append(
@@ -136,7 +113,7 @@ def checks(messages: int) -> tuple[float, float]:
     """CPU microseconds per message of the schema check and of decoding the frame."""
     schemas = Path(ocpp.v16.__file__).parent / "schemas"
     validate = fastjsonschema.compile(json.loads((schemas / "MeterValues.json").read_text()))
-    message = payload(datetime.now(UTC).isoformat().replace("+00:00", "Z"), 1)
+    message = meter_payload(1, 1, 1000)
     frame = orjson.dumps([2, "id", "MeterValues", message])
     started = time.process_time()
     for _ in range(messages):
