@@ -21,6 +21,7 @@ from jsonschema.exceptions import ValidationError as SchemaValidationError
 from ocpp.v16.enums import UnitOfMeasure
 
 from ocpp_core import frames
+from ocpp_core.db.models import MeterValue
 
 # Informational text whose length only the schema limits; kept as sent up to the database
 # column's size (255).
@@ -44,12 +45,16 @@ LONG_TEXT_LIMIT = 255
 
 # Descriptive fields of a sampled value: an unknown value is kept as sent, up to the size of
 # its database column.
-SAMPLE_ENUM_LIMITS = {"unit": 16, "measurand": 64, "phase": 8, "context": 32, "location": 16}
+SAMPLE_ENUM_LIMITS = {
+    name: MeterValue.__table__.c[name].type.length
+    for name in ("unit", "measurand", "phase", "context", "location")
+}
 
 # kilo-units a charger may report in; stored in the base unit like every other reading.
 KILO_UNITS = {"kWh": "Wh", "kW": "W", "kvarh": "varh", "kvar": "var", "kVA": "VA"}
-# The longest reading the database keeps (meter_values.value).
-STORED_VALUE_CHARS = 64
+# A scaled reading longer than this written out is kept in exponent form: 2e-154 kWh in Wh
+# is 150 digits, most of them zeros.
+PLAIN_FORM_CHARS = 64
 
 _UNITS_BY_LOWER = {unit.value.lower(): unit.value for unit in UnitOfMeasure}
 
@@ -160,11 +165,8 @@ def _scale_kilo_units(payload: dict[str, Any], deviations: list[str]) -> None:
                 if not scaled.is_finite():
                     continue
                 text = format(scaled.normalize(), "f")
-                if len(text) > STORED_VALUE_CHARS:
-                    # 2e-154 kWh written out is 150 digits; in exponent form it fits.
+                if len(text) > PLAIN_FORM_CHARS:
                     text = str(scaled.normalize())
-                    if len(text) > STORED_VALUE_CHARS:
-                        continue
                 deviations.append(
                     f"{key}.{i}.sampledValue.{j}: {sample['value']} {sample['unit']} "
                     f"stored as {text} {base}"

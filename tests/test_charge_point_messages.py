@@ -354,6 +354,18 @@ async def test_meter_values_without_transaction_are_stored(client, connect) -> N
     )
 
 
+async def test_a_reading_of_any_length_is_stored_as_sent(client, connect) -> None:
+    # OCPP 1.6 sets sampledValue.value no length; PostgreSQL kept 64 characters and
+    # answered a valid MeterValues with an InternalError.
+    cp = await connect("CP-LONG")
+    await cp.boot()
+    reading = "1234567890." + "0" * 189
+    sample = {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": reading}]}
+    assert await cp.result("MeterValues", {"connectorId": 1, "meterValue": [sample]}) == {}
+    [value] = await rows(client, MeterValue, MeterValue.charge_point_id == "CP-LONG")
+    assert value.value == reading
+
+
 async def test_data_transfer_and_status_reports_are_stored(client, connect) -> None:
     cp = await connect("CP-D")
     await cp.boot()

@@ -239,7 +239,8 @@ class MeterValue(Base):
     )
     claimed_transaction_id: Mapped[int | None] = mapped_column(Integer)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
-    value: Mapped[str] = mapped_column(String(64))
+    # OCPP 1.6 sets no length to a reading.
+    value: Mapped[str] = mapped_column(Text)
     measurand: Mapped[str] = mapped_column(String(64))
     unit: Mapped[str | None] = mapped_column(String(16))
     phase: Mapped[str | None] = mapped_column(String(8))
