@@ -233,6 +233,34 @@ def validate(schema_name: str, payload: dict[str, Any]) -> None:
         raise_for(errors[0])
 
 
+# JSON's only way to put U+0000 in a string; a raw NUL byte is not valid JSON.
+NUL_ESCAPE = "\\u0000"
+
+
+def nul_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Where (keys and indexes) text in a decoded payload holds the NUL character:
+    PostgreSQL's text cannot store it, and no OCPP field means one."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [found for key, item in items for found in nul_paths(item, (*path, key))]
+
+
+def refuse_nul(payload: dict[str, Any]) -> None:
+    """Raise PropertyConstraintViolation if text in the payload holds a NUL character."""
+    paths = nul_paths(payload)
+    if paths:
+        where = ".".join(str(part) for part in paths[0])
+        raise PropertyConstraintViolationError(
+            details={"cause": f"{where}: contains the NUL character (U+0000)"}
+        )
+
+
 def check_action(action: str) -> None:
     if action not in V16_ACTIONS:
         raise OcppNotImplementedError(details={"cause": f"Unknown action {action!r}"})

@@ -306,11 +306,15 @@ class ChargePointHandler(LibraryChargePoint):
         deviations: list[str] = []
         try:
             frames.check_action(msg.action)
+            # The payload is walked for NUL characters only if the frame holds one.
+            nul = frames.NUL_ESCAPE in raw_msg
             if self.lenient:
-                reading = lenient.read(msg.action, msg.payload)
+                reading = lenient.read(msg.action, msg.payload, nul)
                 msg.payload, deviations = reading.payload, reading.deviations
             else:
                 frames.validate(msg.action, msg.payload)
+                if nul:
+                    frames.refuse_nul(msg.payload)
             handlers = self.route_map.get(msg.action, {})
             if "_on_action" not in handlers:
                 raise NotSupportedError(

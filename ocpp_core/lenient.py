@@ -174,13 +174,28 @@ def _scale_kilo_units(payload: dict[str, Any], deviations: list[str]) -> None:
                 sample["value"], sample["unit"] = text, base
 
 
-def read(action: str, payload: dict[str, Any]) -> Reading:
-    """Read a charge point's CALL in lenient mode.
+def _strip_nul(payload: dict[str, Any], deviations: list[str]) -> None:
+    """Firmware that copies fixed-size C buffers pads text with NUL characters."""
+    for *parents, last in frames.nul_paths(payload):
+        target: Any = payload
+        for part in parents:
+            target = target[part]
+        target[last] = target[last].replace("\x00", "")
+        where = ".".join(str(part) for part in (*parents, last))
+        deviations.append(f"{where}: NUL characters (U+0000) removed")
+
+
+def read(action: str, payload: dict[str, Any], nul: bool = True) -> Reading:
+    """Read a charge point's CALL in lenient mode; `nul`: the frame may hold NUL
+    characters (False when its text has none).
 
     Raises the OCPP 1.6 error of strict mode when a violation's meaning is not clear.
     """
     reading = Reading(copy.deepcopy(payload))
-    errors = frames.schema_errors(action, payload)
+    if nul:
+        # First: "TAG\0\0..." padded to its buffer's size may be too long until stripped.
+        _strip_nul(reading.payload, reading.deviations)
+    errors = frames.schema_errors(action, reading.payload)
     if errors:
         # Violations kept as sent stay in the schema's errors; a repaired value that is
         # still wrong shows up again with its new value and is examined again.

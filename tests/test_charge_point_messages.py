@@ -482,6 +482,38 @@ async def test_message_log_keeps_both_directions_with_secrets_redacted(client, c
     assert log[0].unique_id == log[1].unique_id
 
 
+async def test_nul_characters_are_refused_clearly_and_cost_the_log_nothing(client, connect) -> None:
+    # PostgreSQL's text holds no NUL (U+0000): an idTag with one met an InternalError, and a
+    # frame with one in its id, its action or its raw text failed the log's transaction,
+    # and with it the entries of every other charger in it.
+    cp = await connect("CP-NUL")
+    await cp.boot()
+    await cp.send_raw('[2, "nul-1", "Authorize", {"idTag": "TAG\\u0000"}]')
+    refused = await cp.receive()
+    assert refused[:3] == [4, "nul-1", "PropertyConstraintViolation"]
+    assert refused[4]["cause"] == "idTag: contains the NUL character (U+0000)"
+    await cp.send_raw('[2, "nul\\u0000id", "Heartbeat", {}]')
+    assert (await cp.receive())[:2] == [3, "nul\x00id"]  # the id comes back as sent
+    await cp.send_raw('[2, "nul-3", "Heart\\u0000beat", {}]')
+    assert (await cp.receive())[:3] == [4, "nul-3", "NotImplemented"]
+    await cp.send_raw("\x00 not json")
+    assert await cp.result("Heartbeat", {}) != {}
+
+    log = await client.app[SERVICES].message_log.recent("CP-NUL")
+    assert [(m.direction, m.unique_id, m.action) for m in log[:9]] == [  # newest first
+        ("out", log[0].unique_id, "Heartbeat"),
+        ("in", log[0].unique_id, "Heartbeat"),
+        ("in", None, None),
+        ("out", "nul-3", "Heart\ufffdbeat"),
+        ("in", "nul-3", "Heart\ufffdbeat"),
+        ("out", "nul\ufffdid", "Heartbeat"),
+        ("in", "nul\ufffdid", "Heartbeat"),
+        ("out", "nul-1", "Authorize"),
+        ("in", "nul-1", "Authorize"),
+    ]
+    assert log[2].payload == "\ufffd not json"
+
+
 async def test_answered_calls_leave_nothing_behind_on_the_connection(client, connect) -> None:
     """A charger connected for months must not grow its connection's memory with every
     message it ever sent; the log still names the action of every answer."""

@@ -1,14 +1,17 @@
-"""Hypothesis against the OCPP endpoint and the JSON API: random and mutated input never
-crashes the server, never gets a 500, never leaves a row that contradicts itself."""
+"""Hypothesis against the OCPP endpoint and the JSON API: random, mutated and valid input
+never crashes the server (no InternalError), never gets a 500, never leaves a row that
+contradicts itself."""
 
 from __future__ import annotations
 
 import json
+from importlib import resources
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
 from ocpp.v16.enums import Action
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,8 +98,9 @@ async def _survives(client, frame: str, lenient: bool = False) -> None:
             if answer[0] == 4:
                 assert answer[2] in OCPP_1_6_ERRORS, answer
                 assert isinstance(answer[3], str) and isinstance(answer[4], dict)
-                # Lenient mode hands the handlers only what it could read: never a crash.
-                assert not (lenient and answer[2] == "InternalError"), answer
+                # Only what was checked reaches the handlers and the database: whatever
+                # the frame, never a crash.
+                assert answer[2] != "InternalError", (frame, answer)
             if answer[1] == "probe" and answer[0] == 3:
                 break
         else:
@@ -210,3 +214,48 @@ async def test_huge_decimal_in_a_charging_profile_is_checked_not_a_500(client) -
         headers=OPERATOR,
     )
     assert response.status == 409, await response.text()
+
+
+# Every CALL a charge point may send, generated from the library's OCPP 1.6 schemas with
+# OCPP's 32-bit integers, reaches the handlers, where random frames rarely get (found so
+# far: a reading longer than its column, a NUL character in an idTag).
+CHARGE_POINT_ACTIONS = [
+    "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction",
+    "StatusNotification", "StopTransaction", "SecurityEventNotification", "SignCertificate",
+    "LogStatusNotification", "SignedFirmwareStatusNotification",
+]  # fmt: skip
+
+
+def _schema(action: str) -> dict[str, Any]:
+    text = resources.files("ocpp.v16.schemas").joinpath(f"{action}.json").read_text()
+    return _int32(json.loads(text))
+
+
+def _int32(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        bounded = {key: _int32(value) for key, value in schema.items()}
+        if schema.get("type") == "integer":
+            bounded.setdefault("minimum", -(2**31))
+            bounded.setdefault("maximum", 2**31 - 1)
+        return bounded
+    if isinstance(schema, list):
+        return [_int32(item) for item in schema]
+    return schema
+
+
+valid_calls = st.one_of(
+    [
+        from_schema(_schema(action)).map(
+            lambda payload, action=action: json.dumps([2, "valid", action, payload])
+        )
+        for action in CHARGE_POINT_ACTIONS
+    ]
+)
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(frame=valid_calls)
+async def test_a_valid_call_never_meets_an_internal_error(client, frame: str) -> None:
+    await _survives(client, frame)

@@ -168,6 +168,18 @@ async def test_a_tiny_kwh_reading_is_stored_in_exponent_form(client, connect) ->
     assert (stored.value, stored.unit) == ("2.0724520443382864E-151", "Wh")
 
 
+async def test_text_padded_with_nul_characters_is_read_without_them(client, connect) -> None:
+    # Firmware copying a fixed-size C buffer: "TAG-1" and 17 NULs is 22 characters, too
+    # long for an idTag until the padding goes; a strict charge point is refused instead.
+    cp = await _lenient(client, connect, "LAX-NUL")
+    await client.app[SERVICES].id_tags.add("TAG-1")
+    await cp.send_raw(json.dumps([2, "pad", "Authorize", {"idTag": "TAG-1" + "\x00" * 17}]))
+    answer = await cp.receive()
+    assert answer[:2] == [3, "pad"] and answer[2]["idTagInfo"]["status"] == "Accepted"
+    described = [d for row in await _deviations(client, "LAX-NUL") for d in row["deviations"]]
+    assert described == ["idTag: NUL characters (U+0000) removed"]
+
+
 async def test_what_has_no_clear_meaning_is_still_refused(client, connect) -> None:
     cp = await _lenient(client, connect, "LAX4")
     # Not a number, a fraction where a whole number belongs, an id tag too long to be one.

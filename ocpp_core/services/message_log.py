@@ -78,6 +78,13 @@ def redact_text(raw: str) -> str:
     return raw
 
 
+def _storable(text: str) -> str:
+    """The text with NUL characters, which PostgreSQL cannot store, as U+FFFD: a frame
+    may carry one in its raw bytes, its message id or its action, and one row that
+    cannot be written fails the transaction of every entry with it."""
+    return text.replace("\x00", "\ufffd")
+
+
 class LogRows:
     """Buffered entries (LOG_ROWS rows), a batched work of the group commit."""
 
@@ -125,15 +132,17 @@ class MessageLog:
         unique_id: str | None = None,
         action: str | None = None,
     ) -> None:
-        payload = redact_text(raw)[:MAX_PAYLOAD_CHARS]
+        payload = _storable(redact_text(raw)[:MAX_PAYLOAD_CHARS])
+        unique_id = _storable(unique_id[:64]) if unique_id else None
+        action = _storable(action[:64]) if action else None
         now = utcnow()
         self._buffer.append(
             (
                 charge_point_id,
                 direction,
                 message_type,
-                unique_id[:64] if unique_id else None,
-                action[:64] if action else None,
+                unique_id,
+                action,
                 payload,
                 now,
             )
