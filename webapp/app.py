@@ -29,6 +29,7 @@ from webapp.keys import (
     SETTINGS,
     VERIFIED_LOGINS,
 )
+from webapp.nul_guard import refuse_nul
 from webapp.ocpp_route import ocpp_socket
 from webapp.throttle import LoginThrottle
 
@@ -98,7 +99,7 @@ def not_for_charge_points(middleware: Middleware) -> Middleware:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
-    middlewares = [*portal.middlewares(settings.secret_key), api.api_errors]
+    middlewares = [*portal.middlewares(settings.secret_key), api.api_errors, refuse_nul]
     app = web.Application(middlewares=[not_for_charge_points(m) for m in middlewares])
     app[SETTINGS] = settings
     app[BUS] = EventBus()

@@ -44,12 +44,16 @@ def basic_credentials(request: web.Request) -> tuple[str, str] | None:
         decoded = b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
+    if "\x00" in decoded:  # no user or charge point has one; PostgreSQL cannot look it up
+        return None
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else None
 
 
 async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     charge_point_id = request.match_info["charge_point_id"]
+    if "\x00" in charge_point_id:  # never registered, and PostgreSQL cannot look it up
+        raise web.HTTPNotFound(text="Unknown charge point: its id holds a NUL character\n")
     settings = request.app[SETTINGS]
     if not _HANDSHAKE_CHECK.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="OCPP endpoint: a WebSocket upgrade is expected\n")
