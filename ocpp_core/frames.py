@@ -251,14 +251,19 @@ def nul_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return [found for key, item in items for found in nul_paths(item, (*path, key))]
 
 
+def nul_cause(payload: dict[str, Any]) -> str | None:
+    """`idTag: contains the NUL character (U+0000)` for the first text holding one."""
+    paths = nul_paths(payload)
+    if not paths:
+        return None
+    return ".".join(str(part) for part in paths[0]) + ": contains the NUL character (U+0000)"
+
+
 def refuse_nul(payload: dict[str, Any]) -> None:
     """Raise PropertyConstraintViolation if text in the payload holds a NUL character."""
-    paths = nul_paths(payload)
-    if paths:
-        where = ".".join(str(part) for part in paths[0])
-        raise PropertyConstraintViolationError(
-            details={"cause": f"{where}: contains the NUL character (U+0000)"}
-        )
+    cause = nul_cause(payload)
+    if cause is not None:
+        raise PropertyConstraintViolationError(details={"cause": cause})
 
 
 def check_action(action: str) -> None:

@@ -222,6 +222,14 @@ class ChargePointHandler(LibraryChargePoint):
         errors = frames.schema_errors(f"{action}Response", response.payload)
         if errors:
             raise InvalidReply(f"{action} answer: {frames.describe(errors[0])}")
+        nul = frames.nul_cause(response.payload)  # answers are few: every one is walked
+        if nul is not None:
+            if not self.lenient:
+                raise InvalidReply(f"{action} answer: {nul}")
+            deviations = lenient.strip_nul(response.payload)
+            await self._services.deviations.record(
+                self.id, call.unique_id, f"{action}Response", deviations, response.to_json()
+            )
         return response.payload
 
     async def _await_answer(

@@ -174,8 +174,10 @@ def _scale_kilo_units(payload: dict[str, Any], deviations: list[str]) -> None:
                 sample["value"], sample["unit"] = text, base
 
 
-def _strip_nul(payload: dict[str, Any], deviations: list[str]) -> None:
-    """Firmware that copies fixed-size C buffers pads text with NUL characters."""
+def strip_nul(payload: dict[str, Any]) -> list[str]:
+    """Remove NUL characters from text in the payload; say where. Firmware that copies
+    fixed-size C buffers pads text with them."""
+    deviations = []
     for *parents, last in frames.nul_paths(payload):
         target: Any = payload
         for part in parents:
@@ -183,6 +185,7 @@ def _strip_nul(payload: dict[str, Any], deviations: list[str]) -> None:
         target[last] = target[last].replace("\x00", "")
         where = ".".join(str(part) for part in (*parents, last))
         deviations.append(f"{where}: NUL characters (U+0000) removed")
+    return deviations
 
 
 def read(action: str, payload: dict[str, Any], nul: bool = True) -> Reading:
@@ -194,7 +197,7 @@ def read(action: str, payload: dict[str, Any], nul: bool = True) -> Reading:
     reading = Reading(copy.deepcopy(payload))
     if nul:
         # First: "TAG\0\0..." padded to its buffer's size may be too long until stripped.
-        _strip_nul(reading.payload, reading.deviations)
+        reading.deviations.extend(strip_nul(reading.payload))
     errors = frames.schema_errors(action, reading.payload)
     if errors:
         # Violations kept as sent stay in the schema's errors; a repaired value that is

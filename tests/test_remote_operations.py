@@ -357,3 +357,30 @@ async def test_transactions_api_filters_and_404(client, connect) -> None:
     assert response.status == 400
     response = await client.get("/api/charge-points/NOPE", headers=ADMIN)
     assert response.status == 404
+
+
+async def test_an_answer_with_nul_characters_is_refused_or_read_without_them(
+    client, connect
+) -> None:
+    # Configuration values copied from fixed-size C buffers come padded with NULs, which
+    # PostgreSQL cannot store: a strict charge point's answer is invalid, a lenient one's
+    # is read without them and the deviation recorded.
+    padded = {"configurationKey": [{"key": "Model", "readonly": True, "value": "X1\x00\x00"}]}
+    for charge_point_id, lenient in [("CP-STRICT", False), ("CP-LAX", True)]:
+        await client.app[SERVICES].charge_points.register(charge_point_id)
+        await client.app[SERVICES].charge_points.set_lenient(charge_point_id, lenient)
+        cp = await connect(charge_point_id)
+        await cp.boot()
+        request = asyncio.create_task(
+            post(client, f"/api/charge-points/{charge_point_id}/get-configuration", {})
+        )
+        await cp.answer(await cp.expect_call("GetConfiguration"), padded)
+        status, answer = await request
+        if not lenient:
+            assert (status, answer) == (502, {"error": "charge point sent an invalid answer: "
+                "GetConfiguration answer: configurationKey.0.value: contains the NUL "
+                "character (U+0000)"})  # fmt: skip
+            continue
+        assert (status, answer["configuration_key"][0]["value"]) == (200, "X1")
+        [row] = await get_json(client, f"/api/charge-points/{charge_point_id}/deviations")
+        assert row["deviations"] == ["configurationKey.0.value: NUL characters (U+0000) removed"]
