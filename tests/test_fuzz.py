@@ -265,6 +265,42 @@ async def test_a_valid_call_never_meets_an_internal_error(client, frame: str) ->
     await _survives(client, frame)
 
 
+# The same inside a session: MeterValues and StopTransaction for the session just started,
+# with whatever readings the schema allows (energy from any two 32-bit meter readings).
+session_calls = st.tuples(
+    st.sampled_from(["MeterValues", "StopTransaction"]).flatmap(
+        lambda action: st.tuples(st.just(action), from_schema(_schema(action)))
+    ),
+    st.integers(0, 2**31 - 1),
+)
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(case=session_calls)
+async def test_a_valid_call_in_a_session_never_meets_an_internal_error(client, case) -> None:
+    (action, payload), meter_start = case
+    await client.app[SERVICES].charge_points.register("FUZZ")
+    await client.app[SERVICES].id_tags.add("FUZZ-TAG")
+    ws = await client.ws_connect("/ocpp/FUZZ", protocols=("ocpp1.6",))
+    cp = RawChargePoint(ws)
+    try:
+        await cp.boot()
+        started = await cp.result(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "FUZZ-TAG", "meterStart": meter_start,
+             "timestamp": "2026-11-25T08:00:00Z"},
+        )  # fmt: skip
+        payload = {**payload, "transactionId": started["transactionId"]}
+        if action == "MeterValues":
+            payload["connectorId"] = 1
+        answer = await cp.call(action, payload)
+        assert answer[0] == 3 or answer[2] != "InternalError", (payload, answer)
+    finally:
+        await ws.close()
+    await _assert_consistent(client)
+
+
 def _tenths(value: Any) -> Any:
     """Floats as JSON writes tenths: hypothesis makes `multipleOf: 0.1` as 141 * 0.1,
     14.100000000000001, which is no multiple of 0.1 and rightly refused."""
