@@ -16,7 +16,6 @@ import decimal
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any, NoReturn
@@ -37,6 +36,8 @@ from ocpp.exceptions import (
 )
 from ocpp.messages import Call, CallError, CallResult, MessageType
 from ocpp.v16.enums import Action
+
+from ocpp_core.timeutil import parse_datetime
 
 MAX_MESSAGE_ID_LENGTH = 36
 V16_ACTIONS = frozenset(action.value for action in Action)
@@ -111,10 +112,12 @@ def decode(raw: str | bytes) -> Call | CallResult | CallError:
 
 
 def _is_date_time(value: object) -> bool:
+    """What the services can read: 0001-01-01T00:00:00+00:01 is ISO 8601, but before year
+    1 in UTC, and met an OverflowError (InternalError) where it was stored."""
     if not isinstance(value, str):
         return True
     try:
-        datetime.fromisoformat(value)
+        parse_datetime(value)
     except ValueError:
         return False
     return True

@@ -195,7 +195,7 @@ async def test_remote_start_form_answers_in_place(portal, client, connect) -> No
     assert status == 200 and "<html" in html and 'data-answer="not connected"' in html
 
 
-async def test_id_tags_page_add_edit_delete_with_messages(portal) -> None:
+async def test_id_tags_page_add_edit_delete_with_messages(client, portal) -> None:
     operator = await portal("operator")
     status, html = await operator.post(
         "/id-tags",
@@ -208,6 +208,13 @@ async def test_id_tags_page_add_edit_delete_with_messages(portal) -> None:
     assert status == 400 and "1 to 20" in html
     status, html = await operator.post("/id-tags", {"id_tag": "C2", "expiry_date": "soon"})
     assert status == 400 and "not a date and time" in html
+    # ISO 8601, but before year 1 in UTC: was a 500.
+    before_year_1 = {"id_tag": "C2", "expiry_date": "0001-01-01T00:00:00+00:01"}
+    status, html = await operator.post("/id-tags", before_year_1)
+    assert status == 400 and "not a date and time" in html
+    response = await client.post("/api/id-tags", json=before_year_1, headers=OPERATOR)
+    assert response.status == 400
+    assert "not an ISO 8601 date-time" in (await response.json())["error"]
     assert 'value="C2"' in html  # what was typed is kept
 
     status, html = await operator.post("/id-tags/CARD1", {"blocked": "1", "expiry_date": ""})

@@ -54,6 +54,13 @@ async def assert_still_served(cp) -> None:
             '"timestamp":"yesterday"}]',
             "PropertyConstraintViolation",
         ),
+        # ISO 8601, but a minute before year 1 in UTC: was an OverflowError where stored
+        # (found by tests/test_fuzz.py).
+        (
+            '[2,"year-0","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":'
+            '"0001-01-01T00:00:00+00:01","sampledValue":[{"value":"1"}]}]}]',
+            "PropertyConstraintViolation",
+        ),
         ('[2,"extra","Heartbeat",{"surprise":true}]', "FormationViolation"),
         # OCPP 1.6 integers are 32 bits: a bigger one is refused, not an InternalError from
         # the database.

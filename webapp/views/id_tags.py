@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.timeutil import parse_datetime
 from webapp.auth import require_role
 from webapp.keys import SERVICES
 from webapp.views.common import Message, audit, render_with_message, text_field
@@ -33,10 +34,9 @@ def _expiry(value: str) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return parse_datetime(value)
     except ValueError:
         raise InvalidInput(f"expiry {value!r} is not a date and time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 async def _save(request: web.Request, id_tag: str, form: Any) -> None:
