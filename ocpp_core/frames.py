@@ -15,7 +15,7 @@ from __future__ import annotations
 import decimal
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 from typing import Any, NoReturn
@@ -171,8 +171,14 @@ def _fast_validator(schema_name: str) -> Callable[[Any], Any] | None:
     """The compiled check, or None where only Decimal arithmetic gets `multipleOf` right."""
     if schema_name in _DECIMAL_SCHEMAS:
         return None
-    schema = _int32(json.loads(_schema_text(schema_name)))
-    return fastjsonschema.compile(schema, formats={"date-time": _is_date_time}, use_default=False)
+    return fastjsonschema.compile(
+        bounded_schema(schema_name), formats={"date-time": _is_date_time}, use_default=False
+    )
+
+
+def bounded_schema(schema_name: str) -> dict[str, Any]:
+    """The library's 1.6 schema with OCPP's 32-bit range made explicit on every integer."""
+    return _int32(json.loads(_schema_text(schema_name)))
 
 
 _ERROR_FOR_KEYWORD: dict[str, type[OCPPError]] = {
@@ -214,9 +220,14 @@ def rule_errors(schema_name: str, payload: dict[str, Any]) -> list[SchemaValidat
         return sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
 
 
+def dotted(path: Iterable[Any]) -> str:
+    """`meterValue.0.sampledValue.2.value`: where in a payload, as messages name it."""
+    return ".".join(str(part) for part in path)
+
+
 def describe(error: SchemaValidationError) -> str:
     """`connectorId: -1 is less than the minimum of 0`: a message an operator can act on."""
-    path = ".".join(str(part) for part in error.absolute_path)
+    path = dotted(error.absolute_path)
     message = error.message
     if error.validator == "type" and type(error.instance) is int:
         message += " (OCPP 1.6 integers are 32 bits)"
@@ -259,7 +270,7 @@ def nul_cause(payload: dict[str, Any]) -> str | None:
     paths = nul_paths(payload)
     if not paths:
         return None
-    return ".".join(str(part) for part in paths[0]) + ": contains the NUL character (U+0000)"
+    return f"{dotted(paths[0])}: contains the NUL character (U+0000)"
 
 
 def refuse_nul(payload: dict[str, Any]) -> None:

@@ -226,9 +226,10 @@ class ChargePointHandler(LibraryChargePoint):
         if nul is not None:
             if not self.lenient:
                 raise InvalidReply(f"{action} answer: {nul}")
+            evidence = response.to_json()  # as sent, before the NULs go
             deviations = lenient.strip_nul(response.payload)
             await self._services.deviations.record(
-                self.id, call.unique_id, f"{action}Response", deviations, response.to_json()
+                self.id, call.unique_id, f"{action}Response", deviations, evidence
             )
         return response.payload
 

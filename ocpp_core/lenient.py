@@ -71,7 +71,7 @@ class Reading:
 
 
 def _path(error: SchemaValidationError) -> str:
-    return ".".join(str(part) for part in error.absolute_path)
+    return frames.dotted(error.absolute_path)
 
 
 def _key(error: SchemaValidationError) -> tuple[str, str, str]:
@@ -178,13 +178,13 @@ def strip_nul(payload: dict[str, Any]) -> list[str]:
     """Remove NUL characters from text in the payload; say where. Firmware that copies
     fixed-size C buffers pads text with them."""
     deviations = []
-    for *parents, last in frames.nul_paths(payload):
+    for path in frames.nul_paths(payload):
+        *parents, last = path
         target: Any = payload
         for part in parents:
             target = target[part]
         target[last] = target[last].replace("\x00", "")
-        where = ".".join(str(part) for part in (*parents, last))
-        deviations.append(f"{where}: NUL characters (U+0000) removed")
+        deviations.append(f"{frames.dotted(path)}: NUL characters (U+0000) removed")
     return deviations
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from importlib import resources
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Transaction
-from ocpp_core.frames import nul_cause
+from ocpp_core.frames import bounded_schema, nul_cause
 from tests.conftest import OPERATOR
 from tests.ocpp_client import RawChargePoint
 from tests.test_operations import OPERATIONS as OPERATION_REQUESTS
@@ -231,26 +230,9 @@ CHARGE_POINT_ACTIONS = [
 ]  # fmt: skip
 
 
-def _schema(action: str) -> dict[str, Any]:
-    text = resources.files("ocpp.v16.schemas").joinpath(f"{action}.json").read_text()
-    return _int32(json.loads(text))
-
-
-def _int32(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        bounded = {key: _int32(value) for key, value in schema.items()}
-        if schema.get("type") == "integer":
-            bounded.setdefault("minimum", -(2**31))
-            bounded.setdefault("maximum", 2**31 - 1)
-        return bounded
-    if isinstance(schema, list):
-        return [_int32(item) for item in schema]
-    return schema
-
-
 valid_calls = st.one_of(
     [
-        from_schema(_schema(action)).map(
+        from_schema(bounded_schema(action)).map(
             lambda payload, action=action: json.dumps([2, "valid", action, payload])
         )
         for action in CHARGE_POINT_ACTIONS
@@ -269,7 +251,7 @@ async def test_a_valid_call_never_meets_an_internal_error(client, frame: str) ->
 # with whatever readings the schema allows (energy from any two 32-bit meter readings).
 session_calls = st.tuples(
     st.sampled_from(["MeterValues", "StopTransaction"]).flatmap(
-        lambda action: st.tuples(st.just(action), from_schema(_schema(action)))
+        lambda action: st.tuples(st.just(action), from_schema(bounded_schema(action)))
     ),
     st.integers(0, 2**31 - 1),
 )
@@ -318,7 +300,7 @@ def _tenths(value: Any) -> Any:
 answered_operations = st.sampled_from(sorted(OPERATION_REQUESTS)).flatmap(
     lambda operation: st.tuples(
         st.just(operation),
-        from_schema(_schema(OPERATION_REQUESTS[operation][1] + "Response")).map(_tenths),
+        from_schema(bounded_schema(OPERATION_REQUESTS[operation][1] + "Response")).map(_tenths),
     )
 )
 _RESERVATION_IDS = itertools.count(1000)

@@ -384,3 +384,4 @@ async def test_an_answer_with_nul_characters_is_refused_or_read_without_them(
         assert (status, answer["configuration_key"][0]["value"]) == (200, "X1")
         [row] = await get_json(client, f"/api/charge-points/{charge_point_id}/deviations")
         assert row["deviations"] == ["configurationKey.0.value: NUL characters (U+0000) removed"]
+        assert json.loads(row["frame"])[2] == padded  # the evidence is the answer as sent

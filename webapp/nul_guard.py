@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from ocpp_core.frames import nul_paths
+from ocpp_core.frames import dotted, nul_paths
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -43,7 +43,7 @@ async def nul_in(request: web.Request) -> str | None:
         except orjson.JSONDecodeError:
             return None  # not JSON: the view refuses it for that
         if paths:
-            return "field " + ".".join(str(part) for part in paths[0])
+            return f"field {dotted(paths[0])}"
     return None
 
 
