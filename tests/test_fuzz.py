@@ -22,7 +22,9 @@ from ocpp_core.frames import bounded_schema, nul_cause
 from tests.conftest import OPERATOR
 from tests.ocpp_client import RawChargePoint
 from tests.test_operations import OPERATIONS as OPERATION_REQUESTS
+from webapp.api import OPERATIONS as OPERATION_PATHS
 from webapp.keys import ENGINE, SERVICES
+from webapp.views.operations import FIELDS, PROFILE_FIELDS
 
 OCPP_1_6_ERRORS = {
     "NotImplemented",
@@ -335,3 +337,44 @@ async def test_any_valid_answer_to_an_operation_is_taken(client, case) -> None:
             assert response.status == 502 and "NUL character" in text, (operation, text)
     finally:
         await ws.close()
+
+
+# Every operation's portal form, with any text in any of its fields: the page answers with
+# the form's outcome (a message), never a 500. The charge point is registered, not
+# connected, so every check before sending runs and nothing is sent.
+form_text = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["0", "-1", "1e400", "nan", "inf", "-0", "2147483648", "1.5", " 7 ",
+                     "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01",
+                     "2026-01-01T00:00", "Hard", "A", "Accepted", "ftp://x/y"]),
+)  # fmt: skip
+PORTAL_FORM_FIELDS = {
+    path: sorted(
+        {*PROFILE_FIELDS, "connector_id"} if action == "SetChargingProfile" else FIELDS[action]
+    )
+    for path, action in OPERATION_PATHS.items()
+    if FIELDS.get(action) or action == "SetChargingProfile"
+}
+form_cases = st.sampled_from(sorted(PORTAL_FORM_FIELDS)).flatmap(
+    lambda operation: st.tuples(
+        st.just(operation),
+        st.dictionaries(st.sampled_from(PORTAL_FORM_FIELDS[operation]), form_text, max_size=5),
+    )
+)
+
+
+_logged_in: dict[int, Any] = {}
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(case=form_cases)
+async def test_operation_forms_never_fail_with_a_500(client, portal, case) -> None:
+    operation, fields = case
+    await client.app[SERVICES].charge_points.register("FORM")
+    # One login for all examples of a run (a login hashes the password, slowly on purpose).
+    operator = _logged_in.get(id(client)) or _logged_in.setdefault(
+        id(client), await portal("operator")
+    )
+    status, html = await operator.post(f"/charge-points/FORM/operations/{operation}", fields)
+    assert status < 500, (operation, fields, html[:300])

@@ -99,6 +99,13 @@ async def test_operations_page_roles_and_state(portal, client, sim) -> None:  # 
         "/charge-points/SIM1/operations/unlock-connector", {"connector_id": "x"}, headers=HTMX
     )
     assert 'data-answer="invalid input"' in html and "whole number" in html
+    # ISO 8601, but before year 1 in UTC: was a 500 (found by tests/test_fuzz.py).
+    status, html = await operator.post(
+        "/charge-points/SIM1/operations/reserve-now",
+        {"connector_id": "2", "id_tag": "TAG", "expiry_date": "0001-01-01T00:00:00+00:01"},
+        headers=HTMX,
+    )
+    assert 'data-answer="invalid input"' in html and "must be a date and time" in html
     journal = await client.app[SERVICES].operations.journal("SIM1")
     assert [o.action for o in journal][:2] == ["CancelReservation", "ReserveNow"]
 

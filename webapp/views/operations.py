@@ -8,14 +8,13 @@ the registry, journalled, its answer shown in place.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from ocpp.v16 import call
 
 from ocpp_core.errors import InvalidInput
-from ocpp_core.timeutil import format_datetime
+from ocpp_core.timeutil import format_datetime, parse_datetime
 from webapp.api import OPERATIONS
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
@@ -41,10 +40,9 @@ def _float(value: str, name: str) -> float:
 def _datetime(value: str, name: str) -> str:
     """`<input type=datetime-local>` is zone-less; the page says UTC."""
     try:
-        parsed = datetime.fromisoformat(value)
+        return format_datetime(parse_datetime(value)) or ""
     except ValueError:
         raise InvalidInput(f"{name.replace('_', ' ')} must be a date and time") from None
-    return format_datetime(parsed.replace(tzinfo=parsed.tzinfo or UTC)) or ""
 
 
 def _keys(value: str, _name: str) -> list[str]:
