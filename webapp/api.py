@@ -27,6 +27,7 @@ from ocpp_core.services.transactions import SampledValue, TransactionView
 from ocpp_core.timeutil import format_datetime, parse_datetime
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
+from webapp.path_ids import path_int
 
 # `POST /api/charge-points/{id}/{operation}`: the central-system-initiated actions of 1.6.
 OPERATIONS = {
@@ -279,9 +280,10 @@ def _flag(value: str | None, name: str) -> bool | None:
 
 def _int_path(request: web.Request, name: str) -> int:
     try:
-        return int(request.match_info[name])
+        return path_int(request, name)
     except ValueError:
-        raise NotFound(f"{name.replace('_', ' ')} must be a number") from None
+        thing = name.removesuffix("_id")
+        raise NotFound(f"{thing} {request.match_info[name]} does not exist") from None
 
 
 async def list_transactions(request: web.Request) -> web.Response:

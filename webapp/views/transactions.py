@@ -23,6 +23,7 @@ from ocpp_core.services.transactions import (
 from ocpp_core.timeutil import format_datetime
 from webapp.auth import require_role
 from webapp.keys import SERVICES
+from webapp.path_ids import path_int
 from webapp.views.common import audit, render
 
 PAGE_SIZE = 50
@@ -49,7 +50,8 @@ def _filters(query: Any) -> tuple[TransactionFilter, dict[str, str]]:
             id_tag=form["id_tag"] or None,
             active=active,
             since=_day(form["from"], "From"),
-            until=until + timedelta(days=1) if until else None,  # "to" is inclusive
+            # "to" is inclusive; to 9999-12-31 is to the end of time.
+            until=until + timedelta(days=1) if until and until.date() < date.max else None,
         ),
         form,
     )
@@ -164,7 +166,7 @@ def chart_points(tx: TransactionView, samples: list[SampledValue]) -> list[dict[
 async def close_transaction(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
     try:
-        transaction_id = int(request.match_info["transaction_id"])
+        transaction_id = path_int(request, "transaction_id")
         await request.app[SERVICES].transactions.close(transaction_id, user.username)
         await audit(request, "close session", str(transaction_id))
     except (ValueError, NotFound):
@@ -180,7 +182,7 @@ async def transaction_page(request: web.Request, message: str | None = None) -> 
     await require_role(request, "viewer")
     services = request.app[SERVICES]
     try:
-        transaction_id = int(request.match_info["transaction_id"])
+        transaction_id = path_int(request, "transaction_id")
         tx = await services.transactions.get(transaction_id)
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such session\n") from None

@@ -10,6 +10,7 @@ from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.services.users import ROLES
 from webapp.auth import require_role
 from webapp.keys import SERVICES
+from webapp.path_ids import path_int
 from webapp.views.common import Message, audit, render, render_with_message, text_field
 
 
@@ -67,7 +68,7 @@ async def _change(
 
 def _user_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["user_id"])
+        return path_int(request, "user_id")
     except ValueError:
         raise web.HTTPNotFound(text="No such user\n") from None
 
