@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Transaction
 from ocpp_core.frames import bounded_schema, nul_cause
-from tests.conftest import OPERATOR
+from ocpp_core.settings import Settings
+from tests.conftest import ADMIN, OPERATOR
 from tests.ocpp_client import RawChargePoint
 from tests.test_operations import OPERATIONS as OPERATION_REQUESTS
 from webapp.api import OPERATIONS as OPERATION_PATHS
+from webapp.app import create_app
 from webapp.keys import ENGINE, SERVICES
 from webapp.views.operations import FIELDS, PROFILE_FIELDS
 
@@ -378,3 +382,41 @@ async def test_operation_forms_never_fail_with_a_500(client, portal, case) -> No
     )
     status, html = await operator.post(f"/charge-points/FORM/operations/{operation}", fields)
     assert status < 500, (operation, fields, html[:300])
+
+
+# Every page and API address that reads, with anything in its path parts and its query:
+# a page, a 400 or a 404, never a 500.
+GET_ROUTES = sorted(
+    {
+        address
+        for route in create_app(Settings(secret_key="fuzz")).router.routes()
+        if route.method == "GET"
+        and (address := route.resource.get_info().get("formatter") or route.resource.canonical)
+        and not address.startswith(("/ocpp/", "/events", "/static"))
+    }
+)
+QUERY_NAMES = ["charge_point_id", "id_tag", "from", "to", "active", "page", "limit", "x"]
+path_parts = st.one_of(
+    st.text(min_size=1, max_size=24),
+    st.sampled_from(["1", "0", "-1", "2147483648", "99999999999999999999", "CP-1", "T"]),
+)
+queries = st.dictionaries(st.sampled_from(QUERY_NAMES), form_text, max_size=4)
+addresses = st.builds(
+    lambda route, part, query: (
+        re.sub(r"\{[^}]+\}", lambda _: quote(part, safe=""), route),
+        query,
+    ),
+    st.sampled_from(GET_ROUTES),
+    path_parts,
+    queries,
+)
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(address=addresses)
+async def test_no_address_answers_a_500(client, address) -> None:
+    path, query = address
+    await client.app[SERVICES].charge_points.register("CP-1")
+    response = await client.get(path, params=query, headers=ADMIN)
+    assert response.status < 500, (path, query, (await response.text())[:300])
