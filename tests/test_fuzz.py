@@ -420,3 +420,40 @@ async def test_no_address_answers_a_500(client, address) -> None:
     await client.app[SERVICES].charge_points.register("CP-1")
     response = await client.get(path, params=query, headers=ADMIN)
     assert response.status < 500, (path, query, (await response.text())[:300])
+
+
+# Every portal form, with any text in its path parts and fields: a page with a message, a
+# redirect, a 400 or a 404, never a 500. (/logout is left out: it would end the session
+# the other examples use.)
+POST_ROUTES = sorted(
+    {
+        address
+        for route in create_app(Settings(secret_key="fuzz")).router.routes()
+        if route.method == "POST"
+        and (address := route.resource.get_info().get("formatter") or route.resource.canonical)
+        and not address.startswith(("/api/", "/logout", "/charge-points/{charge_point_id}/op"))
+    }
+)
+FORM_NAMES = ["charge_point_id", "id_tag", "parent_id_tag", "expiry_date", "blocked", "username",
+              "password", "role", "connector_id", "transaction_id", "registration_status",
+              "lenient", "ping_interval", "next", "id", "x"]  # fmt: skip
+posts = st.builds(
+    lambda route, part, fields: (
+        re.sub(r"\{[^}]+\}", lambda _: quote(part, safe=""), route),
+        fields,
+    ),
+    st.sampled_from(POST_ROUTES),
+    path_parts,
+    st.dictionaries(st.sampled_from(FORM_NAMES), form_text, max_size=5),
+)
+
+
+@pytest.mark.timeout(600)
+@FUZZ
+@given(post=posts)
+async def test_no_form_answers_a_500(client, portal, post) -> None:
+    path, fields = post
+    await client.app[SERVICES].charge_points.register("CP-1")
+    admin = _logged_in.get(id(client)) or _logged_in.setdefault(id(client), await portal("admin"))
+    status, html = await admin.post(path, fields, allow_redirects=False)
+    assert status < 500, (path, fields, html[:300])
