@@ -167,12 +167,9 @@ async def test_lenient_charge_point_survives_any_frame(client, frame: str) -> No
 API_PATHS = [
     "/api/charge-points/OFF/remote-start",
     "/api/charge-points/OFF/remote-stop",
-    "/api/charge-points/OFF/reset",
-    "/api/charge-points/OFF/set-charging-profile",
-    "/api/charge-points/OFF/reserve-now",
-    "/api/charge-points/OFF/send-local-list",
-    "/api/charge-points/OFF/change-configuration",
+    *(f"/api/charge-points/OFF/{operation}" for operation in sorted(OPERATION_PATHS)),
     "/api/id-tags",
+    "/api/transactions/1/close",
 ]
 bodies = st.one_of(
     payloads.map(json.dumps),
@@ -180,7 +177,12 @@ bodies = st.one_of(
         st.sampled_from(["id_tag", "connector_id", "transaction_id", "type", "charging_profile",
                          "cs_charging_profiles", "expiry_date", "reservation_id", "list_version",
                          "update_type", "local_authorization_list", "key", "value", "blocked",
-                         "parent_id_tag"]),
+                         "parent_id_tag", "vendor_id", "message_id", "data", "requested_message",
+                         "location", "retrieve_date", "start_time", "stop_time", "retries",
+                         "retry_interval", "duration", "charging_rate_unit", "id",
+                         "charging_profile_purpose", "stack_level", "log_type", "log",
+                         "request_id", "certificate", "certificate_type",
+                         "certificate_hash_data", "firmware", "cs_charging_profiles"]),
         json_values,
         max_size=5,
     ).map(json.dumps),
