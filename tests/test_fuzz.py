@@ -250,9 +250,11 @@ valid_calls = st.one_of(
 
 @pytest.mark.timeout(600)
 @FUZZ
-@given(frame=valid_calls)
-async def test_a_valid_call_never_meets_an_internal_error(client, frame: str) -> None:
-    await _survives(client, frame)
+@given(frame=valid_calls, lenient=st.booleans())
+async def test_a_valid_call_never_meets_an_internal_error(
+    client, frame: str, lenient: bool
+) -> None:
+    await _survives(client, frame, lenient)
 
 
 # The same inside a session: MeterValues and StopTransaction for the session just started,
