@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import re
+import weakref
 from typing import Any
 from urllib.parse import quote
 
@@ -371,7 +372,16 @@ form_cases = st.sampled_from(sorted(PORTAL_FORM_FIELDS)).flatmap(
 )
 
 
-_logged_in: dict[int, Any] = {}
+# One login per test run, not per example: a login hashes the password, slowly on purpose.
+# Weakly keyed by the test's client, so a later test never gets an earlier one's session.
+_LOGINS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+async def _logged_in(client, portal, role: str) -> Any:
+    logins = _LOGINS.setdefault(client, {})
+    if role not in logins:
+        logins[role] = await portal(role)
+    return logins[role]
 
 
 @pytest.mark.timeout(600)
@@ -380,25 +390,33 @@ _logged_in: dict[int, Any] = {}
 async def test_operation_forms_never_fail_with_a_500(client, portal, case) -> None:
     operation, fields = case
     await client.app[SERVICES].charge_points.register("FORM")
-    # One login for all examples of a run (a login hashes the password, slowly on purpose).
-    operator = _logged_in.get(id(client)) or _logged_in.setdefault(
-        id(client), await portal("operator")
-    )
+    operator = await _logged_in(client, portal, "operator")
     status, html = await operator.post(f"/charge-points/FORM/operations/{operation}", fields)
     assert status < 500, (operation, fields, html[:300])
 
 
 # Every page and API address that reads, with anything in its path parts and its query:
 # a page, a 400 or a 404, never a 500.
-GET_ROUTES = sorted(
-    {
-        address
-        for route in create_app(Settings(secret_key="fuzz")).router.routes()
-        if route.method == "GET"
-        and (address := route.resource.get_info().get("formatter") or route.resource.canonical)
-        and not address.startswith(("/ocpp/", "/events", "/static"))
-    }
-)
+def _routes(method: str, leave_out: tuple[str, ...]) -> list[str]:
+    """The app's addresses for `method` (`/transactions/{transaction_id}`), some left out."""
+    app = create_app(Settings(secret_key="fuzz"))
+    return sorted(
+        {
+            address
+            for route in app.router.routes()
+            if route.method == method
+            and (address := route.resource.get_info().get("formatter") or route.resource.canonical)
+            and not address.startswith(leave_out)
+        }
+    )
+
+
+def _filled(route: str, part: str) -> str:
+    """The address with `part` in each of its variable parts."""
+    return re.sub(r"\{[^}]+\}", lambda _: quote(part, safe=""), route)
+
+
+GET_ROUTES = _routes("GET", ("/ocpp/", "/events", "/static"))
 QUERY_NAMES = ["charge_point_id", "id_tag", "from", "to", "active", "page", "limit", "x"]
 path_parts = st.one_of(
     st.text(min_size=1, max_size=24),
@@ -406,10 +424,7 @@ path_parts = st.one_of(
 )
 queries = st.dictionaries(st.sampled_from(QUERY_NAMES), form_text, max_size=4)
 addresses = st.builds(
-    lambda route, part, query: (
-        re.sub(r"\{[^}]+\}", lambda _: quote(part, safe=""), route),
-        query,
-    ),
+    lambda route, part, query: (_filled(route, part), query),
     st.sampled_from(GET_ROUTES),
     path_parts,
     queries,
@@ -429,23 +444,12 @@ async def test_no_address_answers_a_500(client, address) -> None:
 # Every portal form, with any text in its path parts and fields: a page with a message, a
 # redirect, a 400 or a 404, never a 500. (/logout is left out: it would end the session
 # the other examples use.)
-POST_ROUTES = sorted(
-    {
-        address
-        for route in create_app(Settings(secret_key="fuzz")).router.routes()
-        if route.method == "POST"
-        and (address := route.resource.get_info().get("formatter") or route.resource.canonical)
-        and not address.startswith(("/api/", "/logout", "/charge-points/{charge_point_id}/op"))
-    }
-)
+POST_ROUTES = _routes("POST", ("/api/", "/logout", "/charge-points/{charge_point_id}/op"))
 FORM_NAMES = ["charge_point_id", "id_tag", "parent_id_tag", "expiry_date", "blocked", "username",
               "password", "role", "connector_id", "transaction_id", "registration_status",
               "lenient", "ping_interval", "next", "id", "x"]  # fmt: skip
 posts = st.builds(
-    lambda route, part, fields: (
-        re.sub(r"\{[^}]+\}", lambda _: quote(part, safe=""), route),
-        fields,
-    ),
+    lambda route, part, fields: (_filled(route, part), fields),
     st.sampled_from(POST_ROUTES),
     path_parts,
     st.dictionaries(st.sampled_from(FORM_NAMES), form_text, max_size=5),
@@ -458,6 +462,6 @@ posts = st.builds(
 async def test_no_form_answers_a_500(client, portal, post) -> None:
     path, fields = post
     await client.app[SERVICES].charge_points.register("CP-1")
-    admin = _logged_in.get(id(client)) or _logged_in.setdefault(id(client), await portal("admin"))
+    admin = await _logged_in(client, portal, "admin")
     status, html = await admin.post(path, fields, allow_redirects=False)
     assert status < 500, (path, fields, html[:300])
