@@ -8,14 +8,13 @@ bodies are checked here, once, and the request is answered 400 with where the NU
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ocpp_core.frames import dotted, nul_paths
+from webapp.api import error_response
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -54,5 +53,5 @@ async def refuse_nul(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     message = f"{where} contains the NUL character (U+0000)"
     if request.path.startswith("/api/"):
-        return web.json_response({"error": message}, status=400)
+        return error_response(400, message)
     return web.Response(status=400, text=message + "\n")
