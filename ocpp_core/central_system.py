@@ -85,11 +85,20 @@ class CentralSystem:
         self.cluster.attach(self, bus)
         self._closing: set[asyncio.Task[None]] = set()
         bus.add_listener("lenient", self._lenient_changed)
+        bus.add_listener("removed", self._removed)
 
     def _lenient_changed(self, event: Event) -> None:
         handler = self.registry.get(event.charge_point_id)
         if handler is not None:
             handler.lenient = bool(event.data["lenient"])
+
+    def _removed(self, event: Event) -> None:
+        """A charge point removed by an operator (on any instance) is disconnected: it
+        comes back as a new one would, under UNKNOWN_CHARGE_POINTS."""
+        handler = self.registry.get(event.charge_point_id)
+        if handler is not None:
+            LOGGER.info("%s: removed by an operator; closing its connection", handler.id)
+            self._close_soon(handler)
 
     # --- connections --------------------------------------------------------------------
 
@@ -124,7 +133,7 @@ class CentralSystem:
         LOGGER.info("%s: connected", charge_point_id)
         if previous is not None:
             LOGGER.info("%s: new connection replaces the previous one", charge_point_id)
-            self._close_replaced(previous)
+            self._close_soon(previous)
 
     def _unregistered(self, handler: ChargePointHandler) -> None:
         handler.connection_lost()
@@ -133,9 +142,10 @@ class CentralSystem:
             self.cluster.release(handler.id)
             self.bus.publish("disconnected", handler.id, instance=self.cluster.instance_id)
 
-    def _close_replaced(self, handler: ChargePointHandler) -> None:
-        """A replaced connection: its waiting CALLs fail now, its socket closes meanwhile
-        (a dead link's closing handshake can take seconds; the new one is served at once)."""
+    def _close_soon(self, handler: ChargePointHandler) -> None:
+        """A replaced or removed connection: its waiting CALLs fail now, its socket closes
+        meanwhile (a dead link's closing handshake can take seconds; the new one is served
+        at once)."""
         handler.connection_lost()
         task = asyncio.get_running_loop().create_task(handler.close())
         self._closing.add(task)  # asyncio holds tasks by weak reference only
@@ -171,7 +181,7 @@ class CentralSystem:
         if handler is None or handler.connected_at >= connected_at:
             return
         LOGGER.info("%s: a newer connection on another instance replaces this one", handler.id)
-        self._close_replaced(handler)
+        self._close_soon(handler)
 
     async def serve_remote_call(
         self, charge_point_id: str, action: str, payload: dict[str, Any]

@@ -197,6 +197,16 @@ async def test_lenient_mode_switched_on_b_applies_to_the_connection_on_a(instanc
     await eventually(tolerated)
 
 
+async def test_charge_point_removed_on_b_is_disconnected_from_a(instances) -> None:
+    cp = await instances.connect(instances.a, "CP-GONE")
+    await cp.boot()
+    await connected_on(instances.b, "CP-GONE")
+    await instances.b.app[SERVICES].charge_points.delete("CP-GONE")
+    message = await cp.ws.receive(timeout=5)
+    assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), message
+    assert instances.a.app[CENTRAL_SYSTEM].registry.get("CP-GONE") is None
+
+
 async def test_charge_points_of_a_frozen_instance_show_offline_after_the_ttl(instances) -> None:
     cp = await instances.connect(instances.a, "CP-GONE")
     await cp.boot()

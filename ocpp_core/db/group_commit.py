@@ -136,6 +136,11 @@ class GroupCommit:
             await asyncio.wait(list(self._writers))
 
 
+async def write_one(session: AsyncSession, work: Work[T]) -> T:
+    """Write one work, batched or not, in `session` (inside another work)."""
+    return (await _write(session, [work]))[0]
+
+
 async def _write(session: AsyncSession, works: list[Work[Any]]) -> list[Any]:
     results: list[Any] = [None] * len(works)
     kinds: dict[type, list[int]] = {}

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.group_commit import GroupCommit
@@ -30,6 +29,7 @@ from ocpp_core.db.upsert import per_dialect
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password, verify_password
+from ocpp_core.services.registration import get_or_create, run_registered
 from ocpp_core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -475,7 +475,8 @@ class ChargePointService:
         self._bus.publish("lenient", charge_point_id, lenient=lenient)
 
     async def delete(self, charge_point_id: str) -> None:
-        """Remove a charge point. One with sessions is kept: they are billing records."""
+        """Remove a charge point. One with sessions is kept: they are billing records. The
+        "removed" event closes its connection, on whichever instance holds it."""
         async with self._sessions.begin() as session:
             cp = await session.get(ChargePoint, charge_point_id)
             if cp is None:
@@ -575,7 +576,7 @@ class ChargePointService:
             timestamp,
         )
         row = dict(zip(_STATUS_COLUMNS, values, strict=True))
-        await self._with_charge_point(charge_point_id, StatusWrite(row))
+        await run_registered(self._writes, charge_point_id, StatusWrite(row))
         self._bus.publish(
             "status",
             charge_point_id,
@@ -588,7 +589,7 @@ class ChargePointService:
         self, charge_point_id: str, vendor_id: str, message_id: str | None, data: str | None
     ) -> None:
         async def work(session: AsyncSession) -> None:
-            await self._get_or_create(session, charge_point_id)
+            await get_or_create(session, charge_point_id)
             session.add(
                 DataTransferMessage(
                     charge_point_id=charge_point_id,
@@ -605,7 +606,7 @@ class ChargePointService:
         now = utcnow()
 
         async def work(session: AsyncSession) -> None:
-            cp = await self._get_or_create(session, charge_point_id)
+            cp = await get_or_create(session, charge_point_id)
             if kind == "diagnostics":
                 cp.diagnostics_status, cp.diagnostics_status_at = status, now
             elif kind in ("firmware", "signed_firmware"):
@@ -619,7 +620,7 @@ class ChargePointService:
         self, charge_point_id: str, type: str, timestamp: datetime, tech_info: str | None
     ) -> None:
         async def work(session: AsyncSession) -> None:
-            await self._get_or_create(session, charge_point_id)
+            await get_or_create(session, charge_point_id)
             session.add(
                 SecurityEvent(
                     charge_point_id=charge_point_id,
@@ -668,26 +669,3 @@ class ChargePointService:
         for connector in connectors:
             by_cp.setdefault(connector.charge_point_id, []).append(connector)
         return [_view(cp, by_cp.get(cp.id, [])) for cp in cps]
-
-    async def _with_charge_point(self, charge_point_id: str, work: StatusWrite) -> None:
-        """Run `work`, whose rows refer to the charge point, by group commit. Its row
-        exists (it was registered on connect) unless it was removed while connected: then
-        it is registered again, as Pending, and the work retried."""
-        try:
-            await self._writes.run(work)
-        except IntegrityError:
-
-            async def again(session: AsyncSession) -> None:
-                await self._get_or_create(session, charge_point_id)
-                await StatusWrite.write_all(session, [work])
-
-            await self._writes.run(again)
-
-    async def _get_or_create(self, session: AsyncSession, charge_point_id: str) -> ChargePoint:
-        # A charge point is registered on connect; this covers one removed while connected.
-        cp = await session.get(ChargePoint, charge_point_id)
-        if cp is None:
-            cp = ChargePoint(id=charge_point_id, registration_status="Pending")
-            session.add(cp)
-            await session.flush()
-        return cp

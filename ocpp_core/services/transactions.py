@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import Select, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.bulk import BulkInsert
@@ -18,6 +17,7 @@ from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services.id_tags import IdTagInfo, IdTagService
+from ocpp_core.services.registration import run_registered
 from ocpp_core.timeutil import parse_datetime
 
 LOGGER = logging.getLogger(__name__)
@@ -426,11 +426,8 @@ class TransactionService:
             await self._use_reservation(session, transaction_id, identity, reservation_id)
             return transaction_id, info, True
 
-        try:
-            transaction_id, info, new = await self._writes.run(work)
-        except IntegrityError:
-            # The same start raced in twice; the second attempt finds the first.
-            transaction_id, info, new = await self._writes.run(work)
+        # Run again if the same start raced in twice: the second attempt finds the first.
+        transaction_id, info, new = await run_registered(self._writes, charge_point_id, work)
         if not new:
             LOGGER.info(
                 "%s: replayed StartTransaction, answering transaction %s again",
@@ -503,7 +500,9 @@ class TransactionService:
             info = await self._id_tags.info(session, id_tag) if id_tag else None
             return tx is not None, stopped, connector_id, info
 
-        known, stopped, connector_id, info = await self._writes.run(work)
+        known, stopped, connector_id, info = await run_registered(
+            self._writes, charge_point_id, work
+        )
         if not known:
             LOGGER.warning(
                 "%s: StopTransaction for unknown transaction %s", charge_point_id, transaction_id
@@ -533,7 +532,7 @@ class TransactionService:
         write = MeterValuesWrite(
             charge_point_id, connector_id, transaction_id, samples, may_be_retry
         )
-        stored, linked, stray = await self._writes.run(write)
+        stored, linked, stray = await run_registered(self._writes, charge_point_id, write)
         if not stored:
             # A retry of a message whose answer was lost (server restart, broken link):
             # stored once already, acknowledged again.
