@@ -343,9 +343,14 @@ class ChargePointHandler(LibraryChargePoint):
             return
         if deviations:
             LOGGER.info("%s: %s tolerated (lenient): %s", self.id, msg.action, deviations)
-            await self._services.deviations.record(
-                self.id, msg.unique_id, msg.action, deviations, raw_msg
-            )
+            try:
+                await self._services.deviations.record(
+                    self.id, msg.unique_id, msg.action, deviations, raw_msg
+                )
+            except Exception as error:
+                # Not handled without its evidence; the charger sends it again later.
+                await self._internal_error(msg, error)
+                return
         await self._handle_call(msg)
 
     async def _handle_call(self, msg: Call) -> None:
@@ -359,9 +364,7 @@ class ChargePointHandler(LibraryChargePoint):
         try:
             response = await handlers["_on_action"](self, **arguments)
         except Exception as error:
-            LOGGER.exception("%s: error while handling %s %s", self.id, msg.action, msg.unique_id)
-            answer = msg.create_call_error(error)
-            await self._send(answer.to_json(), answer, msg.action)
+            await self._internal_error(msg, error)
             return
         payload = camel_keys(remove_nones(serialize_as_dict(response)))
         frame = orjson.dumps([MessageType.CallResult, msg.unique_id, payload]).decode()
@@ -369,6 +372,13 @@ class ChargePointHandler(LibraryChargePoint):
         after = handlers.get("_after_action")
         if after is not None:
             self._follow_up(after(self, **arguments))
+
+    async def _internal_error(self, msg: Call, error: Exception) -> None:
+        """Answer a CALL that failed here, not for anything the charger did: InternalError
+        (the connection stays open)."""
+        LOGGER.exception("%s: error while handling %s %s", self.id, msg.action, msg.unique_id)
+        answer = msg.create_call_error(error)
+        await self._send(answer.to_json(), answer, msg.action)
 
     async def _send_error(
         self, unique_id: str, error: OCPPError, action: str | None = None

@@ -109,3 +109,22 @@ async def test_a_message_after_its_record_went_is_stored(
         sessions = await session.scalar(select(func.count()).select_from(Transaction))
     assert samples == (1 if action in ("MeterValues", "StopTransaction") else 0)
     assert sessions == (1 if action == "StartTransaction" else 0)
+
+
+async def test_a_tolerated_frame_after_its_record_went_is_stored(client, connect) -> None:
+    """Lenient mode records the deviation before the message is handled: that row, too,
+    registers the charger again instead of closing its connection with an error."""
+    cp = await connect("LAX")
+    await cp.boot()
+    services = client.app[SERVICES]
+    await services.charge_points.set_lenient("LAX", True)
+    async with AsyncSession(client.app[ENGINE]) as session, session.begin():
+        await session.execute(delete(ChargePoint).where(ChargePoint.id == "LAX"))
+
+    tolerated = {"connectorId": "1", "errorCode": "NoError", "status": "Faulted"}
+    assert (await cp.call("StatusNotification", tolerated))[0] == 3
+    recorded = await services.deviations.recent("LAX")
+    assert [row.action for row in recorded] == ["StatusNotification"]
+    view = await services.charge_points.get("LAX")
+    assert view.registration_status == "Pending"
+    assert [c.status for c in view.connectors if c.connector_id == 1] == ["Faulted"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, MeterValue, Transaction
@@ -262,3 +262,22 @@ async def test_portal_switches_lenient_mode_and_shows_deviations(client, connect
     assert (await client.app[SERVICES].charge_points.get("LAX6")).ping_interval is None
     audit = await client.app[SERVICES].audit.recent()
     assert any(entry.action == "protocol settings" for entry in audit)
+
+
+async def test_a_tolerated_frame_whose_deviation_cannot_be_stored_is_an_internal_error(
+    client, connect
+) -> None:
+    """The evidence of a deviation not stored (here: its table gone): the message is
+    answered InternalError, not handled, and the connection stays open."""
+    cp = await connect("LAX")
+    await cp.boot()
+    await client.app[SERVICES].charge_points.set_lenient("LAX", True)
+    async with AsyncSession(client.app[ENGINE]) as session, session.begin():
+        await session.execute(text("DROP TABLE protocol_deviations"))
+
+    tolerated = {"connectorId": "1", "errorCode": "NoError", "status": "Faulted"}
+    answer = await cp.call("StatusNotification", tolerated)
+    assert answer[0] == 4 and answer[2] == "InternalError", answer
+    assert (await cp.call("Heartbeat", {}))[0] == 3
+    view = await client.app[SERVICES].charge_points.get("LAX")
+    assert [c.status for c in view.connectors if c.connector_id == 1] != ["Faulted"]

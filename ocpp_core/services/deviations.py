@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ocpp_core.db.models import ProtocolDeviation, utcnow
 from ocpp_core.events import EventBus
 from ocpp_core.services.message_log import redact_text
+from ocpp_core.services.registration import get_or_create
 
 # The newest deviations kept per charge point: a charger that deviates in every frame must
 # not fill the database.
@@ -42,6 +43,7 @@ class DeviationService:
         frame: str,
     ) -> None:
         async with self._sessions.begin() as session:
+            await get_or_create(session, charge_point_id)  # removed while connected?
             session.add(
                 ProtocolDeviation(
                     charge_point_id=charge_point_id,
