@@ -12,8 +12,9 @@ import weakref
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from ocpp.v16.enums import Action
@@ -81,6 +82,9 @@ frames = st.one_of(
 FUZZ = settings(
     max_examples=120,
     deadline=None,
+    # No explain phase: on a failure it ran the slow examples again for minutes, past the
+    # test's timeout, before the failing example was printed.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
@@ -465,3 +469,143 @@ async def test_no_form_answers_a_500(client, portal, post) -> None:
     admin = await _logged_in(client, portal, "admin")
     status, html = await admin.post(path, fields, allow_redirects=False)
     assert status < 500, (path, fields, html[:300])
+
+
+# A charger and an operator at once: each step sends a valid CALL (often naming the
+# charger's own session, connector and tag) while an administrator changes what it
+# refers to (removes the charger, closes the session, deletes or blocks the tag, switches
+# lenient mode...). Found so far: a charger removed while connected met InternalErrors.
+OPERATOR_POSTS = [
+    ("/charge-points/{cp}/remove", {}),
+    ("/charge-points/{cp}/accept", {}),
+    ("/charge-points/{cp}/protocol", {"lenient": "on"}),
+    ("/charge-points/{cp}/protocol", {"ping_interval": "0"}),
+    ("/charge-points/{cp}/password", {"password": "sixteen-chars-key"}),
+    ("/charge-points", {"charge_point_id": "{cp}"}),
+    ("/id-tags", {"id_tag": "MIX-TAG"}),
+    ("/id-tags/MIX-TAG", {"blocked": "1"}),
+    ("/id-tags/MIX-TAG", {"expiry_date": "2020-01-01T00:00"}),
+    ("/id-tags/MIX-TAG/delete", {}),
+    ("/transactions/{session}/close", {}),
+]
+
+
+def _steered(payload: dict[str, Any], steer: bool) -> dict[str, Any]:
+    """The payload, its tag, connector and session made the charger's own (`{session}`
+    is filled in when it is sent)."""
+    if not steer:
+        return payload
+    mine = {"idTag": "MIX-TAG", "connectorId": 1, "transactionId": "{session}"}
+    return {key: mine.get(key, value) for key, value in payload.items()}
+
+
+# One strategy per action, built once (a flatmap would build it for every draw).
+mixed_calls = st.one_of(
+    [
+        st.tuples(
+            st.just(action),
+            st.builds(_steered, from_schema(bounded_schema(action)), st.booleans()),
+        )
+        for action in CHARGE_POINT_ACTIONS
+    ]
+)
+mixed_steps = st.lists(
+    st.tuples(
+        mixed_calls,
+        # Removal the most often: it changes the most under the charger's feet.
+        st.none() | st.just(OPERATOR_POSTS[0]) | st.sampled_from(OPERATOR_POSTS),
+        st.sampled_from(["together", "operator first", "charger first"]),
+    ),
+    min_size=2,
+    max_size=6,
+)
+
+
+_MIXED_IDS = itertools.count(1)
+
+
+class _Charger:
+    """The charger of the mixed test (a new one each example: one with a session cannot
+    be removed); it reconnects after a removal closed its socket."""
+
+    def __init__(self, client, with_session: bool) -> None:
+        self.client = client
+        self.id = f"MIX-{next(_MIXED_IDS)}"
+        self.with_session = with_session
+        self.cp: RawChargePoint | None = None
+        self.session = 0
+
+    async def connect(self) -> None:
+        services = self.client.app[SERVICES]
+        await services.charge_points.register(self.id)  # back after a removal,
+        await services.charge_points.set_password(self.id, None)  # without the key set
+        ws = await self.client.ws_connect(f"/ocpp/{self.id}", protocols=("ocpp1.6",))
+        self.cp = RawChargePoint(ws)
+        await self.cp.boot()
+        if not self.with_session:
+            return
+        self.with_session = False  # one is enough
+        started = await self.cp.call(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "MIX-TAG", "meterStart": 0,
+             "timestamp": "2026-11-25T08:00:00Z"},
+        )  # fmt: skip
+        assert started[0] == 3 or started[2] != "InternalError", started
+        if started[0] == 3:
+            self.session = started[2]["transactionId"]
+
+    async def send(self, action: str, payload: dict[str, Any]) -> None:
+        if self.cp is None or self.cp.ws.closed:
+            await self.connect()
+        assert self.cp is not None
+        if payload.get("transactionId") == "{session}":
+            payload = {**payload, "transactionId": self.session}
+        try:
+            await self.cp.send_raw(json.dumps([2, "mixed", action, payload]))
+        except ConnectionResetError:
+            return  # removed just before: its socket is closing
+        message = await self.cp.ws.receive(timeout=10)
+        if message.type != aiohttp.WSMsgType.TEXT:
+            return  # removed meanwhile: its socket closed
+        answer = json.loads(message.data)
+        assert answer[0] == 3 or answer[2] != "InternalError", (action, payload, answer)
+
+    async def close(self) -> None:
+        if self.cp is not None:
+            await self.cp.ws.close()
+
+
+async def _operator(admin, path: str, fields: dict[str, str]) -> None:
+    status, html = await admin.post(path, fields, allow_redirects=False)
+    assert status < 500, (path, fields, html[:300])
+
+
+@pytest.mark.timeout(600)
+@settings(FUZZ, max_examples=60)
+@given(steps=mixed_steps, with_session=st.booleans())
+async def test_a_charger_and_an_operator_at_once_never_meet_an_error(
+    client, portal, steps, with_session: bool
+) -> None:
+    admin = await _logged_in(client, portal, "admin")
+    await client.app[SERVICES].id_tags.add("MIX-TAG")  # as new: not blocked, no expiry
+    charger = _Charger(client, with_session)
+    try:
+        await charger.connect()
+        for call, post, order in steps:
+            work = [charger.send(*call)]
+            if post is not None:
+                path = post[0].replace("{session}", str(charger.session))
+                path = path.replace("{cp}", charger.id)
+                fields = {name: v.replace("{cp}", charger.id) for name, v in post[1].items()}
+                operator = _operator(admin, path, fields)
+                work.insert(0 if order == "operator first" else len(work), operator)
+            if order == "together":
+                await asyncio.gather(*work)
+            else:
+                for one in work:
+                    await one
+    finally:
+        await charger.close()
+    async with AsyncSession(client.app[ENGINE]) as session:
+        for tx in (await session.scalars(select(Transaction))).all():
+            assert (tx.meter_stop is None) == (tx.stop_time is None), tx.id
