@@ -589,7 +589,6 @@ class ChargePointService:
         self, charge_point_id: str, vendor_id: str, message_id: str | None, data: str | None
     ) -> None:
         async def work(session: AsyncSession) -> None:
-            await get_or_create(session, charge_point_id)
             session.add(
                 DataTransferMessage(
                     charge_point_id=charge_point_id,
@@ -599,7 +598,7 @@ class ChargePointService:
                 )
             )
 
-        await self._writes.run(work)
+        await run_registered(self._writes, charge_point_id, work)
 
     async def status_report(self, charge_point_id: str, kind: str, status: str) -> None:
         """A DiagnosticsStatusNotification or FirmwareStatusNotification."""
@@ -620,7 +619,6 @@ class ChargePointService:
         self, charge_point_id: str, type: str, timestamp: datetime, tech_info: str | None
     ) -> None:
         async def work(session: AsyncSession) -> None:
-            await get_or_create(session, charge_point_id)
             session.add(
                 SecurityEvent(
                     charge_point_id=charge_point_id,
@@ -630,7 +628,7 @@ class ChargePointService:
                 )
             )
 
-        await self._writes.run(work)
+        await run_registered(self._writes, charge_point_id, work)
         LOGGER.warning("%s: security event %s %s", charge_point_id, type, tech_info or "")
         self._bus.publish("security_event", charge_point_id, type=type)
 
