@@ -45,6 +45,21 @@ class RawChargePoint:
             {"chargePointVendor": "TestVendor", "chargePointModel": "TestModel", **extra},
         )
 
+    async def start(
+        self,
+        id_tag: str = "T",
+        meter_start: int = 0,
+        timestamp: str = "2026-01-01T00:00:00Z",
+        connector_id: int = 1,
+    ) -> int:
+        """A StartTransaction that must succeed; the transaction id it was given."""
+        started = await self.result(
+            "StartTransaction",
+            {"connectorId": connector_id, "idTag": id_tag, "meterStart": meter_start,
+             "timestamp": timestamp},
+        )  # fmt: skip
+        return started["transactionId"]
+
     async def status(self, connector_id: int, status: str, error_code: str = "NoError") -> None:
         await self.result(
             "StatusNotification",

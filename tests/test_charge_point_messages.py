@@ -278,11 +278,7 @@ async def test_stop_and_meter_values_for_foreign_transactions_are_accepted_not_a
     await client.app[SERVICES].id_tags.add("T")
     owner = await connect("OWNER")
     other = await connect("OTHER")
-    start = await owner.result(
-        "StartTransaction",
-        {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"},
-    )
-    tx_id = start["transactionId"]
+    tx_id = await owner.start()
     sample = [{"timestamp": "2026-01-01T00:01:00Z", "sampledValue": [{"value": "5"}]}]
 
     # Another charger naming this transaction is answered (or it retries forever) ...

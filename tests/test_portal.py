@@ -286,10 +286,7 @@ async def test_charge_point_administration(portal, client, connect) -> None:
     assert (await client.app[SERVICES].charge_points.get("PEND")).registration_status == "Accepted"
 
     cp = await connect("BUSY")
-    await cp.result(
-        "StartTransaction",
-        {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"},
-    )
+    await cp.start()
     status, html = await admin.post("/charge-points/BUSY/remove")
     assert status == 409 and "recorded session" in html
     status, html = await admin.post("/charge-points/REG-1/remove")
@@ -376,11 +373,7 @@ async def test_transactions_pagination(portal, client, connect) -> None:
 
 async def test_session_page_has_a_chart_of_power_and_energy(portal, connect) -> None:
     cp = await connect("CP-C")
-    started = await cp.result(
-        "StartTransaction",
-        {"connectorId": 1, "idTag": "T", "meterStart": 1000, "timestamp": "2026-01-01T00:00:00Z"},
-    )
-    tx = started["transactionId"]
+    tx = await cp.start(meter_start=1000)
     for minute, (wh, w) in enumerate([(1000, 0), (1200, 7200), (1400, 7100)]):
         await cp.result(
             "MeterValues",

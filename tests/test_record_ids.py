@@ -27,12 +27,9 @@ async def test_ids_beyond_32_bits_are_unknown_records(client, portal) -> None:
 async def test_sessions_to_the_last_day_of_year_9999(client, connect, portal) -> None:
     cp = await connect("CP-9999")
     await cp.boot()
-    started = await cp.result(
-        "StartTransaction",
-        {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-12-03T08:00:00Z"},
-    )
+    transaction_id = await cp.start(timestamp="2026-12-03T08:00:00Z")
     viewer = await portal("viewer")
     status, html = await viewer.get("/transactions?to=9999-12-31")
-    assert status == 200 and f'/transactions/{started["transactionId"]}"' in html
+    assert status == 200 and f'/transactions/{transaction_id}"' in html
     status, csv = await viewer.get("/transactions.csv?to=9999-12-31")
-    assert status == 200 and csv.splitlines()[1].startswith(f"{started['transactionId']},")
+    assert status == 200 and csv.splitlines()[1].startswith(f"{transaction_id},")

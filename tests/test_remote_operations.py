@@ -235,14 +235,11 @@ async def test_bad_bodies_are_400_and_nothing_is_sent(
 async def test_remote_stop_of_another_charge_points_transaction_is_400(client, connect) -> None:
     owner = await connect("OWNER")
     await owner.boot()
-    start = await owner.result(
-        "StartTransaction",
-        {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"},
-    )
+    transaction_id = await owner.start()
     other = await connect("OTHER")
     await other.boot()
     status, answer = await post(
-        client, "/api/charge-points/OTHER/remote-stop", {"transaction_id": start["transactionId"]}
+        client, "/api/charge-points/OTHER/remote-stop", {"transaction_id": transaction_id}
     )
     assert status == 400 and "does not belong" in answer["error"]
     assert await other.nothing_within(0.2)
