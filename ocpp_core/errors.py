@@ -57,3 +57,12 @@ class CallErrorReply(OperationFailed):
 
 class InvalidReply(OperationFailed):
     """The charge point's answer breaks the OCPP 1.6 schema."""
+
+
+class NotRegistered(LookupError):
+    """A charge point's message came after its record was removed, and unknown charge
+    points are not registered (UNKNOWN_CHARGE_POINTS=reject)."""
+
+    def __init__(self, charge_point_id: str) -> None:
+        super().__init__(f"charge point {charge_point_id!r} is not registered")
+        self.charge_point_id = charge_point_id

@@ -30,7 +30,13 @@ from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, Registrati
 
 from ocpp_core import frames, lenient
 from ocpp_core.db.models import utcnow
-from ocpp_core.errors import CallErrorReply, CallTimedOut, InvalidReply, NotConnected
+from ocpp_core.errors import (
+    CallErrorReply,
+    CallTimedOut,
+    InvalidReply,
+    NotConnected,
+    NotRegistered,
+)
 from ocpp_core.services import Services
 from ocpp_core.services.charge_points import REGISTRATION_RETRY_INTERVAL, BootInfo
 from ocpp_core.services.id_tags import IdTagInfo
@@ -347,6 +353,9 @@ class ChargePointHandler(LibraryChargePoint):
                 await self._services.deviations.record(
                     self.id, msg.unique_id, msg.action, deviations, raw_msg
                 )
+            except NotRegistered as error:
+                await self._refuse_unregistered(msg, error)
+                return
             except Exception as error:
                 # Not handled without its evidence; the charger sends it again later.
                 await self._internal_error(msg, error)
@@ -363,6 +372,9 @@ class ChargePointHandler(LibraryChargePoint):
         arguments = snake_keys(msg.payload)
         try:
             response = await handlers["_on_action"](self, **arguments)
+        except NotRegistered as error:
+            await self._refuse_unregistered(msg, error)
+            return
         except Exception as error:
             await self._internal_error(msg, error)
             return
@@ -379,6 +391,18 @@ class ChargePointHandler(LibraryChargePoint):
         LOGGER.exception("%s: error while handling %s %s", self.id, msg.action, msg.unique_id)
         answer = msg.create_call_error(error)
         await self._send(answer.to_json(), answer, msg.action)
+
+    async def _refuse_unregistered(self, msg: Call, error: NotRegistered) -> None:
+        """Its record was removed (its connection is being closed) and unknown charge
+        points are refused: SecurityError, which a charger answers by keeping a transaction
+        message to send again, as after any refusal."""
+        LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
+        self.registration_status = "Rejected"
+        await self._send_error(
+            msg.unique_id,
+            SecurityError(details={"cause": f"{error}: removed by an operator"}),
+            msg.action,
+        )
 
     async def _send_error(
         self, unique_id: str, error: OCPPError, action: str | None = None

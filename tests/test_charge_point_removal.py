@@ -88,43 +88,119 @@ MESSAGES = [
 ]
 
 
-@pytest.mark.parametrize(("action", "payload"), MESSAGES, ids=[m[0] for m in MESSAGES])
-async def test_a_message_after_its_record_went_is_stored(
-    client, connect, action: str, payload: dict
-) -> None:
-    """Removed on another instance, whose event has not reached this one yet (here: the
-    record deleted behind the server's back): the message is answered and kept, and the
-    charger registered again, Pending, for an operator to decide on."""
-    cp = await connect("RACED")
-    await cp.boot()
-    engine = client.app[ENGINE]
-    async with AsyncSession(engine) as session, session.begin():
-        await session.execute(delete(ChargePoint).where(ChargePoint.id == "RACED"))
+async def _policy_client(settings, aiohttp_client, policy: str):
+    return await aiohttp_client(
+        create_app(dataclasses.replace(settings, unknown_charge_points=policy))
+    )
 
-    assert (await cp.call(action, payload))[0] == 3
-    view = await client.app[SERVICES].charge_points.get("RACED")
-    assert view.registration_status == "Pending"
-    async with AsyncSession(engine) as session:
+
+async def _connected_then_removed_behind_its_back(client, charge_point_id: str) -> RawChargePoint:
+    """Removed on another instance, whose event has not reached this one yet (here: the
+    record deleted behind the server's back)."""
+    await client.app[SERVICES].charge_points.register(charge_point_id)
+    cp = RawChargePoint(await client.ws_connect(f"/ocpp/{charge_point_id}", protocols=("ocpp1.6",)))
+    await cp.boot()
+    async with AsyncSession(client.app[ENGINE]) as session, session.begin():
+        await session.execute(delete(ChargePoint).where(ChargePoint.id == charge_point_id))
+    return cp
+
+
+async def _stored(client) -> tuple[int, int]:
+    """The meter values and sessions in the database."""
+    async with AsyncSession(client.app[ENGINE]) as session:
         samples = await session.scalar(select(func.count()).select_from(MeterValue))
         sessions = await session.scalar(select(func.count()).select_from(Transaction))
-    assert samples == (1 if action in ("MeterValues", "StopTransaction") else 0)
-    assert sessions == (1 if action == "StartTransaction" else 0)
+    return samples, sessions
 
 
-async def test_a_tolerated_frame_after_its_record_went_is_stored(client, connect) -> None:
+# The policy's status, and the messages each is tried with: every one under `accept`
+# (the default), under `pending` one of each way a message registers a charger.
+REGISTERING = [("accept", "Accepted", message) for message in MESSAGES] + [
+    ("pending", "Pending", message)
+    for message in MESSAGES
+    if message[0] in ("BootNotification", "Heartbeat", "MeterValues")
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "status", "action", "payload"),
+    [(policy, status, *message) for policy, status, message in REGISTERING],
+    ids=[f"{policy}-{message[0]}" for policy, _, message in REGISTERING],
+)
+async def test_a_message_after_its_record_went_is_stored(
+    settings, aiohttp_client, policy: str, status: str, action: str, payload: dict
+) -> None:
+    """The message is answered and kept, and the charger registered again as the policy
+    registers an unknown one on connecting."""
+    client = await _policy_client(settings, aiohttp_client, policy)
+    cp = await _connected_then_removed_behind_its_back(client, "RACED")
+
+    answer = await cp.call(action, payload)
+    assert answer[0] == 3, answer
+    if action == "BootNotification":
+        assert answer[2]["status"] == status
+    view = await client.app[SERVICES].charge_points.get("RACED")
+    assert view.registration_status == status
+    assert await _stored(client) == (
+        1 if action in ("MeterValues", "StopTransaction") else 0,
+        1 if action == "StartTransaction" else 0,
+    )
+
+
+@pytest.mark.parametrize(("action", "payload"), MESSAGES, ids=[m[0] for m in MESSAGES])
+async def test_a_message_after_its_record_went_is_refused_when_unknown_ones_are(
+    settings, aiohttp_client, action: str, payload: dict
+) -> None:
+    """UNKNOWN_CHARGE_POINTS=reject: nothing registers it again. A message with data is
+    refused (SecurityError: the charger keeps it to send again), a BootNotification
+    answered Rejected, a Heartbeat answered; and it stays refused at its next connect."""
+    client = await _policy_client(settings, aiohttp_client, "reject")
+    cp = await _connected_then_removed_behind_its_back(client, "RACED")
+
+    answer = await cp.call(action, payload)
+    if action == "BootNotification":
+        assert answer[0] == 3 and answer[2]["status"] == "Rejected", answer
+    elif action == "Heartbeat":
+        assert answer[0] == 3, answer
+    else:
+        assert answer[:3] == [4, answer[1], "SecurityError"], answer
+        assert "not registered" in answer[4]["cause"]
+    with pytest.raises(NotFound):
+        await client.app[SERVICES].charge_points.get("RACED")
+    assert await _stored(client) == (0, 0)
+    if action not in ("BootNotification", "Heartbeat"):
+        # Its next messages are refused alike, without a look at the database.
+        status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+        assert (await cp.call("StatusNotification", status))[2] == "SecurityError"
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await client.ws_connect("/ocpp/RACED", protocols=("ocpp1.6",))
+    assert refused.value.status == 404
+
+
+@pytest.mark.parametrize("policy", ["accept", "reject"])
+async def test_a_tolerated_frame_after_its_record_went(
+    settings, aiohttp_client, policy: str
+) -> None:
     """Lenient mode records the deviation before the message is handled: that row, too,
-    registers the charger again instead of closing its connection with an error."""
-    cp = await connect("LAX")
-    await cp.boot()
+    registers the charger again (or, under reject, has it refused) instead of closing its
+    connection with an error."""
+    client = await _policy_client(settings, aiohttp_client, policy)
     services = client.app[SERVICES]
+    await services.charge_points.register("LAX")
     await services.charge_points.set_lenient("LAX", True)
-    async with AsyncSession(client.app[ENGINE]) as session, session.begin():
-        await session.execute(delete(ChargePoint).where(ChargePoint.id == "LAX"))
+    cp = await _connected_then_removed_behind_its_back(client, "LAX")
 
     tolerated = {"connectorId": "1", "errorCode": "NoError", "status": "Faulted"}
-    assert (await cp.call("StatusNotification", tolerated))[0] == 3
+    answer = await cp.call("StatusNotification", tolerated)
     recorded = await services.deviations.recent("LAX")
+    if policy == "reject":
+        assert answer[2] == "SecurityError", answer
+        assert recorded == []
+        with pytest.raises(NotFound):
+            await services.charge_points.get("LAX")
+        return
+    assert answer[0] == 3, answer
     assert [row.action for row in recorded] == ["StatusNotification"]
     view = await services.charge_points.get("LAX")
-    assert view.registration_status == "Pending"
+    assert view.registration_status == "Accepted"
     assert [c.status for c in view.connectors if c.connector_id == 1] == ["Faulted"]

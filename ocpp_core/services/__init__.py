@@ -14,6 +14,7 @@ from ocpp_core.services.deviations import DeviationService
 from ocpp_core.services.id_tags import IdTagService
 from ocpp_core.services.message_log import MessageLog
 from ocpp_core.services.operations import OperationService
+from ocpp_core.services.registration import Registration
 from ocpp_core.services.transactions import TransactionService
 from ocpp_core.services.users import UserService
 from ocpp_core.settings import Settings
@@ -40,14 +41,15 @@ class Services:
             sessions, writers=1 if settings.database_url.startswith("sqlite") else 4
         )
         id_tags = IdTagService(sessions, writes)
+        registration = Registration(writes, settings.unknown_charge_points)
         return cls(
-            charge_points=ChargePointService(sessions, bus, settings, writes),
+            charge_points=ChargePointService(sessions, bus, settings, registration),
             id_tags=id_tags,
-            transactions=TransactionService(sessions, bus, id_tags, writes),
+            transactions=TransactionService(sessions, bus, id_tags, registration),
             users=UserService(sessions),
             message_log=MessageLog(sessions, bus, writes),
             operations=OperationService(sessions, bus),
             audit=AuditService(sessions),
-            deviations=DeviationService(sessions, bus),
+            deviations=DeviationService(sessions, bus, registration),
             writes=writes,
         )

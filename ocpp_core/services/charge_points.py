@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import (
     ChargePoint,
     Connector,
@@ -29,7 +28,7 @@ from ocpp_core.db.upsert import per_dialect
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password, verify_password
-from ocpp_core.services.registration import get_or_create, run_registered
+from ocpp_core.services.registration import STATUS_BY_POLICY, Registration
 from ocpp_core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -211,27 +210,41 @@ class _AdmissionFacts:
 @dataclass(frozen=True)
 class BootWrite:
     """A BootNotification: what the charge point says of itself, and its registration
-    status back (one removed while connected is registered again, Pending). All of a
-    transaction in one statement."""
+    status back. One removed while connected is registered again as `registers_as` says
+    (Registration.status); with None it is not, and is answered Rejected."""
 
     batched: ClassVar[bool] = True
     charge_point_id: str
     info: BootInfo
     at: datetime
+    registers_as: str | None
 
     @classmethod
     async def write_all(cls, session: AsyncSession, items: list[BootWrite]) -> list[str]:
         rows = [
             {
                 "id": item.charge_point_id,
-                "registration_status": "Pending",
+                "registration_status": item.registers_as,
                 **dataclasses.asdict(item.info),
                 "last_boot_at": item.at,
                 "last_seen_at": item.at,
             }
             for item in items
         ]
-        return list((await session.execute(_BOOT_UPSERT(session), rows)).scalars())
+        if items[0].registers_as is not None:  # one server's items share its policy
+            return list((await session.execute(_BOOT_UPSERT(session), rows)).scalars())
+        ids = [item.charge_point_id for item in items]
+        statuses = dict((await session.execute(_REGISTRATION_STATUSES, {"ids": ids})).all())
+        known = [_by_id(row) for row in rows if row["id"] in statuses]
+        if known:
+            await session.execute(_UPDATE_BY_ID, known)
+        return [statuses.get(item.charge_point_id, "Rejected") for item in items]
+
+
+def _by_id(row: dict[str, Any]) -> dict[str, Any]:
+    """An upsert's `row` for _UPDATE_BY_ID: the columns it sets, and the id apart."""
+    values = {key: value for key, value in row.items() if key not in ("id", "registration_status")}
+    return {**values, "by_id": row["id"]}
 
 
 @per_dialect
@@ -248,6 +261,15 @@ def _BOOT_UPSERT(insert: Any) -> Any:
         },
     ).returning(table.c.registration_status, sort_by_parameter_order=True)
 
+
+# Under UNKNOWN_CHARGE_POINTS=reject BootWrite and HeartbeatWrite register nobody: they
+# update the charge points still registered, the columns named by each row's keys.
+_UPDATE_BY_ID = update(ChargePoint.__table__).where(
+    ChargePoint.__table__.c.id == bindparam("by_id")
+)
+_REGISTRATION_STATUSES = select(
+    ChargePoint.__table__.c.id, ChargePoint.__table__.c.registration_status
+).where(ChargePoint.__table__.c.id.in_(bindparam("ids", expanding=True)))
 
 # Built once: read at every connection, 10,000 of them after a restart.
 _CHARGE_POINTS = ChargePoint.__table__
@@ -333,12 +355,11 @@ class AdmissionCheck:
     ) -> _AdmissionFacts | None:
         """An unknown id is registered if the policy lets it in (and, with client
         certificates required, it presented one). None: refused as unknown."""
-        policy = self.settings.unknown_charge_points
-        if policy == "reject":
+        status = STATUS_BY_POLICY[self.settings.unknown_charge_points]
+        if status is None:
             return None
         if self.settings.client_certificates and self.certificate_cn is None:
             return _AdmissionFacts(None, None, frozenset(), created=False, needs_certificate=True)
-        status = "Accepted" if policy == "accept" else "Pending"
         await session.execute(
             insert(_CHARGE_POINTS).values(
                 id=self.charge_point_id, registration_status=status, last_seen_at=now
@@ -365,26 +386,29 @@ def _decide_now(check: AdmissionCheck, facts: _AdmissionFacts) -> Admission | No
 @dataclass(frozen=True)
 class HeartbeatWrite:
     """A Heartbeat: when the charge point was last heard of. All of a transaction in one
-    statement; a charge point removed while connected is registered again, Pending."""
+    statement; one removed while connected is registered again as `registers_as` says
+    (Registration.status), with None not at all."""
 
     batched: ClassVar[bool] = True
     charge_point_id: str
     at: datetime
+    registers_as: str | None
 
     @classmethod
     async def write_all(cls, session: AsyncSession, items: list[HeartbeatWrite]) -> list[None]:
-        await session.execute(
-            _HEARTBEAT_UPSERT(session),
-            [
-                {
-                    "id": item.charge_point_id,
-                    "registration_status": "Pending",
-                    "last_heartbeat_at": item.at,
-                    "last_seen_at": item.at,
-                }
-                for item in items
-            ],
-        )
+        rows = [
+            {
+                "id": item.charge_point_id,
+                "registration_status": item.registers_as,
+                "last_heartbeat_at": item.at,
+                "last_seen_at": item.at,
+            }
+            for item in items
+        ]
+        if items[0].registers_as is not None:  # one server's items share its policy
+            await session.execute(_HEARTBEAT_UPSERT(session), rows)
+        else:
+            await session.execute(_UPDATE_BY_ID, [_by_id(row) for row in rows])
         return [None] * len(items)
 
 
@@ -406,13 +430,14 @@ class ChargePointService:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         settings: Settings,
-        writes: GroupCommit,
+        registration: Registration,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._settings = settings
         # A charge point's own messages are written by group commit.
-        self._writes = writes
+        self._registration = registration
+        self._writes = registration.writes
 
     # --- registration -------------------------------------------------------------------
 
@@ -542,7 +567,8 @@ class ChargePointService:
 
     async def boot(self, charge_point_id: str, info: BootInfo) -> tuple[str, int]:
         """Store what the charge point says of itself; answer (status, interval)."""
-        status = await self._writes.run(BootWrite(charge_point_id, info, utcnow()))
+        boot = BootWrite(charge_point_id, info, utcnow(), self._registration.status)
+        status = await self._writes.run(boot)
         self._bus.publish("boot", charge_point_id, registration_status=status)
         if status == "Accepted":
             return status, self._settings.heartbeat_interval
@@ -550,7 +576,7 @@ class ChargePointService:
 
     async def heartbeat(self, charge_point_id: str) -> datetime:
         now = utcnow()
-        await self._writes.run(HeartbeatWrite(charge_point_id, now))
+        await self._writes.run(HeartbeatWrite(charge_point_id, now, self._registration.status))
         self._bus.publish("heartbeat", charge_point_id, at=now.isoformat())
         return now
 
@@ -576,7 +602,7 @@ class ChargePointService:
             timestamp,
         )
         row = dict(zip(_STATUS_COLUMNS, values, strict=True))
-        await run_registered(self._writes, charge_point_id, StatusWrite(row))
+        await self._registration.run(charge_point_id, StatusWrite(row))
         self._bus.publish(
             "status",
             charge_point_id,
@@ -598,14 +624,14 @@ class ChargePointService:
                 )
             )
 
-        await run_registered(self._writes, charge_point_id, work)
+        await self._registration.run(charge_point_id, work)
 
     async def status_report(self, charge_point_id: str, kind: str, status: str) -> None:
         """A DiagnosticsStatusNotification or FirmwareStatusNotification."""
         now = utcnow()
 
         async def work(session: AsyncSession) -> None:
-            cp = await get_or_create(session, charge_point_id)
+            cp = await self._registration.record(session, charge_point_id)
             if kind == "diagnostics":
                 cp.diagnostics_status, cp.diagnostics_status_at = status, now
             elif kind in ("firmware", "signed_firmware"):
@@ -628,7 +654,7 @@ class ChargePointService:
                 )
             )
 
-        await run_registered(self._writes, charge_point_id, work)
+        await self._registration.run(charge_point_id, work)
         LOGGER.warning("%s: security event %s %s", charge_point_id, type, tech_info or "")
         self._bus.publish("security_event", charge_point_id, type=type)
 

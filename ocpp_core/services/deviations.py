@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ocpp_core.db.models import ProtocolDeviation, utcnow
 from ocpp_core.events import EventBus
 from ocpp_core.services.message_log import redact_text
-from ocpp_core.services.registration import get_or_create
+from ocpp_core.services.registration import Registration
 
 # The newest deviations kept per charge point: a charger that deviates in every frame must
 # not fill the database.
@@ -29,9 +29,15 @@ class DeviationView:
 
 
 class DeviationService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        registration: Registration,
+    ) -> None:
         self._sessions = sessions
         self._bus = bus
+        self._registration = registration
         self._recorded: dict[str, int] = {}
 
     async def record(
@@ -43,7 +49,7 @@ class DeviationService:
         frame: str,
     ) -> None:
         async with self._sessions.begin() as session:
-            await get_or_create(session, charge_point_id)  # removed while connected?
+            await self._registration.record(session, charge_point_id)  # removed meanwhile?
             session.add(
                 ProtocolDeviation(
                     charge_point_id=charge_point_id,

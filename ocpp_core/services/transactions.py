@@ -12,12 +12,11 @@ from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.bulk import BulkInsert
-from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services.id_tags import IdTagInfo, IdTagService
-from ocpp_core.services.registration import run_registered
+from ocpp_core.services.registration import Registration
 from ocpp_core.timeutil import parse_datetime
 
 LOGGER = logging.getLogger(__name__)
@@ -375,13 +374,13 @@ class TransactionService:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         id_tags: IdTagService,
-        writes: GroupCommit,
+        registration: Registration,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._id_tags = id_tags
         # A charge point's own messages are written by group commit.
-        self._writes = writes
+        self._registration = registration
 
     async def start(
         self,
@@ -427,7 +426,7 @@ class TransactionService:
             return transaction_id, info, True
 
         # Run again if the same start raced in twice: the second attempt finds the first.
-        transaction_id, info, new = await run_registered(self._writes, charge_point_id, work)
+        transaction_id, info, new = await self._registration.run(charge_point_id, work)
         if not new:
             LOGGER.info(
                 "%s: replayed StartTransaction, answering transaction %s again",
@@ -500,9 +499,7 @@ class TransactionService:
             info = await self._id_tags.info(session, id_tag) if id_tag else None
             return tx is not None, stopped, connector_id, info
 
-        known, stopped, connector_id, info = await run_registered(
-            self._writes, charge_point_id, work
-        )
+        known, stopped, connector_id, info = await self._registration.run(charge_point_id, work)
         if not known:
             LOGGER.warning(
                 "%s: StopTransaction for unknown transaction %s", charge_point_id, transaction_id
@@ -532,7 +529,7 @@ class TransactionService:
         write = MeterValuesWrite(
             charge_point_id, connector_id, transaction_id, samples, may_be_retry
         )
-        stored, linked, stray = await run_registered(self._writes, charge_point_id, write)
+        stored, linked, stray = await self._registration.run(charge_point_id, write)
         if not stored:
             # A retry of a message whose answer was lost (server restart, broken link):
             # stored once already, acknowledged again.
