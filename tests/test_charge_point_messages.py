@@ -230,6 +230,44 @@ async def test_authorize_statuses_from_the_id_tag_table(client, connect) -> None
     assert second["idTagInfo"]["status"] == "ConcurrentTx"
 
 
+async def test_stop_transaction_answers_the_tag_of_the_stop(client, connect) -> None:
+    """StopTransaction.conf's idTagInfo: the session being stopped is no concurrent one
+    (nor, replayed, after it was stopped); another open session of the tag is, also one
+    of another charger's that the stop names by an id not its own."""
+    tags = client.app[SERVICES].id_tags
+    await tags.add("FLEET")
+    await tags.add("BANNED", blocked=True)
+    cp = await connect("CP-STOP")
+    other = await connect("CP-OTHER")
+    await cp.boot()
+    await other.boot()
+    now = _iso(datetime.now(UTC))
+
+    async def start(charger, connector: int, tag: str) -> int:
+        payload = {"connectorId": connector, "idTag": tag, "meterStart": 0, "timestamp": now}
+        return (await charger.result("StartTransaction", payload))["transactionId"]
+
+    async def stop(transaction_id: int, tag: str) -> str:
+        payload = {"transactionId": transaction_id, "idTag": tag, "meterStop": 5, "timestamp": now}
+        return (await cp.result("StopTransaction", payload))["idTagInfo"]["status"]
+
+    own = await start(cp, 1, "FLEET")
+    assert await stop(own, "FLEET") == "Accepted"
+    assert await stop(own, "FLEET") == "Accepted"  # replayed: stopped already
+
+    first, second = await start(cp, 1, "FLEET"), await start(cp, 2, "FLEET")
+    assert await stop(first, "FLEET") == "ConcurrentTx"  # the one on connector 2
+    assert await stop(second, "FLEET") == "Accepted"
+
+    foreign = await start(other, 1, "FLEET")
+    assert await stop(foreign, "FLEET") == "ConcurrentTx"  # not this charger's to stop
+    assert (await client.app[SERVICES].transactions.get(foreign)).stop_time is None
+
+    banned = await start(cp, 1, "BANNED")
+    assert await stop(banned, "BANNED") == "Blocked"
+    assert await stop(banned, "NOBODY") == "Invalid"
+
+
 async def test_start_transaction_keeps_charger_timestamp_reservation_and_replays(
     client, connect
 ) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, Select, bindparam, exists, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.group_commit import GroupCommit
@@ -79,41 +80,65 @@ class IdTagService:
         return await self._writes.run(lambda session: self.info(session, id_tag))
 
     async def info(
-        self, session: AsyncSession, id_tag: str, ignore_transaction: int | None = None
+        self, session: AsyncSession, id_tag: str, ignore: tuple[str, int] = ("", 0)
     ) -> IdTagInfo:
         """The IdTagInfo for `id_tag`, inside the caller's session.
 
         ConcurrentTx when the tag already has an open session elsewhere (other than
-        `ignore_transaction`, the one being answered).
+        `ignore`, the (charge point, transaction) being answered).
         """
-        tag = (await session.execute(_TAG, {"id_tag": id_tag})).first()
-        if tag is None:
-            return IdTagInfo("Invalid")
-        if tag.blocked:
-            return IdTagInfo("Blocked", tag.expiry_date, tag.parent_id_tag)
-        if tag.expiry_date is not None and tag.expiry_date <= utcnow():
-            return IdTagInfo("Expired", tag.expiry_date, tag.parent_id_tag)
-        if ignore_transaction is None:
-            active = await session.execute(_ACTIVE, {"id_tag": id_tag})
-        else:
-            active = await session.execute(
-                _ACTIVE_OTHER, {"id_tag": id_tag, "ignore": ignore_transaction}
-            )
-        if active.first() is not None:
-            return IdTagInfo("ConcurrentTx", tag.expiry_date, tag.parent_id_tag)
-        return IdTagInfo("Accepted", tag.expiry_date, tag.parent_id_tag)
+        parameters = {"id_tag": id_tag, "owner": ignore[0], "ignore": ignore[1]}
+        return info_of((await session.execute(TAG_FACTS, parameters)).one())
 
 
+def info_of(facts: Row[Any]) -> IdTagInfo:
+    """The IdTagInfo of a row with TAG_FACTS' columns."""
+    if facts.blocked is None:  # no such tag (the column itself is never NULL)
+        return IdTagInfo("Invalid")
+    if facts.blocked:
+        return IdTagInfo("Blocked", facts.expiry_date, facts.parent_id_tag)
+    if facts.expiry_date is not None and facts.expiry_date <= utcnow():
+        return IdTagInfo("Expired", facts.expiry_date, facts.parent_id_tag)
+    if facts.active:
+        return IdTagInfo("ConcurrentTx", facts.expiry_date, facts.parent_id_tag)
+    return IdTagInfo("Accepted", facts.expiry_date, facts.parent_id_tag)
+
+
+# What an IdTagInfo is made of, in one row and one statement (on PostgreSQL every
+# statement is a round trip inside a group commit's transaction, which every message in it
+# waits for): the tag's columns, all NULL when there is no such tag, and whether it has an
+# open session other than transaction `ignore` of charge point `owner` (0 and "": none).
 # Built once: at every Authorize, StartTransaction and StopTransaction a statement made
-# anew costs more to build and key for the cache than to run.
+# anew costs more to build and key for the cache than to run. `tag_facts(...)` adds the
+# caller's columns; joins to the same row are the caller's, on TAG_ROW.
 _TAGS = IdTag.__table__
 _TRANSACTIONS = Transaction.__table__
-_TAG = select(_TAGS.c.blocked, _TAGS.c.expiry_date, _TAGS.c.parent_id_tag).where(
-    _TAGS.c.id_tag == bindparam("id_tag")
-)
+_ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
 _ACTIVE = (
-    select(_TRANSACTIONS.c.id)
-    .where(_TRANSACTIONS.c.id_tag == bindparam("id_tag"), _TRANSACTIONS.c.stop_time.is_(None))
-    .limit(1)
+    exists()
+    .where(
+        _TRANSACTIONS.c.id_tag == bindparam("id_tag"),
+        _TRANSACTIONS.c.stop_time.is_(None),
+        ~(
+            (_TRANSACTIONS.c.id == bindparam("ignore"))
+            & (_TRANSACTIONS.c.charge_point_id == bindparam("owner"))
+        ),
+    )
+    .correlate(None)
 )
-_ACTIVE_OTHER = _ACTIVE.where(_TRANSACTIONS.c.id != bindparam("ignore"))
+TAG_ROW = _ONE_ROW.outerjoin(_TAGS, _TAGS.c.id_tag == bindparam("id_tag"))
+
+
+def tag_facts(*more: Any) -> Select[Any]:
+    """TAG_FACTS with `more` columns; a caller joining more tables to TAG_ROW passes it to
+    `select_from` itself."""
+    return select(
+        _TAGS.c.blocked,
+        _TAGS.c.expiry_date,
+        _TAGS.c.parent_id_tag,
+        _ACTIVE.label("active"),
+        *more,
+    ).select_from(TAG_ROW)
+
+
+TAG_FACTS = tag_facts()

@@ -15,7 +15,7 @@ from ocpp_core.db.bulk import BulkInsert
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
-from ocpp_core.services.id_tags import IdTagInfo, IdTagService
+from ocpp_core.services.id_tags import TAG_ROW, IdTagInfo, IdTagService, info_of, tag_facts
 from ocpp_core.services.registration import Registration
 from ocpp_core.timeutil import parse_datetime
 
@@ -293,13 +293,6 @@ _OPEN_ON_CONNECTOR = (
     .limit(1)
 )
 _INSERT_TRANSACTION = insert(_TX).returning(_TX.c.id)
-# StopTransaction's.
-_OWN_TRANSACTION = select(
-    _TX.c.connector_id, _TX.c.meter_start, _TX.c.stop_time, _TX.c.flags
-).where(
-    _TX.c.id == bindparam("transaction_id"),
-    _TX.c.charge_point_id == bindparam("charge_point_id"),
-)
 _STOP_TRANSACTION = (
     update(_TX)
     .where(_TX.c.id == bindparam("transaction_id"))
@@ -326,6 +319,29 @@ _USE_RESERVATION = (
     .where(_RESERVATIONS.c.id == bindparam("reservation"))
     .values(status="Used", transaction_id=bindparam("transaction_id"))
 )
+# All that StartTransaction reads, in one statement (on PostgreSQL each is a round trip
+# that every message in the group commit's transaction waits for): the tag (TAG_FACTS),
+# the same start stored before (a replay), another session open on the connector, and the
+# reservation it may use, by its id or by the tag on the connector.
+_START_FACTS = tag_facts(
+    _START_IDENTITY.limit(1).correlate(None).scalar_subquery().label("existing"),
+    _OPEN_ON_CONNECTOR.correlate(None).exists().label("busy"),
+    _RESERVATION_BY_ID.correlate(None).scalar_subquery().label("by_id"),
+    _RESERVATION_BY_TAG.correlate(None).scalar_subquery().label("by_tag"),
+)
+# StopTransaction's: the session, by (charge point, id) - one charger must never touch
+# another's - and the tag of the stop.
+_OWN = _TX.alias("own")
+_STOP_FACTS = tag_facts(
+    _OWN.c.id.label("own_id"), _OWN.c.connector_id, _OWN.c.meter_start, _OWN.c.stop_time,
+    _OWN.c.flags,
+).select_from(
+    TAG_ROW.outerjoin(
+        _OWN,
+        (_OWN.c.id == bindparam("transaction_id"))
+        & (_OWN.c.charge_point_id == bindparam("charge_point_id")),
+    )
+)  # fmt: skip
 
 
 METER_VALUE_ROWS = BulkInsert(
@@ -402,15 +418,20 @@ class TransactionService:
         }
 
         async def work(session: AsyncSession) -> tuple[int, IdTagInfo, bool]:
-            existing = (await session.execute(_START_IDENTITY, identity)).scalar()
-            if existing is not None:
-                return existing, await self._id_tags.info(session, id_tag, existing), False
+            facts = (
+                await session.execute(
+                    _START_FACTS,
+                    {**identity, "reservation_id": reservation_id, "owner": "", "ignore": 0},
+                )
+            ).one()
+            if facts.existing is not None:
+                ignore = (charge_point_id, facts.existing)
+                return facts.existing, await self._id_tags.info(session, id_tag, ignore), False
             # The charger has started already: the session is stored whatever the tag's
             # status; a non-Accepted status tells the charger to stop it.
-            info = await self._id_tags.info(session, id_tag)
+            info = info_of(facts)
             flags = timing_flags(timestamp, utcnow())
-            open_on_connector = await session.execute(_OPEN_ON_CONNECTOR, identity)
-            if open_on_connector.first() is not None:
+            if facts.busy:
                 flags.append(OVERLAP)
             inserted = await session.execute(
                 _INSERT_TRANSACTION,
@@ -422,7 +443,14 @@ class TransactionService:
                 },
             )
             transaction_id = inserted.scalar_one()
-            await self._use_reservation(session, transaction_id, identity, reservation_id)
+            # A session started on a reservation (by its id, or by its tag on its
+            # connector) uses it up.
+            reservation = facts.by_id if reservation_id is not None else facts.by_tag
+            if reservation is not None:
+                await session.execute(
+                    _USE_RESERVATION,
+                    {"reservation": reservation, "transaction_id": transaction_id},
+                )
             return transaction_id, info, True
 
         # Run again if the same start raced in twice: the second attempt finds the first.
@@ -462,12 +490,20 @@ class TransactionService:
             # By (charge point, id): one charger must never touch another's session.
             tx = (
                 await session.execute(
-                    _OWN_TRANSACTION,
-                    {"transaction_id": transaction_id, "charge_point_id": charge_point_id},
+                    _STOP_FACTS,
+                    {
+                        "transaction_id": transaction_id,
+                        "charge_point_id": charge_point_id,
+                        "id_tag": id_tag,
+                        # Its own session, stopped now, is no concurrent one.
+                        "owner": charge_point_id,
+                        "ignore": transaction_id,
+                    },
                 )
-            ).first()
+            ).one()
+            known = tx.own_id is not None
             stopped = False
-            if tx is not None and tx.stop_time is None:
+            if known and tx.stop_time is None:
                 flags = timing_flags(timestamp, utcnow())
                 if meter_stop < tx.meter_start:
                     flags.append(METER_BACKWARDS)
@@ -483,12 +519,12 @@ class TransactionService:
                     },
                 )
                 stopped = True
-            connector_id = tx.connector_id if tx is not None else 0
-            flag = None if tx is not None else await self._stray_flag(session, transaction_id)
+            connector_id = tx.connector_id if known else 0
+            flag = None if known else await self._stray_flag(session, transaction_id)
             rows = sample_rows(
                 charge_point_id,
                 connector_id,
-                transaction_id if tx is not None else None,
+                transaction_id if known else None,
                 transaction_id,
                 samples,
                 "StopTransaction",
@@ -496,8 +532,7 @@ class TransactionService:
                 utcnow(),
             )
             await METER_VALUE_ROWS.write(session, rows)
-            info = await self._id_tags.info(session, id_tag) if id_tag else None
-            return tx is not None, stopped, connector_id, info
+            return known, stopped, connector_id, info_of(tx) if id_tag else None
 
         known, stopped, connector_id, info = await self._registration.run(charge_point_id, work)
         if not known:
@@ -673,27 +708,6 @@ class TransactionService:
         no session."""
         other = await session.get(Transaction, transaction_id)
         return FOREIGN_TRANSACTION if other is not None else UNKNOWN_TRANSACTION
-
-    @staticmethod
-    async def _use_reservation(
-        session: AsyncSession,
-        transaction_id: int,
-        identity: dict[str, Any],
-        reservation_id: int | None,
-    ) -> None:
-        """A session started on a reservation (by its id, or by its tag on its connector)
-        uses it up."""
-        if reservation_id is not None:
-            found = await session.execute(
-                _RESERVATION_BY_ID, {**identity, "reservation_id": reservation_id}
-            )
-        else:
-            found = await session.execute(_RESERVATION_BY_TAG, identity)
-        reservation = found.scalar()
-        if reservation is not None:
-            await session.execute(
-                _USE_RESERVATION, {"reservation": reservation, "transaction_id": transaction_id}
-            )
 
     @staticmethod
     async def _last_registers(
