@@ -61,6 +61,28 @@ async def test_a_removed_charge_point_is_refused_when_unknown_ones_are(
     assert refused.value.status == 404
 
 
+async def test_boot_and_heartbeat_of_a_registered_charger_are_stored_when_unknown_ones_are_refused(
+    settings, aiohttp_client
+) -> None:
+    """Under reject BootNotification and Heartbeat update the record rather than upsert
+    it: what a registered charger says of itself is stored all the same."""
+    client = await _policy_client(settings, aiohttp_client, "reject")
+    services = client.app[SERVICES]
+    await services.charge_points.register("KNOWN")
+    await services.charge_points.register("WAITING", status="Pending")
+    known = RawChargePoint(await client.ws_connect("/ocpp/KNOWN", protocols=("ocpp1.6",)))
+    waiting = RawChargePoint(await client.ws_connect("/ocpp/WAITING", protocols=("ocpp1.6",)))
+
+    booted = await known.boot(chargePointSerialNumber="SN-1", firmwareVersion="1.2.3")
+    assert booted["status"] == "Accepted"
+    assert (await waiting.boot())["status"] == "Pending"
+    await known.result("Heartbeat", {})
+    view = await services.charge_points.get("KNOWN")
+    assert (view.serial_number, view.firmware_version) == ("SN-1", "1.2.3")
+    assert view.last_boot_at is not None and view.last_heartbeat_at is not None
+    assert (await services.charge_points.get("WAITING")).last_boot_at is not None
+
+
 # Each charge-point-initiated message whose rows refer to the charger's record.
 MESSAGES = [
     ("MeterValues", {"connectorId": 0, "meterValue": [READING]}),
