@@ -353,12 +353,9 @@ class ChargePointHandler(LibraryChargePoint):
                 await self._services.deviations.record(
                     self.id, msg.unique_id, msg.action, deviations, raw_msg
                 )
-            except NotRegistered as error:
-                await self._refuse_unregistered(msg, error)
-                return
             except Exception as error:
                 # Not handled without its evidence; the charger sends it again later.
-                await self._internal_error(msg, error)
+                await self._failed(msg, error)
                 return
         await self._handle_call(msg)
 
@@ -372,11 +369,8 @@ class ChargePointHandler(LibraryChargePoint):
         arguments = snake_keys(msg.payload)
         try:
             response = await handlers["_on_action"](self, **arguments)
-        except NotRegistered as error:
-            await self._refuse_unregistered(msg, error)
-            return
         except Exception as error:
-            await self._internal_error(msg, error)
+            await self._failed(msg, error)
             return
         payload = camel_keys(remove_nones(serialize_as_dict(response)))
         frame = orjson.dumps([MessageType.CallResult, msg.unique_id, payload]).decode()
@@ -385,24 +379,22 @@ class ChargePointHandler(LibraryChargePoint):
         if after is not None:
             self._follow_up(after(self, **arguments))
 
-    async def _internal_error(self, msg: Call, error: Exception) -> None:
-        """Answer a CALL that failed here, not for anything the charger did: InternalError
-        (the connection stays open)."""
+    async def _failed(self, msg: Call, error: Exception) -> None:
+        """Answer a CALL whose handling raised (the connection stays open).
+
+        NotRegistered: its record was removed (its connection is being closed) and unknown
+        charge points are refused: SecurityError, which a charger answers by keeping a
+        transaction message to send again, as after any refusal. Anything else failed
+        here, not for anything the charger did: InternalError."""
+        if isinstance(error, NotRegistered):
+            LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
+            self.registration_status = "Rejected"
+            refusal = SecurityError(details={"cause": f"{error}: removed by an operator"})
+            await self._send_error(msg.unique_id, refusal, msg.action)
+            return
         LOGGER.exception("%s: error while handling %s %s", self.id, msg.action, msg.unique_id)
         answer = msg.create_call_error(error)
         await self._send(answer.to_json(), answer, msg.action)
-
-    async def _refuse_unregistered(self, msg: Call, error: NotRegistered) -> None:
-        """Its record was removed (its connection is being closed) and unknown charge
-        points are refused: SecurityError, which a charger answers by keeping a transaction
-        message to send again, as after any refusal."""
-        LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
-        self.registration_status = "Rejected"
-        await self._send_error(
-            msg.unique_id,
-            SecurityError(details={"cause": f"{error}: removed by an operator"}),
-            msg.action,
-        )
 
     async def _send_error(
         self, unique_id: str, error: OCPPError, action: str | None = None
