@@ -234,7 +234,10 @@ class BootWrite:
         if items[0].registers_as is not None:  # one server's items share its policy
             return list((await session.execute(_BOOT_UPSERT(session), rows)).scalars())
         ids = [item.charge_point_id for item in items]
-        statuses = dict((await session.execute(_REGISTRATION_STATUSES, {"ids": ids})).all())
+        statuses = {
+            row.id: row.registration_status
+            for row in await session.execute(_ADMISSION_FACTS, {"ids": ids})
+        }
         known = [_by_id(row) for row in rows if row["id"] in statuses]
         if known:
             await session.execute(_UPDATE_BY_ID, known)
@@ -262,15 +265,6 @@ def _BOOT_UPSERT(insert: Any) -> Any:
     ).returning(table.c.registration_status, sort_by_parameter_order=True)
 
 
-# Under UNKNOWN_CHARGE_POINTS=reject BootWrite and HeartbeatWrite register nobody: they
-# update the charge points still registered, the columns named by each row's keys.
-_UPDATE_BY_ID = update(ChargePoint.__table__).where(
-    ChargePoint.__table__.c.id == bindparam("by_id")
-)
-_REGISTRATION_STATUSES = select(
-    ChargePoint.__table__.c.id, ChargePoint.__table__.c.registration_status
-).where(ChargePoint.__table__.c.id.in_(bindparam("ids", expanding=True)))
-
 # Built once: read at every connection, 10,000 of them after a restart.
 _CHARGE_POINTS = ChargePoint.__table__
 _ADMISSION_FACTS = select(
@@ -282,6 +276,9 @@ _ADMISSION_FACTS = select(
     _CHARGE_POINTS.c.ping_interval,
     _CHARGE_POINTS.c.lenient,
 ).where(_CHARGE_POINTS.c.id.in_(bindparam("ids", expanding=True)))
+# Under UNKNOWN_CHARGE_POINTS=reject BootWrite and HeartbeatWrite register nobody: they
+# update the charge points still registered, the columns named by each row's keys.
+_UPDATE_BY_ID = update(_CHARGE_POINTS).where(_CHARGE_POINTS.c.id == bindparam("by_id"))
 _NOTE_SEEN = (
     update(_CHARGE_POINTS)
     .where(_CHARGE_POINTS.c.id == bindparam("seen_id"))
