@@ -25,6 +25,29 @@ async def _closed(cp: RawChargePoint) -> None:
     assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING), message
 
 
+async def _policy_client(settings, aiohttp_client, policy: str):
+    return await aiohttp_client(
+        create_app(dataclasses.replace(settings, unknown_charge_points=policy))
+    )
+
+
+async def _connected(client, charge_point_id: str) -> RawChargePoint:
+    return RawChargePoint(
+        await client.ws_connect(f"/ocpp/{charge_point_id}", protocols=("ocpp1.6",))
+    )
+
+
+async def _connected_then_removed_behind_its_back(client, charge_point_id: str) -> RawChargePoint:
+    """Removed on another instance, whose event has not reached this one yet (here: the
+    record deleted behind the server's back)."""
+    await client.app[SERVICES].charge_points.register(charge_point_id)
+    cp = await _connected(client, charge_point_id)
+    await cp.boot()
+    async with AsyncSession(client.app[ENGINE]) as session, session.begin():
+        await session.execute(delete(ChargePoint).where(ChargePoint.id == charge_point_id))
+    return cp
+
+
 async def test_removing_a_connected_charge_point_closes_its_connection(
     portal, client, connect
 ) -> None:
@@ -46,12 +69,10 @@ async def test_removing_a_connected_charge_point_closes_its_connection(
 async def test_a_removed_charge_point_is_refused_when_unknown_ones_are(
     settings, aiohttp_client
 ) -> None:
-    app = create_app(dataclasses.replace(settings, unknown_charge_points="reject"))
-    client = await aiohttp_client(app)
-    services = app[SERVICES]
+    client = await _policy_client(settings, aiohttp_client, "reject")
+    services = client.app[SERVICES]
     await services.charge_points.register("BANNED")
-    ws = await client.ws_connect("/ocpp/BANNED", protocols=("ocpp1.6",))
-    cp = RawChargePoint(ws)
+    cp = await _connected(client, "BANNED")
     assert (await cp.boot())["status"] == "Accepted"
 
     await services.charge_points.delete("BANNED")
@@ -70,8 +91,8 @@ async def test_boot_and_heartbeat_of_a_registered_charger_are_stored_when_unknow
     services = client.app[SERVICES]
     await services.charge_points.register("KNOWN")
     await services.charge_points.register("WAITING", status="Pending")
-    known = RawChargePoint(await client.ws_connect("/ocpp/KNOWN", protocols=("ocpp1.6",)))
-    waiting = RawChargePoint(await client.ws_connect("/ocpp/WAITING", protocols=("ocpp1.6",)))
+    known = await _connected(client, "KNOWN")
+    waiting = await _connected(client, "WAITING")
 
     booted = await known.boot(chargePointSerialNumber="SN-1", firmwareVersion="1.2.3")
     assert booted["status"] == "Accepted"
@@ -108,23 +129,6 @@ MESSAGES = [
     ("DiagnosticsStatusNotification", {"status": "Uploaded"}),
     ("SecurityEventNotification", {"type": "Tamper", "timestamp": READING["timestamp"]}),
 ]
-
-
-async def _policy_client(settings, aiohttp_client, policy: str):
-    return await aiohttp_client(
-        create_app(dataclasses.replace(settings, unknown_charge_points=policy))
-    )
-
-
-async def _connected_then_removed_behind_its_back(client, charge_point_id: str) -> RawChargePoint:
-    """Removed on another instance, whose event has not reached this one yet (here: the
-    record deleted behind the server's back)."""
-    await client.app[SERVICES].charge_points.register(charge_point_id)
-    cp = RawChargePoint(await client.ws_connect(f"/ocpp/{charge_point_id}", protocols=("ocpp1.6",)))
-    await cp.boot()
-    async with AsyncSession(client.app[ENGINE]) as session, session.begin():
-        await session.execute(delete(ChargePoint).where(ChargePoint.id == charge_point_id))
-    return cp
 
 
 async def _stored(client) -> tuple[int, int]:
