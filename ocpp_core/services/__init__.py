@@ -36,7 +36,8 @@ class Services:
     def create(
         cls, sessions: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
     ) -> Services:
-        # SQLite has one connection; PostgreSQL writers mostly wait on round trips.
+        # SQLite has one connection. On PostgreSQL more than one writer only while those
+        # running are held up (a lock, a slow statement): see GroupCommit.
         writes = GroupCommit(
             sessions, writers=1 if settings.database_url.startswith("sqlite") else 4
         )
