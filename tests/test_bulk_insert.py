@@ -6,6 +6,7 @@ short."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +19,8 @@ from ocpp_core.db.models import OcppMessage, utcnow
 from ocpp_core.services.message_log import LOG_ROWS
 
 
-async def _sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+@asynccontextmanager
+async def _migrated(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(database_url)
     await upgrade(engine)
     try:
@@ -29,13 +31,13 @@ async def _sessions(database_url: str) -> AsyncIterator[async_sessionmaker[Async
 
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async for made in _sessions(database_url):
+    async with _migrated(database_url) as made:
         yield made
 
 
 @pytest.fixture
 async def pg_sessions(pg_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async for made in _sessions(pg_database_url):
+    async with _migrated(pg_database_url) as made:
         yield made
 
 

@@ -94,8 +94,9 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._waiting.append((work, future))
-        if self._writer_due(loop.time()):
-            self._writers[loop.create_task(self._write())] = loop.time()
+        now = loop.time()
+        if self._writer_due(now):
+            self._writers[loop.create_task(self._write())] = now
         return future
 
     def _writer_due(self, now: float) -> bool:
