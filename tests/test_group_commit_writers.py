@@ -10,16 +10,20 @@ import json
 from urllib.parse import urlsplit
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.engine import create_engine, create_session_factory
 from ocpp_core.db.group_commit import GroupCommit
-from ocpp_core.settings import Settings
-from tests.conftest import PG_HOST, PG_PORT, PG_USER, bounded_close
-from tests.ocpp_client import RawChargePoint
-from webapp.app import create_app
+from tests.conftest import PG_HOST, PG_PORT, PG_USER
 from webapp.keys import SERVICES
+
+
+@pytest.fixture
+def database_url(pg_database_url: str) -> str:
+    """PostgreSQL only (SQLite has one writer): conftest's client and connect on it."""
+    return pg_database_url
 
 
 async def _transaction_id(session: AsyncSession) -> int:
@@ -27,9 +31,9 @@ async def _transaction_id(session: AsyncSession) -> int:
 
 
 async def test_works_that_come_while_a_transaction_is_written_share_the_next(
-    pg_database_url: str,
+    database_url: str,
 ) -> None:
-    engine = create_engine(pg_database_url)
+    engine = create_engine(database_url)
     writes = GroupCommit(create_session_factory(engine), writers=4, stall=5.0)
 
     async def slow(session: AsyncSession) -> int:
@@ -53,23 +57,18 @@ async def test_works_that_come_while_a_transaction_is_written_share_the_next(
 
 
 async def test_a_charger_held_up_by_a_lock_does_not_hold_up_the_others(
-    pg_database_url: str, aiohttp_client
+    client, connect, database_url: str
 ) -> None:
-    settings = Settings(
-        database_url=pg_database_url, secret_key="test-secret-key", heartbeat_interval=120
-    )
-    app = create_app(settings)
-    client = await aiohttp_client(app)
     for charge_point_id in ("CP-HELD", "CP-FREE"):
-        await app[SERVICES].charge_points.register(charge_point_id)
-    held = RawChargePoint(await client.ws_connect("/ocpp/CP-HELD", protocols=("ocpp1.6",)))
-    free = RawChargePoint(await client.ws_connect("/ocpp/CP-FREE", protocols=("ocpp1.6",)))
+        await client.app[SERVICES].charge_points.register(charge_point_id)
+    held = await connect("CP-HELD")
+    free = await connect("CP-FREE")
     # An operator's transaction holding CP-HELD's row, as a removal would.
     lock = await asyncpg.connect(
         host=PG_HOST,
         port=PG_PORT,
         user=PG_USER,
-        database=urlsplit(pg_database_url).path.lstrip("/"),
+        database=urlsplit(database_url).path.lstrip("/"),
     )
     try:
         await held.boot()
@@ -89,5 +88,3 @@ async def test_a_charger_held_up_by_a_lock_does_not_hold_up_the_others(
         assert frame[:2] == [3, "held-1"], frame
     finally:
         await lock.close()
-        await bounded_close("CP-HELD's WebSocket", held.ws.close())
-        await bounded_close("CP-FREE's WebSocket", free.ws.close())
