@@ -18,7 +18,9 @@ Scenarios (`--scenarios`, default all):
   points are accepted again (with their reconnect jitter).
 - `throughput`: `--throughput-charge-points` charge points send at stepped offered rates
   (open loop, at most one outstanding CALL each): the highest rate answered in full with
-  p99 below `--p99-limit` ms.
+  p99 below `--p99-limit` ms. On a PostgreSQL of this machine (`--database-url`), each
+  step also gives PostgreSQL's CPU and the CPU of server and database per message: the
+  cost of storing, steadier than the throughput where both share the two cores.
 
 The server runs on CPU 0 and this generator on CPU 1 (`--no-pin` to share). Every charge
 point keeps at most one outstanding CALL, as OCPP-J requires.
@@ -418,6 +420,48 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds(postmaster: int | None) -> float:
+    """CPU of a local PostgreSQL: the postmaster, its live processes and those that have
+    exited (a backend's time moves to its parent's account when it is reaped)."""
+    if postmaster is None:
+        return 0.0
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def local_postmaster(database_url: str | None) -> int | None:
+    """The postmaster's pid when Voltaro's database is a PostgreSQL on this machine."""
+    if not database_url or not database_url.startswith("postgresql"):
+        return None
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", "", 1))
+    try:
+        # While it lives: this connection's backend, whose parent is the postmaster.
+        return parent_pid(await connection.fetchval("SELECT pg_backend_pid()"))
+    finally:
+        await connection.close()
+
+
+def parent_pid(pid: int) -> int | None:
+    """`pid`'s parent, if `pid` runs on this machine (a backend's: the postmaster)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -615,6 +659,7 @@ async def charge_points_run(target: Target, args: argparse.Namespace) -> dict[st
 async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, float]:
     """Stepped offered rates, then a bisection past the first step failed: the best rate
     answered in full with p99 under the limit."""
+    postmaster = await local_postmaster(args.database_url) if target.name == "voltaro" else None
     target.start()
     await wait_for_port(target.port)
     stats = Stats()
@@ -640,11 +685,12 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
         await asyncio.sleep(2)  # the new rate under way
         stats.reset()
         cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
-        own_before = own_cpu_seconds()
+        own_before, pg_before = own_cpu_seconds(), postgres_cpu_seconds(postmaster)
         await asyncio.sleep(args.step_duration)
         elapsed = time.monotonic() - t0
         cpu = proc_cpu_seconds(target.pid) - cpu_before
         own = own_cpu_seconds() - own_before
+        pg = postgres_cpu_seconds(postmaster) - pg_before
         achieved = stats.messages / elapsed
         p99 = percentile(stats.latencies, 0.99) * 1000
         # Open loop with exponential gaps: a step's count varies by a few per cent.
@@ -653,7 +699,13 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
             f"  offered {offered:6.0f}/s: answered {achieved:6.0f}/s,"
             f" {latency_line(stats.latencies)}, server CPU {cpu / elapsed:.0%},"
             f" generator {own / elapsed:.0%}"
-            f"{'' if ok else '  <- over the limit'}"
+            + (
+                f", PostgreSQL {pg / elapsed:.0%}; server and PostgreSQL"
+                f" {1e6 * (cpu + pg) / max(stats.messages, 1):.0f} us CPU a message"
+                if postmaster
+                else ""
+            )
+            + f"{'' if ok else '  <- over the limit'}"
         )
         return ok, achieved, p99
 
