@@ -17,8 +17,9 @@ from webapp.app import create_app
 from webapp.keys import SERVICES
 
 
-async def _drop_connections(database: str) -> int:
-    """Terminate every server process of `database`, as a restart would."""
+async def terminate(where: str, *args: object) -> int:
+    """Terminate the server processes `where` selects in pg_stat_activity, as a
+    restart would; return how many."""
     admin = await asyncpg.connect(
         host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres", timeout=5
     )
@@ -26,12 +27,17 @@ async def _drop_connections(database: str) -> int:
         return len(
             await admin.fetch(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = $1 AND pid <> pg_backend_pid()",
-                database,
+                f" WHERE {where} AND pid <> pg_backend_pid()",
+                *args,
             )
         )
     finally:
         await admin.close()
+
+
+async def _drop_connections(database: str) -> int:
+    """Terminate every server process of `database`."""
+    return await terminate("datname = $1", database)
 
 
 @pytest.fixture

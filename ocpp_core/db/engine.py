@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from ocpp_core.db import sqlite_loop
+from ocpp_core.db import bulk, sqlite_loop
 
 T = TypeVar("T")
 
@@ -46,6 +46,8 @@ def create_engine(database_url: str) -> AsyncEngine:
         return engine
     engine = create_async_engine(database_url, pool_size=10, max_overflow=20)
     _ping_when_idle(engine)
+    if engine.dialect.driver == "asyncpg":
+        bulk.copy_rows(engine)
     return engine
 
 
