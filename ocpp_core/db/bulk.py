@@ -8,8 +8,8 @@ bind processors still convert the values that need it (datetimes on SQLite), but
 those, and each distinct value once per batch; the rows go to the driver as tuples.
 
 On PostgreSQL (asyncpg) many rows go by COPY instead of an INSERT each (`copy_rows`):
-PostgreSQL plans and runs every INSERT of an executemany on its own, and a COPY of the
-same rows took it a fifth to a third less CPU under load, with a lower p99 (bench/RESULTS.md).
+PostgreSQL plans and runs every INSERT of an executemany on its own; with COPY its CPU
+at 1,500-2,000 messages a second was a fifth to a quarter lower (bench/RESULTS.md).
 """
 
 from __future__ import annotations
