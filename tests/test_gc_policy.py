@@ -1,5 +1,6 @@
 """The cycle collector's policy (webapp.gc_policy): survivors of full collections are
-frozen, and frozen garbage in cycles is still collected once the heap has grown enough."""
+frozen, and frozen garbage in cycles is still collected once the heap has grown enough;
+while it is still growing fast (a reconnect storm) that waits, but not for ever."""
 
 from __future__ import annotations
 
@@ -20,9 +21,18 @@ class Node:
         self.other: Node | None = None
 
 
+SETTLE = 0.3
+
+
 @pytest.fixture
 async def policy() -> AsyncIterator[CollectorPolicy]:
-    installed = CollectorPolicy(asyncio.get_running_loop(), thaw_factor=1.5)
+    installed = CollectorPolicy(
+        asyncio.get_running_loop(),
+        thaw_factor=1.5,
+        settle=SETTLE,
+        settled_growth=0.02,
+        max_wait=1.5,
+    )
     installed.install()
     yield installed
     installed.uninstall()
@@ -49,10 +59,8 @@ async def test_survivors_of_a_full_collection_are_frozen(policy: CollectorPolicy
     assert id(connections[0]) not in _tracked_ids()
 
 
-async def test_frozen_cycles_are_collected_once_the_heap_has_grown(
-    policy: CollectorPolicy,
-) -> None:
-    # A closed connection's objects: a cycle, frozen while it was alive, then dropped.
+def _frozen_garbage() -> weakref.ref[Node]:
+    """A closed connection's objects: a cycle, frozen while it was alive, then dropped."""
     first, second = Node(), Node()
     first.other, second.other = second, first
     gone = weakref.ref(first)
@@ -61,13 +69,62 @@ async def test_frozen_cycles_are_collected_once_the_heap_has_grown(
     del first, second
     gc.collect()
     assert gone() is not None, "a frozen cycle waits for the thaw"
-    thaws = policy.thaws
+    return gone
 
-    # The heap grows past the thaw factor (new connections): one thaw, on the loop.
+
+def _grow_past_the_thaw_factor() -> list[Node]:
     grown = [Node() for _ in range(gc.get_freeze_count())]
     gc.collect()
-    await asyncio.sleep(0)
+    return grown
+
+
+async def _keep_growing(seconds: float) -> list[list[list[int]]]:
+    """New connections, a few per cent of the heap every 50 ms, each step frozen."""
+    kept = []
+    for _ in range(int(seconds / 0.05)):
+        kept.append([[] for _ in range(10_000)])
+        gc.collect()
+        await asyncio.sleep(0.05)
+    return kept
+
+
+async def test_frozen_cycles_are_collected_once_the_heap_has_grown(
+    policy: CollectorPolicy,
+) -> None:
+    gone = _frozen_garbage()
+    thaws = policy.thaws
+
+    # The heap grows past the thaw factor (new connections), then no more: one thaw.
+    grown = _grow_past_the_thaw_factor()
+    await asyncio.sleep(SETTLE * 2)
 
     assert policy.thaws == thaws + 1
     assert gone() is None
     assert id(grown[0]) not in _tracked_ids()  # alive, frozen again after the thaw
+
+
+async def test_a_due_thaw_waits_while_the_heap_is_still_growing_fast(
+    policy: CollectorPolicy,
+) -> None:
+    gone = _frozen_garbage()
+    thaws = policy.thaws
+
+    grown = _grow_past_the_thaw_factor()
+    grown += await _keep_growing(SETTLE * 3)
+    assert policy.thaws == thaws, "no full pause in the middle of a storm"
+    assert gone() is not None
+
+    await asyncio.sleep(SETTLE * 2)  # the storm is over
+    assert policy.thaws == thaws + 1
+    assert gone() is None
+
+
+async def test_a_due_thaw_waits_for_max_wait_at_most(policy: CollectorPolicy) -> None:
+    gone = _frozen_garbage()
+    thaws = policy.thaws
+
+    grown = _grow_past_the_thaw_factor()
+    grown += await _keep_growing(1.5 + SETTLE * 2)  # max_wait 1.5 s, and a check's delay
+
+    assert policy.thaws >= thaws + 1
+    assert gone() is None
