@@ -415,8 +415,14 @@ def proc_rss_kib(pid: int) -> int:
     return 0
 
 
+def proc_stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (which may hold spaces): [1] the
+    parent, [11:13] user and system time, [13:15] those of reaped children, in ticks."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = proc_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -430,13 +436,12 @@ def postgres_cpu_seconds(postmaster: int | None) -> float:
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = proc_stat(entry.name)
         except OSError:  # gone meanwhile
             continue
         if int(fields[1]) == postmaster:
             total += int(fields[11]) + int(fields[12])
-    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
-    total += sum(int(f) for f in fields[11:15])
+    total += sum(int(f) for f in proc_stat(postmaster)[11:15])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -457,7 +462,7 @@ async def local_postmaster(database_url: str | None) -> int | None:
 def parent_pid(pid: int) -> int | None:
     """`pid`'s parent, if `pid` runs on this machine (a backend's: the postmaster)."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return int(proc_stat(pid)[1])
     except OSError:
         return None
 
