@@ -475,6 +475,23 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_speed(pin: bool) -> str:
+    """A fixed piece of pure Python, timed seven times on the server's core: this machine's
+    speed at the moment, to compare figures of different hours and days. On the shared
+    development machine the same loop took 85-164 ms within ten seconds."""
+    if pin:
+        os.sched_setaffinity(0, {SERVER_CPU})
+    times = []
+    for _ in range(7):
+        started = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        times.append((time.perf_counter() - started) * 1000)
+    if pin:
+        os.sched_setaffinity(0, {GENERATOR_CPU})
+    times.sort()
+    return f"a fixed loop in {times[0]:.0f}-{times[-1]:.0f} ms, median {times[3]:.0f}"
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -817,6 +834,11 @@ def report(results: dict[str, dict[str, float]]) -> None:
                 ratios.append(
                     f"CPU per message {voltaro['cpu_per_1000'] / ref['cpu_per_1000']:.2f}x"
                 )
+            if "restart_s" in voltaro and ref.get("restart_s"):
+                ratios.append(
+                    f"restart {voltaro['restart_s'] / ref['restart_s']:.2f}x"
+                    f" (CPU {voltaro['restart_cpu_s'] / ref['restart_cpu_s']:.2f}x)"
+                )
             print(f"voltaro / {other}: " + ", ".join(ratios))
 
 
@@ -829,7 +851,7 @@ async def main(args: argparse.Namespace) -> None:
     results: dict[str, dict[str, float]] = {}
     for offset, name in enumerate(args.targets):
         target = Target(name, args.port + offset, args)
-        print(f"{name}:")
+        print(f"{name}: (the machine: {machine_speed(not args.no_pin)})")
         results[name] = {}
         if set(args.scenarios) & {"idle", "traffic", "restart"}:
             results[name].update(await charge_points_run(target, args))
