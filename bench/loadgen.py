@@ -48,6 +48,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 import picows
@@ -594,6 +595,14 @@ def tcp_counters() -> dict[str, int]:
     return dict(zip(names[1:], map(int, values[1:]), strict=True))
 
 
+class StormReading(NamedTuple):
+    at: float
+    server_cpu: float
+    generator_cpu: float
+    failures: int
+    tcp: dict[str, int]
+
+
 async def all_accepted(
     stats: Stats, count: int, limit: float = 300, server_pid: int | None = None
 ) -> float:
@@ -603,23 +612,28 @@ async def all_accepted(
     and generator."""
     started = time.monotonic()
 
-    def reading() -> tuple[float, float, float, int, dict[str, int]]:
-        cpu = proc_cpu_seconds(server_pid) if server_pid else 0.0
-        return time.monotonic(), cpu, own_cpu_seconds(), stats.connect_failures, tcp_counters()
+    def reading() -> StormReading:
+        return StormReading(
+            time.monotonic(),
+            proc_cpu_seconds(server_pid) if server_pid else 0.0,
+            own_cpu_seconds(),
+            stats.connect_failures,
+            tcp_counters(),
+        )
 
     last = reading()
     while len(stats.accepted) < count and time.monotonic() - started < limit:
         await asyncio.sleep(0.05)  # a poll: the players must not pay for a notification
-        if server_pid and time.monotonic() >= last[0] + 1:
+        if server_pid and time.monotonic() >= last.at + 1:
             now = reading()
-            elapsed = now[0] - last[0]
+            elapsed = now.at - last.at
             print(
-                f"    {now[0] - started:5.1f} s: {len(stats.accepted):6d} accepted,"
-                f" {now[3] - last[3]:5d} failed,"
-                f" {now[4]['ListenOverflows'] - last[4]['ListenOverflows']:5d} queue full,"
-                f" {now[4]['TCPSynRetrans'] - last[4]['TCPSynRetrans']:5d} SYNs again;"
-                f" CPU server {(now[1] - last[1]) / elapsed:4.0%},"
-                f" generator {(now[2] - last[2]) / elapsed:4.0%}"
+                f"    {now.at - started:5.1f} s: {len(stats.accepted):6d} accepted,"
+                f" {now.failures - last.failures:5d} failed,"
+                f" {now.tcp['ListenOverflows'] - last.tcp['ListenOverflows']:5d} queue full,"
+                f" {now.tcp['TCPSynRetrans'] - last.tcp['TCPSynRetrans']:5d} SYNs again;"
+                f" CPU server {(now.server_cpu - last.server_cpu) / elapsed:4.0%},"
+                f" generator {(now.generator_cpu - last.generator_cpu) / elapsed:4.0%}"
             )
             last = now
     if len(stats.accepted) < count:
