@@ -17,7 +17,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -216,22 +215,14 @@ class MeterValue(Base):
 
     __tablename__ = "meter_values"
     __table_args__ = (
-        Index("ix_meter_values_transaction", "transaction_id", "timestamp"),
-        # Samples applied to no session, by charger: finding a retried MeterValues message
-        # (MeterValuesWrite) and removing a charge point. Partial: the samples of sessions
-        # (nearly all) are found by the index above, and a second entry each was a third
-        # of what storing them cost.
-        Index(
-            "ix_meter_values_unlinked",
-            "charge_point_id",
-            "timestamp",
-            sqlite_where=text("transaction_id IS NULL"),
-            postgresql_where=text("transaction_id IS NULL"),
-        ),
+        # The only index, one entry a sample (a second one each was a third of what storing
+        # them cost): a session's samples (its charger and id), a charger's samples of no
+        # session (transaction_id IS NULL), and the foreign key's check when a charge point
+        # is removed, which without an index led by charge_point_id reads the whole table.
+        Index("ix_meter_values_charge_point", "charge_point_id", "transaction_id", "timestamp"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    # No index of its own: ix_meter_values_unlinked, or the session's charger.
     charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id"))
     connector_id: Mapped[int] = mapped_column(Integer)
     transaction_id: Mapped[int | None] = mapped_column(

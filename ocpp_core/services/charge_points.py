@@ -513,7 +513,7 @@ class ChargePointService:
                     f"charge point {charge_point_id!r} has {sessions} recorded session(s) "
                     "and is kept for their sake"
                 )
-            # Without sessions all its samples are applied to none (ix_meter_values_unlinked).
+            # Without sessions all its samples are applied to none (ix_meter_values_charge_point).
             await session.execute(
                 delete(MeterValue).where(
                     MeterValue.charge_point_id == charge_point_id,

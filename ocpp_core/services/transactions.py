@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.bulk import BulkInsert
@@ -258,16 +258,25 @@ _STORED = select(MeterValue.id).where(
     MeterValue.value == bindparam("value"),
     MeterValue.source == "MeterValues",
 )
-# Found by ix_meter_values_transaction.
+# Found by ix_meter_values_charge_point, as are the two below.
 _STORED_LINKED = _STORED.where(
     MeterValue.transaction_id == bindparam("claimed_transaction_id")
 ).limit(1)
-# Found by ix_meter_values_unlinked, whose condition the query must repeat to use it.
 _UNLINKED = _STORED.where(MeterValue.transaction_id.is_(None))
 _STORED_STRAY = _UNLINKED.where(
     MeterValue.claimed_transaction_id == bindparam("claimed_transaction_id")
 ).limit(1)
 _STORED_UNLINKED = _UNLINKED.where(MeterValue.claimed_transaction_id.is_(None)).limit(1)
+
+
+def _samples_of(tx: Any) -> tuple[Any, ...]:
+    """The conditions that pick a session's samples (a Transaction, or its table in a
+    join): by its charger and id, the order of ix_meter_values_charge_point, which a
+    session's id alone cannot use."""
+    return (
+        MeterValue.charge_point_id == tx.charge_point_id,
+        MeterValue.transaction_id == tx.id,
+    )
 
 
 # StartTransaction's statements, built once for the same reason.
@@ -597,7 +606,7 @@ class TransactionService:
                 raise InvalidInput(f"transaction {transaction_id} has already stopped")
             registers = await self._last_registers(session, [tx.id])
             last_reading = await session.scalar(
-                select(func.max(MeterValue.timestamp)).where(MeterValue.transaction_id == tx.id)
+                select(func.max(MeterValue.timestamp)).where(*_samples_of(tx))
             )
             tx.meter_stop = int(registers.get(tx.id, tx.meter_start))
             tx.stop_time = last_reading or utcnow()
@@ -684,12 +693,13 @@ class TransactionService:
 
     async def meter_values_of(self, transaction_id: int) -> list[SampledValue]:
         async with self._sessions() as session:
-            if await session.get(Transaction, transaction_id) is None:
+            tx = await session.get(Transaction, transaction_id)
+            if tx is None:
                 raise NotFound(f"transaction {transaction_id} does not exist")
             rows = (
                 await session.scalars(
                     select(MeterValue)
-                    .where(MeterValue.transaction_id == transaction_id)
+                    .where(*_samples_of(tx))
                     .order_by(MeterValue.timestamp, MeterValue.id)
                 )
             ).all()
@@ -717,21 +727,29 @@ class TransactionService:
         Wh or W: kWh and kW are converted."""
         if not transaction_ids:
             return {}
+        # Each session's samples by its charger and id, as ix_meter_values_charge_point
+        # finds them: the sessions are joined for their chargers.
         latest = (
-            select(MeterValue.transaction_id, func.max(MeterValue.timestamp).label("at"))
+            select(
+                MeterValue.charge_point_id,
+                MeterValue.transaction_id,
+                func.max(MeterValue.timestamp).label("at"),
+            )
+            .join(Transaction, and_(*_samples_of(Transaction)))
             .where(
-                MeterValue.transaction_id.in_(transaction_ids),
+                Transaction.id.in_(transaction_ids),
                 MeterValue.measurand == measurand,
                 MeterValue.phase.is_(None),
             )
-            .group_by(MeterValue.transaction_id)
+            .group_by(MeterValue.charge_point_id, MeterValue.transaction_id)
             .subquery()
         )
         rows = await session.execute(
             select(MeterValue.transaction_id, MeterValue.value, MeterValue.unit)
             .join(
                 latest,
-                (MeterValue.transaction_id == latest.c.transaction_id)
+                (MeterValue.charge_point_id == latest.c.charge_point_id)
+                & (MeterValue.transaction_id == latest.c.transaction_id)
                 & (MeterValue.timestamp == latest.c.at),
             )
             .where(MeterValue.measurand == measurand, MeterValue.phase.is_(None))
