@@ -11,6 +11,11 @@ day). ix_meter_values_charge_point (charge_point_id, transaction_id, timestamp) 
 that check, a session's samples (by its charger and id) and a charger's samples of no
 session (transaction_id IS NULL), so it replaces both ix_meter_values_transaction and the
 partial ix_meter_values_unlinked: still one entry a sample.
+
+On PostgreSQL the index is built CONCURRENTLY, outside a transaction: a plain CREATE INDEX
+holds every write to the table off while it reads the whole table, and the instances
+still running (a PaaS's release phase runs before the new ones start) would answer no
+MeterValues, nor anything written in the same group commit, meanwhile.
 """
 
 from alembic import op
@@ -26,6 +31,18 @@ UNLINKED = sa.text("transaction_id IS NULL")
 
 
 def upgrade() -> None:
+    if op.get_context().dialect.name == "postgresql":
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "ix_meter_values_charge_point",
+                "meter_values",
+                ["charge_point_id", "transaction_id", "timestamp"],
+                unique=False,
+                postgresql_concurrently=True,
+            )
+            for index in ("ix_meter_values_unlinked", "ix_meter_values_transaction"):
+                op.drop_index(index, table_name="meter_values", postgresql_concurrently=True)
+        return
     with op.batch_alter_table("meter_values", schema=None) as batch_op:
         batch_op.create_index(
             "ix_meter_values_charge_point",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Instances starting together on one PostgreSQL migrate one after the other, not at once.
 MIGRATION_LOCK = 0x766F6C74  # "volt"
+LOCK_KEY = {"key": MIGRATION_LOCK}
 # The newest revision in migrations/versions (tests/test_migrations.py checks it is).
 # A database already there is not handed to alembic: importing it and reading the
 # scripts took 0.3 s of the 1 s a restart takes to listen, while chargers wait.
@@ -39,12 +41,8 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def _upgrade_on(connection: Connection, database_url: str) -> None:
-    if current_revision(connection) == HEAD_REVISION:
-        return
     from alembic import command
 
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = alembic_config(database_url)
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
@@ -52,5 +50,32 @@ def _upgrade_on(connection: Connection, database_url: str) -> None:
 
 async def upgrade(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision over the application's own engine."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade_on, engine.url.render_as_string(hide_password=False))
+    async with engine.connect() as connection:
+        at_head = await connection.run_sync(current_revision) == HEAD_REVISION
+        # Alembic runs its own transactions, and on PostgreSQL builds large indexes outside
+        # any (CREATE INDEX CONCURRENTLY: the running instances' writes go on meanwhile).
+        await connection.commit()
+        if at_head:
+            return
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            await _migration_lock(connection)
+        try:
+            await connection.run_sync(_upgrade_on, engine.url.render_as_string(hide_password=False))
+        finally:
+            if postgres:
+                await connection.rollback()  # whatever a failed migration left open
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), LOCK_KEY)
+                await connection.commit()
+
+
+async def _migration_lock(connection: AsyncConnection) -> None:
+    """The session's advisory lock, which holds across alembic's transactions. Polled, not
+    waited for in pg_advisory_lock: a CREATE INDEX CONCURRENTLY waits for every open
+    transaction, a waiting instance's among them, which waits for the lock: a deadlock."""
+    while True:
+        locked = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), LOCK_KEY)
+        await connection.commit()
+        if locked:
+            return
+        await asyncio.sleep(0.1)
