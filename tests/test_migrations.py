@@ -101,6 +101,32 @@ async def test_instances_upgrading_together_take_turns(pg_database_url: str) -> 
         await engine.dispose()
 
 
+async def test_an_upgrade_to_0015_cut_short_is_done_again(pg_database_url: str) -> None:
+    """On PostgreSQL 0015 works outside a transaction: killed halfway, it has left its new
+    index (INVALID, if killed during the build) and perhaps dropped an old one."""
+    engine = create_engine(pg_database_url)
+    async with engine.connect() as connection:
+        await connection.run_sync(_migrate(pg_database_url, "downgrade", "0014"))
+        await connection.exec_driver_sql(
+            "CREATE INDEX ix_meter_values_charge_point ON meter_values (charge_point_id)"
+        )
+        await connection.exec_driver_sql("DROP INDEX ix_meter_values_unlinked")
+        await connection.commit()
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        assert await connection.run_sync(current_revision) == HEAD_REVISION
+        indexes = await connection.run_sync(
+            lambda sync: {
+                index["name"]: index["column_names"]
+                for index in inspect(sync).get_indexes("meter_values")
+            }
+        )
+    await engine.dispose()
+    assert indexes == {
+        "ix_meter_values_charge_point": ["charge_point_id", "transaction_id", "timestamp"]
+    }
+
+
 async def test_removing_a_charge_point_checks_its_samples_by_index(database_url: str) -> None:
     """Removing a charge point checks the foreign key meter_values.charge_point_id. Without
     an index led by that column both databases read every sample of every charger for it

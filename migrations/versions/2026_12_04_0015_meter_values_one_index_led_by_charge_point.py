@@ -33,6 +33,14 @@ UNLINKED = sa.text("transaction_id IS NULL")
 def upgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
+            # Outside a transaction, an upgrade cut short (its instance killed) leaves what
+            # it had done, the new index perhaps INVALID: done again from the start.
+            op.drop_index(
+                "ix_meter_values_charge_point",
+                table_name="meter_values",
+                postgresql_concurrently=True,
+                if_exists=True,
+            )
             op.create_index(
                 "ix_meter_values_charge_point",
                 "meter_values",
@@ -41,7 +49,9 @@ def upgrade() -> None:
                 postgresql_concurrently=True,
             )
             for index in ("ix_meter_values_unlinked", "ix_meter_values_transaction"):
-                op.drop_index(index, table_name="meter_values", postgresql_concurrently=True)
+                op.drop_index(
+                    index, table_name="meter_values", postgresql_concurrently=True, if_exists=True
+                )
         return
     with op.batch_alter_table("meter_values", schema=None) as batch_op:
         batch_op.create_index(
