@@ -222,8 +222,8 @@ async def test_charge_point_password_is_checked_before_the_upgrade(client) -> No
 
 async def test_charge_points_connecting_at_once_are_admitted_together(client, connect) -> None:
     """A reconnect storm: admissions share a transaction. Each charge point let in is noted
-    as seen at once (no boot needed), an unknown id connecting twice at once is registered
-    once, and one with a key must still send it."""
+    as seen at once (no boot needed), unknown ids are registered together, one connecting
+    twice at once only once, and one with a key must still send it."""
     services = client.app[SERVICES]
     for n in range(6):
         await services.charge_points.register(f"STORM-{n}")
@@ -234,6 +234,8 @@ async def test_charge_points_connecting_at_once_are_admitted_together(client, co
         connect("STORM-NEW"),
         connect("STORM-NEW"),
         client.ws_connect("/ocpp/STORM-KEY", protocols=("ocpp1.6",)),
+        connect("STORM-NEW-2"),
+        connect("STORM-NEW-3"),
         connect(
             "STORM-KEY",
             headers={"Authorization": encode_basic_auth("STORM-KEY", "0123456789abcdef")},
@@ -244,10 +246,13 @@ async def test_charge_points_connecting_at_once_are_admitted_together(client, co
     refused = results[8]
     assert isinstance(refused, WSServerHandshakeError) and refused.status == 401
     assert all(isinstance(result, RawChargePoint) for i, result in enumerate(results) if i != 8)
-    for charge_point_id in [f"STORM-{n}" for n in range(6)] + ["STORM-KEY", "STORM-NEW"]:
+    new = ["STORM-NEW", "STORM-NEW-2", "STORM-NEW-3"]
+    for charge_point_id in [f"STORM-{n}" for n in range(6)] + ["STORM-KEY", *new]:
         view = await services.charge_points.get(charge_point_id)
         assert view.last_seen_at is not None, charge_point_id
-    assert (await services.charge_points.get("STORM-NEW")).registration_status == "Accepted"
+    for charge_point_id in new:
+        view = await services.charge_points.get(charge_point_id)
+        assert view.registration_status == "Accepted", charge_point_id
     response = await client.get("/api/charge-points/STORM-NEW", headers=ADMIN)
     assert (await response.json())["connected"] is True
 

@@ -276,6 +276,7 @@ _ADMISSION_FACTS = select(
     _CHARGE_POINTS.c.ping_interval,
     _CHARGE_POINTS.c.lenient,
 ).where(_CHARGE_POINTS.c.id.in_(bindparam("ids", expanding=True)))
+_REGISTER = insert(_CHARGE_POINTS)
 # Under UNKNOWN_CHARGE_POINTS=reject BootWrite and HeartbeatWrite register nobody: they
 # update the charge points still registered, the columns named by each row's keys.
 _UPDATE_BY_ID = update(_CHARGE_POINTS).where(_CHARGE_POINTS.c.id == bindparam("by_id"))
@@ -305,10 +306,11 @@ class SeenWrite:
 @dataclass(frozen=True)
 class AdmissionCheck:
     """A new connection's admission: the facts of all of a transaction's charge points in
-    one SELECT, unknown ones registered as the policy says, and each one that needs no
-    password check decided and noted as seen in the same transaction (one UPDATE for
-    all). The result: the facts (None: refused as unknown) and the admission, None where
-    a password is to be checked, which takes argon2 and is not done here."""
+    one SELECT, unknown ones registered as the policy says (one INSERT for all), and each
+    one that needs no password check decided and noted as seen in the same transaction
+    (one UPDATE for all). The result: the facts (None: refused as unknown) and the
+    admission, None where a password is to be checked, which takes argon2 and is not done
+    here."""
 
     batched: ClassVar[bool] = True
     settings: Settings
@@ -331,37 +333,43 @@ class AdmissionCheck:
         }
         now = utcnow()
         results: list[tuple[_AdmissionFacts | None, Admission | None]] = []
+        registered: list[dict[str, object]] = []
         seen: list[dict[str, object]] = []
         for item in items:
             facts = known.get(item.charge_point_id)
             if facts is None:
-                facts = await item._register_unknown(session, now)
+                facts = item._unknown()
                 if facts is not None and facts.created:
+                    assert facts.profile is not None  # registered: it has a status
+                    registered.append(
+                        {
+                            "id": item.charge_point_id,
+                            "registration_status": facts.profile.registration_status,
+                            "last_seen_at": now,
+                        }
+                    )
                     # Registered now: the same id again in this batch is a known one.
                     known[item.charge_point_id] = dataclasses.replace(facts, created=False)
             admission = None if facts is None else _decide_now(item, facts)
             if admission is Admission.ACCEPT and not facts.created:
                 seen.append({"seen_id": item.charge_point_id, "seen_at": now})
             results.append((facts, admission))
+        # A first connection storm (a fleet moved to Voltaro) registers thousands: one
+        # statement for all, not one built and run for each.
+        if registered:
+            await session.execute(_REGISTER, registered)
         if seen:
             await session.execute(_NOTE_SEEN, seen)
         return results
 
-    async def _register_unknown(
-        self, session: AsyncSession, now: datetime
-    ) -> _AdmissionFacts | None:
-        """An unknown id is registered if the policy lets it in (and, with client
-        certificates required, it presented one). None: refused as unknown."""
+    def _unknown(self) -> _AdmissionFacts | None:
+        """What an unknown id gets: registered (`created`) if the policy lets it in and,
+        with client certificates required, it presented one. None: refused as unknown."""
         status = STATUS_BY_POLICY[self.settings.unknown_charge_points]
         if status is None:
             return None
         if self.settings.client_certificates and self.certificate_cn is None:
             return _AdmissionFacts(None, None, frozenset(), created=False, needs_certificate=True)
-        await session.execute(
-            insert(_CHARGE_POINTS).values(
-                id=self.charge_point_id, registration_status=status, last_seen_at=now
-            )
-        )
         return _AdmissionFacts(ConnectionProfile(status, None, False), None, frozenset(), True)
 
 
