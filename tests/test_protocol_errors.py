@@ -222,8 +222,8 @@ async def test_charge_point_password_is_checked_before_the_upgrade(client) -> No
 
 async def test_charge_points_connecting_at_once_are_admitted_together(client, connect) -> None:
     """A reconnect storm: admissions share a transaction. Each charge point let in is noted
-    as seen at once (no boot needed), unknown ids are registered together, one connecting
-    twice at once only once, and one with a key must still send it."""
+    as seen at once (no boot needed), unknown ids connecting at once are each registered,
+    one connecting twice at once only once, and one with a key must still send it."""
     services = client.app[SERVICES]
     for n in range(6):
         await services.charge_points.register(f"STORM-{n}")
