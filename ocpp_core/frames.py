@@ -52,6 +52,12 @@ _DECIMAL_DIGITS = 700
 # The id of a frame whose JSON is broken can often still be read from its start.
 _READABLE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
 
+# The deepest OCPP 1.6 frame (a SetChargingProfile's schedule period) nests arrays and
+# objects 6 levels deep. A frame nested deeper is refused here, before anything walks it
+# recursively (copying, the schema check, key conversion), where 900 levels raised
+# RecursionError and dropped the connection.
+MAX_NESTING = 32
+
 
 class FrameError(Exception):
     """A frame that cannot be processed. With a `unique_id` it deserves a CALLERROR."""
@@ -87,6 +93,11 @@ def decode(raw: str | bytes) -> Call | CallResult | CallError:
     unique_id = frame[1]
     if len(unique_id) > MAX_MESSAGE_ID_LENGTH:
         raise FrameError(unique_id, _formation("Message id is longer than 36 characters"))
+    # Only a frame with more opening brackets than the bound allows can nest deeper: most
+    # are not walked at all.
+    if _opening_brackets(raw) > MAX_NESTING and nested_deeper_than(frame, MAX_NESTING):
+        cause = _formation(f"Frame is nested more than {MAX_NESTING} levels deep")
+        raise FrameError(unique_id if message_type == MessageType.Call else None, cause)
 
     if message_type == MessageType.Call:
         if len(frame) != 4:
@@ -109,6 +120,31 @@ def decode(raw: str | bytes) -> Call | CallResult | CallError:
         raise FrameError(None, _formation(f"Malformed CALLERROR for {unique_id!r}"))
     details = frame[4] if len(frame) == 5 and isinstance(frame[4], dict) else {}
     return CallError(unique_id, frame[2], str(frame[3]), details)
+
+
+def _opening_brackets(raw: str | bytes) -> int:
+    if isinstance(raw, bytes):
+        return raw.count(b"[") + raw.count(b"{")
+    return raw.count("[") + raw.count("{")
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in decoded JSON (from orjson: exact types) nest more than
+    `limit` levels deep, the outermost being level 1; walked a level at a time, without
+    recursion."""
+    if type(value) is not dict and type(value) is not list:
+        return False
+    level = [value]
+    for _ in range(limit):
+        below = []
+        for item in level:
+            for child in item.values() if type(item) is dict else item:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        if not below:
+            return False
+        level = below
+    return True
 
 
 def _is_date_time(value: object) -> bool:
@@ -251,18 +287,26 @@ def validate(schema_name: str, payload: dict[str, Any]) -> None:
 NUL_ESCAPE = "\\u0000"
 
 
-def nul_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Where (keys and indexes) text in a decoded payload holds the NUL character:
-    PostgreSQL's text cannot store it, and no OCPP field means one."""
-    if isinstance(value, str):
-        return [path] if "\x00" in value else []
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return []
-    return [found for key, item in items for found in nul_paths(item, (*path, key))]
+def nul_paths(value: Any) -> list[tuple[Any, ...]]:
+    """Where (keys and indexes) text in a decoded payload holds the NUL character, in the
+    payload's order: PostgreSQL's text cannot store it, and no OCPP field means one. Walked
+    with a stack of its own, so no nesting runs out of Python's."""
+    found: list[tuple[Any, ...]] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                found.append(path)
+            continue
+        if isinstance(item, dict):
+            items: Any = item.items()
+        elif isinstance(item, list):
+            items = enumerate(item)
+        else:
+            continue
+        stack.extend(reversed([((*path, key), child) for key, child in items]))
+    return found
 
 
 def nul_cause(payload: dict[str, Any]) -> str | None:

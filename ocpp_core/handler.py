@@ -23,22 +23,29 @@ from ocpp.charge_point import (
 )
 from ocpp.exceptions import NotSupportedError, OCPPError, SecurityError
 from ocpp.messages import Call, CallError, CallResult, MessageType
-from ocpp.routing import create_route_map, on
+from ocpp.routing import after, create_route_map, on
 from ocpp.v16 import ChargePoint as LibraryChargePoint
-from ocpp.v16 import call_result
+from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 
-from ocpp_core import frames, lenient
+from ocpp_core import certificates, frames, lenient
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import (
     CallErrorReply,
     CallTimedOut,
     InvalidReply,
     NotConnected,
+    NotFound,
     NotRegistered,
+    OperationFailed,
 )
 from ocpp_core.services import Services
-from ocpp_core.services.charge_points import REGISTRATION_RETRY_INTERVAL, BootInfo
+from ocpp_core.services.budget import STORED_TEXT_CHARS, bounded
+from ocpp_core.services.charge_points import (
+    REGISTRATION_RETRY_INTERVAL,
+    BootInfo,
+    ahead_of_clock,
+)
 from ocpp_core.services.id_tags import IdTagInfo
 from ocpp_core.services.message_log import redact_text
 from ocpp_core.timeutil import format_datetime, parse_datetime
@@ -96,6 +103,49 @@ def camel_keys(data: Any) -> Any:
     if isinstance(data, list):
         return [camel_keys(value) for value in data]
     return data
+
+
+# Messages whose timestamps order what is held: one further ahead of our clock than the
+# clocks may differ is flagged for the operator (it is stored as sent, and does not outrank
+# the present: ChargePointService.status_notification).
+_TIMESTAMPED = frozenset({"StatusNotification", "MeterValues"})
+
+
+def ahead_of_clock_deviations(action: str, payload: dict[str, Any]) -> list[str]:
+    """`timestamp: ... is ahead of the central system's clock by ...` for each timestamp of
+    a (schema-valid) StatusNotification or MeterValues further ahead than the tolerance."""
+    if action == "StatusNotification":
+        stamped = [("timestamp", payload.get("timestamp"))]
+    else:
+        stamped = [
+            (f"meterValue.{i}.timestamp", meter_value["timestamp"])
+            for i, meter_value in enumerate(payload["meterValue"])
+        ]
+    now = utcnow()
+    found = []
+    for path, text in stamped:
+        if text is None:
+            continue
+        timestamp = parse_datetime(text)
+        if ahead_of_clock(timestamp, now):
+            found.append(
+                f"{path}: {text} is ahead of the central system's clock by "
+                f"{timestamp - now}; ordered as received, stored as sent"
+            )
+    return found
+
+
+def _bounded_samples(meter_values: list[dict[str, Any]] | None) -> int:
+    """How many samples (snake_case) `meter_values` holds; a reading longer than a stored
+    text may be is cut short in place, saying so (OCPP 1.6 gives readings no length)."""
+    count = 0
+    for meter_value in meter_values or ():
+        samples = meter_value["sampled_value"]
+        count += len(samples)
+        for sample in samples:
+            if len(sample["value"]) > STORED_TEXT_CHARS:
+                sample["value"] = bounded(sample["value"])
+    return count
 
 
 def answer_result(action: str, payload: dict[str, Any]) -> Any:
@@ -184,7 +234,8 @@ class ChargePointHandler(LibraryChargePoint):
         # The library logs every frame at INFO; that is too costly at scale, so DEBUG here.
         while True:
             message = await self._connection.recv()
-            LOGGER.debug("%s: received %s", self.id, redact_text(message))
+            if LOGGER.isEnabledFor(logging.DEBUG):  # redacting reads every frame's text
+                LOGGER.debug("%s: received %s", self.id, redact_text(message))
             await self.route_message(message)
 
     async def close(self) -> None:
@@ -263,7 +314,8 @@ class ChargePointHandler(LibraryChargePoint):
     ) -> None:
         """Send `message`, the frame of `msg`: our CALL, or our answer to the charger's CALL
         of `action` (None if its frame was unreadable)."""
-        LOGGER.debug("%s: sending %s", self.id, redact_text(message))
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug("%s: sending %s", self.id, redact_text(message))
         self._log("out", message, msg, action)
         await self._connection.send(message)
 
@@ -347,8 +399,10 @@ class ChargePointHandler(LibraryChargePoint):
             LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
             await self._send_error(msg.unique_id, error, msg.action)
             return
+        if msg.action in _TIMESTAMPED:
+            deviations.extend(ahead_of_clock_deviations(msg.action, msg.payload))
         if deviations:
-            LOGGER.info("%s: %s tolerated (lenient): %s", self.id, msg.action, deviations)
+            LOGGER.info("%s: %s deviates from OCPP: %s", self.id, msg.action, deviations)
             try:
                 await self._services.deviations.record(
                     self.id, msg.unique_id, msg.action, deviations, raw_msg
@@ -486,6 +540,7 @@ class ChargePointHandler(LibraryChargePoint):
         reason: str | None = None,
         transaction_data: list[dict[str, Any]] | None = None,
     ) -> call_result.StopTransaction:
+        samples = _bounded_samples(transaction_data)
         info = await self._services.transactions.stop(
             self.id,
             transaction_id,
@@ -495,6 +550,8 @@ class ChargePointHandler(LibraryChargePoint):
             reason=reason,
             transaction_data=transaction_data,
         )
+        if samples:  # of no session if it names none of this charger's
+            self._services.budget.note("meter_values", self.id, samples)
         return call_result.StopTransaction(
             id_tag_info=_id_tag_info(info) if info is not None else None
         )
@@ -514,6 +571,7 @@ class ChargePointHandler(LibraryChargePoint):
             # stored, and this connection answers in order) and sent it once more.
             LOGGER.info("%s: MeterValues sent twice, stored once", self.id)
             return call_result.MeterValues()
+        samples = _bounded_samples(meter_value)
         await self._services.transactions.meter_values(
             self.id,
             connector_id,
@@ -524,6 +582,8 @@ class ChargePointHandler(LibraryChargePoint):
             may_be_retry=self._last_meter_values is None,
         )
         self._last_meter_values = key
+        # Counted whether applied to a session or not: the budget counts those of none.
+        self._services.budget.note("meter_values", self.id, samples)
         return call_result.MeterValues()
 
     @on(Action.status_notification, skip_schema_validation=True)
@@ -571,11 +631,58 @@ class ChargePointHandler(LibraryChargePoint):
 
     @on(Action.sign_certificate, skip_schema_validation=True)
     async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
-        # Voltaro holds no certificate authority to sign with: refuse rather than pretend.
-        await self._services.charge_points.security_event(
-            self.id, "SignCertificateRequest", utcnow(), "refused: no CA configured"
-        )
+        # Checked here, signed after the answer has gone (after_sign_certificate): the
+        # answer says whether the CSR is acceptable, CertificateSigned follows.
+        charge_points = self._services.charge_points
+        try:
+            authority = certificates.authority(charge_points.settings)
+        except (ValueError, OSError) as error:  # the CA files changed since start-up
+            LOGGER.error("%s: the CA cannot be used: %s", self.id, error)
+            authority, refusal = None, f"refused: the CA cannot be used: {error}"
+        else:
+            refusal = "refused: no CA configured"
+        if authority is not None:
+            try:
+                serial_number = (await charge_points.get(self.id)).serial_number
+            except NotFound:  # removed meanwhile: recording the refusal raises NotRegistered
+                serial_number = None
+            try:
+                request = certificates.check_request(csr, serial_number)
+            except certificates.RequestRefused as error:
+                refusal = f"refused: {error}"
+            else:
+                certificates.ACCEPTED.put(self, csr, authority, request)
+                return call_result.SignCertificate(status=GenericStatus.accepted)
+        await charge_points.security_event(self.id, "SignCertificateRequest", utcnow(), refusal)
         return call_result.SignCertificate(status=GenericStatus.rejected)
+
+    @after(Action.sign_certificate)
+    async def after_sign_certificate(self, csr: str) -> None:
+        # A follow-up task, not the receive loop: signing (an external command may take
+        # seconds) and the charger's answer to CertificateSigned are waited for here.
+        accepted = certificates.ACCEPTED.take(self, csr)
+        if accepted is None:
+            return  # answered Rejected, and recorded then
+        authority, request = accepted
+        record = self._services.charge_points.security_event
+        try:
+            try:
+                chain = await authority.sign(request)
+            except certificates.SigningFailed as error:
+                await record(self.id, "SignCertificateFailed", utcnow(), f"not signed: {error}")
+                return
+            issued = f"{chain.describe()}, {request.key} key; sending it"
+            await record(self.id, "CertificateIssued", utcnow(), issued)
+            try:
+                answer = await self.send_call(call.CertificateSigned(certificate_chain=chain.pem))
+            except OperationFailed as error:
+                outcome = f"not delivered: {error}"
+            else:
+                outcome = f"charge point answered {answer.status}"
+            await record(self.id, "CertificateSignedResponse", utcnow(), outcome)
+        except Exception:
+            # Nobody awaits a follow-up: what failed is logged, not lost.
+            LOGGER.exception("%s: signing a certificate failed", self.id)
 
     @on(Action.log_status_notification, skip_schema_validation=True)
     async def on_log_status_notification(

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jsonschema.exceptions import ValidationError as SchemaValidationError
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v16.enums import UnitOfMeasure
 
 from ocpp_core import frames
@@ -58,6 +59,13 @@ PLAIN_FORM_CHARS = 64
 
 _UNITS_BY_LOWER = {unit.value.lower(): unit.value for unit in UnitOfMeasure}
 
+# A number sent as text is read only if it is one OCPP can mean: an integer of 32 bits (11
+# characters at most) or a float (its shortest form is 24); longer text is refused unread.
+NUMBER_CHARS = 64
+# A float's decimal exponent ends at 308 (1.8e308); a reading beyond it, either way, is no
+# meter's.
+FLOAT_EXPONENT = 308
+
 # A frame that still breaks the schema after this many rounds of repair is refused.
 _MAX_ROUNDS = 5
 
@@ -86,16 +94,32 @@ def _set(payload: dict[str, Any], error: SchemaValidationError, value: Any) -> N
     target[last] = value
 
 
+def _in_float_range(number: Decimal) -> bool:
+    """Whether `number` is one a float holds (bar rounding): checked before any conversion
+    or arithmetic, as `int()` of a Decimal is quadratic in its exponent (1e300000: seconds)
+    and Decimal arithmetic overflows past 1e999999."""
+    if not number.is_finite() or not -FLOAT_EXPONENT <= number.adjusted() <= FLOAT_EXPONENT:
+        return False
+    return number.is_zero() or math.isfinite(float(number))
+
+
 def _number(text: str, integer: bool) -> int | float | None:
-    """The number a string means, if it plainly means one."""
+    """The number a string means, if it plainly means one: one an OCPP integer (32 bits)
+    or a float can hold."""
+    text = text.strip()
+    if len(text) > NUMBER_CHARS:
+        return None
     try:
-        number = Decimal(text.strip())
+        number = Decimal(text)
     except InvalidOperation:
         return None
-    if not number.is_finite():
+    if not _in_float_range(number):
         return None
     if integer:
-        return int(number) if number == number.to_integral_value() else None
+        if number != number.to_integral_value():
+            return None
+        whole = int(number)
+        return whole if frames.INT32_MIN <= whole <= frames.INT32_MAX else None
     return float(number)
 
 
@@ -150,6 +174,12 @@ def _repair(payload: dict[str, Any], error: SchemaValidationError) -> str | None
     return None
 
 
+def _shown(value: object, chars: int = 40) -> str:
+    """A reading as a message names it: a long one cut short, with its length."""
+    text = str(value)
+    return text if len(text) <= chars else f"{text[:chars]}... ({len(text)} characters)"
+
+
 def _scale_kilo_units(payload: dict[str, Any], deviations: list[str]) -> None:
     """kWh (and the other kilo-units) to Wh, so every stored reading has the base unit."""
     for key in ("meterValue", "transactionData"):
@@ -159,16 +189,25 @@ def _scale_kilo_units(payload: dict[str, Any], deviations: list[str]) -> None:
                 if base is None:
                     continue
                 try:
-                    scaled = Decimal(str(sample["value"]).strip()) * 1000
+                    reading = Decimal(str(sample["value"]).strip())
                 except InvalidOperation:
-                    continue
-                if not scaled.is_finite():
-                    continue
+                    continue  # not a number (signed data, say): kept as sent
+                if not reading.is_finite():
+                    continue  # NaN and Infinity were never scaled: kept as sent
+                scaled = reading * 1000 if _in_float_range(reading) else None
+                if scaled is None or not _in_float_range(scaled):
+                    raise PropertyConstraintViolationError(
+                        details={
+                            "cause": f"{key}.{i}.sampledValue.{j}.value: "
+                            f"{_shown(sample['value'])} {sample['unit']} is beyond what a "
+                            "meter can read"
+                        }
+                    )
                 text = format(scaled.normalize(), "f")
                 if len(text) > PLAIN_FORM_CHARS:
                     text = str(scaled.normalize())
                 deviations.append(
-                    f"{key}.{i}.sampledValue.{j}: {sample['value']} {sample['unit']} "
+                    f"{key}.{i}.sampledValue.{j}: {_shown(sample['value'])} {sample['unit']} "
                     f"stored as {text} {base}"
                 )
                 sample["value"], sample["unit"] = text, base

@@ -8,7 +8,9 @@ from urllib.parse import urlparse
 
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.passwords import check_charge_point_key
 from ocpp_core.services import Services
+from ocpp_core.services.message_log import is_secret_key
 from ocpp_core.timeutil import parse_datetime
 
 FILE_SCHEMES = ("ftp", "ftps", "http", "https", "sftp")
@@ -80,8 +82,8 @@ async def check(
     elif action == "ChangeConfiguration":
         if await services.operations.is_readonly(charge_point_id, request["key"]):
             raise InvalidInput(f"configuration key {request['key']} is read-only")
-        if request["key"] == "AuthorizationKey" and not 16 <= len(request["value"]) <= 40:
-            raise InvalidInput("AuthorizationKey must be 16 to 40 characters")
+        if is_secret_key(request["key"]):
+            check_charge_point_key(request["value"])
     elif action == "SendLocalList":
         if request["list_version"] < 1:
             raise InvalidInput("list_version must be at least 1 (0 and -1 are reserved)")

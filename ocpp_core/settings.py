@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -70,6 +71,18 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _addresses(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks, or `*`."""
+    entries = tuple(entry.strip() for entry in (env.get(name) or "").split(",") if entry.strip())
+    for entry in entries:
+        if entry != "*":
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(f"{name}: {entry!r} is not an address or network") from None
+    return entries
+
+
 def _load_secret_key(database_url: str) -> str:
     """Keep the generated key beside the database so sessions survive restarts."""
     db_file = sqlite_path(database_url)
@@ -101,6 +114,12 @@ class Settings:
     max_frame_bytes: int = 256 * 1024
     rate_limit: float = 20.0
     rate_burst: int = 200
+    # Storage budget per charge point: the newest rows kept of what a charger may send at
+    # will (0: all). Sessions' own samples are never pruned.
+    keep_data_transfers: int = 1000
+    keep_unlinked_meter_values: int = 10_000
+    keep_status_history: int = 10_000
+    keep_security_events: int = 1000
     # Several instances on one PostgreSQL: an instance silent for this long is dead, and
     # the charge points it held show as not connected.
     instance_ttl: float = 30.0
@@ -112,6 +131,15 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    # The CA that signs charge point certificates (SignCertificate): PEM files, or an
+    # external command reading the CSR on stdin and writing the chain on stdout.
+    ca_cert: str | None = None
+    ca_key: str | None = None
+    ca_signer_command: str | None = None
+    # Charge points registered at most by UNKNOWN_CHARGE_POINTS (0: no limit).
+    max_charge_points: int = 100_000
+    # Proxies whose X-Forwarded-For is believed (addresses, networks, or "*").
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.unknown_charge_points not in UNKNOWN_CHARGE_POINT_POLICIES:
@@ -132,6 +160,27 @@ class Settings:
         ):
             if path and not Path(path).is_file():
                 raise SettingsError(f"{name} is not a readable file: {path}")
+        self._check_ca()
+
+    def _check_ca(self) -> None:
+        if bool(self.ca_cert) != bool(self.ca_key):
+            raise SettingsError("CA_CERT and CA_KEY go together: set both or neither")
+        if self.ca_signer_command and self.ca_cert:
+            raise SettingsError(
+                "CA_SIGNER_COMMAND and CA_CERT/CA_KEY exclude each other: set one way to sign"
+            )
+        if not self.ca_cert or not self.ca_key:
+            return
+        for name, path in (("CA_CERT", self.ca_cert), ("CA_KEY", self.ca_key)):
+            if not Path(path).is_file() or not os.access(path, os.R_OK):
+                raise SettingsError(f"{name} is not a readable file: {path}")
+        # Imported here: cryptography is only needed when a CA is configured.
+        from ocpp_core.certificates import FileAuthority
+
+        try:  # a wrong key or a non-CA certificate is found at start-up, not at signing
+            FileAuthority.load(self.ca_cert, self.ca_key)
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
 
     @property
     def client_certificates(self) -> bool:
@@ -159,6 +208,10 @@ class Settings:
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 256 * 1024, minimum=1024),
             rate_limit=float(_int(env, "RATE_LIMIT", 20, minimum=0)),
             rate_burst=_int(env, "RATE_BURST", 200),
+            keep_data_transfers=_int(env, "KEEP_DATA_TRANSFERS", 1000, minimum=0),
+            keep_unlinked_meter_values=_int(env, "KEEP_UNLINKED_METER_VALUES", 10_000, minimum=0),
+            keep_status_history=_int(env, "KEEP_STATUS_HISTORY", 10_000, minimum=0),
+            keep_security_events=_int(env, "KEEP_SECURITY_EVENTS", 1000, minimum=0),
             instance_ttl=float(_int(env, "INSTANCE_TTL", 30, minimum=3)),
             admin_user=env.get("ADMIN_USER") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,
@@ -166,4 +219,9 @@ class Settings:
             tls_cert=env.get("TLS_CERT") or None,
             tls_key=env.get("TLS_KEY") or None,
             tls_client_ca=env.get("TLS_CLIENT_CA") or None,
+            ca_cert=env.get("CA_CERT") or None,
+            ca_key=env.get("CA_KEY") or None,
+            ca_signer_command=(env.get("CA_SIGNER_COMMAND") or "").strip() or None,
+            forwarded_allow_ips=_addresses(env, "FORWARDED_ALLOW_IPS"),
+            max_charge_points=_int(env, "MAX_CHARGE_POINTS", 100_000, minimum=0),
         )

@@ -3,6 +3,8 @@
 It boots (waiting out Pending), reports every connector's status, heartbeats at the
 interval it is given, runs charging sessions with rising meter values, and answers
 RemoteStartTransaction / RemoteStopTransaction by really starting and stopping a session.
+Of the security extension it holds root certificates and a certificate of its own (asked
+for with a real CSR), and runs signed firmware updates.
 Transport-agnostic: give it anything with `recv()` and `send()`.
 """
 
@@ -15,6 +17,11 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as LibraryChargePoint
 from ocpp.v16 import call, call_result
@@ -23,6 +30,8 @@ from ocpp.v16.enums import (
     AuthorizationStatus,
     AvailabilityStatus,
     CancelReservationStatus,
+    CertificateSignedStatus,
+    CertificateStatus,
     ChargePointErrorCode,
     ChargePointStatus,
     ChargingProfileStatus,
@@ -30,7 +39,9 @@ from ocpp.v16.enums import (
     ClearChargingProfileStatus,
     ConfigurationStatus,
     DataTransferStatus,
+    DeleteCertificateStatus,
     GetCompositeScheduleStatus,
+    GetInstalledCertificateStatus,
     Reason,
     RegistrationStatus,
     RemoteStartStopStatus,
@@ -38,9 +49,11 @@ from ocpp.v16.enums import (
     ResetStatus,
     TriggerMessageStatus,
     UnlockStatus,
+    UpdateFirmwareStatus,
     UpdateStatus,
 )
 
+from ocpp_core import certificates
 from ocpp_core.db.models import utcnow
 from ocpp_core.timeutil import format_datetime, parse_datetime
 
@@ -77,6 +90,37 @@ class Session:
     reservation_id: int | None = None
     task: asyncio.Task[None] | None = None
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True)
+class InstalledCertificate:
+    """A root certificate installed by the central system (InstallCertificate)."""
+
+    certificate_type: str  # CentralSystemRootCertificate or ManufacturerRootCertificate
+    certificate: x509.Certificate
+    issuer: x509.Certificate  # itself for a self-signed root
+
+    def hash_data(self, algorithm: str = "SHA256") -> dict[str, str]:
+        return certificates.certificate_hash_data(self.certificate, self.issuer, algorithm)
+
+
+def _public_der(key: Any) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _same_certificate(held: dict[str, str], named: dict[str, Any]) -> bool:
+    """Whether certificateHashData `named` (as the central system sent it) is `held`'s:
+    hex compared without regard to case, serial numbers as numbers."""
+    try:
+        return (
+            held["issuer_name_hash"] == str(named["issuer_name_hash"]).lower()
+            and held["issuer_key_hash"] == str(named["issuer_key_hash"]).lower()
+            and int(held["serial_number"], 16) == int(str(named["serial_number"]), 16)
+        )
+    except (KeyError, ValueError):
+        return False
 
 
 class SimulatedChargePoint(LibraryChargePoint):
@@ -123,6 +167,12 @@ class SimulatedChargePoint(LibraryChargePoint):
         self.local_list: dict[str, dict[str, Any]] = {}
         self.profiles: list[dict[str, Any]] = []
         self.firmware_version = config.firmware_version
+        self.serial_number = f"{charge_point_id}-SN"
+        self.installed_certificates: list[InstalledCertificate] = []
+        # Its own certificate (CertificateSigned) and the key of the CSR it was asked with.
+        self.certificate_chain: str | None = None
+        self.certificate_key: ec.EllipticCurvePrivateKey | None = None
+        self._csr_key: ec.EllipticCurvePrivateKey | None = None
         self.booted = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -160,7 +210,7 @@ class SimulatedChargePoint(LibraryChargePoint):
                 call.BootNotification(
                     charge_point_vendor=self.config.vendor,
                     charge_point_model=self.config.model,
-                    charge_point_serial_number=f"{self.id}-SN",
+                    charge_point_serial_number=self.serial_number,
                     firmware_version=self.firmware_version,
                     meter_type="SimMeter",
                 ),
@@ -470,10 +520,7 @@ class SimulatedChargePoint(LibraryChargePoint):
         if connector_id is not None and connector_id != 0 and connector_id not in self.meters:
             return call_result.TriggerMessage(status=TriggerMessageStatus.rejected)
         senders = {
-            "BootNotification": self.boot,
-            "Heartbeat": lambda: self.call(call.Heartbeat(), suppress=False),
-            "StatusNotification": lambda: self._report_statuses(connector_id),
-            "MeterValues": lambda: self._send_meter_values(connector_id),
+            **self._triggered(connector_id),
             "DiagnosticsStatusNotification": lambda: self.call(
                 call.DiagnosticsStatusNotification(status="Idle"), suppress=False
             ),
@@ -486,6 +533,15 @@ class SimulatedChargePoint(LibraryChargePoint):
             return call_result.TriggerMessage(status=TriggerMessageStatus.not_implemented)
         self._later(sender())
         return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
+
+    def _triggered(self, connector_id: int | None) -> dict[str, Any]:
+        """What TriggerMessage and ExtendedTriggerMessage both may ask for."""
+        return {
+            "BootNotification": self.boot,
+            "Heartbeat": lambda: self.call(call.Heartbeat(), suppress=False),
+            "StatusNotification": lambda: self._report_statuses(connector_id),
+            "MeterValues": lambda: self._send_meter_values(connector_id),
+        }
 
     async def _report_statuses(self, connector_id: int | None) -> None:
         targets = [connector_id] if connector_id is not None else sorted(self.status)
@@ -668,3 +724,139 @@ class SimulatedChargePoint(LibraryChargePoint):
 
         self._later(update())
         return call_result.UpdateFirmware()
+
+    # --- the OCPP 1.6 security extension (Security Whitepaper ed. 3) ----------------------
+
+    @on(Action.extended_trigger_message)
+    async def on_extended_trigger_message(
+        self, requested_message: str, connector_id: int | None = None
+    ) -> Any:
+        if connector_id is not None and connector_id != 0 and connector_id not in self.meters:
+            return call_result.ExtendedTriggerMessage(status=TriggerMessageStatus.rejected)
+        senders = {
+            **self._triggered(connector_id),
+            # Its signed counterparts, with no request running.
+            "FirmwareStatusNotification": lambda: self.call(
+                call.SignedFirmwareStatusNotification(status="Idle", request_id=None),
+                suppress=False,
+            ),
+            "LogStatusNotification": lambda: self.call(
+                call.LogStatusNotification(status="Idle", request_id=None), suppress=False
+            ),
+            "SignChargePointCertificate": self.sign_certificate,
+        }
+        sender = senders.get(requested_message)
+        if sender is None:
+            return call_result.ExtendedTriggerMessage(status=TriggerMessageStatus.not_implemented)
+        self._later(sender())
+        return call_result.ExtendedTriggerMessage(status=TriggerMessageStatus.accepted)
+
+    async def sign_certificate(self) -> str:
+        """Ask for a certificate of its own: SignCertificate with the CSR of a new key whose
+        CN is its serial number, for TLS client authentication. The certificate comes
+        later, in CertificateSigned. Returns the central system's answer."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(
+                x509.Name(
+                    [
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.config.vendor),
+                        x509.NameAttribute(NameOID.COMMON_NAME, self.serial_number),
+                    ]
+                )
+            )
+            .add_extension(certificates.CLIENT_KEY_USAGE, critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        self._csr_key = key  # before the CALL: CertificateSigned may follow the answer at once
+        pem = csr.public_bytes(serialization.Encoding.PEM).decode()
+        answer = await self.call(call.SignCertificate(csr=pem), suppress=False)
+        LOGGER.info("%s: SignCertificate %s", self.id, answer.status)
+        return answer.status
+
+    @on(Action.certificate_signed)
+    async def on_certificate_signed(self, certificate_chain: str) -> Any:
+        try:
+            chain = x509.load_pem_x509_certificates(certificate_chain.encode())
+        except ValueError:
+            return call_result.CertificateSigned(status=CertificateSignedStatus.rejected)
+        key = self._csr_key
+        if key is not None and _public_der(chain[0].public_key()) != _public_der(key.public_key()):
+            # Not for the key it asked for: of no use to it.
+            return call_result.CertificateSigned(status=CertificateSignedStatus.rejected)
+        self.certificate_chain = certificate_chain
+        self.certificate_key, self._csr_key = key, None
+        return call_result.CertificateSigned(status=CertificateSignedStatus.accepted)
+
+    def _issuer_of(self, certificate: x509.Certificate) -> x509.Certificate | None:
+        """The certificate, among itself and those installed, whose key signed it."""
+        for candidate in [certificate, *(c.certificate for c in self.installed_certificates)]:
+            try:
+                certificate.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+                continue
+            return candidate
+        return None
+
+    @on(Action.install_certificate)
+    async def on_install_certificate(self, certificate_type: str, certificate: str) -> Any:
+        try:
+            parsed = x509.load_pem_x509_certificate(certificate.encode())
+        except ValueError:
+            return call_result.InstallCertificate(status=CertificateStatus.rejected)
+        issuer = self._issuer_of(parsed)
+        if issuer is None:
+            # Neither a root nor issued by one it holds: it could never check a chain to it.
+            return call_result.InstallCertificate(status=CertificateStatus.rejected)
+        installed = InstalledCertificate(certificate_type, parsed, issuer)
+        if installed not in self.installed_certificates:
+            self.installed_certificates.append(installed)
+        return call_result.InstallCertificate(status=CertificateStatus.accepted)
+
+    @on(Action.get_installed_certificate_ids)
+    async def on_get_installed_certificate_ids(self, certificate_type: str) -> Any:
+        held = [c for c in self.installed_certificates if c.certificate_type == certificate_type]
+        if not held:
+            return call_result.GetInstalledCertificateIds(
+                status=GetInstalledCertificateStatus.not_found
+            )
+        return call_result.GetInstalledCertificateIds(
+            status=GetInstalledCertificateStatus.accepted,
+            certificate_hash_data=[c.hash_data() for c in held],
+        )
+
+    @on(Action.delete_certificate)
+    async def on_delete_certificate(self, certificate_hash_data: dict[str, Any]) -> Any:
+        algorithm = certificate_hash_data["hash_algorithm"]
+        for installed in self.installed_certificates:
+            if _same_certificate(installed.hash_data(algorithm), certificate_hash_data):
+                self.installed_certificates.remove(installed)
+                return call_result.DeleteCertificate(status=DeleteCertificateStatus.accepted)
+        return call_result.DeleteCertificate(status=DeleteCertificateStatus.not_found)
+
+    @on(Action.signed_update_firmware)
+    async def on_signed_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], **_: Any
+    ) -> Any:
+        try:
+            x509.load_pem_x509_certificate(firmware["signing_certificate"].encode())
+        except ValueError:
+            return call_result.SignedUpdateFirmware(status=UpdateFirmwareStatus.invalid_certificate)
+
+        async def update() -> None:
+            delay = (parse_datetime(firmware["retrieve_date_time"]) - utcnow()).total_seconds()
+            await asyncio.sleep(max(delay, 0))
+            for status in ("Downloading", "Downloaded", "Installing", "Installed"):
+                await asyncio.sleep(self.config.notification_delay)
+                await self.call(
+                    call.SignedFirmwareStatusNotification(status=status, request_id=request_id),
+                    suppress=False,
+                )
+            location = firmware["location"]
+            self.firmware_version = location.rstrip("/").rsplit("/", 1)[-1] or "updated"
+            await self._reboot(Reason.reboot)
+
+        self._later(update())
+        return call_result.SignedUpdateFirmware(status=UpdateFirmwareStatus.accepted)

@@ -1,4 +1,4 @@
-"""Lenient mode for non-conformant chargers (issue 5, item 10), over a real WebSocket.
+"""Lenient mode for non-conformant chargers, over a real WebSocket.
 
 A strict charge point gets the CALLERROR OCPP-J 1.6 asks for; the same frame from a charge
 point in lenient mode is accepted where its meaning is clear, stored repaired, and the raw

@@ -335,9 +335,14 @@ async def test_authorization_key_rotation_takes_effect_once_accepted(client, sim
     from aiohttp import WSServerHandshakeError, encode_basic_auth
 
     new_key = "0123456789abcdef0123"
-    assert await op(
-        client, "change-configuration", {"key": "AuthorizationKey", "value": new_key}
-    ) == {"status": "Accepted"}
+    # An admin's (tests/security/test_authorization_key_role.py: 403 for an operator).
+    status, answer = await post(
+        client,
+        "/api/charge-points/SIM1/change-configuration",
+        {"key": "AuthorizationKey", "value": new_key},
+        headers=ADMIN,
+    )
+    assert (status, answer) == (200, {"status": "Accepted"})
     assert sim.authorization_key == new_key
     stored = {k["key"] for k in await get_json(client, "/api/charge-points/SIM1/configuration")}
     assert "AuthorizationKey" not in stored  # never kept in clear

@@ -43,7 +43,8 @@ class TokenBucket:
 class WebSocketConnection:
     """With `autoping=False` on the socket, pings are answered here, and when anything
     was last heard (a pong or any frame) is noted, so the keep-alive can tell a dead link
-    from a quiet one (see webapp.keepalive)."""
+    from a quiet one (see webapp.keepalive). Every frame the peer sends, pings and pongs
+    too, takes a token of `limit`."""
 
     __slots__ = ("_limit", "_loop", "_ws", "last_heard")
 
@@ -68,8 +69,13 @@ class WebSocketConnection:
                     return msg.data
                 # OCPP-J uses text frames; a charger that sends binary ones still means JSON.
                 return msg.data.decode("utf-8", "replace")
-            if msg.type == WSMsgType.PING:
-                await self._ws.pong(msg.data)
+            if msg.type in (WSMsgType.PING, WSMsgType.PONG):
+                # Control frames count against the same limit: each PING is answered, and
+                # a peer flooding either kept this loop busy without limit.
+                if self._limit is not None and not self._limit.take():
+                    raise RateLimited(f"more {msg.type.name} frames than RATE_LIMIT allows")
+                if msg.type == WSMsgType.PING:
+                    await self._ws.pong(msg.data)
             elif msg.type in (
                 WSMsgType.CLOSE,
                 WSMsgType.CLOSING,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.events import EventBus
 from ocpp_core.services.audit import AuditService
+from ocpp_core.services.budget import StorageBudget
 from ocpp_core.services.charge_points import ChargePointService
 from ocpp_core.services.deviations import DeviationService
 from ocpp_core.services.id_tags import IdTagService
@@ -31,6 +32,7 @@ class Services:
     audit: AuditService
     deviations: DeviationService
     writes: GroupCommit
+    budget: StorageBudget
 
     @classmethod
     def create(
@@ -43,14 +45,16 @@ class Services:
         )
         id_tags = IdTagService(sessions, writes)
         registration = Registration(writes, settings.unknown_charge_points)
+        budget = StorageBudget(sessions, settings)
         return cls(
-            charge_points=ChargePointService(sessions, bus, settings, registration),
+            charge_points=ChargePointService(sessions, bus, settings, registration, budget),
             id_tags=id_tags,
             transactions=TransactionService(sessions, bus, id_tags, registration),
-            users=UserService(sessions),
+            users=UserService(sessions, bus),
             message_log=MessageLog(sessions, bus, writes),
             operations=OperationService(sessions, bus),
             audit=AuditService(sessions),
             deviations=DeviationService(sessions, bus, registration),
             writes=writes,
+            budget=budget,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import enum
 import logging
@@ -22,13 +21,21 @@ from ocpp_core.db.models import (
     StatusNotification,
     StatusReport,
     Transaction,
+    UTCDateTime,
     utcnow,
 )
 from ocpp_core.db.upsert import per_dialect
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
-from ocpp_core.passwords import hash_password, verify_password
+from ocpp_core.identifiers import charge_point_id_problem
+from ocpp_core.passwords import (
+    check_charge_point_key,
+    hash_password_async,
+    verify_password_async,
+)
+from ocpp_core.services.budget import StorageBudget, bounded
 from ocpp_core.services.registration import STATUS_BY_POLICY, Registration
+from ocpp_core.services.transactions import CLOCK_TOLERANCE
 from ocpp_core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -149,11 +156,23 @@ class ConnectionProfile:
     lenient: bool
 
 
+# A charger's clock further ahead of ours than this (the sessions' rule): its timestamp
+# does not outrank the present.
+FUTURE_TOLERANCE = CLOCK_TOLERANCE
+
+
+def ahead_of_clock(timestamp: datetime | None, now: datetime) -> bool:
+    """Whether a charger's timestamp is further ahead of `now` than the clocks may differ."""
+    return timestamp is not None and timestamp > now + FUTURE_TOLERANCE
+
+
 @dataclass(frozen=True)
 class StatusWrite:
     """A StatusNotification: its history row, and the connector's current status unless
     the notification is older than what is held (queued while offline). One without a
-    timestamp counts as sent when it arrived. All of a transaction in two statements."""
+    timestamp, or stamped further ahead of our clock than FUTURE_TOLERANCE, counts for that
+    as sent when it arrived (the history keeps what was sent): 9999-12-31 otherwise
+    outranked every later one for good. All of a transaction in two statements."""
 
     batched: ClassVar[bool] = True
     row: dict[str, object]
@@ -163,9 +182,17 @@ class StatusWrite:
         now = utcnow()
         await session.execute(_STATUS_HISTORY, [{**item.row, "received_at": now} for item in items])
         await session.execute(
-            _CONNECTOR_UPSERT(session), [{**item.row, "updated_at": now} for item in items]
+            _CONNECTOR_UPSERT(session),
+            [item._connector_row(now) for item in items],
         )
         return [None] * len(items)
+
+    def _connector_row(self, now: datetime) -> dict[str, object]:
+        timestamp: Any = self.row["timestamp"]
+        if ahead_of_clock(timestamp, now):
+            timestamp = None  # ordered as received: by `updated_at`
+        future_from = now + FUTURE_TOLERANCE
+        return {**self.row, "timestamp": timestamp, "updated_at": now, "future_from": future_from}
 
 
 # What a StatusNotification writes (StatusWrite.row) of the connector.
@@ -194,7 +221,12 @@ def _CONNECTOR_UPSERT(insert: Any) -> Any:
             for column in (*_STATUS_COLUMNS, "updated_at")
             if column not in KEY
         },
-        where=or_(held.is_(None), held <= sent),
+        # A held timestamp still ahead of the clock (stored before the rule) is no newer.
+        where=or_(
+            held.is_(None),
+            held <= sent,
+            held > bindparam("future_from", type_=UTCDateTime),
+        ),
     )
 
 
@@ -345,11 +377,23 @@ class AdmissionCheck:
         results: list[tuple[_AdmissionFacts | None, Admission | None]] = []
         registered: list[dict[str, object]] = []
         seen: list[dict[str, object]] = []
+        room: float | None = None  # how many more may be registered, counted when needed
         for item in items:
             facts = known.get(item.charge_point_id)
             if facts is None:
                 facts = item._unknown()
                 if facts is not None and facts.created:
+                    if room is None:
+                        room = await _room_for_new(session, item.settings)
+                    if room < 1:
+                        LOGGER.warning(
+                            "%r: not registered, MAX_CHARGE_POINTS (%d) are registered",
+                            item.charge_point_id,
+                            item.settings.max_charge_points,
+                        )
+                        results.append((None, None))
+                        continue
+                    room -= 1
                     assert facts.profile is not None  # registered: it has a status
                     registered.append(
                         {
@@ -383,6 +427,15 @@ class AdmissionCheck:
         return _AdmissionFacts(ConnectionProfile(status, None, False), None, frozenset(), True)
 
 
+async def _room_for_new(session: AsyncSession, settings: Settings) -> float:
+    """How many more charge points the policy may register: under `accept` anyone can
+    invent ids, and each is a row kept for good."""
+    if settings.max_charge_points <= 0:
+        return float("inf")
+    count = await session.scalar(select(func.count()).select_from(_CHARGE_POINTS))
+    return settings.max_charge_points - (count or 0)
+
+
 def _decide_now(check: AdmissionCheck, facts: _AdmissionFacts) -> Admission | None:
     """The admission, unless a password must be checked (None)."""
     if facts.needs_certificate:
@@ -390,9 +443,15 @@ def _decide_now(check: AdmissionCheck, facts: _AdmissionFacts) -> Admission | No
     if facts.created:
         return Admission.ACCEPT
     if check.certificate_cn is not None:
-        if facts.serials and check.certificate_cn not in facts.serials:
-            return Admission.WRONG_CERTIFICATE
-        return Admission.ACCEPT
+        if facts.serials:
+            if check.certificate_cn not in facts.serials:
+                return Admission.WRONG_CERTIFICATE
+            return Admission.ACCEPT
+        # No serial bound yet: any certificate of the CA would do, so a charger with a key
+        # proves itself with the key until a boot it authenticated (or an operator) binds
+        # its serial.
+        if facts.password_hash is None:
+            return Admission.ACCEPT
     if facts.password_hash is not None:
         return None if check.password is not None else Admission.UNAUTHORIZED
     return Admission.UNAUTHORIZED if check.settings.client_certificates else Admission.ACCEPT
@@ -446,49 +505,73 @@ class ChargePointService:
         bus: EventBus,
         settings: Settings,
         registration: Registration,
+        budget: StorageBudget,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._settings = settings
+        self._budget = budget  # told of each row a charger's message adds to its tables
         # A charge point's own messages are written by group commit.
         self._registration = registration
         self._writes = registration.writes
 
+    @property
+    def settings(self) -> Settings:
+        """What the protocol handler needs beyond the database (the CA that signs charge
+        point certificates)."""
+        return self._settings
+
     # --- registration -------------------------------------------------------------------
 
     async def register(
-        self, charge_point_id: str, password: str | None = None, status: str = "Accepted"
+        self,
+        charge_point_id: str,
+        password: str | None = None,
+        status: str = "Accepted",
+        serial_number: str | None = None,
     ) -> None:
-        """Create or update a charge point; a password enables HTTP Basic auth for it."""
-        if not charge_point_id or len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
-            raise InvalidInput(
-                f"charge point id must be 1 to {MAX_CHARGE_POINT_ID_LENGTH} characters"
-            )
+        """Create or update a charge point; a password enables HTTP Basic auth for it. A
+        serial number binds the client certificate it must present (security profile 3)."""
+        # Only a new id must follow the rule: one registered before it stays manageable.
+        # One holding NUL is refused at once: PostgreSQL cannot even look it up.
+        problem = charge_point_id_problem(charge_point_id)
+        if problem is not None and "\x00" in charge_point_id:
+            raise InvalidInput(problem)
         if status not in REGISTRATION_STATUSES:
             raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
-        password_hash = hash_password(password) if password else None
+        if password:
+            check_charge_point_key(password)
+        password_hash = await hash_password_async(password) if password else None
         async with self._sessions.begin() as session:
             cp = await session.get(ChargePoint, charge_point_id)
             if cp is None:
+                if problem is not None:
+                    raise InvalidInput(problem)
                 session.add(
                     ChargePoint(
                         id=charge_point_id,
                         password_hash=password_hash,
                         registration_status=status,
+                        serial_number=serial_number,
                     )
                 )
             else:
                 cp.registration_status = status
                 if password_hash is not None:
                     cp.password_hash = password_hash
+                if serial_number is not None:
+                    cp.serial_number = serial_number
 
     async def set_password(self, charge_point_id: str, password: str | None) -> None:
         """Set (or, with None, clear) the HTTP Basic key a charge point must present."""
+        if password:
+            check_charge_point_key(password)
+        password_hash = await hash_password_async(password) if password else None
         async with self._sessions.begin() as session:
             cp = await session.get(ChargePoint, charge_point_id)
             if cp is None:
                 raise NotFound(f"charge point {charge_point_id!r} is not registered")
-            cp.password_hash = hash_password(password) if password else None
+            cp.password_hash = password_hash
 
     async def ping_interval(self, charge_point_id: str) -> int | None:
         """This charger's own WebSocket ping interval, None for the global one."""
@@ -561,9 +644,9 @@ class ChargePointService:
             return Admission.UNKNOWN, None
         if admission is None:  # its key, checked here rather than in the transaction
             assert facts.password_hash is not None and password is not None
-            # argon2 takes tens of milliseconds: in a thread, so the other chargers' messages
-            # are answered meanwhile.
-            if not await asyncio.to_thread(verify_password, facts.password_hash, password):
+            # argon2 is slow: off the loop, so the other chargers' messages are answered
+            # meanwhile (raises passwords.Busy when too many wait).
+            if not await verify_password_async(facts.password_hash, password):
                 return Admission.UNAUTHORIZED, None
             admission = Admission.ACCEPT
             await self._writes.run(SeenWrite(charge_point_id, utcnow()))
@@ -618,6 +701,7 @@ class ChargePointService:
         )
         row = dict(zip(_STATUS_COLUMNS, values, strict=True))
         await self._registration.run(charge_point_id, StatusWrite(row))
+        self._budget.note("status_notifications", charge_point_id)
         self._bus.publish(
             "status",
             charge_point_id,
@@ -635,11 +719,12 @@ class ChargePointService:
                     charge_point_id=charge_point_id,
                     vendor_id=vendor_id,
                     message_id=message_id,
-                    data=data,
+                    data=bounded(data),
                 )
             )
 
         await self._registration.run(charge_point_id, work)
+        self._budget.note("data_transfers", charge_point_id)
 
     async def status_report(self, charge_point_id: str, kind: str, status: str) -> None:
         """A DiagnosticsStatusNotification or FirmwareStatusNotification."""
@@ -665,11 +750,12 @@ class ChargePointService:
                     charge_point_id=charge_point_id,
                     type=type,
                     timestamp=timestamp,
-                    tech_info=tech_info,
+                    tech_info=bounded(tech_info),
                 )
             )
 
         await self._registration.run(charge_point_id, work)
+        self._budget.note("security_events", charge_point_id)
         LOGGER.warning("%s: security event %s %s", charge_point_id, type, tech_info or "")
         self._bus.publish("security_event", charge_point_id, type=type)
 

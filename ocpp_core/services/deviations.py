@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import ProtocolDeviation, utcnow
 from ocpp_core.events import EventBus
-from ocpp_core.services.message_log import redact_text
+from ocpp_core.services.budget import STORED_TEXT_CHARS
+from ocpp_core.services.message_log import redact_text, truncated
 from ocpp_core.services.registration import Registration
 
 # The newest deviations kept per charge point: a charger that deviates in every frame must
@@ -55,8 +56,8 @@ class DeviationService:
                     charge_point_id=charge_point_id,
                     unique_id=unique_id[:64],
                     action=action[:64],
-                    deviations="\n".join(deviations),
-                    frame=redact_text(frame),
+                    deviations=truncated("\n".join(deviations), STORED_TEXT_CHARS),
+                    frame=truncated(redact_text(frame), STORED_TEXT_CHARS),
                     received_at=utcnow(),
                 )
             )

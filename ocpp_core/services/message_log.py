@@ -27,9 +27,31 @@ from ocpp_core.events import EventBus
 
 LOGGER = logging.getLogger(__name__)
 
+# A frame's text kept in the log: a MeterValues is 1-2 KB, a local list of a few hundred
+# tags 20 KB; a longer frame (a 250 KB DataTransfer) is cut and says so, its data kept
+# where it belongs (the journal, the configuration, data_transfers).
 MAX_PAYLOAD_CHARS = 65_536
 REDACTED = "***"
-SECRET_KEYS = frozenset({"AuthorizationKey"})
+# OCPP configuration keys are case-insensitive: `authorizationkey` is the AuthorizationKey.
+# Compared casefolded and without blanks around (some chargers trim them).
+SECRET_KEYS = frozenset({"authorizationkey"})
+# JSON text may spell a key with escapes (`Authorization\u004bey`): a frame with any
+# backslash is read.
+_JSON_ESCAPE = "\\"
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether a configuration key's value is a secret (never kept or shown in clear)."""
+    return isinstance(key, str) and key.strip().casefold() in SECRET_KEYS
+
+
+def truncated(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and a marker with its length: stored text
+    is bounded, and what was cut says so."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [truncated: {len(text)} characters, the first {limit} kept]"
+
 
 LOG_ROWS = BulkInsert(
     OcppMessage.__table__,
@@ -56,25 +78,55 @@ class LoggedMessage:
     created_at: datetime
 
 
+def redact_configuration(keys: Any) -> Any:
+    """A GetConfiguration answer's `configurationKey` (or `configuration_key`) list with the
+    values of secret keys replaced."""
+    if not isinstance(keys, list):
+        return keys
+    return [
+        {**item, "value": REDACTED}
+        if isinstance(item, dict) and is_secret_key(item.get("key")) and "value" in item
+        else item
+        for item in keys
+    ]
+
+
 def redact(frame: list[Any]) -> list[Any]:
-    """The frame with the value of any secret configuration key replaced."""
+    """The frame with the value of any secret configuration key replaced: in a
+    ChangeConfiguration, and in a charger's answer listing its configuration."""
     if len(frame) == 4 and frame[0] == 2 and frame[2] == "ChangeConfiguration":
         payload = frame[3]
-        if isinstance(payload, dict) and payload.get("key") in SECRET_KEYS:
+        if isinstance(payload, dict) and is_secret_key(payload.get("key")):
             return [*frame[:3], {**payload, "value": REDACTED}]
+    elif len(frame) == 3 and frame[0] == 3 and isinstance(frame[2], dict):
+        payload = frame[2]
+        if "configurationKey" in payload:
+            keys = redact_configuration(payload["configurationKey"])
+            return [*frame[:2], {**payload, "configurationKey": keys}]
     return frame
 
 
+def _names_secret(raw: str) -> bool:
+    return _JSON_ESCAPE in raw or any(key in raw.casefold() for key in SECRET_KEYS)
+
+
 def redact_text(raw: str) -> str:
-    """Redact a raw frame's text; frames that are not JSON are kept as they came."""
-    if "AuthorizationKey" not in raw:
+    """Redact a raw frame's text. A frame that is not JSON and names a secret key is kept
+    only up to where it does."""
+    if not _names_secret(raw):
         return raw
     try:
         frame = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return raw.replace("AuthorizationKey", "AuthorizationKey(redacted)")[:200]
+        folded = raw.casefold()
+        found = [at for key in SECRET_KEYS if (at := folded.find(key)) >= 0]
+        if not found:
+            return raw
+        return raw[: min(found)] + f"[the rest redacted: {len(raw)} characters, not JSON]"
     if isinstance(frame, list):
-        return orjson.dumps(redact(frame)).decode()
+        redacted = redact(frame)
+        if redacted is not frame:
+            return orjson.dumps(redacted).decode()
     return raw
 
 
@@ -132,7 +184,7 @@ class MessageLog:
         unique_id: str | None = None,
         action: str | None = None,
     ) -> None:
-        payload = _storable(redact_text(raw)[:MAX_PAYLOAD_CHARS])
+        payload = _storable(truncated(redact_text(raw), MAX_PAYLOAD_CHARS))
         unique_id = _storable(unique_id[:64]) if unique_id else None
         action = _storable(action[:64]) if action else None
         now = utcnow()

@@ -28,8 +28,8 @@ from ocpp_core.db.models import (
     utcnow,
 )
 from ocpp_core.events import EventBus
-from ocpp_core.passwords import hash_password
-from ocpp_core.services.message_log import REDACTED, SECRET_KEYS
+from ocpp_core.passwords import hash_password_async
+from ocpp_core.services.message_log import REDACTED, is_secret_key, redact_configuration
 from ocpp_core.timeutil import format_datetime, parse_datetime
 
 LOGGER = logging.getLogger(__name__)
@@ -84,9 +84,18 @@ class ChargingProfileView:
 
 
 def _redacted(action: str, request: dict[str, Any]) -> dict[str, Any]:
-    if action == "ChangeConfiguration" and request.get("key") in SECRET_KEYS:
+    if action == "ChangeConfiguration" and is_secret_key(request.get("key")):
         return {**request, "value": REDACTED}
     return request
+
+
+def _redacted_answer(response: dict[str, Any]) -> dict[str, Any]:
+    """An answer as the journal keeps it: a charger that lists its AuthorizationKey with
+    its value in a GetConfiguration answer does not get it kept in clear."""
+    if "configuration_key" in response:
+        keys = redact_configuration(response["configuration_key"])
+        return {**response, "configuration_key": keys}
+    return response
 
 
 def _json(data: Any) -> str:
@@ -147,7 +156,7 @@ class OperationService:
             if operation is None:
                 return
             operation.outcome = outcome
-            operation.response = _json(response) if response is not None else None
+            operation.response = _json(_redacted_answer(response)) if response is not None else None
             status = (response or {}).get("status") if outcome == "answered" else None
             operation.status = str(status) if status is not None else None
             operation.answered_at = utcnow()
@@ -189,6 +198,11 @@ class OperationService:
     ) -> None:
         """Record what an answered operation changed. `request`/`answer` are snake_case."""
         status = answer.get("status")
+        new_key = (
+            action == "ChangeConfiguration" and status in ACCEPTED and is_secret_key(request["key"])
+        )
+        # argon2 off the loop, before the transaction, not inside it.
+        key_hash = await hash_password_async(request["value"]) if new_key else None
         async with self._sessions.begin() as session:
             cp = await session.get(ChargePoint, charge_point_id)
             if cp is None:
@@ -199,9 +213,9 @@ class OperationService:
                         session, charge_point_id, item["key"], item.get("value"), item["readonly"]
                     )
             elif action == "ChangeConfiguration" and status in ACCEPTED:
-                if request["key"] in SECRET_KEYS:
+                if key_hash is not None:
                     # Security profile 1/2: the new key counts once the charge point has it.
-                    cp.password_hash = hash_password(request["value"])
+                    cp.password_hash = key_hash
                     LOGGER.info("%s: AuthorizationKey rotated", charge_point_id)
                 else:
                     await self._set_key(session, charge_point_id, request["key"], request["value"])
@@ -241,8 +255,8 @@ class OperationService:
         value: str | None,
         readonly: bool | None = None,
     ) -> None:
-        if key in SECRET_KEYS:
-            return  # never kept in clear
+        if is_secret_key(key) and value is not None:
+            value = REDACTED  # listed, never kept in clear
         row = await session.get(ConfigurationKey, (charge_point_id, key))
         if row is None:
             row = ConfigurationKey(charge_point_id=charge_point_id, key=key, readonly=False)

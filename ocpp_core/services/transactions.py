@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from ocpp_core.db.bulk import BulkInsert
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
+from ocpp_core.frames import INT32_MAX
 from ocpp_core.services.id_tags import TAG_ROW, IdTagInfo, IdTagService, info_of, tag_facts
 from ocpp_core.services.registration import Registration
 from ocpp_core.timeutil import parse_datetime
@@ -127,13 +129,26 @@ def sampled_values(meter_values: Iterable[dict[str, Any]]) -> list[SampledValue]
     return flat
 
 
+# No meter reads beyond what meterStart and meterStop, OCPP's 32-bit integers of Wh, can
+# hold: a larger reading (1e30, 1e999 as infinity, NaN) is no energy or power, and is left
+# out of every sum, chart and operator's close rather than stored as a session's meterStop.
+MAX_READING = INT32_MAX
+
+
+# How far back a session's latest sane reading is looked for behind unreadable ones.
+_EARLIER_READINGS = 100
+
+
 def energy_in_wh(value: str, unit: str | None) -> float | None:
-    """A reading in its base unit (Wh, W, ...): the kilo- units are scaled."""
+    """A reading in its base unit (Wh, W, ...): the kilo- units are scaled. None when it is
+    no number, or none a meter can read (not finite, beyond MAX_READING)."""
     try:
         number = float(value)
     except ValueError:
         return None
-    return number * 1000 if unit in ("kWh", "kW", "kvarh", "kvar", "kVA") else number
+    if unit in ("kWh", "kW", "kvarh", "kvar", "kVA"):
+        number *= 1000
+    return number if math.isfinite(number) and abs(number) <= MAX_READING else None
 
 
 def _view(tx: Transaction, last_register: float | None = None) -> TransactionView:
@@ -606,7 +621,9 @@ class TransactionService:
                 raise InvalidInput(f"transaction {transaction_id} has already stopped")
             registers = await self._last_registers(session, [tx.id])
             last_reading = await session.scalar(
-                select(func.max(MeterValue.timestamp)).where(*_samples_of(tx))
+                select(func.max(MeterValue.timestamp)).where(
+                    *_samples_of(tx), MeterValue.timestamp <= utcnow() + CLOCK_TOLERANCE
+                )
             )
             tx.meter_stop = int(registers.get(tx.id, tx.meter_start))
             tx.stop_time = last_reading or utcnow()
@@ -740,6 +757,8 @@ class TransactionService:
                 Transaction.id.in_(transaction_ids),
                 MeterValue.measurand == measurand,
                 MeterValue.phase.is_(None),
+                # A reading stamped ahead of our clock does not outrank the present ones.
+                MeterValue.timestamp <= utcnow() + CLOCK_TOLERANCE,
             )
             .group_by(MeterValue.charge_point_id, MeterValue.transaction_id)
             .subquery()
@@ -755,8 +774,31 @@ class TransactionService:
             .where(MeterValue.measurand == measurand, MeterValue.phase.is_(None))
         )
         registers: dict[int, float] = {}
+        unreadable = set()
         for transaction_id, value, unit in rows:
             wh = energy_in_wh(value, unit)
             if wh is not None:
                 registers[transaction_id] = wh
+            else:
+                unreadable.add(transaction_id)
+        # A latest reading that is no number a meter makes is ignored: the one before it
+        # counts, looked for among the last few (rare: one query per such session).
+        for transaction_id in unreadable - registers.keys():
+            earlier = await session.execute(
+                select(MeterValue.value, MeterValue.unit)
+                .join(Transaction, and_(*_samples_of(Transaction)))
+                .where(
+                    Transaction.id == transaction_id,
+                    MeterValue.measurand == measurand,
+                    MeterValue.phase.is_(None),
+                    MeterValue.timestamp <= utcnow() + CLOCK_TOLERANCE,
+                )
+                .order_by(MeterValue.timestamp.desc(), MeterValue.id.desc())
+                .limit(_EARLIER_READINGS)
+            )
+            for value, unit in earlier:
+                wh = energy_in_wh(value, unit)
+                if wh is not None:
+                    registers[transaction_id] = wh
+                    break
         return registers

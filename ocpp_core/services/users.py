@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from functools import cache
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ocpp_core.db.models import User
+from ocpp_core.db.models import PortalSession, User, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
-from ocpp_core.passwords import hash_password, verify_password
+from ocpp_core.events import EventBus
+from ocpp_core.passwords import hash_password_async, verify_nothing, verify_password_async
 
 ROLES = ("viewer", "operator", "admin")
 MAX_USERNAME_LENGTH = 64
+# The event that tells every instance an account's access changed (logged out elsewhere,
+# new password, new role, removed): its open event streams end.
+REVOKED = "user_revoked"
 
 
 @dataclass(frozen=True)
@@ -28,16 +33,18 @@ class UserView:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-@cache
-def _dummy_hash() -> str:
-    """Verified against for unknown names, so a login takes as long whether the name
-    exists or not. Made on first use: argon2 takes 100 ms, and every start would wait."""
-    return hash_password("no such user")
+@dataclass(frozen=True)
+class Credentials:
+    """An account as it is now, with the hash its password was checked against."""
+
+    user: UserView
+    password_hash: str
 
 
 class UserService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
         self._sessions = sessions
+        self._bus = bus
 
     async def add(self, username: str, password: str, role: str = "operator") -> UserView:
         """Create the account, or update the password and role of an existing one."""
@@ -49,7 +56,15 @@ class UserService:
             raise InvalidInput("password must not be empty")
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
-        password_hash = hash_password(password)
+        existing = await self.credentials_by_name(username)
+        if (
+            existing is not None
+            and existing.user.role == role
+            and await verify_password_async(existing.password_hash, password)
+        ):
+            # Unchanged (ADMIN_USER at every start): its sessions stay valid.
+            return existing.user
+        password_hash = await hash_password_async(password)
         try:
             return await self._save(username, password_hash, role)
         except IntegrityError:
@@ -63,26 +78,86 @@ class UserService:
             if user is None:
                 user = User(username=username, password_hash=password_hash, role=role)
                 session.add(user)
+                await session.flush()
             else:
                 user.password_hash = password_hash
                 user.role = role
-            await session.flush()
-            return UserView(user.id, user.username, user.role)
+                await self._revoke(session, user.id)
+            view = UserView(user.id, user.username, user.role)
+        self._bus.publish(REVOKED, "", user_id=view.id)
+        return view
 
     async def authenticate(self, username: str, password: str) -> UserView | None:
+        """The account if the password is its own. Raises passwords.Busy."""
+        found = await self.credentials_by_name(username)
+        if found is None:
+            await verify_nothing(password)
+            return None
+        if not await verify_password_async(found.password_hash, password):
+            return None
+        return found.user
+
+    async def credentials_by_name(self, username: str) -> Credentials | None:
         async with self._sessions() as session:
             user = (await session.scalars(select(User).where(User.username == username))).first()
-        if user is None:
-            verify_password(_dummy_hash(), password)
-            return None
-        if not verify_password(user.password_hash, password):
-            return None
-        return UserView(user.id, user.username, user.role)
+        return _credentials(user)
+
+    async def credentials(self, user_id: int) -> Credentials | None:
+        """The account now (None if removed): a cached verification of a password is good
+        only while the hash it was checked against is still the account's."""
+        async with self._sessions() as session:
+            return _credentials(await session.get(User, user_id))
 
     async def get(self, user_id: int) -> UserView | None:
+        found = await self.credentials(user_id)
+        return found.user if found is not None else None
+
+    # --- portal sessions ----------------------------------------------------------------
+
+    async def open_session(self, user_id: int, lifetime: float) -> str:
+        """A new browser session for the account; its id goes in the cookie."""
+        session_id = secrets.token_urlsafe(32)
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            # Expired ones go now and then: at every login is often enough.
+            await session.execute(delete(PortalSession).where(PortalSession.expires_at < now))
+            session.add(
+                PortalSession(
+                    id=session_id,
+                    user_id=user_id,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=lifetime),
+                )
+            )
+        return session_id
+
+    async def session_user(self, session_id: str) -> UserView | None:
+        """Whose browser session this is, None if it was closed, revoked or has expired."""
         async with self._sessions() as session:
-            user = await session.get(User, user_id)
-        return UserView(user.id, user.username, user.role) if user is not None else None
+            row = (
+                await session.execute(
+                    select(User.id, User.username, User.role)
+                    .join(PortalSession, PortalSession.user_id == User.id)
+                    .where(PortalSession.id == session_id, PortalSession.expires_at > utcnow())
+                )
+            ).first()
+        return UserView(row.id, row.username, row.role) if row is not None else None
+
+    async def close_session(self, session_id: str) -> None:
+        """Log a browser out. The account's open event streams end (the others'
+        reconnections are let in again by their own sessions)."""
+        async with self._sessions.begin() as session:
+            user_id = await session.scalar(
+                delete(PortalSession)
+                .where(PortalSession.id == session_id)
+                .returning(PortalSession.user_id)
+            )
+        if user_id is not None:
+            self._bus.publish(REVOKED, "", user_id=user_id)
+
+    @staticmethod
+    async def _revoke(session: AsyncSession, user_id: int) -> None:
+        await session.execute(delete(PortalSession).where(PortalSession.user_id == user_id))
 
     async def list(self) -> list[UserView]:
         async with self._sessions() as session:
@@ -96,21 +171,28 @@ class UserService:
             user = await self._existing(session, user_id)
             if user.role == "admin" and role != "admin":
                 await self._keep_an_admin(session, user_id)
-            user.role = role
+            if user.role != role:
+                user.role = role
+                await self._revoke(session, user_id)
+        self._bus.publish(REVOKED, "", user_id=user_id)
 
     async def set_password(self, user_id: int, password: str) -> None:
         if not password:
             raise InvalidInput("password must not be empty")
-        password_hash = hash_password(password)
+        password_hash = await hash_password_async(password)
         async with self._sessions.begin() as session:
             (await self._existing(session, user_id)).password_hash = password_hash
+            await self._revoke(session, user_id)
+        self._bus.publish(REVOKED, "", user_id=user_id)
 
     async def delete(self, user_id: int) -> None:
         async with self._sessions.begin() as session:
             user = await self._existing(session, user_id)
             if user.role == "admin":
                 await self._keep_an_admin(session, user_id)
+            await self._revoke(session, user_id)
             await session.delete(user)
+        self._bus.publish(REVOKED, "", user_id=user_id)
 
     @staticmethod
     async def _existing(session: AsyncSession, user_id: int) -> User:
@@ -126,3 +208,9 @@ class UserService:
         )
         if not others:
             raise InvalidInput("the last admin cannot be removed or demoted")
+
+
+def _credentials(user: User | None) -> Credentials | None:
+    if user is None:
+        return None
+    return Credentials(UserView(user.id, user.username, user.role), user.password_hash)
