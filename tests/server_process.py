@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,9 +24,14 @@ def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
     }
 
 
-def start_server(env: dict[str, str]) -> subprocess.Popen:
+def start_server(env: dict[str, str], stderr: Any = None) -> subprocess.Popen:
+    """`stderr`: where its log goes (a file), the test's own by default."""
     return subprocess.Popen(
-        [sys.executable, "-m", "webapp"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "webapp"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 

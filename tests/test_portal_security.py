@@ -1,48 +1,11 @@
-"""Login throttling and the audit log."""
+"""The audit log (login throttling: tests/security/test_login_throttle.py)."""
 
 from __future__ import annotations
 
 import re
 
-import aiohttp
-from aiohttp import encode_basic_auth
-
-from tests.conftest import ACCOUNTS, Browserless
 from tests.test_cli import run_cli
 from webapp.keys import SERVICES
-
-
-async def _anonymous(client) -> Browserless:
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    user = Browserless(http, str(client.make_url("")).rstrip("/"))
-    await user.refresh_csrf("/login")
-    return user
-
-
-async def test_login_is_throttled_after_repeated_failures(client) -> None:
-    guest = await _anonymous(client)
-    try:
-        login, password = ACCOUNTS["operator"]
-        for _ in range(5):
-            status, html = await guest.post("/login", {"username": login, "password": "wrong"})
-            assert status == 401 and "Wrong user name or password." in html
-        # Locked: even the right password is not checked for a while.
-        status, html = await guest.post("/login", {"username": login, "password": password})
-        assert status == 429 and "Too many failed logins" in html
-        # The API's Basic auth counts against the same lock.
-        response = await client.get(
-            "/api/charge-points", headers={"Authorization": encode_basic_auth(login, password)}
-        )
-        assert (
-            response.status == 429 and "too many failed logins" in (await response.json())["error"]
-        )
-    finally:
-        await guest.http.close()
-    # The address that sprayed wrong passwords is held back for other names too.
-    response = await client.get(
-        "/api/charge-points", headers={"Authorization": encode_basic_auth(*ACCOUNTS["viewer"])}
-    )
-    assert response.status == 429
 
 
 async def test_audit_log_shows_account_changes_and_operations_to_admins(

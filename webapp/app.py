@@ -18,20 +18,25 @@ from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
 from webapp import api, portal
+from webapp.auth import api_write_guard
+from webapp.client_address import TrustedProxies
 from webapp.keepalive import KeepAlive
 from webapp.keys import (
     BUS,
     CENTRAL_SYSTEM,
     ENGINE,
     KEEP_ALIVE,
+    KEY_THROTTLE,
     LOGIN_THROTTLE,
     SERVICES,
     SETTINGS,
+    TRUSTED_PROXIES,
     VERIFIED_LOGINS,
 )
 from webapp.nul_guard import refuse_nul
 from webapp.ocpp_route import ocpp_socket
-from webapp.throttle import LoginThrottle
+from webapp.security_headers import add_security_headers
+from webapp.throttle import Throttle
 
 LOGGER = logging.getLogger(__name__)
 
@@ -56,9 +61,11 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[CENTRAL_SYSTEM] = CentralSystem(settings, services, app[BUS], cluster)
         await cluster.start()
         log_writer = asyncio.create_task(services.message_log.run())
+        services.budget.start()
         try:
             yield
         finally:
+            await services.budget.stop()
             await cluster.stop()
             await services.writes.drain()
             log_writer.cancel()
@@ -99,16 +106,24 @@ def not_for_charge_points(middleware: Middleware) -> Middleware:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
-    middlewares = [*portal.middlewares(settings.secret_key), api.api_errors, refuse_nul]
+    middlewares = [
+        *portal.middlewares(settings.secret_key),
+        api.api_errors,
+        api_write_guard,
+        refuse_nul,
+    ]
     app = web.Application(middlewares=[not_for_charge_points(m) for m in middlewares])
     app[SETTINGS] = settings
     app[BUS] = EventBus()
-    app[LOGIN_THROTTLE] = LoginThrottle()
+    app[LOGIN_THROTTLE] = Throttle("login")
+    app[KEY_THROTTLE] = Throttle("charge point key")
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.forwarded_allow_ips)
     app[KEEP_ALIVE] = KeepAlive(settings.ws_ping_timeout)
     app[VERIFIED_LOGINS] = {}
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(keep_alive_context)
     app.on_shutdown.append(close_charge_point_sockets)
+    app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/ocpp/{charge_point_id}", ocpp_socket, name=OCPP_ROUTE)
     api.add_routes(app)
     portal.setup(app)

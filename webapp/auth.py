@@ -14,20 +14,21 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import hdrs, web
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from yarl import URL
 
+from ocpp_core.passwords import Busy, verify_nothing, verify_password_async
 from ocpp_core.services.users import UserView
-from webapp.keys import LOGIN_THROTTLE, SERVICES, VERIFIED_LOGINS
+from webapp.keys import LOGIN_THROTTLE, SERVICES, TRUSTED_PROXIES, VERIFIED_LOGINS
 from webapp.ocpp_route import basic_credentials
 
 SESSION_COOKIE = "voltaro_session"
 SESSION_MAX_AGE = 12 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# argon2 is deliberately slow; a script polling the API must not pay it per request.
-_CACHE_SECONDS = 60.0
 _USER = web.RequestKey("user", UserView)
 _VIA_SESSION = web.RequestKey("via_session", bool)
 
@@ -76,15 +77,31 @@ async def csrf_token(request: web.Request) -> str:
 
 
 async def log_in(request: web.Request, user: UserView) -> None:
-    # A fresh session on login: no fixation of a session an attacker prepared.
+    # A fresh session on login: no fixation of a session an attacker prepared. The cookie
+    # names a session kept in the database, which logout and account changes delete.
     session = await new_session(request)
-    session["user_id"] = user.id
+    session["sid"] = await request.app[SERVICES].users.open_session(user.id, SESSION_MAX_AGE)
     session["csrf"] = secrets.token_urlsafe(32)
     session["since"] = int(time.time())
 
 
 async def log_out(request: web.Request) -> None:
-    (await get_session(request)).invalidate()
+    session = await get_session(request)
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        await request.app[SERVICES].users.close_session(session_id)
+    session.invalidate()
+
+
+def client_address(request: web.Request) -> str:
+    return request.app[TRUSTED_PROXIES].client_address(request)
+
+
+def _busy(request: web.Request) -> web.HTTPException:
+    return _refusal(
+        request, web.HTTPServiceUnavailable, "too many logins at once, retry shortly",
+        headers={hdrs.RETRY_AFTER: "1"},
+    )  # fmt: skip
 
 
 async def _basic_user(request: web.Request) -> UserView | None:
@@ -92,39 +109,53 @@ async def _basic_user(request: web.Request) -> UserView | None:
     if credentials is None:
         return None
     username, password = credentials
-    # The lock comes first: a name or address that is locked out is refused even with a
-    # password verified a moment ago.
-    throttle = request.app[LOGIN_THROTTLE]
-    keys = throttle.keys(username, request.remote)
-    wait = throttle.retry_after(keys)
-    if wait:
-        raise _refusal(
-            request, web.HTTPTooManyRequests, f"too many failed logins, retry in {wait} s"
-        )
+    users = request.app[SERVICES].users
+    # Verified a moment ago: good while the account keeps that password (its role is read
+    # now), whatever the throttle says of others guessing at the name.
     verified = request.app[VERIFIED_LOGINS]
     key = (username, hashlib.sha256(password.encode()).digest())
     cached = verified.get(key)
-    now = time.monotonic()
-    if cached is not None and cached[1] > now:
-        return cached[0]
-    user = await request.app[SERVICES].users.authenticate(username, password)
-    if user is None:
-        throttle.failed(keys)
-        return None
-    throttle.succeeded(keys)
-    if len(verified) > 1000:
-        verified.clear()
-    verified[key] = (user, now + _CACHE_SECONDS)
-    return user
+    if cached is not None:
+        user_id, password_hash, until = cached
+        if until > time.monotonic():
+            account = await users.credentials(user_id)
+            if account is not None and account.password_hash == password_hash:
+                return account.user
+        del verified[key]
+    throttle = request.app[LOGIN_THROTTLE]
+    attempt = throttle.key(username, client_address(request))
+    wait = throttle.retry_after(attempt)
+    if wait:
+        raise _refusal(
+            request, web.HTTPTooManyRequests, f"too many failed logins, retry in {wait} s",
+            headers={hdrs.RETRY_AFTER: str(wait)},
+        )  # fmt: skip
+    try:
+        account = await users.credentials_by_name(username)
+        if account is None:
+            await verify_nothing(password)
+        elif await verify_password_async(account.password_hash, password):
+            throttle.succeeded(attempt)
+            if len(verified) > 1000:
+                verified.clear()
+            verified[key] = (account.user.id, account.password_hash, time.monotonic() + 60.0)
+            return account.user
+    except Busy:
+        raise _busy(request) from None
+    throttle.failed(attempt)
+    return None
 
 
 async def _session_user(request: web.Request) -> UserView | None:
     session: Session = await get_session(request)
-    user_id = session.get("user_id")
-    if user_id is None:
+    session_id = session.get("sid")
+    if not isinstance(session_id, str):
+        if session.get("user_id") is not None:  # a cookie from before server-side sessions
+            session.invalidate()
         return None
-    # Looked up each time: a removed account or a changed role counts at once.
-    user = await request.app[SERVICES].users.get(user_id)
+    # Looked up each time: a closed session, a removed account or a changed role counts
+    # at once, on every instance.
+    user = await request.app[SERVICES].users.session_user(session_id)
     if user is None:
         session.invalidate()
     return user
@@ -166,10 +197,16 @@ async def check_csrf(request: web.Request, always: bool = False) -> None:
         raise _refusal(request, web.HTTPForbidden, "missing or wrong CSRF token")
 
 
-def _refusal(request: web.Request, error: type[web.HTTPException], message: str):
+def _refusal(
+    request: web.Request,
+    error: type[web.HTTPException],
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> web.HTTPException:
     if _wants_json(request):
-        return error(text=f'{{"error": "{message}"}}', content_type="application/json")
-    return error(text=f"{error.status_code} {message}\n")
+        body = orjson.dumps({"error": message}).decode()
+        return error(text=body, content_type="application/json", headers=headers)
+    return error(text=f"{error.status_code} {message}\n", headers=headers)
 
 
 async def require_role(request: web.Request, role: str) -> UserView:
@@ -191,3 +228,42 @@ async def require_role(request: web.Request, role: str) -> UserView:
     if not user.may(role):
         raise _refusal(request, web.HTTPForbidden, f"role {user.role} may not do this")
     return user
+
+
+@web.middleware
+async def api_write_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse state-changing API requests a page of another site could make a browser
+    send. A browser answers a 401 with the Basic credentials it cached for this site, so
+    a cross-site form (`enctype="text/plain"` can carry a JSON-looking body) would act as
+    the operator. Such a request says where it comes from (`Origin`, `Sec-Fetch-Site`),
+    and a form cannot send `Content-Type: application/json`; scripts (curl, integrations)
+    send no such header and the JSON type they already use."""
+    if request.method in SAFE_METHODS or not request.path.startswith("/api/"):
+        return await handler(request)
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise _refusal(request, web.HTTPForbidden, f"cross-site request refused ({site})")
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is not None and not _same_origin(request, origin):
+        raise _refusal(request, web.HTTPForbidden, f"request from origin {origin} refused")
+    # An empty body may come with any type (HTTP clients label even none): nothing to read.
+    if request.body_exists and request.content_type != "application/json":
+        raise _refusal(
+            request, web.HTTPUnsupportedMediaType, "the body must be Content-Type: application/json"
+        )
+    return await handler(request)
+
+
+def _same_origin(request: web.Request, origin: str) -> bool:
+    """Whether `origin` is this site as the browser was addressing it (host and port;
+    behind a TLS-terminating proxy the scheme it saw is not ours to compare)."""
+    try:
+        parsed = URL(origin)
+    except ValueError:
+        return False
+    if not parsed.is_absolute() or parsed.host is None:
+        return False  # "null": a sandboxed or file page
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    return parsed.raw_authority.lower() == host.lower() or (
+        parsed.is_default_port() and parsed.raw_host.lower() == host.lower()
+    )

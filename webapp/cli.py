@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ocpp_core.db.engine import create_engine, create_session_factory
 from ocpp_core.db.migrate import upgrade
-from ocpp_core.errors import InvalidInput
+from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.services.users import ROLES, UserView
@@ -21,6 +21,7 @@ from ocpp_core.settings import Settings, SettingsError
 from ocpp_core.simulator import SimulatorConfig
 from ocpp_core.timeutil import parse_datetime
 from webapp.gc_policy import CollectorPolicy
+from webapp.log_format import EscapingFormatter
 
 T = TypeVar("T")
 
@@ -68,7 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     cp_cmd = cp.add_subparsers(dest="action", required=True)
     cp_add = cp_cmd.add_parser("add", help="register (and accept) a charge point")
     cp_add.add_argument("id")
-    cp_add.add_argument("--password", help="enables HTTP Basic auth (security profile 1)")
+    cp_add.add_argument(
+        "--password", help="enables HTTP Basic auth (security profile 1), 16 to 40 characters"
+    )
+    cp_add.add_argument(
+        "--serial",
+        help="its serial number: the CN its client certificate must carry (security profile "
+        "3); otherwise bound by its first boot authenticated by its key (or certificate alone "
+        "if it has no key)",
+    )
     cp_add.add_argument(
         "--ping-interval",
         type=int,
@@ -87,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     strictness.add_argument(
         "--strict", dest="lenient", action="store_const", const=False, help="lenient mode off"
     )
+    cp_remove = cp_cmd.add_parser(
+        "remove",
+        help="remove a charge point, whatever its id (one with recorded sessions is kept); "
+        "a connected one is disconnected",
+    )
+    cp_remove.add_argument("id", help="its id exactly as registered ('--' before one like '-x')")
 
     tag = commands.add_parser("id-tag", help="authorisation tags")
     tag_cmd = tag.add_subparsers(dest="action", required=True)
@@ -117,10 +132,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler])
     # The library's own logger reports every frame; our handler logs what matters.
     logging.getLogger("ocpp").setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -172,10 +186,22 @@ def main(argv: list[str] | None = None) -> int:
 
             user = asyncio.run(_with_services(settings, add_user))
             print(f"user {user.username} ({user.role}) saved")
+        elif args.command == "charge-point" and args.action == "remove":
+
+            async def remove_charge_point(services: Services) -> None:
+                await services.charge_points.delete(args.id)
+                await services.audit.record("cli", "remove charge point", args.id)
+
+            asyncio.run(_with_services(settings, remove_charge_point))
+            print(f"charge point {args.id!r} removed")
         elif args.command == "charge-point":
+            if args.ping_interval is not None:  # checked before anything is written
+                _check_ping_interval(args.ping_interval)
 
             async def add_charge_point(services: Services) -> None:
-                await services.charge_points.register(args.id, args.password)
+                await services.charge_points.register(
+                    args.id, args.password, serial_number=args.serial
+                )
                 await services.audit.record("cli", "register charge point", args.id)
                 if args.ping_interval is not None:
                     await services.charge_points.set_ping_interval(args.id, args.ping_interval)
@@ -201,10 +227,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"id tag {args.tag} saved")
         elif args.command == "simulate":
             return _simulate(args)
-    except InvalidInput as error:
+    except (InvalidInput, NotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _check_ping_interval(seconds: int) -> None:
+    from webapp.views.charge_points import MAX_PING_INTERVAL
+
+    if not 0 <= seconds <= MAX_PING_INTERVAL:
+        raise InvalidInput(f"--ping-interval must be 0 (off) to {MAX_PING_INTERVAL} seconds")
 
 
 async def _noop(_services: Services) -> None:

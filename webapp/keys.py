@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ocpp_core.central_system import CentralSystem
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
-from ocpp_core.services.users import UserView
 from ocpp_core.settings import Settings
+from webapp.client_address import TrustedProxies
 from webapp.keepalive import KeepAlive
-from webapp.throttle import LoginThrottle
+from webapp.throttle import Throttle
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -19,7 +19,11 @@ BUS = web.AppKey("bus", EventBus)
 SERVICES = web.AppKey("services", Services)
 CENTRAL_SYSTEM = web.AppKey("central_system", CentralSystem)
 SSE_STREAMS = web.AppKey("sse_streams", set[asyncio.Task[web.StreamResponse]])
-LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+LOGIN_THROTTLE = web.AppKey("login_throttle", Throttle)
+# Charge points' failed keys (HTTP Basic before the upgrade).
+KEY_THROTTLE = web.AppKey("key_throttle", Throttle)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 KEEP_ALIVE = web.AppKey("keep_alive", KeepAlive)
 # Basic-auth logins verified in the last minute: argon2 is too slow to pay per API request.
-VERIFIED_LOGINS = web.AppKey("verified_logins", dict[tuple[str, bytes], tuple[UserView, float]])
+# (name, password digest) -> (account id, the hash it was checked against, until when).
+VERIFIED_LOGINS = web.AppKey("verified_logins", dict[tuple[str, bytes], tuple[int, str, float]])

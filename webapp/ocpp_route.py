@@ -9,8 +9,18 @@ from base64 import b64decode
 from aiohttp import WSCloseCode, hdrs, web
 from aiohttp.http_writer import StreamWriter
 
+from ocpp_core.errors import NotFound
+from ocpp_core.identifiers import charge_point_id_problem
+from ocpp_core.passwords import Busy
 from ocpp_core.services.charge_points import Admission
-from webapp.keys import CENTRAL_SYSTEM, KEEP_ALIVE, SERVICES, SETTINGS
+from webapp.keys import (
+    CENTRAL_SYSTEM,
+    KEEP_ALIVE,
+    KEY_THROTTLE,
+    SERVICES,
+    SETTINGS,
+    TRUSTED_PROXIES,
+)
 from webapp.tls import client_certificate_cn
 from webapp.ws_adapter import ConnectionClosed, RateLimited, TokenBucket, WebSocketConnection
 
@@ -54,6 +64,16 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     charge_point_id = request.match_info["charge_point_id"]
     if "\x00" in charge_point_id:  # never registered, and PostgreSQL cannot look it up
         raise web.HTTPNotFound(text="Unknown charge point: its id holds a NUL character\n")
+    # An id OCPP does not allow is never registered as a new charge point (whatever
+    # UNKNOWN_CHARGE_POINTS says); one registered before the rule still connects. The
+    # lookup only for such ids: the others go straight to admission.
+    problem = charge_point_id_problem(charge_point_id)
+    if problem is not None:
+        try:
+            await request.app[SERVICES].charge_points.get(charge_point_id)
+        except NotFound:
+            LOGGER.warning("%r: refused unknown charge point, %s", charge_point_id, problem)
+            raise web.HTTPNotFound(text=f"Unknown charge point: {problem}\n") from None
     settings = request.app[SETTINGS]
     if not _HANDSHAKE_CHECK.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="OCPP endpoint: a WebSocket upgrade is expected\n")
@@ -63,9 +83,29 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     password = credentials[1] if credentials and credentials[0] == charge_point_id else None
     # Security profile 3: the certificate the TLS handshake verified, if any.
     certificate_cn = client_certificate_cn(request)
-    admission, profile = await request.app[SERVICES].charge_points.admit(
-        charge_point_id, password, certificate_cn
-    )
+    # Keys guessed from one address for one id are held back (each check costs argon2).
+    throttle = request.app[KEY_THROTTLE]
+    attempt = throttle.key(charge_point_id, request.app[TRUSTED_PROXIES].client_address(request))
+    if password is not None:
+        wait = throttle.retry_after(attempt)
+        if wait:
+            raise web.HTTPTooManyRequests(
+                text=f"Too many wrong keys, retry in {wait} s\n",
+                headers={hdrs.RETRY_AFTER: str(wait)},
+            )
+    try:
+        admission, profile = await request.app[SERVICES].charge_points.admit(
+            charge_point_id, password, certificate_cn
+        )
+    except Busy:
+        raise web.HTTPServiceUnavailable(
+            text="Too many key checks at once, retry shortly\n", headers={hdrs.RETRY_AFTER: "5"}
+        ) from None
+    if password is not None:
+        if admission is Admission.UNAUTHORIZED:
+            throttle.failed(attempt)
+        elif admission is Admission.ACCEPT:
+            throttle.succeeded(attempt)
     if admission is Admission.WRONG_CERTIFICATE:
         LOGGER.warning(
             "%s: refused, client certificate for serial %r", charge_point_id, certificate_cn

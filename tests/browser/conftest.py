@@ -111,6 +111,15 @@ async def new_page(browser, cdn_files: dict[str, Path], client: TestClient) -> A
         page.set_default_timeout(15_000)
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        # A script, style or connection the Content-Security-Policy refused is an error too.
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(f"{message.text} at {message.location}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         page.js_errors = errors
         if role is not None:
             login, password = ACCOUNTS[role]

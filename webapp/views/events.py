@@ -4,7 +4,8 @@ Each subscriber has its own bounded queue on the event bus. Events are gathered 
 moment and each changed charge point is rendered once, with the same partial template its
 page uses, under an event name its element listens for (`sse-swap`):
 
-- the dashboard (`/events`): `cp-{id}` (a row), `cp-new` (a row to append), `counters`;
+- the dashboard (`/events`): `cp-{id}` (a row, the id percent-encoded), `new-charge-point`
+  (a row to append: no `cp-` name, which a charge point `new` would have), `counters`;
 - a charge point page (`/events?charge_point=ID`): `detail` and `log` (new log rows).
 """
 
@@ -19,6 +20,7 @@ from aiohttp_sse import EventSourceResponse, sse_response
 from ocpp_core.errors import NotFound
 from ocpp_core.events import Event
 from ocpp_core.services.message_log import LoggedMessage
+from ocpp_core.services.users import REVOKED
 from webapp.auth import require_role
 from webapp.keys import BUS, SERVICES, SSE_STREAMS
 from webapp.presentation import event_key
@@ -70,7 +72,7 @@ async def _dashboard(
             await response.send(html, event=f"cp-{event_key(charge_point_id)}")
         else:
             known.add(charge_point_id)
-            await response.send(html, event="cp-new")
+            await response.send(html, event="new-charge-point")
     html = await render_partial(
         request, "_counters.html", {"counters": counters(await rows(request.app))}
     )
@@ -119,7 +121,7 @@ async def _charge_point(
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    await require_role(request, "viewer")
+    user = await require_role(request, "viewer")
     charge_point_id = request.query.get("charge_point")
     known = (
         set() if charge_point_id else {r.status.charge_point.id for r in await rows(request.app)}
@@ -134,6 +136,13 @@ async def events(request: web.Request) -> web.StreamResponse:
             response.ping_interval = PING_SECONDS
             while True:
                 batch = await _gather(queue)
+                if any(e.kind == REVOKED and e.data["user_id"] == user.id for e in batch):
+                    # Logged out, new password or role, removed: the stream ends, and the
+                    # browser's reconnection is authenticated afresh.
+                    break
+                batch = [e for e in batch if e.kind != REVOKED]
+                if not batch:
+                    continue
                 if charge_point_id:
                     await _charge_point(request, response, batch, charge_point_id)
                 else:
