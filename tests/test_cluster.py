@@ -150,7 +150,7 @@ async def test_events_of_a_charge_point_on_a_reach_the_dashboard_of_b(instances)
         url = str(instances.b.make_url("/events"))
         async with http.get(url, headers=ADMIN) as stream:
             cp = await instances.connect(instances.a, "CP-LIVE")
-            row = await read_events(stream, "cp-new")
+            row = await read_events(stream, "new-charge-point")
             assert 'id="cp-CP-LIVE"' in row
             await cp.boot()
             await cp.status(1, "Charging")

@@ -274,7 +274,7 @@ async def test_charge_point_administration(portal, client, connect) -> None:
     assert status == 200 and "REG-1" in html
     assert (await client.app[SERVICES].charge_points.get("REG-1")).has_password
     status, html = await admin.post("/charge-points", {"charge_point_id": ""})
-    assert status == 400 and "1 to 255" in html
+    assert status == 400 and "must not be empty" in html
 
     status, html = await admin.post("/charge-points/REG-1/password", {"password": ""})
     assert "Key cleared." in html
@@ -442,8 +442,8 @@ async def test_events_stream_pushes_rows_counters_and_log(portal, client, connec
     async with viewer.http.get(viewer.base + "/events") as stream:
         assert stream.content_type == "text/event-stream"
         cp = await connect("LIVE 1")
-        row = await read_events(stream, "cp-new")
-        assert 'id="cp-LIVE 1"' in row and "Offline" not in row
+        row = await read_events(stream, "new-charge-point")
+        assert 'id="cp-LIVE%201"' in row and "Offline" not in row
         await cp.boot()
         await cp.status(1, "Faulted", error_code="GroundFailure")
         row = await read_events(stream, "cp-LIVE%201")

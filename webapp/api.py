@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -21,13 +22,23 @@ from ocpp_core.errors import (
     NotAccepted,
     NotConnected,
     NotFound,
+    OperationFailed,
 )
-from ocpp_core.services.id_tags import IdTagView
+from ocpp_core.frames import nested_deeper_than
+from ocpp_core.services.id_tags import MAX_ID_TAG_LENGTH, IdTagView
+from ocpp_core.services.message_log import is_secret_key
 from ocpp_core.services.transactions import SampledValue, TransactionView
+from ocpp_core.services.users import UserView
 from ocpp_core.timeutil import format_datetime, parse_datetime
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.path_ids import path_int
+
+LOGGER = logging.getLogger(__name__)
+
+# No request nests deeper than a charging profile's schedule periods (5 levels): a body
+# far deeper is no request, and is refused before anything walks it.
+MAX_JSON_DEPTH = 32
 
 # `POST /api/charge-points/{id}/{operation}`: the central-system-initiated actions of 1.6.
 OPERATIONS = {
@@ -109,6 +120,14 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError as error:
         raise InvalidInput(f"body is not valid JSON: {error}") from None
+    if nested_deeper_than(body, MAX_JSON_DEPTH):
+        LOGGER.warning(
+            "refused %s %r: body nested more than %d levels deep",
+            request.method,
+            request.path,
+            MAX_JSON_DEPTH,
+        )
+        raise InvalidInput(f"body is nested more than {MAX_JSON_DEPTH} levels deep")
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object")
     return body
@@ -176,6 +195,33 @@ def _answer(result: Any) -> web.Response:
     return json_response(remove_nones(serialize_as_dict(result)))
 
 
+def changes_authorization_key(payload: Any) -> bool:
+    """Whether an operation sets the charger's AuthorizationKey, its HTTP Basic key."""
+    return isinstance(payload, call.ChangeConfiguration) and is_secret_key(payload.key)
+
+
+async def send_operation(
+    request: web.Request, user: UserView, charge_point_id: str, payload: Any
+) -> Any:
+    """Send an operation as `user` (API and portal alike). A change of the AuthorizationKey
+    is an admin's (README: keys are set by admins), 403 for anyone else, and audited as a
+    key change with how it went, never with the key."""
+    central = request.app[CENTRAL_SYSTEM]
+    if not changes_authorization_key(payload):
+        return await central.call(charge_point_id, payload, requested_by=user.username)
+    await require_role(request, "admin")
+    audit = request.app[SERVICES].audit
+    try:
+        result = await central.call(charge_point_id, payload, requested_by=user.username)
+    except OperationFailed as error:
+        outcome = type(error).__name__
+        await audit.record(user.username, "change authorization key", charge_point_id, outcome)
+        raise
+    outcome = f"answered {result.status}"
+    await audit.record(user.username, "change authorization key", charge_point_id, outcome)
+    return result
+
+
 # --- charge points ----------------------------------------------------------------------
 
 
@@ -191,6 +237,20 @@ async def get_charge_point(request: web.Request) -> web.Response:
         request.match_info["charge_point_id"]
     )
     return json_response(_charge_point(status))
+
+
+async def remove_charge_point(request: web.Request) -> web.Response:
+    """Remove a charge point, whatever its id: one holding `/` is named with it
+    percent-encoded (`%2F`), `.` and `..` as `%2E` and `%2E%2E` (what clients leave as
+    they are; the routes match the raw path and decode the id after)."""
+    user = await require_role(request, "admin")
+    charge_point_id = request.match_info["charge_point_id"]
+    try:
+        await request.app[SERVICES].charge_points.delete(charge_point_id)
+    except InvalidInput as error:  # it has recorded sessions, and is kept for them
+        return error_response(409, str(error))
+    await request.app[SERVICES].audit.record(user.username, "remove charge point", charge_point_id)
+    return web.Response(status=204)
 
 
 async def remote_start(request: web.Request) -> web.Response:
@@ -235,9 +295,7 @@ async def operation(request: web.Request) -> web.Response:
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
     body = _fields(body, required, names)
-    result = await request.app[CENTRAL_SYSTEM].call(
-        charge_point_id, payload_class(**body), requested_by=user.username
-    )
+    result = await send_operation(request, user, charge_point_id, payload_class(**body))
     return _answer(result)
 
 
@@ -332,9 +390,16 @@ async def add_id_tag(request: web.Request) -> web.Response:
     body = _fields(
         await json_body(request), {"id_tag"}, {"expiry_date", "parent_id_tag", "blocked"}
     )
-    for name in ("id_tag", "parent_id_tag", "expiry_date"):
+    # Checked here, all of it, before the database: a null id_tag was a NOT NULL error (500).
+    if not isinstance(body["id_tag"], str):
+        raise InvalidInput("id_tag must be a string")
+    for name in ("parent_id_tag", "expiry_date"):
         if body.get(name) is not None and not isinstance(body[name], str):
-            raise InvalidInput(f"{name} must be a string")
+            raise InvalidInput(f"{name} must be a string or null")
+    for name in ("id_tag", "parent_id_tag"):  # CiString20Type
+        value = body.get(name)
+        if value is not None and not 0 < len(value) <= MAX_ID_TAG_LENGTH:
+            raise InvalidInput(f"{name} must be 1 to {MAX_ID_TAG_LENGTH} characters")
     blocked = body.get("blocked", False)
     if not isinstance(blocked, bool):
         raise InvalidInput("blocked must be true or false")
@@ -363,6 +428,7 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/charge-points", list_charge_points, name="api_charge_points")
     r.add_get("/api/charge-points/{charge_point_id}", get_charge_point, name="api_charge_point")
+    r.add_delete("/api/charge-points/{charge_point_id}", remove_charge_point)
     r.add_post("/api/charge-points/{charge_point_id}/remote-start", remote_start)
     r.add_post("/api/charge-points/{charge_point_id}/remote-stop", remote_stop)
     r.add_post("/api/charge-points/{charge_point_id}/{operation}", operation)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
+
+from aiohttp import web
+from yarl import URL
 
 from ocpp_core.central_system import ChargePointStatus
 
@@ -50,8 +54,38 @@ def tone(status: str | None) -> str:
 
 
 def event_key(charge_point_id: str) -> str:
-    """A charge point id as an SSE event name (no commas, spaces or newlines)."""
+    """A charge point id (or any text) as an SSE event name or in a DOM id: no commas,
+    spaces or newlines. A charge point's dashboard row is `cp-{event_key(id)}`, so no
+    fixed event or element of the dashboard begins with `cp-` (an id `new` or `list`
+    would be one)."""
     return quote(charge_point_id, safe="")
+
+
+def _path_part(value: str) -> str:
+    # `.` and `..` would be path steps: as %2E they are the id (for clients that do not
+    # fold them anyway, which browsers do).
+    if value.strip(".") == "":
+        return "%2E" * len(value)
+    return quote(value, safe="")
+
+
+def path_url(
+    router: web.UrlDispatcher,
+    name: str,
+    query_: Mapping[str, str] | None = None,
+    **parts: str | int,
+) -> URL:
+    """The address of route `name`, each part percent-encoded whole. aiohttp's own
+    url_for keeps a `/` in a part as a separator, so an id `a/b` named another page; as
+    %2F it is the one segment the routes match (on the raw path) and decode back. Called
+    as the templates' `url(name, query_=..., **parts)`."""
+    resource = router[name]
+    if not parts:
+        url = resource.url_for()
+    else:
+        encoded = {key: _path_part(str(value)) for key, value in parts.items()}
+        url = URL.build(path=resource.canonical.format_map(encoded), encoded=True)
+    return url.with_query(query_) if query_ else url
 
 
 def kwh(wh: float | None) -> str:

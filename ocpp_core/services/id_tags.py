@@ -32,6 +32,8 @@ class IdTagView:
 
 
 def _check_tag(name: str, value: str | None) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text")
     if value is not None and not (0 < len(value) <= MAX_ID_TAG_LENGTH):
         raise InvalidInput(f"{name} must be 1 to {MAX_ID_TAG_LENGTH} characters")
 
@@ -51,6 +53,8 @@ class IdTagService:
         blocked: bool = False,
     ) -> IdTagView:
         """Create or replace an id tag."""
+        if id_tag is None:  # the column is NOT NULL: a database error (500) otherwise
+            raise InvalidInput("id_tag must be given")
         _check_tag("id_tag", id_tag)
         _check_tag("parent_id_tag", parent_id_tag)
         async with self._sessions.begin() as session:

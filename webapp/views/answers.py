@@ -44,8 +44,13 @@ def describe(action: str, answer: dict[str, Any]) -> tuple[str, bool, str | None
     if action == "UpdateFirmware":
         return "Accepted", True, "progress follows as firmware status notifications"
     if action == "GetCompositeSchedule" and status == "Accepted":
-        periods = answer["charging_schedule"]["charging_schedule_period"]
-        unit = answer["charging_schedule"]["charging_rate_unit"]
+        # chargingSchedule is optional in GetCompositeSchedule.conf: Accepted with none is
+        # a valid answer (nothing scheduled).
+        schedule = answer.get("charging_schedule")
+        if not schedule:
+            return "Accepted", True, "no schedule"
+        periods = schedule["charging_schedule_period"]
+        unit = schedule["charging_rate_unit"]
         detail = "; ".join(f"from {p['start_period']} s: {p['limit']} {unit}" for p in periods)
         return "Accepted", True, detail
     if action == "DataTransfer" and answer.get("data"):

@@ -85,6 +85,21 @@ async def operations_page(request: web.Request) -> web.Response:
     )
 
 
+# A day: a ping rarer than that keeps no link alive, and the column holds 32 bits
+# (99999999999999999999 was a 500 on SQLite, 2147483648 on PostgreSQL).
+MAX_PING_INTERVAL = 86_400
+
+
+def ping_interval_of(value: str) -> int | None:
+    """A per-charger WebSocket ping interval as typed: None (empty) for the global one."""
+    ping_interval = _optional_int(value, "ping interval")
+    if ping_interval is not None and not 0 <= ping_interval <= MAX_PING_INTERVAL:
+        raise InvalidInput(
+            f"ping interval must be 0 (off) to {MAX_PING_INTERVAL} seconds, or empty (global)"
+        )
+    return ping_interval
+
+
 def _optional_int(value: str, name: str) -> int | None:
     if not value:
         return None
@@ -149,7 +164,12 @@ async def set_password(request: web.Request) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     await _existing(request, charge_point_id)
     password = text_field(await request.post(), "password")
-    await request.app[SERVICES].charge_points.set_password(charge_point_id, password or None)
+    try:
+        await request.app[SERVICES].charge_points.set_password(charge_point_id, password or None)
+    except InvalidInput as error:
+        return await _page(
+            request, charge_point_id, admin_message=Message(str(error), "error"), status=400
+        )
     await audit(request, "set key" if password else "clear key", charge_point_id)
     text = "Key set: it must now send HTTP Basic auth." if password else "Key cleared."
     return await _page(request, charge_point_id, admin_message=Message(text))
@@ -161,11 +181,10 @@ async def protocol_settings(request: web.Request) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     await _existing(request, charge_point_id)
     form = await request.post()
+    # Every field checked before anything is written: a refused form leaves all as it was.
     lenient = text_field(form, "lenient") == "on"
     try:
-        ping_interval = _optional_int(text_field(form, "ping_interval"), "ping interval")
-        if ping_interval is not None and ping_interval < 0:
-            raise InvalidInput("ping interval must be a whole number: 0 (off) or more seconds")
+        ping_interval = ping_interval_of(text_field(form, "ping_interval"))
     except InvalidInput as error:
         return await _page(
             request, charge_point_id, admin_message=Message(str(error), "error"), status=400

@@ -7,6 +7,7 @@ the registry, journalled, its answer shown in place.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +16,9 @@ from ocpp.v16 import call
 
 from ocpp_core.errors import InvalidInput
 from ocpp_core.timeutil import format_datetime, parse_datetime
-from webapp.api import OPERATIONS
+from webapp.api import OPERATIONS, send_operation
 from webapp.auth import require_role
-from webapp.keys import CENTRAL_SYSTEM, SERVICES
+from webapp.keys import SERVICES
 from webapp.views.answers import run_operation
 from webapp.views.charge_points import answer_operation
 from webapp.views.common import text_field
@@ -32,9 +33,13 @@ def _int(value: str, name: str) -> int:
 
 def _float(value: str, name: str) -> float:
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise InvalidInput(f"{name.replace('_', ' ')} must be a number") from None
+        number = math.nan
+    # "nan", "inf" and "1e400" parse as floats, but are no limit the schema can check.
+    if not math.isfinite(number):
+        raise InvalidInput(f"{name.replace('_', ' ')} must be a number")
+    return number
 
 
 def _datetime(value: str, name: str) -> str:
@@ -151,9 +156,7 @@ async def operation(request: web.Request) -> web.Response:
             payload = getattr(call, action)(**body)
         except TypeError as error:
             raise InvalidInput(str(error)) from None
-        return await request.app[CENTRAL_SYSTEM].call(
-            charge_point_id, payload, requested_by=user.username
-        )
+        return await send_operation(request, user, charge_point_id, payload)
 
     result = await run_operation(label, action, send())
     return await answer_operation(request, result, template="charge_point_operations.html")

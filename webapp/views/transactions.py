@@ -93,20 +93,32 @@ async def transactions_page(request: web.Request) -> web.Response:
     )
 
 
+# OWASP's CSV injection rule: a cell beginning with one of these is read by spreadsheets as
+# a formula (which may run commands or send data away), so it is made text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """A text cell of the export: one a spreadsheet would run as a formula gets a single
+    quote in front, which shows it as the text it is."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def _csv_row(tx: TransactionView) -> list[Any]:
+    # Ids and tags are the charger's or an operator's text; numbers and times are ours.
     return [
         tx.id,
-        tx.charge_point_id,
+        text_cell(tx.charge_point_id),
         tx.connector_id,
-        tx.id_tag,
+        text_cell(tx.id_tag),
         format_datetime(tx.start_time),
         format_datetime(tx.stop_time) or "",
         tx.meter_start,
         "" if tx.meter_stop is None else tx.meter_stop,
         "" if tx.energy_wh is None else f"{tx.energy_wh / 1000:.3f}",
         int(((tx.stop_time or datetime.now(UTC)) - tx.start_time).total_seconds()),
-        tx.stop_reason or "",
-        " ".join(tx.flags),
+        text_cell(tx.stop_reason or ""),
+        text_cell(" ".join(tx.flags)),
     ]
 
 
