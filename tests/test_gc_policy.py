@@ -82,7 +82,9 @@ async def _keep_growing(seconds: float) -> list[list[list[int]]]:
     """New connections, a few per cent of the heap every 50 ms, each step frozen."""
     kept = []
     for _ in range(int(seconds / 0.05)):
-        kept.append([[] for _ in range(10_000)])
+        # A share of the heap, not a count: after the whole suite has run the frozen heap
+        # is millions of objects, and 10,000 a step no longer looked like a storm.
+        kept.append([[] for _ in range(max(10_000, gc.get_freeze_count() // 50))])
         gc.collect()
         await asyncio.sleep(0.05)
     return kept
