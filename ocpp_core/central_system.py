@@ -27,16 +27,34 @@ from ocpp_core.errors import (
     OperationFailed,
 )
 from ocpp_core.events import Event, EventBus
-from ocpp_core.handler import ChargePointHandler, Connection, answer_result, camel_payload
+from ocpp_core.handler import (
+    ChargePointHandler,
+    Connection,
+    camel_keys,
+    camel_payload,
+    snake_keys,
+)
 from ocpp_core.registry import ConnectionRegistry
 from ocpp_core.services import Services
 from ocpp_core.services.charge_points import ChargePointView, ConnectionProfile
 from ocpp_core.settings import Settings
+from ocpp_core.v16.handler import V16Handler, answer_result
+from ocpp_core.v201.handler import V201Handler
 
 LOGGER = logging.getLogger(__name__)
 
-# OCPP 1.6 4.2.1: not allowed while the charge point's registration is Pending.
-NOT_WHILE_PENDING = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
+# The handler class of each version a charge point may connect with.
+HANDLERS: dict[str, type[ChargePointHandler]] = {"1.6": V16Handler, "2.0.1": V201Handler}
+
+# OCPP 1.6 4.2.1, 2.0.1 B02.FR.05: not allowed while the registration is Pending.
+NOT_WHILE_PENDING = frozenset(
+    {
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+    }
+)
 
 # How each failed operation is written in the journal.
 _OUTCOMES: dict[type[OperationFailed], str] = {
@@ -103,11 +121,16 @@ class CentralSystem:
     # --- connections --------------------------------------------------------------------
 
     def open(
-        self, charge_point_id: str, connection: Connection, profile: ConnectionProfile
+        self,
+        charge_point_id: str,
+        connection: Connection,
+        profile: ConnectionProfile,
+        ocpp_version: str = "1.6",
     ) -> ChargePointHandler:
-        """The handler of a new connection, set up from what admission read of the charge
-        point (before the WebSocket handshake completes, so `serve` registers it at once)."""
-        handler = ChargePointHandler(
+        """The handler of a new connection in the version it chose, set up from what
+        admission read of the charge point (before the WebSocket handshake completes, so
+        `serve` registers it at once)."""
+        handler = HANDLERS[ocpp_version](
             charge_point_id, connection, self.services, self.settings.call_timeout
         )
         handler.registration_status = profile.registration_status
@@ -201,6 +224,11 @@ class CentralSystem:
 
     # --- operations ---------------------------------------------------------------------
 
+    def connected_version(self, charge_point_id: str) -> str | None:
+        """The version of this instance's connection of the charge point, if it holds one."""
+        handler = self.registry.get(charge_point_id)
+        return handler.ocpp_version if handler is not None else None
+
     async def call(
         self, charge_point_id: str, payload: Any, requested_by: str | None = None
     ) -> Any:
@@ -232,20 +260,51 @@ class CentralSystem:
         return result
 
     async def _send(self, charge_point_id: str, action: str, payload: Any) -> Any:
+        answer = await self.send_json(charge_point_id, action, camel_payload(payload))
+        return answer_result(action, answer)
+
+    async def send_json(
+        self, charge_point_id: str, action: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Send a (checked) CALL's JSON payload to the charge point, through whichever
+        instance holds its socket; the answer's JSON payload, checked against the schema."""
         handler = self.registry.get(charge_point_id)
         if handler is not None:
             self._check_registration(handler, action)
-            return await handler.send_call(payload)
+            return await handler.send_payload(action, payload)
         holder = self.cluster.holder(charge_point_id)
         if holder is None:
             raise NotConnected(charge_point_id)
         # The holder may queue it behind other CALLs to the charge point, each with its own
         # CALL_TIMEOUT; if the holder dies meanwhile the wait ends at once.
         timeout = 2 * self.settings.call_timeout + self.settings.instance_ttl
-        answer = await self.cluster.call(
-            holder, charge_point_id, action, camel_payload(payload), timeout
-        )
-        return answer_result(action, answer)
+        return await self.cluster.call(holder, charge_point_id, action, payload, timeout)
+
+    async def operate(
+        self,
+        charge_point_id: str,
+        action: str,
+        request: dict[str, Any],
+        requested_by: str | None = None,
+        dialect: frames.Dialect = frames.V201,
+    ) -> dict[str, Any]:
+        """Send an operation given as a snake_case request of the version's `dialect`
+        (checked against its schema here; the catalogue's meaning checks come before);
+        journalled like `call`. The answer is the charge point's, snake_case."""
+        payload = camel_keys(request)
+        errors = frames.schema_errors(dialect.request_schema(action), payload, dialect)
+        if errors:
+            raise InvalidInput(frames.describe(errors[0]))
+        operations = self.services.operations
+        operation_id = await operations.begin(charge_point_id, action, payload, requested_by)
+        await self.services.audit.record(requested_by, f"operation {action}", charge_point_id)
+        try:
+            answer = snake_keys(await self.send_json(charge_point_id, action, payload))
+        except OperationFailed as error:
+            await operations.finish(operation_id, _OUTCOMES[type(error)], _failure(error))
+            raise
+        await operations.finish(operation_id, "answered", answer)
+        return answer
 
     async def remote_start_transaction(
         self,

@@ -1,10 +1,11 @@
-"""OCPP-J 1.6 frames: decoding raw text and checking payloads against the 1.6 schemas.
+"""OCPP-J frames: decoding raw text and checking payloads against a version's schemas.
 
 The `ocpp` library drops frames it cannot unpack even when their message id is readable,
 and reports some 1.6 errors with 2.0.1 codes (`FormatViolation`); this module gives every
-failure the OCPP-J 1.6 error code and keeps the message id whenever it can be read.
+failure its version's error code (a `Dialect`: 1.6 or 2.0.1) and keeps the message id
+whenever it can be read.
 
-Payloads are checked first by the library's 1.6 schemas compiled to Python code
+Payloads are checked first by the library's schemas compiled to Python code
 (fastjsonschema, some 30x faster than jsonschema on a MeterValues); only a payload that
 fails is checked again by jsonschema, whose errors name the keyword and path that the
 CALLERROR needs.
@@ -16,6 +17,7 @@ import decimal
 import json
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, NoReturn
@@ -26,7 +28,9 @@ from jsonschema import Draft4Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from ocpp.exceptions import (
     FormationViolationError,
+    FormatViolationError,
     OccurenceConstraintViolationError,
+    OccurrenceConstraintViolationError,
     OCPPError,
     PropertyConstraintViolationError,
     TypeConstraintViolationError,
@@ -36,17 +40,79 @@ from ocpp.exceptions import (
 )
 from ocpp.messages import Call, CallError, CallResult, MessageType
 from ocpp.v16.enums import Action
+from ocpp.v201.enums import Action as Action201
 
 from ocpp_core.timeutil import parse_datetime
 
 MAX_MESSAGE_ID_LENGTH = 36
 V16_ACTIONS = frozenset(action.value for action in Action)
 
-# Schemas with `multipleOf: 0.1`: binary floats fail that check (21.4 / 0.1 != 214), so these
-# are checked on Decimal values, as the `ocpp` library does.
-_DECIMAL_SCHEMAS = frozenset(
-    {"RemoteStartTransaction", "SetChargingProfile", "GetCompositeScheduleResponse"}
+
+class RpcFrameworkError(OCPPError):
+    """OCPP-J 2.0.1: the frame is no valid RPC message (the library has no class for it)."""
+
+    code = "RpcFrameworkError"
+    default_description = "Content of the call is not a valid RPC Request"
+
+
+class MessageTypeNotSupportedError(OCPPError):
+    """OCPP-J 2.0.1: a message type number this version does not know."""
+
+    code = "MessageTypeNotSupported"
+    default_description = "A message with a Message Type Number received is not supported"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between OCPP-J versions at the frame level: the schemas, the actions,
+    the error codes (1.6 FormationViolation, 2.0.1 FormatViolation, ...) and how a schema
+    file is named for a request and an answer."""
+
+    version: str
+    schemas: str  # the `ocpp` package holding the JSON schema files
+    actions: frozenset[str]
+    format_error: type[OCPPError]  # the payload is no JSON object of the right shape
+    occurrence_error: type[OCPPError]
+    rpc_error: type[OCPPError]  # the frame is no RPC message at all
+    request_suffix: str  # "" (1.6: BootNotification.json) or "Request" (2.0.1)
+    # An unknown message type: 2.0.1 answers one whose id it can read; 1.6 has no rule.
+    message_type_error: type[OCPPError] | None
+    decimal_schemas: frozenset[str] = frozenset()
+
+    def request_schema(self, action: str) -> str:
+        return action + self.request_suffix
+
+    def answer_schema(self, action: str) -> str:
+        return action + "Response"
+
+
+V16 = Dialect(
+    version="1.6",
+    schemas="ocpp.v16.schemas",
+    actions=V16_ACTIONS,
+    format_error=FormationViolationError,
+    occurrence_error=OccurenceConstraintViolationError,
+    rpc_error=FormationViolationError,
+    request_suffix="",
+    message_type_error=None,
+    # Schemas with `multipleOf: 0.1`: binary floats fail that check (21.4 / 0.1 != 214),
+    # so these are checked on Decimal values, as the `ocpp` library does.
+    decimal_schemas=frozenset(
+        {"RemoteStartTransaction", "SetChargingProfile", "GetCompositeScheduleResponse"}
+    ),
 )
+V201 = Dialect(
+    version="2.0.1",
+    schemas="ocpp.v201.schemas",
+    actions=frozenset(action.value for action in Action201),
+    format_error=FormatViolationError,
+    occurrence_error=OccurrenceConstraintViolationError,
+    rpc_error=RpcFrameworkError,
+    request_suffix="Request",
+    message_type_error=MessageTypeNotSupportedError,
+)
+DIALECTS = {dialect.version: dialect for dialect in (V16, V201)}
+
 _DECIMAL_DIGITS = 700
 
 # The id of a frame whose JSON is broken can often still be read from its start.
@@ -68,31 +134,41 @@ class FrameError(Exception):
         self.error = error
 
 
-def _formation(cause: str) -> FormationViolationError:
-    return FormationViolationError(details={"cause": cause})
+def decode(raw: str | bytes, dialect: Dialect = V16) -> Call | CallResult | CallError:
+    """Parse one OCPP-J frame, raising FrameError with the version's error code for bad
+    ones."""
 
+    def _formation(cause: str) -> OCPPError:
+        return dialect.format_error(details={"cause": cause})
 
-def decode(raw: str | bytes) -> Call | CallResult | CallError:
-    """Parse one OCPP-J frame, raising FrameError with the 1.6 error code for bad ones."""
+    def _rpc(cause: str) -> OCPPError:
+        return dialect.rpc_error(details={"cause": cause})
+
     try:
         frame = orjson.loads(raw)
     except orjson.JSONDecodeError:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         match = _READABLE_ID.match(text)
         raise FrameError(
-            match.group(1) if match else None, _formation("Frame is not valid JSON")
+            match.group(1) if match else None, _rpc("Frame is not valid JSON")
         ) from None
 
     if not isinstance(frame, list) or not frame:
-        raise FrameError(None, _formation("Frame is not a JSON array"))
+        raise FrameError(None, _rpc("Frame is not a JSON array"))
     message_type = frame[0]
     if type(message_type) is not int or message_type not in (2, 3, 4):
-        raise FrameError(None, _formation(f"Unknown message type {message_type!r}"))
+        readable = len(frame) > 1 and isinstance(frame[1], str) and len(frame[1]) <= 36
+        if dialect.message_type_error is not None and readable:
+            error = dialect.message_type_error(
+                details={"cause": f"Unknown message type {message_type!r}"}
+            )
+            raise FrameError(frame[1], error)
+        raise FrameError(None, _rpc(f"Unknown message type {message_type!r}"))
     if len(frame) < 2 or not isinstance(frame[1], str):
-        raise FrameError(None, _formation("Frame has no readable message id"))
+        raise FrameError(None, _rpc("Frame has no readable message id"))
     unique_id = frame[1]
     if len(unique_id) > MAX_MESSAGE_ID_LENGTH:
-        raise FrameError(unique_id, _formation("Message id is longer than 36 characters"))
+        raise FrameError(unique_id, _rpc("Message id is longer than 36 characters"))
     # Only a frame with more opening brackets than the bound allows can nest deeper: most
     # are not walked at all.
     if _opening_brackets(raw) > MAX_NESTING and nested_deeper_than(frame, MAX_NESTING):
@@ -101,10 +177,10 @@ def decode(raw: str | bytes) -> Call | CallResult | CallError:
 
     if message_type == MessageType.Call:
         if len(frame) != 4:
-            raise FrameError(unique_id, _formation("A CALL has exactly 4 elements"))
+            raise FrameError(unique_id, _rpc("A CALL has exactly 4 elements"))
         _, _, action, payload = frame
         if not isinstance(action, str):
-            raise FrameError(unique_id, _formation("Action is not a string"))
+            raise FrameError(unique_id, _rpc("Action is not a string"))
         if not isinstance(payload, dict):
             raise FrameError(unique_id, _formation("Payload is not a JSON object"))
         return Call(unique_id, action, payload)
@@ -178,15 +254,22 @@ _OcppValidator = validators.extend(
 )
 
 
-def _schema_text(schema_name: str) -> str:
-    return resources.files("ocpp.v16.schemas").joinpath(f"{schema_name}.json").read_text()
+_Ocpp201Validator = validators.extend(
+    validators.Draft6Validator,
+    type_checker=validators.Draft6Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
+def _schema_text(schema_name: str, dialect: Dialect = V16) -> str:
+    return resources.files(dialect.schemas).joinpath(f"{schema_name}.json").read_text()
 
 
 @cache
-def _validator(schema_name: str) -> Draft4Validator:
-    parse_float = decimal.Decimal if schema_name in _DECIMAL_SCHEMAS else float
-    schema = json.loads(_schema_text(schema_name), parse_float=parse_float)
-    return _OcppValidator(schema, format_checker=_FORMAT_CHECKER)
+def _validator(schema_name: str, dialect: Dialect = V16) -> Any:
+    parse_float = decimal.Decimal if schema_name in dialect.decimal_schemas else float
+    schema = json.loads(_schema_text(schema_name, dialect), parse_float=parse_float)
+    validator = _OcppValidator if dialect is V16 else _Ocpp201Validator
+    return validator(schema, format_checker=_FORMAT_CHECKER)
 
 
 def _int32(schema: Any) -> Any:
@@ -203,18 +286,20 @@ def _int32(schema: Any) -> Any:
 
 
 @cache
-def _fast_validator(schema_name: str) -> Callable[[Any], Any] | None:
+def _fast_validator(schema_name: str, dialect: Dialect = V16) -> Callable[[Any], Any] | None:
     """The compiled check, or None where only Decimal arithmetic gets `multipleOf` right."""
-    if schema_name in _DECIMAL_SCHEMAS:
+    if schema_name in dialect.decimal_schemas:
         return None
     return fastjsonschema.compile(
-        bounded_schema(schema_name), formats={"date-time": _is_date_time}, use_default=False
+        bounded_schema(schema_name, dialect),
+        formats={"date-time": _is_date_time},
+        use_default=False,
     )
 
 
-def bounded_schema(schema_name: str) -> dict[str, Any]:
-    """The library's 1.6 schema with OCPP's 32-bit range made explicit on every integer."""
-    return _int32(json.loads(_schema_text(schema_name)))
+def bounded_schema(schema_name: str, dialect: Dialect = V16) -> dict[str, Any]:
+    """The library's schema with OCPP's 32-bit range made explicit on every integer."""
+    return _int32(json.loads(_schema_text(schema_name, dialect)))
 
 
 _ERROR_FOR_KEYWORD: dict[str, type[OCPPError]] = {
@@ -234,21 +319,25 @@ _ERROR_FOR_KEYWORD: dict[str, type[OCPPError]] = {
 }
 
 
-def schema_errors(schema_name: str, payload: dict[str, Any]) -> list[SchemaValidationError]:
-    fast = _fast_validator(schema_name)
+def schema_errors(
+    schema_name: str, payload: dict[str, Any], dialect: Dialect = V16
+) -> list[SchemaValidationError]:
+    fast = _fast_validator(schema_name, dialect)
     if fast is not None:
         try:
             fast(payload)
             return []
         except fastjsonschema.JsonSchemaException:
             pass  # jsonschema says exactly what is wrong
-    return rule_errors(schema_name, payload)
+    return rule_errors(schema_name, payload, dialect)
 
 
-def rule_errors(schema_name: str, payload: dict[str, Any]) -> list[SchemaValidationError]:
+def rule_errors(
+    schema_name: str, payload: dict[str, Any], dialect: Dialect = V16
+) -> list[SchemaValidationError]:
     """What jsonschema, with OCPP's rules, finds wrong: the reference the fast path keeps."""
-    validator = _validator(schema_name)
-    if schema_name not in _DECIMAL_SCHEMAS:
+    validator = _validator(schema_name, dialect)
+    if schema_name not in dialect.decimal_schemas:
         return sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
     payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
     # `multipleOf` divides exactly: a float as big as JSON allows (1e308) needs 309 digits.
@@ -266,21 +355,25 @@ def describe(error: SchemaValidationError) -> str:
     path = dotted(error.absolute_path)
     message = error.message
     if error.validator == "type" and type(error.instance) is int:
-        message += " (OCPP 1.6 integers are 32 bits)"
+        message += " (OCPP integers are 32 bits)"
     return f"{path}: {message}" if path else message
 
 
-def raise_for(error: SchemaValidationError) -> NoReturn:
-    """Raise the OCPP 1.6 error that a schema violation calls for."""
-    error_class = _ERROR_FOR_KEYWORD.get(error.validator, FormationViolationError)
+def raise_for(error: SchemaValidationError, dialect: Dialect = V16) -> NoReturn:
+    """Raise the error, in the version's spelling, that a schema violation calls for."""
+    error_class = _ERROR_FOR_KEYWORD.get(error.validator, dialect.format_error)
+    if error_class is OccurenceConstraintViolationError:
+        error_class = dialect.occurrence_error
+    elif error_class is FormationViolationError:
+        error_class = dialect.format_error
     raise error_class(details={"cause": describe(error)})
 
 
-def validate(schema_name: str, payload: dict[str, Any]) -> None:
-    """Raise the OCPP 1.6 error for the first way `payload` breaks the named schema."""
-    errors = schema_errors(schema_name, payload)
+def validate(schema_name: str, payload: dict[str, Any], dialect: Dialect = V16) -> None:
+    """Raise the version's error for the first way `payload` breaks the named schema."""
+    errors = schema_errors(schema_name, payload, dialect)
     if errors:
-        raise_for(errors[0])
+        raise_for(errors[0], dialect)
 
 
 # JSON's only way to put U+0000 in a string; a raw NUL byte is not valid JSON.
@@ -324,6 +417,6 @@ def refuse_nul(payload: dict[str, Any]) -> None:
         raise PropertyConstraintViolationError(details={"cause": cause})
 
 
-def check_action(action: str) -> None:
-    if action not in V16_ACTIONS:
+def check_action(action: str, dialect: Dialect = V16) -> None:
+    if action not in dialect.actions:
         raise OcppNotImplementedError(details={"cause": f"Unknown action {action!r}"})

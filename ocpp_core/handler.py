@@ -1,7 +1,9 @@
-"""The central system's side of one charge point connection, on the `ocpp` library's v16
-ChargePoint: routing, payload classes and CALL bookkeeping come from the library; frame
-decoding and error codes from `frames` (OCPP-J 1.6 spellings); what messages mean from
-the services."""
+"""The protocol engine: the central system's side of one charge point connection, shared
+by every OCPP version. Framing, one CALL at a time, answer timeouts, error codes and the
+message log live here; the `@on` handlers of each version live in `ocpp_core.v16.handler`
+and `ocpp_core.v201.handler`, subclasses that name their `frames.Dialect` and their
+library route map. Routing and payload classes come from the `ocpp` library; what
+messages mean from the services."""
 
 from __future__ import annotations
 
@@ -10,23 +12,15 @@ import inspect
 import logging
 import time
 import uuid
-from functools import lru_cache
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import ocpp.messages
 import orjson
-from ocpp.charge_point import (
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
+from ocpp.charge_point import ChargePoint as LibraryChargePoint
+from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import NotSupportedError, OCPPError, SecurityError
 from ocpp.messages import Call, CallError, CallResult, MessageType
-from ocpp.routing import after, create_route_map, on
-from ocpp.v16 import ChargePoint as LibraryChargePoint
-from ocpp.v16 import call, call_result
-from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 
 from ocpp_core import certificates, frames, lenient
 from ocpp_core.db.models import utcnow
@@ -39,16 +33,9 @@ from ocpp_core.errors import (
     NotRegistered,
     OperationFailed,
 )
+from ocpp_core.payload_keys import camel_keys, snake_keys
 from ocpp_core.services import Services
-from ocpp_core.services.budget import STORED_TEXT_CHARS, bounded
-from ocpp_core.services.charge_points import (
-    REGISTRATION_RETRY_INTERVAL,
-    BootInfo,
-    ahead_of_clock,
-)
-from ocpp_core.services.id_tags import IdTagInfo
 from ocpp_core.services.message_log import redact_text
-from ocpp_core.timeutil import format_datetime, parse_datetime
 
 LOGGER = logging.getLogger(__name__)
 
@@ -65,112 +52,34 @@ class Connection(Protocol):
     async def close(self) -> None: ...
 
 
-# What a charge point whose registration is not Accepted may still send (OCPP 1.6 4.2.1).
+# What a charge point whose registration is not Accepted may still send (OCPP 1.6 4.2.1,
+# 2.0.1 B02/B03).
 ALLOWED_BEFORE_ACCEPTED = frozenset({"BootNotification", "Heartbeat"})
 
 # Put in the response queue when the socket goes, so a waiting CALL fails at once.
 _CONNECTION_LOST = object()
 
 
+__all__ = ["ChargePointHandler", "Connection", "camel_keys", "camel_payload", "snake_keys"]
+
+
 def camel_payload(payload: Any) -> dict[str, Any]:
-    """The JSON payload of a `ocpp.v16.call` dataclass, as it goes on the wire."""
+    """The JSON payload of a library `call` dataclass (any version), as it goes on the wire."""
     return camel_keys(remove_nones(serialize_as_dict(payload)))
 
 
-@lru_cache(maxsize=4096)
-def _snake_key(key: str) -> str:
-    return next(iter(camel_to_snake_case({key: None})))
-
-
-@lru_cache(maxsize=4096)
-def _camel_key(key: str) -> str:
-    return next(iter(snake_to_camel_case({key: None})))
-
-
-def snake_keys(data: Any) -> Any:
-    """The library's camel_to_snake_case, each key's conversion computed once."""
-    if isinstance(data, dict):
-        return {_snake_key(key): snake_keys(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [snake_keys(value) for value in data]
-    return data
-
-
-def camel_keys(data: Any) -> Any:
-    """The library's snake_to_camel_case, each key's conversion computed once."""
-    if isinstance(data, dict):
-        return {_camel_key(key): camel_keys(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [camel_keys(value) for value in data]
-    return data
-
-
-# Messages whose timestamps order what is held: one further ahead of our clock than the
-# clocks may differ is flagged for the operator (it is stored as sent, and does not outrank
-# the present: ChargePointService.status_notification).
-_TIMESTAMPED = frozenset({"StatusNotification", "MeterValues"})
-
-
-def ahead_of_clock_deviations(action: str, payload: dict[str, Any]) -> list[str]:
-    """`timestamp: ... is ahead of the central system's clock by ...` for each timestamp of
-    a (schema-valid) StatusNotification or MeterValues further ahead than the tolerance."""
-    if action == "StatusNotification":
-        stamped = [("timestamp", payload.get("timestamp"))]
-    else:
-        stamped = [
-            (f"meterValue.{i}.timestamp", meter_value["timestamp"])
-            for i, meter_value in enumerate(payload["meterValue"])
-        ]
-    now = utcnow()
-    found = []
-    for path, text in stamped:
-        if text is None:
-            continue
-        timestamp = parse_datetime(text)
-        if ahead_of_clock(timestamp, now):
-            found.append(
-                f"{path}: {text} is ahead of the central system's clock by "
-                f"{timestamp - now}; ordered as received, stored as sent"
-            )
-    return found
-
-
-def _bounded_samples(meter_values: list[dict[str, Any]] | None) -> int:
-    """How many samples (snake_case) `meter_values` holds; a reading longer than a stored
-    text may be is cut short in place, saying so (OCPP 1.6 gives readings no length)."""
-    count = 0
-    for meter_value in meter_values or ():
-        samples = meter_value["sampled_value"]
-        count += len(samples)
-        for sample in samples:
-            if len(sample["value"]) > STORED_TEXT_CHARS:
-                sample["value"] = bounded(sample["value"])
-    return count
-
-
-def answer_result(action: str, payload: dict[str, Any]) -> Any:
-    """The `ocpp.v16.call_result` dataclass of an answer's JSON payload."""
-    try:
-        return getattr(call_result, action)(**snake_keys(payload))
-    except TypeError as error:
-        raise InvalidReply(f"{action} answer: {error}") from None
-
-
-def _id_tag_info(info: IdTagInfo) -> dict[str, Any]:
-    answer: dict[str, Any] = {"status": info.status}
-    if info.expiry_date is not None:
-        answer["expiry_date"] = format_datetime(info.expiry_date)
-    if info.parent_id_tag is not None:
-        answer["parent_id_tag"] = info.parent_id_tag
-    return answer
-
-
 class ChargePointHandler(LibraryChargePoint):
-    """Answers a charge point's CALLs and sends the central system's CALLs to it.
+    """Answers a charge point's CALLs and sends the central system's CALLs to it; a
+    version's subclass sets `dialect`, `ocpp_version` and (from its `@on` handlers)
+    `route_map`.
 
     Every `@on` handler skips the library's own schema check: `route_message` has already
-    checked the payload with the 1.6 error codes before the handler runs.
+    checked the payload with the version's error codes before the handler runs.
     """
+
+    dialect: frames.Dialect
+    ocpp_version: str
+    route_map: dict[str, dict[str, Any]]
 
     # One per connection, 10,000 at once: attributes in slots, no per-instance dict.
     __slots__ = (
@@ -246,15 +155,9 @@ class ChargePointHandler(LibraryChargePoint):
         if self._awaiting is not None and not self._awaiting[1].done():
             self._awaiting[1].set_result(_CONNECTION_LOST)
 
-    async def send_call(self, payload: Any) -> Any:
-        """Send a CALL built from a `ocpp.v16.call` dataclass; return the answer as the
-        matching `ocpp.v16.call_result` dataclass. Raises as `send_payload`."""
-        action = type(payload).__name__
-        return answer_result(action, await self.send_payload(action, camel_payload(payload)))
-
     async def send_payload(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CALL with its JSON payload; return the answer's JSON payload, checked
-        against the 1.6 schema.
+        against the version's schema.
 
         One CALL at a time (OCPP-J 4.1.1): later ones queue on the library's lock. Raises
         NotConnected, CallTimedOut, CallErrorReply or InvalidReply.
@@ -276,12 +179,14 @@ class ChargePointHandler(LibraryChargePoint):
             raise CallErrorReply(
                 response.error_code, response.error_description, response.error_details
             )
-        errors = frames.schema_errors(f"{action}Response", response.payload)
+        errors = frames.schema_errors(
+            self.dialect.answer_schema(action), response.payload, self.dialect
+        )
         if errors:
             raise InvalidReply(f"{action} answer: {frames.describe(errors[0])}")
         nul = frames.nul_cause(response.payload)  # answers are few: every one is walked
         if nul is not None:
-            if not self.lenient:
+            if not self.lenient or self.dialect is not frames.V16:
                 raise InvalidReply(f"{action} answer: {nul}")
             evidence = response.to_json()  # as sent, before the NULs go
             deviations = lenient.strip_nul(response.payload)
@@ -332,7 +237,7 @@ class ChargePointHandler(LibraryChargePoint):
         charger's answers the action of our CALL, for ours `answered`."""
         if msg is None:
             try:
-                msg = frames.decode(raw)
+                msg = frames.decode(raw, self.dialect)
             except frames.FrameError as error:
                 self._services.message_log.record(self.id, direction, raw, None, error.unique_id)
                 return
@@ -353,7 +258,7 @@ class ChargePointHandler(LibraryChargePoint):
 
     async def route_message(self, raw_msg: str) -> None:
         try:
-            msg = frames.decode(raw_msg)
+            msg = frames.decode(raw_msg, self.dialect)
         except frames.FrameError as error:
             self._log("in", raw_msg, None)
             if error.unique_id is None:
@@ -372,14 +277,15 @@ class ChargePointHandler(LibraryChargePoint):
     async def _answer_call(self, msg: Call, raw_msg: str) -> None:
         deviations: list[str] = []
         try:
-            frames.check_action(msg.action)
+            dialect = self.dialect
+            frames.check_action(msg.action, dialect)
             # The payload is walked for NUL characters only if the frame holds one.
             nul = frames.NUL_ESCAPE in raw_msg
-            if self.lenient:
+            if self.lenient and dialect is frames.V16:  # lenient knows 1.6's mistakes
                 reading = lenient.read(msg.action, msg.payload, nul)
                 msg.payload, deviations = reading.payload, reading.deviations
             else:
-                frames.validate(msg.action, msg.payload)
+                frames.validate(dialect.request_schema(msg.action), msg.payload, dialect)
                 if nul:
                     frames.refuse_nul(msg.payload)
             handlers = self.route_map.get(msg.action, {})
@@ -399,8 +305,7 @@ class ChargePointHandler(LibraryChargePoint):
             LOGGER.warning("%s: refused %s %s: %s", self.id, msg.action, msg.unique_id, error)
             await self._send_error(msg.unique_id, error, msg.action)
             return
-        if msg.action in _TIMESTAMPED:
-            deviations.extend(ahead_of_clock_deviations(msg.action, msg.payload))
+        deviations.extend(self.deviations_of(msg.action, msg.payload))
         if deviations:
             LOGGER.info("%s: %s deviates from OCPP: %s", self.id, msg.action, deviations)
             try:
@@ -456,183 +361,32 @@ class ChargePointHandler(LibraryChargePoint):
         answer = CallError(unique_id, error.code, error.description, error.details)
         await self._send(answer.to_json(), answer, action)
 
-    # --- charge-point-initiated messages ----------------------------------------------
-
-    @on(Action.boot_notification, skip_schema_validation=True)
-    async def on_boot_notification(
-        self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
-    ) -> call_result.BootNotification:
-        serials = {kwargs.get("charge_point_serial_number"), kwargs.get("charge_box_serial_number")}
-        if self.certificate_cn is not None and self.certificate_cn not in serials:
-            # The certificate belongs to another charger: refused, and kept for the operator.
-            await self._services.charge_points.security_event(
-                self.id,
-                "CertificateSerialMismatch",
-                utcnow(),
-                f"client certificate CN {self.certificate_cn!r}, BootNotification serial "
-                f"{kwargs.get('charge_point_serial_number')!r}",
-            )
-            self.registration_status = "Rejected"
-            return call_result.BootNotification(
-                current_time=format_datetime(utcnow()),
-                interval=REGISTRATION_RETRY_INTERVAL,
-                status=RegistrationStatus.rejected,
-            )
-        status, interval = await self._services.charge_points.boot(
-            self.id,
-            BootInfo(
-                vendor=charge_point_vendor,
-                model=charge_point_model,
-                serial_number=kwargs.get("charge_point_serial_number"),
-                charge_box_serial_number=kwargs.get("charge_box_serial_number"),
-                firmware_version=kwargs.get("firmware_version"),
-                iccid=kwargs.get("iccid"),
-                imsi=kwargs.get("imsi"),
-                meter_type=kwargs.get("meter_type"),
-                meter_serial_number=kwargs.get("meter_serial_number"),
-            ),
-        )
-        self.registration_status = status
-        return call_result.BootNotification(
-            current_time=format_datetime(utcnow()),
-            interval=interval,
-            status=RegistrationStatus(status),
-        )
-
-    @on(Action.heartbeat, skip_schema_validation=True)
-    async def on_heartbeat(self) -> call_result.Heartbeat:
-        now = await self._services.charge_points.heartbeat(self.id)
-        return call_result.Heartbeat(current_time=format_datetime(now))
-
-    @on(Action.authorize, skip_schema_validation=True)
-    async def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        info = await self._services.id_tags.authorize(id_tag)
-        return call_result.Authorize(id_tag_info=_id_tag_info(info))
-
-    @on(Action.start_transaction, skip_schema_validation=True)
-    async def on_start_transaction(
-        self,
-        connector_id: int,
-        id_tag: str,
-        meter_start: int,
-        timestamp: str,
-        reservation_id: int | None = None,
-    ) -> call_result.StartTransaction:
-        transaction_id, info = await self._services.transactions.start(
-            self.id,
-            connector_id,
-            id_tag,
-            meter_start,
-            parse_datetime(timestamp),
-            reservation_id,
-        )
-        return call_result.StartTransaction(
-            transaction_id=transaction_id, id_tag_info=_id_tag_info(info)
-        )
-
-    @on(Action.stop_transaction, skip_schema_validation=True)
-    async def on_stop_transaction(
-        self,
-        meter_stop: int,
-        timestamp: str,
-        transaction_id: int,
-        id_tag: str | None = None,
-        reason: str | None = None,
-        transaction_data: list[dict[str, Any]] | None = None,
-    ) -> call_result.StopTransaction:
-        samples = _bounded_samples(transaction_data)
-        info = await self._services.transactions.stop(
-            self.id,
-            transaction_id,
-            meter_stop,
-            parse_datetime(timestamp),
-            id_tag=id_tag,
-            reason=reason,
-            transaction_data=transaction_data,
-        )
-        if samples:  # of no session if it names none of this charger's
-            self._services.budget.note("meter_values", self.id, samples)
-        return call_result.StopTransaction(
-            id_tag_info=_id_tag_info(info) if info is not None else None
-        )
-
-    @on(Action.meter_values, skip_schema_validation=True)
-    async def on_meter_values(
-        self,
-        connector_id: int,
-        meter_value: list[dict[str, Any]],
-        transaction_id: int | None = None,
-    ) -> call_result.MeterValues:
-        first = meter_value[0]["sampled_value"][0] if meter_value[0]["sampled_value"] else {}
-        key = (connector_id, transaction_id, meter_value[0]["timestamp"], first.get("value"),
-               first.get("measurand"))  # fmt: skip
-        if key == self._last_meter_values:
-            # The one before, again: the charger gave up waiting for our answer (it was
-            # stored, and this connection answers in order) and sent it once more.
-            LOGGER.info("%s: MeterValues sent twice, stored once", self.id)
-            return call_result.MeterValues()
-        samples = _bounded_samples(meter_value)
-        await self._services.transactions.meter_values(
-            self.id,
-            connector_id,
-            transaction_id,
-            meter_value,
-            # Only the first on a connection can repeat one whose answer a dropped link
-            # lost (one CALL outstanding): that one is looked up in the database.
-            may_be_retry=self._last_meter_values is None,
-        )
-        self._last_meter_values = key
-        # Counted whether applied to a session or not: the budget counts those of none.
-        self._services.budget.note("meter_values", self.id, samples)
-        return call_result.MeterValues()
-
-    @on(Action.status_notification, skip_schema_validation=True)
-    async def on_status_notification(
-        self, connector_id: int, error_code: str, status: str, **kwargs: Any
-    ) -> call_result.StatusNotification:
-        timestamp = kwargs.get("timestamp")
-        await self._services.charge_points.status_notification(
-            self.id,
-            connector_id,
-            status,
-            error_code,
-            info=kwargs.get("info"),
-            timestamp=parse_datetime(timestamp) if timestamp else None,
-            vendor_id=kwargs.get("vendor_id"),
-            vendor_error_code=kwargs.get("vendor_error_code"),
-        )
-        return call_result.StatusNotification()
-
-    @on(Action.data_transfer, skip_schema_validation=True)
-    async def on_data_transfer(
-        self, vendor_id: str, message_id: str | None = None, data: str | None = None
-    ) -> call_result.DataTransfer:
-        await self._services.charge_points.data_transfer(self.id, vendor_id, message_id, data)
-        # Stored for the operator; Voltaro implements no vendor extension (OCPP 1.6 4.3).
-        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
-
-    @on(Action.diagnostics_status_notification, skip_schema_validation=True)
-    async def on_diagnostics_status_notification(
-        self, status: str
-    ) -> call_result.DiagnosticsStatusNotification:
-        await self._services.charge_points.status_report(self.id, "diagnostics", status)
-        return call_result.DiagnosticsStatusNotification()
-
-    # --- the OCPP 1.6 security extension (Security Whitepaper ed. 3) ----------------------
-
-    @on(Action.security_event_notification, skip_schema_validation=True)
-    async def on_security_event_notification(
-        self, type: str, timestamp: str, tech_info: str | None = None
-    ) -> call_result.SecurityEventNotification:
+    async def refuses_certificate(self, serials: set[str | None], named: str | None) -> bool:
+        """Security profile 3: True (and recorded, and the registration Rejected) when this
+        connection's client certificate is not for a serial the boot names: it belongs to
+        another charger."""
+        if self.certificate_cn is None or self.certificate_cn in serials:
+            return False
         await self._services.charge_points.security_event(
-            self.id, type, parse_datetime(timestamp), tech_info
+            self.id,
+            "CertificateSerialMismatch",
+            utcnow(),
+            f"client certificate CN {self.certificate_cn!r}, BootNotification serial {named!r}",
         )
-        return call_result.SecurityEventNotification()
+        self.registration_status = "Rejected"
+        return True
 
-    @on(Action.sign_certificate, skip_schema_validation=True)
-    async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
-        # Checked here, signed after the answer has gone (after_sign_certificate): the
-        # answer says whether the CSR is acceptable, CertificateSigned follows.
+    def deviations_of(self, action: str, payload: dict[str, Any]) -> list[str]:
+        """What a (schema-valid) CALL does that OCPP allows but an operator should see;
+        a version's handler says."""
+        return []
+
+    # --- shared by the versions: the certificate a charger asks the CA to sign ----------
+
+    async def csr_accepted(self, csr: str) -> bool:
+        """Check a SignCertificate's CSR against the configured CA: True if it is to be
+        signed (after the answer has gone: `sign_accepted`), False if refused, which is
+        recorded as a security event."""
         charge_points = self._services.charge_points
         try:
             authority = certificates.authority(charge_points.settings)
@@ -652,14 +406,17 @@ class ChargePointHandler(LibraryChargePoint):
                 refusal = f"refused: {error}"
             else:
                 certificates.ACCEPTED.put(self, csr, authority, request)
-                return call_result.SignCertificate(status=GenericStatus.accepted)
+                return True
         await charge_points.security_event(self.id, "SignCertificateRequest", utcnow(), refusal)
-        return call_result.SignCertificate(status=GenericStatus.rejected)
+        return False
 
-    @after(Action.sign_certificate)
-    async def after_sign_certificate(self, csr: str) -> None:
-        # A follow-up task, not the receive loop: signing (an external command may take
-        # seconds) and the charger's answer to CertificateSigned are waited for here.
+    async def sign_accepted(
+        self, csr: str, deliver: Callable[[str], Awaitable[dict[str, Any]]]
+    ) -> None:
+        """Sign a CSR `csr_accepted` took and send the chain with `deliver` (the version's
+        CertificateSigned, answering the charger's JSON answer); every step is recorded.
+        Run as a follow-up task, not on the receive loop: signing (an external command may
+        take seconds) and the charger's answer are waited for here."""
         accepted = certificates.ACCEPTED.take(self, csr)
         if accepted is None:
             return  # answered Rejected, and recorded then
@@ -674,38 +431,12 @@ class ChargePointHandler(LibraryChargePoint):
             issued = f"{chain.describe()}, {request.key} key; sending it"
             await record(self.id, "CertificateIssued", utcnow(), issued)
             try:
-                answer = await self.send_call(call.CertificateSigned(certificate_chain=chain.pem))
+                answer = await deliver(chain.pem)
             except OperationFailed as error:
                 outcome = f"not delivered: {error}"
             else:
-                outcome = f"charge point answered {answer.status}"
+                outcome = f"charge point answered {answer.get('status')}"
             await record(self.id, "CertificateSignedResponse", utcnow(), outcome)
         except Exception:
             # Nobody awaits a follow-up: what failed is logged, not lost.
             LOGGER.exception("%s: signing a certificate failed", self.id)
-
-    @on(Action.log_status_notification, skip_schema_validation=True)
-    async def on_log_status_notification(
-        self, status: str, request_id: int | None = None
-    ) -> call_result.LogStatusNotification:
-        await self._services.charge_points.status_report(self.id, "log", status)
-        return call_result.LogStatusNotification()
-
-    @on(Action.signed_firmware_status_notification, skip_schema_validation=True)
-    async def on_signed_firmware_status_notification(
-        self, status: str, request_id: int | None = None
-    ) -> call_result.SignedFirmwareStatusNotification:
-        await self._services.charge_points.status_report(self.id, "signed_firmware", status)
-        return call_result.SignedFirmwareStatusNotification()
-
-    @on(Action.firmware_status_notification, skip_schema_validation=True)
-    async def on_firmware_status_notification(
-        self, status: str
-    ) -> call_result.FirmwareStatusNotification:
-        await self._services.charge_points.status_report(self.id, "firmware", status)
-        return call_result.FirmwareStatusNotification()
-
-
-# The library's routing, from the @on and @after decorators above, once for every
-# connection: its entries are the functions, called with the handler.
-ChargePointHandler.route_map = create_route_map(ChargePointHandler)

@@ -120,6 +120,7 @@ class Settings:
     keep_unlinked_meter_values: int = 10_000
     keep_status_history: int = 10_000
     keep_security_events: int = 1000
+    keep_notifications: int = 10_000
     # Several instances on one PostgreSQL: an instance silent for this long is dead, and
     # the charge points it held show as not connected.
     instance_ttl: float = 30.0
@@ -212,6 +213,7 @@ class Settings:
             keep_unlinked_meter_values=_int(env, "KEEP_UNLINKED_METER_VALUES", 10_000, minimum=0),
             keep_status_history=_int(env, "KEEP_STATUS_HISTORY", 10_000, minimum=0),
             keep_security_events=_int(env, "KEEP_SECURITY_EVENTS", 1000, minimum=0),
+            keep_notifications=_int(env, "KEEP_NOTIFICATIONS", 10_000, minimum=0),
             instance_ttl=float(_int(env, "INSTANCE_TTL", 30, minimum=3)),
             admin_user=env.get("ADMIN_USER") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,

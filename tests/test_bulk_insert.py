@@ -109,7 +109,7 @@ async def test_copied_rows_of_an_unknown_charge_point_are_an_integrity_error(
 ) -> None:
     at = utcnow()
     sample = (at, "10", "Energy.Active.Import.Register", "Wh", None, None, None, None)
-    rows = [("CP-NONE", 1, None, None, *sample, "meter", None, at)] * 2
+    rows = [("CP-NONE", 1, None, None, *sample, "meter", None, at, None)] * 2
     with pytest.raises(IntegrityError, match="foreign key"):
         async with pg_sessions.begin() as session:
             await METER_VALUE_ROWS.write(session, rows)

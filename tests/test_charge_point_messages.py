@@ -132,6 +132,9 @@ async def test_full_session_is_stored(client, connect) -> None:
         "stop_time": "2026-11-25T08:02:00Z",
         "stop_reason": "EVDisconnected",
         "energy_wh": 500.0,
+        "ocpp_transaction_id": str(tx_id),
+        "evse_id": None,
+        "flags": tx["flags"],
     }
     assert await api(client, "/api/transactions?active=true") == []
 
@@ -166,7 +169,7 @@ async def test_full_session_is_stored(client, connect) -> None:
     assert info["vendor"] == "TestVendor"
     assert info["firmware_version"] == "4.2"
     assert info["connectors"] == [
-        {"connector_id": 1, "status": "Available", "error_code": "NoError"}
+        {"evse_id": None, "connector_id": 1, "status": "Available", "error_code": "NoError"}
     ]
 
 
@@ -189,9 +192,9 @@ async def test_status_notification_keeps_connector_zero_and_error_codes(client, 
     info = await api(client, "/api/charge-points/CP-Z")
     assert info["status"] == "Available"
     assert info["connectors"] == [
-        {"connector_id": 0, "status": "Available", "error_code": "NoError"},
-        {"connector_id": 1, "status": "Available", "error_code": "NoError"},
-        {"connector_id": 2, "status": "Faulted", "error_code": "GroundFailure"},
+        {"evse_id": None, "connector_id": 0, "status": "Available", "error_code": "NoError"},
+        {"evse_id": None, "connector_id": 1, "status": "Available", "error_code": "NoError"},
+        {"evse_id": None, "connector_id": 2, "status": "Faulted", "error_code": "GroundFailure"},
     ]
     history = await rows(client, StatusNotification, StatusNotification.charge_point_id == "CP-Z")
     assert len(history) == 4
@@ -219,8 +222,9 @@ async def test_authorize_statuses_from_the_id_tag_table(client, connect) -> None
         "StartTransaction",
         {"connectorId": 1, "idTag": "BUSY", "meterStart": 0, "timestamp": _iso(now)},
     )
+    # Authorize answers the tag's own status; ConcurrentTx is StartTransaction's (OCPP 1.6).
     assert (await cp.result("Authorize", {"idTag": "BUSY"}))["idTagInfo"]["status"] == (
-        "ConcurrentTx"
+        "Accepted"
     )
     # StartTransaction re-checks the tag: the same tag on a second connector is concurrent.
     second = await cp.result(

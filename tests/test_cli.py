@@ -63,8 +63,9 @@ async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, ai
     )
     assert code == 0, out
     code, out = await run_cli(
-        database_url, "charge-point", "add", "CP-OPEN", "--ping-interval", "0", "--lenient"
-    )
+        database_url, "charge-point", "add", "CP-OPEN", "--ping-interval", "0", "--lenient",
+        "--ocpp", "2.0.1",
+    )  # fmt: skip
     assert code == 0, out
     code, out = await run_cli(
         database_url,
@@ -92,6 +93,10 @@ async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, ai
     with pytest.raises(WSServerHandshakeError) as refused:
         await client.ws_connect("/ocpp/CP-CLI", protocols=("ocpp1.6",))
     assert refused.value.status == 401
+    # Pinned to 2.0.1: offered 1.6 first, it still speaks 2.0.1.
+    pinned = await client.ws_connect("/ocpp/CP-OPEN", protocols=("ocpp1.6", "ocpp2.0.1"))
+    assert pinned.protocol == "ocpp2.0.1"
+    await pinned.close()
     ws = await client.ws_connect(
         "/ocpp/CP-CLI",
         protocols=("ocpp1.6",),
@@ -174,13 +179,15 @@ async def test_server_starts_with_migrations_and_admin_account(database_url, tmp
 
 
 async def test_simulate_command_runs_sessions_against_the_server(client) -> None:
-    await client.app[SERVICES].id_tags.add("SIMTAG")
+    # One tag per simulated charger: SIMTAG1, SIMTAG2.
+    for tag in ("SIMTAG1", "SIMTAG2"):
+        await client.app[SERVICES].id_tags.add(tag)
     url = f"ws://127.0.0.1:{client.port}/ocpp"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "webapp", "simulate",
         "--url", url, "--charge-points", "2", "--id-prefix", "T",
         "--meter-interval", "0.2", "--session-every", "0.3", "--session-length", "1",
-        "--duration", "6",
+        "--duration", "6", "--ocpp", "mixed",
         cwd=ROOT, env={**os.environ, "SECRET_KEY": "sim", "LOG_LEVEL": "WARNING"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -189,16 +196,19 @@ async def test_simulate_command_runs_sessions_against_the_server(client) -> None
 
     response = await client.get("/api/charge-points", headers=ADMIN)
     charge_points = await response.json()
-    assert [(c["id"], c["vendor"], c["registration_status"]) for c in charge_points] == [
-        ("T1", "Voltaro", "Accepted"),
-        ("T2", "Voltaro", "Accepted"),
-    ]
-    assert all(len(c["connectors"]) == 3 for c in charge_points)
+    # --ocpp mixed: odd numbers speak 1.6, even ones 2.0.1.
+    assert [
+        (c["id"], c["vendor"], c["registration_status"], c["ocpp_version"]) for c in charge_points
+    ] == [("T1", "Voltaro", "Accepted", "1.6"), ("T2", "Voltaro", "Accepted", "2.0.1")]
+    assert len(charge_points[0]["connectors"]) == 3  # 1.6: connector 0 and two
+    assert {c["evse_id"] for c in charge_points[1]["connectors"]} == {1, 2}
     response = await client.get("/api/transactions?active=false", headers=ADMIN)
     finished = await response.json()
     assert finished, "the simulator finished no session"
-    assert {t["charge_point_id"] for t in finished} <= {"T1", "T2"}
-    assert all(t["id_tag"] == "SIMTAG" and t["energy_wh"] >= 0 for t in finished)
+    assert {t["charge_point_id"] for t in finished} == {"T1", "T2"}
+    tags = {"T1": "SIMTAG1", "T2": "SIMTAG2"}
+    assert all(t["id_tag"] == tags[t["charge_point_id"]] for t in finished)
+    assert all(t["energy_wh"] is not None and t["energy_wh"] >= 0 for t in finished)
     values = await (
         await client.get(f"/api/transactions/{finished[-1]['id']}/meter-values", headers=ADMIN)
     ).json()

@@ -29,8 +29,10 @@ class Instances:
     b: TestClient
     sockets: list[RawChargePoint]
 
-    async def connect(self, instance: TestClient, charge_point_id: str) -> RawChargePoint:
-        ws = await instance.ws_connect(f"/ocpp/{charge_point_id}", protocols=("ocpp1.6",))
+    async def connect(
+        self, instance: TestClient, charge_point_id: str, subprotocol: str = "ocpp1.6"
+    ) -> RawChargePoint:
+        ws = await instance.ws_connect(f"/ocpp/{charge_point_id}", protocols=(subprotocol,))
         cp = RawChargePoint(ws)
         self.sockets.append(cp)
         return cp
@@ -107,6 +109,45 @@ async def test_operation_posted_to_b_is_answered_by_the_charge_point_on_a(instan
     outcomes = [(entry["action"], entry["outcome"]) for entry in journal]
     assert ("RemoteStartTransaction", "answered") in outcomes
     assert ("ClearCache", "callerror") in outcomes and ("ClearCache", "timeout") in outcomes
+
+
+async def test_201_charge_point_on_a_answers_operations_posted_to_b(instances) -> None:
+    """A mixed fleet across instances: B speaks 2.0.1 to a charger whose socket is on A."""
+    cp = await instances.connect(instances.a, "CP-201", "ocpp2.0.1")
+    await cp.result(
+        "BootNotification",
+        {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"},
+    )
+    await connected_on(instances.b, "CP-201")
+
+    asked = asyncio.create_task(
+        post(instances.b, "/api/charge-points/CP-201/remote-start", {"id_tag": "TAG"})
+    )
+    frame = await cp.expect_call("RequestStartTransaction")
+    assert frame[3]["idToken"] == {"idToken": "TAG", "type": "Central"}
+    await cp.answer(frame, {"status": "Accepted"})
+    assert await asked == (200, {"status": "Accepted"})
+
+    query = {
+        "get_variable_data": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+        ]
+    }
+    asked = asyncio.create_task(post(instances.b, "/api/charge-points/CP-201/get-variables", query))
+    frame = await cp.expect_call("GetVariables")
+    await cp.answer(
+        frame,
+        {"getVariableResult": [{"attributeStatus": "Accepted", "attributeValue": "300",
+                                "component": {"name": "OCPPCommCtrlr"},
+                                "variable": {"name": "HeartbeatInterval"}}]},
+    )  # fmt: skip
+    status, body = await asked
+    assert status == 200 and body["get_variable_result"][0]["attribute_value"] == "300"
+    [held] = await instances.a.app[SERVICES].device_model.variables("CP-201", "Heartbeat")
+    assert held.value == "300"
+    # A 1.6 action for it is refused on B as well, naming the version.
+    status, body = await post(instances.b, "/api/charge-points/CP-201/get-configuration", {})
+    assert status == 400 and "2.0.1" in body["error"]
 
 
 async def test_remote_start_to_a_pending_charge_point_elsewhere_is_409(instances) -> None:

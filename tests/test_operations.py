@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from ocpp_core.simulator import SimulatedChargePoint, SimulatorConfig
+from simulator.common import SimulatorConfig
+from simulator.v16 import SimulatedChargePoint
 from tests.conftest import ACCOUNTS, ADMIN, OPERATOR
 from tests.test_remote_operations import eventually, get_json, post
 from webapp.app import create_app

@@ -143,12 +143,13 @@ async def test_message_id_longer_than_36_characters(connect) -> None:
 
 
 async def test_subprotocol_is_echoed_only_when_offered(client) -> None:
-    ws = await client.ws_connect("/ocpp/CP-P", protocols=("ocpp2.0.1", "ocpp1.6"))
+    # The first one offered that is served: the client's order is its preference.
+    ws = await client.ws_connect("/ocpp/CP-P", protocols=("ocpp0.1", "ocpp1.6", "ocpp2.0.1"))
     assert ws.protocol == "ocpp1.6"
     await ws.close()
 
     # No supported subprotocol: handshake completes without one, then the socket closes.
-    ws = await client.ws_connect("/ocpp/CP-P", protocols=("ocpp2.0.1",))
+    ws = await client.ws_connect("/ocpp/CP-P", protocols=("ocpp0.1",))
     assert ws.protocol is None
     msg = await ws.receive(timeout=5)
     assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)

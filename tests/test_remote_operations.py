@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from ocpp_core.errors import CallTimedOut, NotConnected
-from ocpp_core.simulator import SimulatedChargePoint, SimulatorConfig
+from simulator.common import SimulatorConfig
+from simulator.v16 import SimulatedChargePoint
 from tests.conftest import ADMIN, OPERATOR, VIEWER
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.ws_adapter import WebSocketConnection

@@ -30,6 +30,7 @@ from ocpp_core.services.message_log import is_secret_key
 from ocpp_core.services.transactions import SampledValue, TransactionView
 from ocpp_core.services.users import UserView
 from ocpp_core.timeutil import format_datetime, parse_datetime
+from ocpp_core.v201 import operations as v201_operations
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.path_ids import path_int
@@ -154,8 +155,14 @@ def _charge_point(status: ChargePointStatus) -> dict[str, Any]:
         "model": cp.model,
         "firmware_version": cp.firmware_version,
         "last_heartbeat": cp.last_heartbeat_at,
+        "ocpp_version": cp.ocpp_version,
         "connectors": [
-            {"connector_id": c.connector_id, "status": c.status, "error_code": c.error_code}
+            {
+                "evse_id": c.evse_id if cp.ocpp_version == "2.0.1" else None,
+                "connector_id": c.connector_id,
+                "status": c.status,
+                "error_code": c.error_code,
+            }
             for c in cp.connectors
         ],
     }
@@ -173,6 +180,9 @@ def _transaction(tx: TransactionView) -> dict[str, Any]:
         "stop_time": tx.stop_time,
         "stop_reason": tx.stop_reason,
         "energy_wh": tx.energy_wh,
+        "ocpp_transaction_id": tx.charger_transaction_id,
+        "evse_id": tx.evse_id,
+        "flags": list(tx.flags),
     }
 
 
@@ -255,6 +265,17 @@ async def remove_charge_point(request: web.Request) -> web.Response:
 
 async def remote_start(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
+    charge_point_id = request.match_info["charge_point_id"]
+    if await ocpp_version_of(request, charge_point_id) == "2.0.1":
+        body = _fields(await json_body(request), {"id_tag"}, {"evse_id", "charging_profile"})
+        if not isinstance(body["id_tag"], str):
+            raise InvalidInput("id_tag must be a string")
+        start = v201_operations.start_request(
+            body["id_tag"], body.get("evse_id"), body.get("charging_profile")
+        )
+        entry = v201_operations.BY_ACTION["RequestStartTransaction"]
+        answer = await operate_201(request, user, charge_point_id, entry, start)
+        return json_response(answer)
     body = _fields(await json_body(request), {"id_tag"}, {"connector_id", "charging_profile"})
     result = await request.app[CENTRAL_SYSTEM].remote_start_transaction(
         request.match_info["charge_point_id"],
@@ -272,18 +293,94 @@ async def remote_stop(request: web.Request) -> web.Response:
     transaction_id = body["transaction_id"]
     if type(transaction_id) is not int:
         raise InvalidInput("transaction_id must be an integer")
+    charge_point_id = request.match_info["charge_point_id"]
+    if await ocpp_version_of(request, charge_point_id) == "2.0.1":
+        try:
+            tx = await request.app[SERVICES].transactions.get(transaction_id)
+        except NotFound:
+            raise InvalidInput(f"transaction {transaction_id} does not exist") from None
+        if tx.charge_point_id != charge_point_id or tx.ocpp_transaction_id is None:
+            raise InvalidInput(
+                f"transaction {transaction_id} is not a 2.0.1 session of {charge_point_id!r}"
+            )
+        entry = v201_operations.BY_ACTION["RequestStopTransaction"]
+        stop = {"transaction_id": tx.ocpp_transaction_id}
+        return json_response(await operate_201(request, user, charge_point_id, entry, stop))
     result = await request.app[CENTRAL_SYSTEM].remote_stop_transaction(
         request.match_info["charge_point_id"], transaction_id, requested_by=user.username
     )
     return _answer(result)
 
 
+async def ocpp_version_of(request: web.Request, charge_point_id: str) -> str:
+    """The version to speak to a charge point: its live connection's, else the last one
+    it connected with (or its pinned one); 1.6 for one never connected."""
+    live = request.app[CENTRAL_SYSTEM].connected_version(charge_point_id)
+    if live is not None:
+        return live
+    view = await request.app[SERVICES].charge_points.get(charge_point_id)
+    return view.ocpp_version or view.pinned_ocpp_version or "1.6"
+
+
+async def operate_201(
+    request: web.Request,
+    user: UserView,
+    charge_point_id: str,
+    entry: v201_operations.Operation,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """Send a 2.0.1 operation of the catalogue as `user` (API and portal alike): its
+    checks of meaning, then the schema check and journal of `operate`, then what the
+    answer changes. A password change and the catalogue's admin-only operations are an
+    admin's, audited as such, never with the password."""
+    services = request.app[SERVICES]
+    central = request.app[CENTRAL_SYSTEM]
+    if entry.check is not None:
+        try:
+            await entry.check(services, charge_point_id, body)
+        except (KeyError, TypeError, AttributeError) as error:  # the schema check says what
+            LOGGER.debug("meaning check skipped for a malformed request: %s", error)
+    key_change = v201_operations.changes_password(entry.action, body)
+    if entry.admin_only or key_change:
+        await require_role(request, "admin")
+    try:
+        answer = await central.operate(charge_point_id, entry.action, body, user.username)
+    except OperationFailed as error:
+        if key_change:
+            await services.audit.record(
+                user.username, "change basic auth password", charge_point_id, type(error).__name__
+            )
+        raise
+    if entry.apply is not None:
+        await entry.apply(services, charge_point_id, body, answer)
+    if key_change:
+        statuses = ", ".join(r["attribute_status"] for r in answer["set_variable_result"])
+        await services.audit.record(
+            user.username, "change basic auth password", charge_point_id, f"answered {statuses}"
+        )
+    return answer
+
+
 async def operation(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
-    action = OPERATIONS.get(request.match_info["operation"])
+    name = request.match_info["operation"]
+    version = await ocpp_version_of(request, charge_point_id)
+    if version == "2.0.1":
+        entry = v201_operations.CATALOGUE.get(name)
+        if entry is None:
+            if name in OPERATIONS:
+                raise InvalidInput(
+                    f"{name} is an OCPP 1.6 operation; {charge_point_id!r} speaks 2.0.1"
+                )
+            raise NotFound(f"unknown operation {name!r}")
+        body = await json_body(request)
+        return json_response(await operate_201(request, user, charge_point_id, entry, body))
+    action = OPERATIONS.get(name)
     if action is None:
-        raise NotFound(f"unknown operation {request.match_info['operation']!r}")
+        if name in v201_operations.CATALOGUE:
+            raise InvalidInput(f"{name} is an OCPP 2.0.1 operation; {charge_point_id!r} speaks 1.6")
+        raise NotFound(f"unknown operation {name!r}")
     payload_class = getattr(call, action)
     body = await request.app[SERVICES].operations.complete_request(
         charge_point_id, action, await json_body(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
@@ -18,8 +19,8 @@ from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.services.users import ROLES, UserView
 from ocpp_core.settings import Settings, SettingsError
-from ocpp_core.simulator import SimulatorConfig
 from ocpp_core.timeutil import parse_datetime
+from simulator.common import SimulatorConfig
 from webapp.gc_policy import CollectorPolicy
 from webapp.log_format import EscapingFormatter
 
@@ -79,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         "if it has no key)",
     )
     cp_add.add_argument(
+        "--ocpp",
+        choices=("1.6", "2.0.1"),
+        help="pin the one OCPP version it may connect with (default: the first it offers "
+        "that Voltaro serves)",
+    )
+    cp_add.add_argument(
         "--ping-interval",
         type=int,
         metavar="SECONDS",
@@ -111,13 +118,35 @@ def _parser() -> argparse.ArgumentParser:
     tag_add.add_argument("--parent", help="parent id tag")
     tag_add.add_argument("--blocked", action="store_true")
 
-    sim = commands.add_parser("simulate", help="run simulated charge points")
-    sim.add_argument("--url", default="ws://127.0.0.1:9000/ocpp", help="endpoint base URL")
-    sim.add_argument("--charge-points", type=int, default=1, metavar="N")
-    sim.add_argument("--id-prefix", default="SIM", metavar="P")
-    sim.add_argument("--connectors", type=int, default=2)
+    sim = commands.add_parser(
+        "simulate",
+        help="run simulated charge points",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sim.add_argument(
+        "--url",
+        default=f"ws://127.0.0.1:{os.environ.get('PORT') or 9000}/ocpp",
+        help="endpoint base URL (the port: PORT, as the server's)",
+    )
+    sim.add_argument(
+        "--ocpp",
+        choices=("1.6", "2.0.1", "mixed"),
+        default="1.6",
+        help="OCPP version the charge points speak; mixed: odd numbers 1.6, even 2.0.1",
+    )
+    sim.add_argument(
+        "--charge-points", type=int, default=1, metavar="N", help="how many charge points"
+    )
+    sim.add_argument("--id-prefix", default="SIM", metavar="P", help="their ids are P1..PN")
+    sim.add_argument("--connectors", type=int, default=2, help="connectors (2.0.1: EVSEs) of each")
     sim.add_argument("--password", help="HTTP Basic password of every simulated charge point")
-    sim.add_argument("--meter-interval", type=float, default=10.0, metavar="SECONDS")
+    sim.add_argument(
+        "--meter-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between meter values (2.0.1: whole seconds, TxUpdatedInterval)",
+    )
     sim.add_argument(
         "--session-every",
         type=float,
@@ -125,8 +154,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="start a local session about this often (0: only remote sessions)",
     )
-    sim.add_argument("--session-length", type=float, default=60.0, metavar="SECONDS")
-    sim.add_argument("--id-tag", default="SIMTAG", help="id tag of local sessions")
+    sim.add_argument(
+        "--session-length",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a local session lasts",
+    )
+    sim.add_argument(
+        "--id-tag",
+        default="SIMTAG",
+        metavar="PREFIX",
+        help="local sessions' id tags: charge point N's is PREFIX followed by N",
+    )
     sim.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     return parser
 
@@ -200,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
 
             async def add_charge_point(services: Services) -> None:
                 await services.charge_points.register(
-                    args.id, args.password, serial_number=args.serial
+                    args.id, args.password, serial_number=args.serial, ocpp_version=args.ocpp
                 )
                 await services.audit.record("cli", "register charge point", args.id)
                 if args.ping_interval is not None:
@@ -245,7 +285,7 @@ async def _noop(_services: Services) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from webapp.simulate import simulate
+    from webapp.simulate import id_tag_hint, simulate
 
     if args.charge_points < 1:
         print("error: --charge-points must be at least 1", file=sys.stderr)
@@ -257,6 +297,8 @@ def _simulate(args: argparse.Namespace) -> int:
         session_length=args.session_length,
         id_tag=args.id_tag,
     )
+    if config.session_every:
+        print(id_tag_hint(args.id_tag, args.charge_points), flush=True)
     try:
         asyncio.run(
             simulate(
@@ -266,6 +308,7 @@ def _simulate(args: argparse.Namespace) -> int:
                 config,
                 duration=args.duration,
                 password=args.password,
+                ocpp=args.ocpp,
             )
         )
     except KeyboardInterrupt:

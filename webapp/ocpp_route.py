@@ -9,6 +9,7 @@ from base64 import b64decode
 from aiohttp import WSCloseCode, hdrs, web
 from aiohttp.http_writer import StreamWriter
 
+from ocpp_core import versions
 from ocpp_core.errors import NotFound
 from ocpp_core.identifiers import charge_point_id_problem
 from ocpp_core.passwords import Busy
@@ -26,9 +27,8 @@ from webapp.ws_adapter import ConnectionClosed, RateLimited, TokenBucket, WebSoc
 
 LOGGER = logging.getLogger(__name__)
 
-SUBPROTOCOL = "ocpp1.6"
 # Never prepared, so it can check any number of requests (can_prepare only reads).
-_HANDSHAKE_CHECK = web.WebSocketResponse(protocols=(SUBPROTOCOL,), compress=False)
+_HANDSHAKE_CHECK = web.WebSocketResponse(protocols=tuple(versions.SUBPROTOCOLS), compress=False)
 
 
 def _share_stream_writer_attributes() -> None:
@@ -93,9 +93,12 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
                 text=f"Too many wrong keys, retry in {wait} s\n",
                 headers={hdrs.RETRY_AFTER: str(wait)},
             )
+    offered = tuple(
+        versions.offered_subprotocols(request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL, ""))
+    )
     try:
         admission, profile = await request.app[SERVICES].charge_points.admit(
-            charge_point_id, password, certificate_cn
+            charge_point_id, password, certificate_cn, offered
         )
     except Busy:
         raise web.HTTPServiceUnavailable(
@@ -106,6 +109,21 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
             throttle.failed(attempt)
         elif admission is Admission.ACCEPT:
             throttle.succeeded(attempt)
+    if admission is Admission.NO_SUBPROTOCOL:
+        # OCPP-J 1.6 3.2, 2.0.1 TC_B_58: complete the handshake without a subprotocol,
+        # then close at once; nothing is registered.
+        LOGGER.warning(
+            "%s: no supported subprotocol offered (%s), closing",
+            charge_point_id,
+            ", ".join(offered) or "none",
+        )
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        await ws.close(
+            code=WSCloseCode.PROTOCOL_ERROR,
+            message=f"subprotocol {' or '.join(versions.SUBPROTOCOLS)} required".encode(),
+        )
+        return ws
     if admission is Admission.WRONG_CERTIFICATE:
         LOGGER.warning(
             "%s: refused, client certificate for serial %r", charge_point_id, certificate_cn
@@ -126,9 +144,13 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     # its attributes; made before admission's await, hundreds in a reconnect storm were,
     # and every socket then kept its own 832-byte dict (bench/RESULTS.md).
     # autoping off: the connection answers pings itself and notes pongs (keep-alive).
+    assert profile is not None and profile.ocpp_version is not None  # admitted
+    subprotocol = versions.SUBPROTOCOL_OF[profile.ocpp_version]
     ws = web.WebSocketResponse(
-        protocols=(SUBPROTOCOL,),
-        compress=False,
+        protocols=(subprotocol,),
+        # OCPP-J 2.0.1 asks a CSMS to support permessage-deflate (RFC 7692) where the
+        # charger offers it; 1.6 sockets stay uncompressed (a deflate context costs memory).
+        compress=profile.ocpp_version == "2.0.1",
         autoping=False,
         max_msg_size=settings.max_frame_bytes,
         timeout=5,
@@ -137,17 +159,11 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     limit = TokenBucket(settings.rate_limit, settings.rate_burst) if rate_limited else None
     connection = WebSocketConnection(ws, limit)
     central = request.app[CENTRAL_SYSTEM]
-    assert profile is not None  # admitted
-    handler = central.open(charge_point_id, connection, profile)
+    handler = central.open(charge_point_id, connection, profile, profile.ocpp_version)
     handler.certificate_cn = certificate_cn
     interval = settings.ws_ping_interval if profile.ping_interval is None else profile.ping_interval
 
     await ws.prepare(request)
-    if ws.ws_protocol != SUBPROTOCOL:
-        # OCPP-J 3.2: complete the handshake without a subprotocol, then close at once.
-        LOGGER.warning("%s: no supported subprotocol offered, closing", charge_point_id)
-        await ws.close(code=WSCloseCode.PROTOCOL_ERROR, message=b"ocpp1.6 subprotocol required")
-        return ws
 
     keep_alive = request.app[KEEP_ALIVE]
     watched = keep_alive.watch(charge_point_id, ws, connection, interval) if interval > 0 else None

@@ -20,7 +20,7 @@ LOCK_KEY = {"key": MIGRATION_LOCK}
 # The newest revision in migrations/versions (tests/test_migrations.py checks it is).
 # A database already there is not handed to alembic: importing it and reading the
 # scripts took 0.3 s of the 1 s a restart takes to listen, while chargers wait.
-HEAD_REVISION = "0016"
+HEAD_REVISION = "0017"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -58,11 +58,27 @@ async def upgrade(engine: AsyncEngine) -> None:
         if at_head:
             return
         postgres = connection.dialect.name == "postgresql"
+        sqlite = connection.dialect.name == "sqlite"
         if postgres:
             await _migration_lock(connection)
+        if sqlite:
+            # SQLite changes a table by copying it and dropping the old one, and a DROP
+            # with foreign keys on runs their ON DELETE actions: every meter value's session
+            # would be set NULL. Off (outside any transaction, where the pragma applies)
+            # while migrating, then checked.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
         try:
             await connection.run_sync(_upgrade_on, engine.url.render_as_string(hide_password=False))
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
         finally:
+            if sqlite:
+                await connection.rollback()
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
             if postgres:
                 await connection.rollback()  # whatever a failed migration left open
                 await connection.execute(text("SELECT pg_advisory_unlock(:key)"), LOCK_KEY)

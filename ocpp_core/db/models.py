@@ -131,16 +131,26 @@ class ChargePoint(Base):
     # Lenient mode: schema violations with a clear meaning are tolerated and recorded as
     # ProtocolDeviation rows instead of being refused (non-conformant chargers).
     lenient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The OCPP version of its newest connection ("1.6", "2.0.1"); None before it connects.
+    ocpp_version: Mapped[str | None] = mapped_column(String(8))
+    # Set by an operator: the only version this charge point may connect with.
+    pinned_ocpp_version: Mapped[str | None] = mapped_column(String(8))
+    # 2.0.1 BootNotification's reason (PowerUp, RemoteReset, Watchdog, ...).
+    boot_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Connector(Base):
-    """Current status of one connector; connector 0 is the charge point itself."""
+    """Current status of one connector. 1.6: `evse_id` 0, connector 0 is the charge point
+    itself. 2.0.1: a connector of an EVSE (both numbered from 1)."""
 
     __tablename__ = "connectors"
 
     charge_point_id: Mapped[str] = mapped_column(
         ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    evse_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False, default=0, server_default="0"
     )
     connector_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     status: Mapped[str] = mapped_column(String(32))
@@ -161,6 +171,7 @@ class StatusNotification(Base):
     charge_point_id: Mapped[str] = mapped_column(
         ForeignKey("charge_points.id", ondelete="CASCADE"), index=True
     )
+    evse_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     connector_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(32))
     error_code: Mapped[str] = mapped_column(String(32))
@@ -174,8 +185,9 @@ class StatusNotification(Base):
 class IdTag(Base):
     __tablename__ = "id_tags"
 
-    id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    # 1.6 IdToken is CiString20, 2.0.1 IdToken.idToken CiString36.
+    id_tag: Mapped[str] = mapped_column(String(36), primary_key=True)
+    parent_id_tag: Mapped[str | None] = mapped_column(String(36))
     expiry_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -199,22 +211,39 @@ class Transaction(Base):
         # An id tag's open session (ConcurrentTx, at every Authorize and start) without
         # reading the tag's whole history: a fleet card has thousands of sessions.
         Index("ix_transactions_tag_active", "id_tag", "stop_time"),
+        # A 2.0.1 charger's transactionId names one session of that charger.
+        Index(
+            "uq_transactions_ocpp_transaction_id",
+            "charge_point_id",
+            "ocpp_transaction_id",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # No cascade: sessions are billing records and outlive nothing by accident.
     charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id"), index=True)
     connector_id: Mapped[int] = mapped_column(Integer)
-    id_tag: Mapped[str] = mapped_column(String(20))
+    # 2.0.1: the EVSE, and the charger's own transactionId (1.6 sessions: None).
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    ocpp_transaction_id: Mapped[str | None] = mapped_column(String(36))
+    # 2.0.1 sessions may start before their idToken is known (it comes in a later event).
+    id_tag: Mapped[str | None] = mapped_column(String(36))
+    id_token_type: Mapped[str | None] = mapped_column(String(20))
     # The status the id tag had when the session started, as answered to the charger.
-    id_tag_status: Mapped[str] = mapped_column(String(16))
-    meter_start: Mapped[int] = mapped_column(BigInteger)
+    id_tag_status: Mapped[str | None] = mapped_column(String(16))
+    # 2.0.1: the first energy register reading (Wh), None until one arrives.
+    meter_start: Mapped[int | None] = mapped_column(BigInteger)
     start_time: Mapped[datetime] = mapped_column(UTCDateTime)
     reservation_id: Mapped[int | None] = mapped_column(Integer)
     meter_stop: Mapped[int | None] = mapped_column(BigInteger)
     stop_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stop_reason: Mapped[str | None] = mapped_column(String(32))
-    stop_id_tag: Mapped[str | None] = mapped_column(String(20))
+    stop_id_tag: Mapped[str | None] = mapped_column(String(36))
+    # 2.0.1: the highest seqNo applied, the charging state and the remoteStartId.
+    seq_no: Mapped[int | None] = mapped_column(Integer)
+    charging_state: Mapped[str | None] = mapped_column(String(20))
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
     # What an operator should look at, comma-separated (see services.transactions.FLAGS).
     flags: Mapped[str] = mapped_column(String(255), default="", server_default="")
     closed_by: Mapped[str | None] = mapped_column(String(64))
@@ -241,6 +270,8 @@ class MeterValue(Base):
         ForeignKey("transactions.id", ondelete="SET NULL")
     )
     claimed_transaction_id: Mapped[int | None] = mapped_column(Integer)
+    # 2.0.1: the EVSE it was measured on (None: 1.6, or the whole station).
+    evse_id: Mapped[int | None] = mapped_column(Integer)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     # OCPP 1.6 sets no length to a reading.
     value: Mapped[str] = mapped_column(Text)
@@ -250,7 +281,7 @@ class MeterValue(Base):
     context: Mapped[str | None] = mapped_column(String(32))
     location: Mapped[str | None] = mapped_column(String(16))
     format: Mapped[str | None] = mapped_column(String(16))
-    # "MeterValues" or "StopTransaction" (transactionData).
+    # "MeterValues", "StopTransaction" (transactionData) or "TransactionEvent".
     source: Mapped[str] = mapped_column(String(16))
     # "unknown_transaction" / "foreign_transaction": kept, applied to no session.
     flag: Mapped[str | None] = mapped_column(String(32))
@@ -343,9 +374,10 @@ class Reservation(Base):
     charge_point_id: Mapped[str] = mapped_column(
         ForeignKey("charge_points.id", ondelete="CASCADE"), index=True
     )
+    # 1.6: the connector; 2.0.1: the EVSE (0 where the reservation names none).
     connector_id: Mapped[int] = mapped_column(Integer)
-    id_tag: Mapped[str] = mapped_column(String(20))
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    id_tag: Mapped[str] = mapped_column(String(36))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(36))
     expiry_date: Mapped[datetime] = mapped_column(UTCDateTime)
     # Reserved | Used | Cancelled (Expired is derived from expiry_date)
     status: Mapped[str] = mapped_column(String(16), default="Reserved")
@@ -451,3 +483,144 @@ class ClusterMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class TransactionEvent(Base):
+    """A 2.0.1 TransactionEvent, stored once: a charger sends one again when our answer was
+    lost, and offline events late and out of order; `seq_no` orders a transaction's own."""
+
+    __tablename__ = "transaction_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "charge_point_id",
+            "ocpp_transaction_id",
+            "seq_no",
+            name="uq_transaction_events_seq_no",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id"))
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transactions.id", ondelete="SET NULL"), index=True
+    )
+    ocpp_transaction_id: Mapped[str] = mapped_column(String(36))
+    seq_no: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(8))  # Started | Updated | Ended
+    trigger_reason: Mapped[str] = mapped_column(String(32))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The event's payload as sent (JSON), meter values included.
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeviceVariable(Base):
+    """One attribute of one variable of a 2.0.1 charger's device model, as last reported
+    (NotifyReport) or read and written (GetVariables, SetVariables). Key columns hold '' and
+    -1 for "none", so the unique key works alike on both databases (NULLs never collide)."""
+
+    __tablename__ = "device_variables"
+    __table_args__ = (
+        UniqueConstraint(
+            "charge_point_id",
+            "component",
+            "component_instance",
+            "evse_id",
+            "connector_id",
+            "variable",
+            "variable_instance",
+            "attribute_type",
+            name="uq_device_variables_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    component: Mapped[str] = mapped_column(String(50))
+    component_instance: Mapped[str] = mapped_column(String(50), default="")
+    evse_id: Mapped[int] = mapped_column(Integer, default=-1)
+    connector_id: Mapped[int] = mapped_column(Integer, default=-1)
+    variable: Mapped[str] = mapped_column(String(50))
+    variable_instance: Mapped[str] = mapped_column(String(50), default="")
+    attribute_type: Mapped[str] = mapped_column(String(8), default="Actual")
+    value: Mapped[str | None] = mapped_column(Text)
+    mutability: Mapped[str | None] = mapped_column(String(10))
+    persistent: Mapped[bool | None] = mapped_column(Boolean)
+    constant: Mapped[bool | None] = mapped_column(Boolean)
+    data_type: Mapped[str | None] = mapped_column(String(20))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    min_limit: Mapped[str | None] = mapped_column(String(32))
+    max_limit: Mapped[str | None] = mapped_column(String(32))
+    values_list: Mapped[str | None] = mapped_column(Text)
+    supports_monitoring: Mapped[bool | None] = mapped_column(Boolean)
+    # The last SetVariables answered RebootRequired: the value applies after a reset.
+    reboot_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # NotifyReport | GetVariables | SetVariables: where `value` came from.
+    source: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChargePointNotification(Base):
+    """A 2.0.1 report or notification kept as sent, for those with no table of their own
+    (NotifyEvent, NotifyChargingLimit, NotifyEVChargingNeeds, NotifyDisplayMessages, ...):
+    the action, its request id where it answers one, a one-line summary, the payload."""
+
+    __tablename__ = "charge_point_notifications"
+    __table_args__ = (Index("ix_charge_point_notifications_charge_point", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DisplayMessage(Base):
+    """A 2.0.1 display message the charger accepted (SetDisplayMessage) or reported."""
+
+    __tablename__ = "display_messages"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    priority: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)  # the whole MessageInfo, JSON
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VariableMonitor(Base):
+    """A 2.0.1 variable monitor the charger set (SetVariableMonitoring) or reported."""
+
+    __tablename__ = "variable_monitors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    monitor_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    component: Mapped[str] = mapped_column(String(50))
+    variable: Mapped[str] = mapped_column(String(50))
+    type: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[int] = mapped_column(Integer)
+    monitor: Mapped[str] = mapped_column(Text)  # as set or reported, JSON
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InstalledCertificate(Base):
+    """A certificate a charger reported installed (GetInstalledCertificateIds), by hash."""
+
+    __tablename__ = "installed_certificates"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    serial_number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_name_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    certificate_type: Mapped[str | None] = mapped_column(String(32))
+    hash_data: Mapped[str] = mapped_column(Text)  # CertificateHashData, JSON
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,10 +12,13 @@ from ocpp_core.services.audit import AuditService
 from ocpp_core.services.budget import StorageBudget
 from ocpp_core.services.charge_points import ChargePointService
 from ocpp_core.services.deviations import DeviationService
+from ocpp_core.services.device_model import DeviceModelService
 from ocpp_core.services.id_tags import IdTagService
 from ocpp_core.services.message_log import MessageLog
+from ocpp_core.services.notifications import NotificationService
 from ocpp_core.services.operations import OperationService
 from ocpp_core.services.registration import Registration
+from ocpp_core.services.transaction_events import TransactionEventService
 from ocpp_core.services.transactions import TransactionService
 from ocpp_core.services.users import UserService
 from ocpp_core.settings import Settings
@@ -33,6 +36,10 @@ class Services:
     deviations: DeviationService
     writes: GroupCommit
     budget: StorageBudget
+    # OCPP 2.0.1
+    transaction_events: TransactionEventService
+    device_model: DeviceModelService
+    notifications: NotificationService
 
     @classmethod
     def create(
@@ -57,4 +64,7 @@ class Services:
             deviations=DeviationService(sessions, bus, registration),
             writes=writes,
             budget=budget,
+            transaction_events=TransactionEventService(sessions, bus, id_tags, registration),
+            device_model=DeviceModelService(sessions, bus, registration),
+            notifications=NotificationService(sessions, bus, registration, budget),
         )

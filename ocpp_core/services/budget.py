@@ -22,7 +22,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ocpp_core.db.models import DataTransferMessage, MeterValue, SecurityEvent, StatusNotification
+from ocpp_core.db.models import (
+    ChargePointNotification,
+    DataTransferMessage,
+    MeterValue,
+    SecurityEvent,
+    StatusNotification,
+)
 from ocpp_core.services.message_log import truncated
 from ocpp_core.settings import Settings
 
@@ -61,7 +67,8 @@ class _Budgeted:
 class StorageBudget:
     """Keeps the newest rows per charge point of the budgeted tables (their names:
     `data_transfers`, `meter_values` applied to no session, `status_notifications`,
-    `security_events`), as many as the settings say (0: all)."""
+    `security_events`, 2.0.1's `charge_point_notifications`), as many as the settings say
+    (0: all)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self._sessions = sessions
@@ -72,6 +79,7 @@ class StorageBudget:
                 _Budgeted(MeterValue, settings.keep_unlinked_meter_values),
                 _Budgeted(StatusNotification, settings.keep_status_history),
                 _Budgeted(SecurityEvent, settings.keep_security_events),
+                _Budgeted(ChargePointNotification, settings.keep_notifications),
             )
         }
         # Rows written since the last check, per (table, charge point).

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core import versions
 from ocpp_core.db.models import (
     ChargePoint,
     Connector,
@@ -44,7 +45,7 @@ REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
 # How soon a Pending or Rejected charge point should boot again (BootNotification.conf interval).
 REGISTRATION_RETRY_INTERVAL = 60
 MAX_CHARGE_POINT_ID_LENGTH = 255
-KEY = frozenset({"charge_point_id", "connector_id"})
+KEY = frozenset({"charge_point_id", "evse_id", "connector_id"})
 
 
 class Admission(enum.Enum):
@@ -54,6 +55,8 @@ class Admission(enum.Enum):
     UNKNOWN = "unknown"  # HTTP 404
     UNAUTHORIZED = "unauthorized"  # HTTP 401
     WRONG_CERTIFICATE = "wrong_certificate"  # HTTP 403: its CN is another serial number
+    # The handshake completes without a subprotocol and the socket is closed at once.
+    NO_SUBPROTOCOL = "no_subprotocol"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class BootInfo:
     imsi: str | None = None
     meter_type: str | None = None
     meter_serial_number: str | None = None
+    boot_reason: str | None = None  # 2.0.1
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class ConnectorView:
     error_code: str
     info: str | None
     timestamp: datetime | None
+    evse_id: int = 0  # 2.0.1: the EVSE (from 1); 1.6: 0
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,14 @@ class ChargePointView:
     diagnostics_status_at: datetime | None = None
     ping_interval: int | None = None
     lenient: bool = False
+    ocpp_version: str | None = None
+    pinned_ocpp_version: str | None = None
+    boot_reason: str | None = None
 
     @property
     def status(self) -> str | None:
         """The charge point's own status: connector 0's, else the single connector's."""
-        by_id = {c.connector_id: c for c in self.connectors}
+        by_id = {c.connector_id: c for c in self.connectors if c.evse_id == 0}
         if 0 in by_id:
             return by_id[0].status
         if len(self.connectors) == 1:
@@ -133,8 +141,8 @@ def _view(cp: ChargePoint, connectors: list[Connector]) -> ChargePointView:
         last_seen_at=cp.last_seen_at,
         has_password=cp.password_hash is not None,
         connectors=tuple(
-            ConnectorView(c.connector_id, c.status, c.error_code, c.info, c.timestamp)
-            for c in sorted(connectors, key=lambda c: c.connector_id)
+            ConnectorView(c.connector_id, c.status, c.error_code, c.info, c.timestamp, c.evse_id)
+            for c in sorted(connectors, key=lambda c: (c.evse_id, c.connector_id))
         ),
         local_list_version=cp.local_list_version,
         firmware_status=cp.firmware_status,
@@ -143,6 +151,9 @@ def _view(cp: ChargePoint, connectors: list[Connector]) -> ChargePointView:
         diagnostics_status_at=cp.diagnostics_status_at,
         ping_interval=cp.ping_interval,
         lenient=cp.lenient,
+        ocpp_version=cp.ocpp_version,
+        pinned_ocpp_version=cp.pinned_ocpp_version,
+        boot_reason=cp.boot_reason,
     )
 
 
@@ -154,6 +165,8 @@ class ConnectionProfile:
     # None: the global WS_PING_INTERVAL; 0: no pings.
     ping_interval: int | None
     lenient: bool
+    # The version this connection speaks (set by admission from the offered subprotocols).
+    ocpp_version: str | None = None
 
 
 # A charger's clock further ahead of ours than this (the sessions' rule): its timestamp
@@ -198,6 +211,7 @@ class StatusWrite:
 # What a StatusNotification writes (StatusWrite.row) of the connector.
 _STATUS_COLUMNS = (
     "charge_point_id",
+    "evse_id",
     "connector_id",
     "status",
     "error_code",
@@ -215,7 +229,7 @@ def _CONNECTOR_UPSERT(insert: Any) -> Any:
     held = func.coalesce(Connector.timestamp, Connector.updated_at)
     sent = func.coalesce(upsert.excluded.timestamp, upsert.excluded.updated_at)
     return upsert.on_conflict_do_update(
-        index_elements=[Connector.charge_point_id, Connector.connector_id],
+        index_elements=[Connector.charge_point_id, Connector.evse_id, Connector.connector_id],
         set_={
             column: upsert.excluded[column]
             for column in (*_STATUS_COLUMNS, "updated_at")
@@ -237,6 +251,7 @@ class _AdmissionFacts:
     serials: frozenset[str]
     created: bool = False
     needs_certificate: bool = False
+    pinned_ocpp_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,6 +332,7 @@ _ADMISSION_FACTS = select(
     _CHARGE_POINTS.c.charge_box_serial_number,
     _CHARGE_POINTS.c.ping_interval,
     _CHARGE_POINTS.c.lenient,
+    _CHARGE_POINTS.c.pinned_ocpp_version,
 ).where(_CHARGE_POINTS.c.id.in_(bindparam("ids", expanding=True)))
 _REGISTER = insert(_CHARGE_POINTS)
 # Under UNKNOWN_CHARGE_POINTS=reject BootWrite and HeartbeatWrite register nobody: they
@@ -325,7 +341,7 @@ _UPDATE_BY_ID = update(_CHARGE_POINTS).where(_CHARGE_POINTS.c.id == bindparam("b
 _NOTE_SEEN = (
     update(_CHARGE_POINTS)
     .where(_CHARGE_POINTS.c.id == bindparam("seen_id"))
-    .values(last_seen_at=bindparam("seen_at"))
+    .values(last_seen_at=bindparam("seen_at"), ocpp_version=bindparam("seen_version"))
 )
 
 
@@ -336,12 +352,18 @@ class SeenWrite:
     batched: ClassVar[bool] = True
     charge_point_id: str
     at: datetime
+    ocpp_version: str | None
 
     @classmethod
     async def write_all(cls, session: AsyncSession, items: list[SeenWrite]) -> list[None]:
         await session.execute(
-            _NOTE_SEEN, [{"seen_id": item.charge_point_id, "seen_at": item.at} for item in items]
-        )
+            _NOTE_SEEN,
+            [
+                {"seen_id": item.charge_point_id, "seen_at": item.at,
+                 "seen_version": item.ocpp_version}
+                for item in items
+            ],
+        )  # fmt: skip
         return [None] * len(items)
 
 
@@ -359,6 +381,8 @@ class AdmissionCheck:
     charge_point_id: str
     password: str | None
     certificate_cn: str | None
+    # The subprotocols the client offered, in its order.
+    offered: tuple[str, ...] = ("ocpp1.6",)
 
     @classmethod
     async def write_all(
@@ -370,6 +394,7 @@ class AdmissionCheck:
                 ConnectionProfile(row.registration_status, row.ping_interval, row.lenient),
                 row.password_hash,
                 frozenset({row.serial_number, row.charge_box_serial_number} - {None}),
+                pinned_ocpp_version=row.pinned_ocpp_version,
             )
             for row in await session.execute(_ADMISSION_FACTS, {"ids": ids})
         }
@@ -380,6 +405,12 @@ class AdmissionCheck:
         room: float | None = None  # how many more may be registered, counted when needed
         for item in items:
             facts = known.get(item.charge_point_id)
+            pinned = facts.pinned_ocpp_version if facts is not None else None
+            version = versions.choose(item.offered, pinned)
+            if version is None:
+                # Nothing offered it may speak: refused before anything is registered.
+                results.append((facts, Admission.NO_SUBPROTOCOL))
+                continue
             if facts is None:
                 facts = item._unknown()
                 if facts is not None and facts.created:
@@ -400,13 +431,19 @@ class AdmissionCheck:
                             "id": item.charge_point_id,
                             "registration_status": facts.profile.registration_status,
                             "last_seen_at": now,
+                            "ocpp_version": version,
                         }
                     )
                     # Registered now: the same id again in this batch is a known one.
                     known[item.charge_point_id] = dataclasses.replace(facts, created=False)
+            if facts is not None and facts.profile is not None:
+                profile = dataclasses.replace(facts.profile, ocpp_version=version)
+                facts = dataclasses.replace(facts, profile=profile)
             admission = None if facts is None else _decide_now(item, facts)
             if admission is Admission.ACCEPT and not facts.created:
-                seen.append({"seen_id": item.charge_point_id, "seen_at": now})
+                seen.append(
+                    {"seen_id": item.charge_point_id, "seen_at": now, "seen_version": version}
+                )
             results.append((facts, admission))
         # A first connection storm (a fleet moved to Voltaro) registers thousands: one
         # statement for all, not one built and run for each.
@@ -529,9 +566,11 @@ class ChargePointService:
         password: str | None = None,
         status: str = "Accepted",
         serial_number: str | None = None,
+        ocpp_version: str | None = None,
     ) -> None:
         """Create or update a charge point; a password enables HTTP Basic auth for it. A
-        serial number binds the client certificate it must present (security profile 3)."""
+        serial number binds the client certificate it must present (security profile 3).
+        An `ocpp_version` pins the only version it may connect with."""
         # Only a new id must follow the rule: one registered before it stays manageable.
         # One holding NUL is refused at once: PostgreSQL cannot even look it up.
         problem = charge_point_id_problem(charge_point_id)
@@ -539,6 +578,8 @@ class ChargePointService:
             raise InvalidInput(problem)
         if status not in REGISTRATION_STATUSES:
             raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
+        if ocpp_version is not None and ocpp_version not in versions.VERSIONS:
+            raise InvalidInput(f"OCPP version must be one of {', '.join(versions.VERSIONS)}")
         if password:
             check_charge_point_key(password)
         password_hash = await hash_password_async(password) if password else None
@@ -553,10 +594,13 @@ class ChargePointService:
                         password_hash=password_hash,
                         registration_status=status,
                         serial_number=serial_number,
+                        pinned_ocpp_version=ocpp_version,
                     )
                 )
             else:
                 cp.registration_status = status
+                if ocpp_version is not None:
+                    cp.pinned_ocpp_version = ocpp_version
                 if password_hash is not None:
                     cp.password_hash = password_hash
                 if serial_number is not None:
@@ -587,6 +631,17 @@ class ChargePointService:
             if cp is None:
                 raise NotFound(f"charge point {charge_point_id!r} is not registered")
             cp.ping_interval = seconds
+
+    async def set_pinned_version(self, charge_point_id: str, ocpp_version: str | None) -> None:
+        """Pin the only version the charge point may connect with (None: any we serve);
+        it applies from its next connection."""
+        if ocpp_version is not None and ocpp_version not in versions.VERSIONS:
+            raise InvalidInput(f"OCPP version must be one of {', '.join(versions.VERSIONS)}")
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp.pinned_ocpp_version = ocpp_version
 
     async def set_lenient(self, charge_point_id: str, lenient: bool) -> None:
         """Lenient mode on or off; a live connection follows at once (the event)."""
@@ -625,7 +680,11 @@ class ChargePointService:
         self._bus.publish("removed", charge_point_id)
 
     async def admit(
-        self, charge_point_id: str, password: str | None, certificate_cn: str | None = None
+        self,
+        charge_point_id: str,
+        password: str | None,
+        certificate_cn: str | None = None,
+        offered: tuple[str, ...] = ("ocpp1.6",),
     ) -> tuple[Admission, ConnectionProfile | None]:
         """Decide on an upgrade request: unknown ids follow UNKNOWN_CHARGE_POINTS. An
         admitted charge point is noted as seen, and what its connection needs comes back.
@@ -638,8 +697,10 @@ class ChargePointService:
         if len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
             return Admission.UNKNOWN, None
         facts, admission = await self._writes.run(
-            AdmissionCheck(self._settings, charge_point_id, password, certificate_cn)
+            AdmissionCheck(self._settings, charge_point_id, password, certificate_cn, offered)
         )
+        if admission is Admission.NO_SUBPROTOCOL:
+            return admission, None
         if facts is None:
             return Admission.UNKNOWN, None
         if admission is None:  # its key, checked here rather than in the transaction
@@ -649,7 +710,8 @@ class ChargePointService:
             if not await verify_password_async(facts.password_hash, password):
                 return Admission.UNAUTHORIZED, None
             admission = Admission.ACCEPT
-            await self._writes.run(SeenWrite(charge_point_id, utcnow()))
+            assert facts.profile is not None
+            await self._writes.run(SeenWrite(charge_point_id, utcnow(), facts.profile.ocpp_version))
         if admission is not Admission.ACCEPT:
             return admission, None
         if facts.created:
@@ -688,9 +750,11 @@ class ChargePointService:
         timestamp: datetime | None = None,
         vendor_id: str | None = None,
         vendor_error_code: str | None = None,
+        evse_id: int = 0,
     ) -> None:
         values = (
             charge_point_id,
+            evse_id,
             connector_id,
             status,
             error_code,
@@ -702,12 +766,15 @@ class ChargePointService:
         row = dict(zip(_STATUS_COLUMNS, values, strict=True))
         await self._registration.run(charge_point_id, StatusWrite(row))
         self._budget.note("status_notifications", charge_point_id)
+        # 2.0.1 statuses name their EVSE; 1.6 events stay as they were.
+        where = {"evse_id": evse_id} if evse_id else {}
         self._bus.publish(
             "status",
             charge_point_id,
             connector_id=connector_id,
             status=status,
             error_code=error_code,
+            **where,
         )
 
     async def data_transfer(

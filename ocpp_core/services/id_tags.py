@@ -81,7 +81,13 @@ class IdTagService:
         return [IdTagView(t.id_tag, t.parent_id_tag, t.expiry_date, t.blocked) for t in tags]
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
-        return await self._writes.run(lambda session: self.info(session, id_tag))
+        """Authorize's answer: the tag's own status. ConcurrentTx is StartTransaction's
+        (OCPP 1.6 keeps it for StartTransaction.conf; 2.0.1 for TransactionEvent): a tag
+        with a session open elsewhere is still a valid tag."""
+        info = await self._writes.run(lambda session: self.info(session, id_tag))
+        if info.status == "ConcurrentTx":
+            return IdTagInfo("Accepted", info.expiry_date, info.parent_id_tag)
+        return info
 
     async def info(
         self, session: AsyncSession, id_tag: str, ignore: tuple[str, int] = ("", 0)

@@ -35,6 +35,9 @@ REDACTED = "***"
 # OCPP configuration keys are case-insensitive: `authorizationkey` is the AuthorizationKey.
 # Compared casefolded and without blanks around (some chargers trim them).
 SECRET_KEYS = frozenset({"authorizationkey"})
+# OCPP 2.0.1's counterpart: SecurityCtrlr's BasicAuthPassword variable.
+SECRET_VARIABLES = frozenset({"basicauthpassword"})
+_SECRET_WORDS = SECRET_KEYS | SECRET_VARIABLES
 # JSON text may spell a key with escapes (`Authorization\u004bey`): a frame with any
 # backslash is read.
 _JSON_ESCAPE = "\\"
@@ -43,6 +46,51 @@ _JSON_ESCAPE = "\\"
 def is_secret_key(key: object) -> bool:
     """Whether a configuration key's value is a secret (never kept or shown in clear)."""
     return isinstance(key, str) and key.strip().casefold() in SECRET_KEYS
+
+
+def is_secret_variable(component: object, variable: object) -> bool:
+    """Whether a 2.0.1 variable's value is a secret (SecurityCtrlr.BasicAuthPassword)."""
+    del component  # the password is secret whichever component a charger files it under
+    return isinstance(variable, str) and variable.strip().casefold() in SECRET_VARIABLES
+
+
+def _secret_entry(item: Any) -> bool:
+    if not isinstance(item, dict):
+        return False
+    variable = item.get("variable")
+    name = variable.get("name") if isinstance(variable, dict) else None
+    return is_secret_variable(None, name)
+
+
+def redact_variables(payload: Any) -> Any:
+    """A 2.0.1 payload (camelCase or snake_case) with the value of every secret variable
+    replaced: SetVariables' data, GetVariables' results, NotifyReport's attributes."""
+    if not isinstance(payload, dict):
+        return payload
+    changed = dict(payload)
+    for list_key, value_key in (
+        ("setVariableData", "attributeValue"), ("set_variable_data", "attribute_value"),
+        ("getVariableResult", "attributeValue"), ("get_variable_result", "attribute_value"),
+    ):  # fmt: skip
+        items = payload.get(list_key)
+        if isinstance(items, list):
+            changed[list_key] = [
+                {**item, value_key: REDACTED} if _secret_entry(item) and value_key in item else item
+                for item in items
+            ]
+    for list_key, attributes_key in (
+        ("reportData", "variableAttribute"), ("report_data", "variable_attribute"),
+    ):  # fmt: skip
+        items = payload.get(list_key)
+        if isinstance(items, list):
+            changed[list_key] = [
+                {**item, attributes_key: [
+                    {**a, "value": REDACTED} if isinstance(a, dict) and "value" in a else a
+                    for a in item.get(attributes_key) or []
+                ]} if _secret_entry(item) else item
+                for item in items
+            ]  # fmt: skip
+    return changed
 
 
 def truncated(text: str, limit: int) -> str:
@@ -98,16 +146,20 @@ def redact(frame: list[Any]) -> list[Any]:
         payload = frame[3]
         if isinstance(payload, dict) and is_secret_key(payload.get("key")):
             return [*frame[:3], {**payload, "value": REDACTED}]
+    elif len(frame) == 4 and frame[0] == 2 and frame[2] in ("SetVariables", "NotifyReport"):
+        return [*frame[:3], redact_variables(frame[3])]
     elif len(frame) == 3 and frame[0] == 3 and isinstance(frame[2], dict):
         payload = frame[2]
         if "configurationKey" in payload:
             keys = redact_configuration(payload["configurationKey"])
             return [*frame[:2], {**payload, "configurationKey": keys}]
+        if "getVariableResult" in payload:
+            return [*frame[:2], redact_variables(payload)]
     return frame
 
 
 def _names_secret(raw: str) -> bool:
-    return _JSON_ESCAPE in raw or any(key in raw.casefold() for key in SECRET_KEYS)
+    return _JSON_ESCAPE in raw or any(key in raw.casefold() for key in _SECRET_WORDS)
 
 
 def redact_text(raw: str) -> str:
@@ -119,13 +171,13 @@ def redact_text(raw: str) -> str:
         frame = orjson.loads(raw)
     except orjson.JSONDecodeError:
         folded = raw.casefold()
-        found = [at for key in SECRET_KEYS if (at := folded.find(key)) >= 0]
+        found = [at for key in _SECRET_WORDS if (at := folded.find(key)) >= 0]
         if not found:
             return raw
         return raw[: min(found)] + f"[the rest redacted: {len(raw)} characters, not JSON]"
     if isinstance(frame, list):
         redacted = redact(frame)
-        if redacted is not frame:
+        if redacted != frame:
             return orjson.dumps(redacted).decode()
     return raw
 

@@ -29,7 +29,12 @@ from ocpp_core.db.models import (
 )
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password_async
-from ocpp_core.services.message_log import REDACTED, is_secret_key, redact_configuration
+from ocpp_core.services.message_log import (
+    REDACTED,
+    is_secret_key,
+    redact_configuration,
+    redact_variables,
+)
 from ocpp_core.timeutil import format_datetime, parse_datetime
 
 LOGGER = logging.getLogger(__name__)
@@ -86,16 +91,18 @@ class ChargingProfileView:
 def _redacted(action: str, request: dict[str, Any]) -> dict[str, Any]:
     if action == "ChangeConfiguration" and is_secret_key(request.get("key")):
         return {**request, "value": REDACTED}
+    if action == "SetVariables":
+        return redact_variables(request)
     return request
 
 
 def _redacted_answer(response: dict[str, Any]) -> dict[str, Any]:
-    """An answer as the journal keeps it: a charger that lists its AuthorizationKey with
-    its value in a GetConfiguration answer does not get it kept in clear."""
+    """An answer as the journal keeps it: a charger that lists its AuthorizationKey (or
+    2.0.1 BasicAuthPassword) with its value does not get it kept in clear."""
     if "configuration_key" in response:
         keys = redact_configuration(response["configuration_key"])
         return {**response, "configuration_key": keys}
-    return response
+    return redact_variables(response)
 
 
 def _json(data: Any) -> str:
@@ -356,6 +363,83 @@ class OperationService:
         async with self._sessions() as session:
             row = await session.get(Reservation, reservation_id)
         return _reservation_view(row) if row is not None else None
+
+    async def reservation_ended(
+        self, charge_point_id: str, reservation_id: int, update_status: str
+    ) -> None:
+        """2.0.1 ReservationStatusUpdate: the charger let a reservation expire (Expired) or
+        dropped it (Removed)."""
+        async with self._sessions.begin() as session:
+            row = await session.get(Reservation, reservation_id)
+            if row is None or row.charge_point_id != charge_point_id:
+                LOGGER.info(
+                    "%s: status update for unknown reservation %s", charge_point_id, reservation_id
+                )
+                return
+            if row.status == "Reserved":
+                row.status = "Expired" if update_status == "Expired" else "Cancelled"
+        self._bus.publish(
+            "reservation", charge_point_id, reservation_id=reservation_id, status=update_status
+        )
+
+    async def reserved(
+        self,
+        charge_point_id: str,
+        reservation_id: int,
+        evse_id: int,
+        id_tag: str,
+        parent_id_tag: str | None,
+        expiry_date: datetime,
+    ) -> None:
+        """A 2.0.1 ReserveNow the charger Accepted (the EVSE where the 1.6 connector is)."""
+        async with self._sessions.begin() as session:
+            await session.merge(
+                Reservation(
+                    id=reservation_id,
+                    charge_point_id=charge_point_id,
+                    connector_id=evse_id,
+                    id_tag=id_tag,
+                    parent_id_tag=parent_id_tag,
+                    expiry_date=expiry_date,
+                    status="Reserved",
+                    transaction_id=None,
+                )
+            )
+        self._bus.publish("state", charge_point_id, action="ReserveNow")
+
+    async def set_local_list_version(self, charge_point_id: str, version: int) -> None:
+        async with self._sessions.begin() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is not None:
+                cp.local_list_version = version
+                cp.local_list_sent_at = utcnow()
+
+    async def reported_charging_profiles(
+        self, charge_point_id: str, evse_id: int, profiles: list[dict[str, Any]]
+    ) -> None:
+        """2.0.1 ReportChargingProfiles: the profiles the charger holds on an EVSE (snake
+        case), kept as those it accepted are (by EVSE and profile id)."""
+        async with self._sessions.begin() as session:
+            for profile in profiles:
+                await session.execute(
+                    delete(ChargingProfile).where(
+                        ChargingProfile.charge_point_id == charge_point_id,
+                        ChargingProfile.connector_id == evse_id,
+                        ChargingProfile.charging_profile_id == profile["id"],
+                    )
+                )
+                session.add(
+                    ChargingProfile(
+                        charge_point_id=charge_point_id,
+                        connector_id=evse_id,
+                        charging_profile_id=profile["id"],
+                        stack_level=profile["stack_level"],
+                        purpose=profile["charging_profile_purpose"],
+                        kind=profile["charging_profile_kind"],
+                        transaction_id=None,
+                        profile=_json(profile),
+                    )
+                )
 
     async def next_reservation_id(self) -> int:
         async with self._sessions() as session:

@@ -83,9 +83,10 @@ class TransactionView:
     id: int
     charge_point_id: str
     connector_id: int
-    id_tag: str
-    id_tag_status: str
-    meter_start: int
+    # 2.0.1 sessions may have no tag (yet) and no register reading at their start.
+    id_tag: str | None
+    id_tag_status: str | None
+    meter_start: int | None
     meter_stop: int | None
     start_time: datetime
     stop_time: datetime | None
@@ -95,6 +96,15 @@ class TransactionView:
     energy_wh: float | None
     flags: tuple[str, ...] = ()
     closed_by: str | None = None
+    # 2.0.1: the EVSE and the charger's own transactionId.
+    evse_id: int | None = None
+    ocpp_transaction_id: str | None = None
+    charging_state: str | None = None
+
+    @property
+    def charger_transaction_id(self) -> str:
+        """The id the charge point knows the session by: 2.0.1's own, 1.6's our integer."""
+        return self.ocpp_transaction_id or str(self.id)
 
     @property
     def active(self) -> bool:
@@ -105,6 +115,14 @@ class TransactionView:
 class LiveSession:
     transaction: TransactionView
     power_w: float | None
+
+
+def event_values(samples: Iterable[SampledValue]) -> list[dict[str, Any]]:
+    """What a `meter_values` event carries of each sample (the portal's live figures)."""
+    return [
+        {"measurand": s.measurand, "value": s.value, "unit": s.unit, "phase": s.phase}
+        for s in samples
+    ]
 
 
 def sampled_values(meter_values: Iterable[dict[str, Any]]) -> list[SampledValue]:
@@ -152,7 +170,9 @@ def energy_in_wh(value: str, unit: str | None) -> float | None:
 
 
 def _view(tx: Transaction, last_register: float | None = None) -> TransactionView:
-    if tx.meter_stop is not None:
+    if tx.meter_start is None:
+        energy = None
+    elif tx.meter_stop is not None:
         energy = float(tx.meter_stop - tx.meter_start)
     elif last_register is not None:
         energy = last_register - tx.meter_start
@@ -173,6 +193,9 @@ def _view(tx: Transaction, last_register: float | None = None) -> TransactionVie
         energy_wh=energy,
         flags=tuple(f for f in (tx.flags or "").split(",") if f),
         closed_by=tx.closed_by,
+        evse_id=tx.evse_id,
+        ocpp_transaction_id=tx.ocpp_transaction_id,
+        charging_state=tx.charging_state,
     )
 
 
@@ -193,6 +216,7 @@ class MeterValuesWrite:
     transaction_id: int | None
     samples: list[SampledValue]
     may_be_retry: bool = True
+    evse_id: int | None = None  # 2.0.1
 
     @classmethod
     async def write_all(
@@ -229,6 +253,7 @@ class MeterValuesWrite:
                 "MeterValues",
                 flag,
                 now,
+                item.evse_id,
             )
             results.append((True, linked, flag is not None))
         await METER_VALUE_ROWS.write(session, rows_to_insert)
@@ -386,6 +411,7 @@ METER_VALUE_ROWS = BulkInsert(
         "source",
         "flag",
         "received_at",
+        "evse_id",
     ),
 )
 # sample_rows puts a SampledValue in the middle of a row as it stands.
@@ -401,10 +427,11 @@ def sample_rows(
     source: str,
     flag: str | None,
     received_at: datetime,
+    evse_id: int | None = None,
 ) -> list[tuple[Any, ...]]:
     """METER_VALUE_ROWS rows of `samples`."""
     before = (charge_point_id, connector_id, transaction_id, claimed_transaction_id)
-    after = (source, flag, received_at)
+    after = (source, flag, received_at, evse_id)
     return [before + sample + after for sample in samples]
 
 
@@ -529,7 +556,7 @@ class TransactionService:
             stopped = False
             if known and tx.stop_time is None:
                 flags = timing_flags(timestamp, utcnow())
-                if meter_stop < tx.meter_start:
+                if tx.meter_start is not None and meter_stop < tx.meter_start:
                     flags.append(METER_BACKWARDS)
                 await session.execute(
                     _STOP_TRANSACTION,
@@ -603,10 +630,7 @@ class TransactionService:
             charge_point_id,
             connector_id=connector_id,
             transaction_id=linked,
-            values=[
-                {"measurand": s.measurand, "value": s.value, "unit": s.unit, "phase": s.phase}
-                for s in samples
-            ],
+            values=event_values(samples),
         )
         return True
 
@@ -625,7 +649,8 @@ class TransactionService:
                     *_samples_of(tx), MeterValue.timestamp <= utcnow() + CLOCK_TOLERANCE
                 )
             )
-            tx.meter_stop = int(registers.get(tx.id, tx.meter_start))
+            last = registers.get(tx.id, tx.meter_start)
+            tx.meter_stop = int(last) if last is not None else None
             tx.stop_time = last_reading or utcnow()
             tx.stop_reason = "Other"
             tx.closed_by = closed_by
@@ -707,6 +732,17 @@ class TransactionService:
                 raise NotFound(f"transaction {transaction_id} does not exist")
             registers = await self._last_registers(session, [tx.id])
         return _view(tx, registers.get(tx.id))
+
+    async def by_ocpp_id(self, charge_point_id: str, ocpp_id: str) -> TransactionView | None:
+        """A 2.0.1 charger's session by the transactionId it gave it."""
+        async with self._sessions() as session:
+            tx = await session.scalar(
+                select(Transaction).where(
+                    Transaction.charge_point_id == charge_point_id,
+                    Transaction.ocpp_transaction_id == ocpp_id,
+                )
+            )
+        return _view(tx) if tx is not None else None
 
     async def meter_values_of(self, transaction_id: int) -> list[SampledValue]:
         async with self._sessions() as session:

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from playwright.async_api import expect
 
-from ocpp_core.simulator import SimulatedChargePoint, SimulatorConfig
+from simulator.common import SimulatorConfig
+from simulator.v16 import SimulatedChargePoint
 from webapp.keys import BUS, SERVICES
 from webapp.ws_adapter import WebSocketConnection
 

@@ -35,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ocpp_core import certificates
 from ocpp_core.db.models import OcppMessage, StatusReport
 from ocpp_core.settings import Settings, SettingsError
-from ocpp_core.simulator import SimulatedChargePoint, SimulatorConfig
+from simulator.common import SimulatorConfig
+from simulator.v16 import SimulatedChargePoint
 from tests.ocpp_client import RawChargePoint
 from tests.test_remote_operations import eventually, get_json, post
 from tests.test_tls import Authority as TlsAuthority

@@ -18,10 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as LibraryChargePoint
 from ocpp.v16 import call, call_result
@@ -53,32 +50,22 @@ from ocpp.v16.enums import (
     UpdateStatus,
 )
 
-from ocpp_core import certificates
 from ocpp_core.db.models import utcnow
 from ocpp_core.timeutil import format_datetime, parse_datetime
+from simulator.common import (
+    InstalledCertificate,
+    SimulatorConfig,
+    chain_for_key,
+    issuer_among,
+    refused_tag_hint,
+    same_certificate,
+    signing_request,
+)
 
 LOGGER = logging.getLogger(__name__)
 # The library logs every frame at INFO through the logger it is given; keep that apart.
 FRAME_LOGGER = logging.getLogger(__name__ + ".frames")
 FRAME_LOGGER.setLevel(logging.WARNING)
-
-
-@dataclass
-class SimulatorConfig:
-    connectors: int = 2
-    vendor: str = "Voltaro"
-    model: str = "Simulator"
-    firmware_version: str = "1.0.0"
-    power_w: float = 11000.0
-    meter_interval: float = 10.0
-    # Local sessions started by the simulated driver; None: only remote sessions.
-    session_every: float | None = None
-    session_length: float = 60.0
-    id_tag: str = "SIMTAG"
-    # Time runs this many times faster for the meter, so energy visibly rises in a demo.
-    energy_speedup: float = 1.0
-    # Seconds between the steps of a firmware update or diagnostics upload.
-    notification_delay: float = 1.0
 
 
 @dataclass
@@ -90,37 +77,6 @@ class Session:
     reservation_id: int | None = None
     task: asyncio.Task[None] | None = None
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-@dataclass(frozen=True)
-class InstalledCertificate:
-    """A root certificate installed by the central system (InstallCertificate)."""
-
-    certificate_type: str  # CentralSystemRootCertificate or ManufacturerRootCertificate
-    certificate: x509.Certificate
-    issuer: x509.Certificate  # itself for a self-signed root
-
-    def hash_data(self, algorithm: str = "SHA256") -> dict[str, str]:
-        return certificates.certificate_hash_data(self.certificate, self.issuer, algorithm)
-
-
-def _public_der(key: Any) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _same_certificate(held: dict[str, str], named: dict[str, Any]) -> bool:
-    """Whether certificateHashData `named` (as the central system sent it) is `held`'s:
-    hex compared without regard to case, serial numbers as numbers."""
-    try:
-        return (
-            held["issuer_name_hash"] == str(named["issuer_name_hash"]).lower()
-            and held["issuer_key_hash"] == str(named["issuer_key_hash"]).lower()
-            and int(held["serial_number"], 16) == int(str(named["serial_number"]), 16)
-        )
-    except (KeyError, ValueError):
-        return False
 
 
 class SimulatedChargePoint(LibraryChargePoint):
@@ -251,10 +207,9 @@ class SimulatedChargePoint(LibraryChargePoint):
             answer = await self.call(call.Authorize(id_tag=self.config.id_tag), suppress=False)
             if answer.id_tag_info["status"] != AuthorizationStatus.accepted:
                 LOGGER.warning(
-                    "%s: id tag %s not accepted (%s); add it with `python -m webapp id-tag add`",
+                    "%s: %s",
                     self.id,
-                    self.config.id_tag,
-                    answer.id_tag_info["status"],
+                    refused_tag_hint(self.config.id_tag, answer.id_tag_info["status"]),
                 )
                 continue
             session = self.begin_session(random.choice(free), self.config.id_tag)
@@ -755,50 +710,21 @@ class SimulatedChargePoint(LibraryChargePoint):
         """Ask for a certificate of its own: SignCertificate with the CSR of a new key whose
         CN is its serial number, for TLS client authentication. The certificate comes
         later, in CertificateSigned. Returns the central system's answer."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        csr = (
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(
-                x509.Name(
-                    [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.config.vendor),
-                        x509.NameAttribute(NameOID.COMMON_NAME, self.serial_number),
-                    ]
-                )
-            )
-            .add_extension(certificates.CLIENT_KEY_USAGE, critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(key, hashes.SHA256())
-        )
+        key, pem = signing_request(self.config.vendor, self.serial_number)
         self._csr_key = key  # before the CALL: CertificateSigned may follow the answer at once
-        pem = csr.public_bytes(serialization.Encoding.PEM).decode()
         answer = await self.call(call.SignCertificate(csr=pem), suppress=False)
         LOGGER.info("%s: SignCertificate %s", self.id, answer.status)
         return answer.status
 
     @on(Action.certificate_signed)
     async def on_certificate_signed(self, certificate_chain: str) -> Any:
-        try:
-            chain = x509.load_pem_x509_certificates(certificate_chain.encode())
-        except ValueError:
-            return call_result.CertificateSigned(status=CertificateSignedStatus.rejected)
         key = self._csr_key
-        if key is not None and _public_der(chain[0].public_key()) != _public_der(key.public_key()):
-            # Not for the key it asked for: of no use to it.
+        if not chain_for_key(certificate_chain, key):
+            # Not PEM, or not for the key it asked for: of no use to it.
             return call_result.CertificateSigned(status=CertificateSignedStatus.rejected)
         self.certificate_chain = certificate_chain
         self.certificate_key, self._csr_key = key, None
         return call_result.CertificateSigned(status=CertificateSignedStatus.accepted)
-
-    def _issuer_of(self, certificate: x509.Certificate) -> x509.Certificate | None:
-        """The certificate, among itself and those installed, whose key signed it."""
-        for candidate in [certificate, *(c.certificate for c in self.installed_certificates)]:
-            try:
-                certificate.verify_directly_issued_by(candidate)
-            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-                continue
-            return candidate
-        return None
 
     @on(Action.install_certificate)
     async def on_install_certificate(self, certificate_type: str, certificate: str) -> Any:
@@ -806,7 +732,7 @@ class SimulatedChargePoint(LibraryChargePoint):
             parsed = x509.load_pem_x509_certificate(certificate.encode())
         except ValueError:
             return call_result.InstallCertificate(status=CertificateStatus.rejected)
-        issuer = self._issuer_of(parsed)
+        issuer = issuer_among(parsed, self.installed_certificates)
         if issuer is None:
             # Neither a root nor issued by one it holds: it could never check a chain to it.
             return call_result.InstallCertificate(status=CertificateStatus.rejected)
@@ -831,7 +757,7 @@ class SimulatedChargePoint(LibraryChargePoint):
     async def on_delete_certificate(self, certificate_hash_data: dict[str, Any]) -> Any:
         algorithm = certificate_hash_data["hash_algorithm"]
         for installed in self.installed_certificates:
-            if _same_certificate(installed.hash_data(algorithm), certificate_hash_data):
+            if same_certificate(installed.hash_data(algorithm), certificate_hash_data):
                 self.installed_certificates.remove(installed)
                 return call_result.DeleteCertificate(status=DeleteCertificateStatus.accepted)
         return call_result.DeleteCertificate(status=DeleteCertificateStatus.not_found)

@@ -1,0 +1,429 @@
+"""OCPP 2.0.1 transactions over a real WebSocket: TransactionEvent messages as sessions in
+the API, whatever order, repetition or gaps they arrive with, and hostile frames refused
+with 2.0.1's error codes on a connection that stays usable."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ocpp_core.services.transaction_events import LATE_EVENT, NO_STARTED, SEQ_GAP
+from tests.conftest import OPERATOR, VIEWER
+from tests.ocpp_client import RawChargePoint
+
+ENERGY = "Energy.Active.Import.Register"
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def recent() -> datetime:
+    """A start two minutes ago, to the second: no timing flag (offline, future) applies to
+    events within the next few minutes of it."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+
+
+async def api(client, path: str) -> Any:
+    response = await client.get(path, headers=VIEWER)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def add_tag(client, id_tag: str) -> None:
+    response = await client.post("/api/id-tags", json={"id_tag": id_tag}, headers=OPERATOR)
+    assert response.status == 201, await response.text()
+
+
+async def sessions(client, charge_point_id: str) -> list[dict[str, Any]]:
+    return await api(client, f"/api/transactions?charge_point_id={charge_point_id}")
+
+
+async def meter_values(client, transaction_id: int) -> list[dict[str, Any]]:
+    return await api(client, f"/api/transactions/{transaction_id}/meter-values")
+
+
+async def station(connect, charge_point_id: str) -> RawChargePoint:
+    """A 2.0.1 charging station, booted and accepted, its connector 1 of EVSE 1 occupied."""
+    cp = await connect(charge_point_id, protocols=("ocpp2.0.1",))
+    assert cp.ws.protocol == "ocpp2.0.1"
+    boot = await cp.result(
+        "BootNotification",
+        {
+            "chargingStation": {"model": "TestModel", "vendorName": "TestVendor"},
+            "reason": "PowerUp",
+        },
+    )
+    assert boot["status"] == "Accepted", boot
+    status = await cp.result(
+        "StatusNotification",
+        {
+            "timestamp": iso(datetime.now(UTC)),
+            "connectorStatus": "Occupied",
+            "evseId": 1,
+            "connectorId": 1,
+        },
+    )
+    assert status == {}
+    return cp
+
+
+def event(
+    event_type: str,
+    seq_no: int,
+    transaction_id: str,
+    timestamp: datetime,
+    trigger: str,
+    *,
+    evse: int | None = 1,
+    connector: int = 1,
+    token: str | None = None,
+    energy: int | None = None,
+    context: str | None = None,
+    offline: bool | None = None,
+    **info: Any,
+) -> dict[str, Any]:
+    """A TransactionEventRequest: `info` adds to transactionInfo (chargingState,
+    stoppedReason); `energy` is one register reading in Wh with `context`."""
+    payload: dict[str, Any] = {
+        "eventType": event_type,
+        "timestamp": iso(timestamp),
+        "triggerReason": trigger,
+        "seqNo": seq_no,
+        "transactionInfo": {"transactionId": transaction_id, **info},
+    }
+    if evse is not None:
+        payload["evse"] = {"id": evse, "connectorId": connector}
+    if token is not None:
+        payload["idToken"] = {"idToken": token, "type": "ISO14443"}
+    if energy is not None:
+        sample: dict[str, Any] = {
+            "value": energy,
+            "measurand": ENERGY,
+            "unitOfMeasure": {"unit": "Wh"},
+        }
+        if context is not None:
+            sample["context"] = context
+        payload["meterValue"] = [{"timestamp": iso(timestamp), "sampledValue": [sample]}]
+    if offline is not None:
+        payload["offline"] = offline
+    return payload
+
+
+def started(tx: str, at: datetime, seq_no: int = 0, **kwargs: Any) -> dict[str, Any]:
+    kwargs.setdefault("energy", 1000)
+    return event("Started", seq_no, tx, at, "Authorized", context="Transaction.Begin", **kwargs)
+
+
+def updated(tx: str, at: datetime, seq_no: int, **kwargs: Any) -> dict[str, Any]:
+    kwargs.setdefault("context", "Sample.Periodic")
+    return event("Updated", seq_no, tx, at, "MeterValuePeriodic", **kwargs)
+
+
+def ended(tx: str, at: datetime, seq_no: int, **kwargs: Any) -> dict[str, Any]:
+    kwargs.setdefault("energy", 2000)
+    kwargs.setdefault("stoppedReason", "EVDisconnected")
+    return event("Ended", seq_no, tx, at, "EVDeparted", context="Transaction.End", **kwargs)
+
+
+ACCEPTED = {"idTokenInfo": {"status": "Accepted"}}
+
+
+async def test_full_session(client, connect) -> None:
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    answer = await cp.result("TransactionEvent", started("TX-A", t0, token="TAG1"))
+    assert answer == ACCEPTED
+    [open_tx] = await sessions(client, "CS1")
+    assert open_tx["stop_time"] is None
+    assert open_tx["meter_start"] == 1000
+
+    update = updated("TX-A", t0 + timedelta(seconds=30), 1, energy=1500, chargingState="Charging")
+    assert await cp.result("TransactionEvent", update) == {}
+    with_token = updated(
+        "TX-A", t0 + timedelta(seconds=40), 2, energy=1600, token="TAG1", chargingState="Charging"
+    )
+    assert await cp.result("TransactionEvent", with_token) == ACCEPTED
+
+    end = ended("TX-A", t0 + timedelta(minutes=1), 3, token="TAG1")
+    assert await cp.result("TransactionEvent", end) == ACCEPTED
+
+    [tx] = await sessions(client, "CS1")
+    assert isinstance(tx["id"], int)
+    assert tx == {
+        "id": tx["id"],
+        "charge_point_id": "CS1",
+        "connector_id": 1,
+        "id_tag": "TAG1",
+        "meter_start": 1000,
+        "meter_stop": 2000,
+        "start_time": iso(t0),
+        "stop_time": iso(t0 + timedelta(minutes=1)),
+        "stop_reason": "EVDisconnected",
+        "energy_wh": 1000.0,
+        "ocpp_transaction_id": "TX-A",
+        "evse_id": 1,
+        "flags": [],
+    }
+    assert open_tx["id"] == tx["id"]
+    assert await api(client, "/api/transactions?active=true") == []
+
+    values = await meter_values(client, tx["id"])
+    assert [
+        (v["timestamp"], v["measurand"], v["value"], v["unit"], v["context"]) for v in values
+    ] == [
+        (iso(t0), ENERGY, "1000", "Wh", "Transaction.Begin"),
+        (iso(t0 + timedelta(seconds=30)), ENERGY, "1500", "Wh", "Sample.Periodic"),
+        (iso(t0 + timedelta(seconds=40)), ENERGY, "1600", "Wh", "Sample.Periodic"),
+        (iso(t0 + timedelta(minutes=1)), ENERGY, "2000", "Wh", "Transaction.End"),
+    ]
+
+
+async def test_repeated_event_is_stored_once_and_answered_each_time(client, connect) -> None:
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+    messages = [
+        started("TX-R", t0, token="TAG1"),
+        updated("TX-R", t0 + timedelta(seconds=30), 1, energy=1500),
+        ended("TX-R", t0 + timedelta(minutes=1), 2),
+    ]
+    expected = [ACCEPTED, {}, {}]
+    for payload, answer in zip(messages, expected, strict=True):
+        # Sent again as a charger does whose answer was lost: answered both times.
+        assert await cp.result("TransactionEvent", payload) == answer
+        assert await cp.result("TransactionEvent", payload) == answer
+
+    [tx] = await sessions(client, "CS1")
+    assert (tx["meter_start"], tx["meter_stop"], tx["energy_wh"]) == (1000, 2000, 1000.0)
+    assert tx["stop_reason"] == "EVDisconnected"
+    # A repetition is no event arriving late.
+    assert tx["flags"] == []
+    values = await meter_values(client, tx["id"])
+    assert [(v["value"], v["context"]) for v in values] == [
+        ("1000", "Transaction.Begin"),
+        ("1500", "Sample.Periodic"),
+        ("2000", "Transaction.End"),
+    ]
+
+
+async def test_events_out_of_order(client, connect) -> None:
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    # Queued while offline: the Updated comes first, then the Started it follows.
+    first = updated(
+        "TX-O", t0 + timedelta(seconds=30), 1, energy=1500, offline=True, chargingState="Charging"
+    )
+    assert await cp.result("TransactionEvent", first) == {}
+    late_start = started("TX-O", t0, token="TAG1", offline=True)
+    assert await cp.result("TransactionEvent", late_start) == ACCEPTED
+    assert await cp.result("TransactionEvent", ended("TX-O", t0 + timedelta(minutes=1), 2)) == {}
+
+    [tx] = await sessions(client, "CS1")
+    assert tx["start_time"] == iso(t0)
+    assert tx["stop_time"] == iso(t0 + timedelta(minutes=1))
+    assert tx["meter_start"] == 1000
+    assert tx["meter_stop"] == 2000
+    assert tx["energy_wh"] == 1000.0
+    assert tx["id_tag"] == "TAG1"
+    assert (tx["evse_id"], tx["connector_id"]) == (1, 1)
+    assert LATE_EVENT == "out_of_order"
+    assert "out_of_order" in tx["flags"]
+    # Its Started came after all: the flag that said it never did is gone.
+    assert "started_not_received" not in tx["flags"]
+    values = await meter_values(client, tx["id"])
+    assert [(v["value"], v["context"]) for v in values] == [
+        ("1000", "Transaction.Begin"),
+        ("1500", "Sample.Periodic"),
+        ("2000", "Transaction.End"),
+    ]
+
+
+async def test_ended_without_started(client, connect) -> None:
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    end = ended("TX-E", t0, 4, energy=5000, stoppedReason="StoppedByEV")
+    assert await cp.result("TransactionEvent", end) == {}
+
+    [tx] = await sessions(client, "CS1")
+    assert tx["ocpp_transaction_id"] == "TX-E"
+    assert (tx["evse_id"], tx["connector_id"]) == (1, 1)
+    assert tx["stop_time"] == iso(t0)
+    assert tx["stop_reason"] == "StoppedByEV"
+    assert tx["meter_stop"] == 5000
+    assert NO_STARTED == "started_not_received"
+    assert "started_not_received" in tx["flags"]
+    assert await api(client, "/api/transactions?active=true") == []
+
+
+async def test_seq_no_gap_is_flagged_until_filled(client, connect) -> None:
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+    assert SEQ_GAP == "seq_no_gap"
+
+    await cp.result("TransactionEvent", started("TX-G", t0, token="TAG1"))
+    [tx] = await sessions(client, "CS1")
+    assert "seq_no_gap" not in tx["flags"]
+
+    await cp.result("TransactionEvent", updated("TX-G", t0 + timedelta(seconds=40), 2, energy=1600))
+    [tx] = await sessions(client, "CS1")
+    assert "seq_no_gap" in tx["flags"]
+
+    await cp.result("TransactionEvent", ended("TX-G", t0 + timedelta(minutes=1), 3))
+    [tx] = await sessions(client, "CS1")
+    assert "seq_no_gap" in tx["flags"]
+    assert tx["meter_stop"] == 2000
+
+    # The missing event arrives after the end: the gap is gone, the end stays as it was.
+    await cp.result("TransactionEvent", updated("TX-G", t0 + timedelta(seconds=20), 1, energy=1400))
+    [tx] = await sessions(client, "CS1")
+    assert "seq_no_gap" not in tx["flags"]
+    assert (tx["meter_start"], tx["meter_stop"], tx["energy_wh"]) == (1000, 2000, 1000.0)
+    assert tx["stop_time"] == iso(t0 + timedelta(minutes=1))
+    values = await meter_values(client, tx["id"])
+    assert [v["value"] for v in values] == ["1000", "1400", "1600", "2000"]
+
+
+async def test_token_arriving_in_an_update(client, connect) -> None:
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    # Plugged in first, no token yet: the answer has no idTokenInfo.
+    plug_in = event("Started", 0, "TX-T", t0, "CablePluggedIn", energy=1000,
+                    context="Transaction.Begin")  # fmt: skip
+    assert await cp.result("TransactionEvent", plug_in) == {}
+    [tx] = await sessions(client, "CS1")
+    assert tx["id_tag"] is None
+
+    authorized = event("Updated", 1, "TX-T", t0 + timedelta(seconds=20), "Authorized", token="TAG1")
+    assert await cp.result("TransactionEvent", authorized) == ACCEPTED
+    [tx] = await sessions(client, "CS1")
+    assert tx["id_tag"] == "TAG1"
+
+    assert await cp.result("TransactionEvent", ended("TX-T", t0 + timedelta(minutes=1), 2)) == {}
+    [tx] = await sessions(client, "CS1")
+    assert tx["id_tag"] == "TAG1"
+    assert (tx["meter_start"], tx["meter_stop"]) == (1000, 2000)
+    # The tag's session is open no more: the tag is free for another.
+    assert await cp.result("Authorize", {"idToken": {"idToken": "TAG1", "type": "ISO14443"}}) == (
+        ACCEPTED
+    )
+
+
+async def test_unknown_tag_is_invalid_and_the_session_recorded(client, connect) -> None:
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    answer = await cp.result("TransactionEvent", started("TX-U", t0, token="NOBODY"))
+    assert answer == {"idTokenInfo": {"status": "Invalid"}}
+    await cp.result("TransactionEvent", ended("TX-U", t0 + timedelta(minutes=1), 1))
+
+    [tx] = await sessions(client, "CS1")
+    assert tx["ocpp_transaction_id"] == "TX-U"
+    assert tx["id_tag"] == "NOBODY"
+    assert (tx["meter_start"], tx["meter_stop"]) == (1000, 2000)
+    assert tx["stop_reason"] == "EVDisconnected"
+
+
+async def test_tag_in_use_elsewhere_is_concurrent(client, connect) -> None:
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    assert await cp.result("TransactionEvent", started("TX-1", t0, token="TAG1")) == ACCEPTED
+    second = started("TX-2", t0 + timedelta(seconds=10), token="TAG1", evse=2)
+    assert await cp.result("TransactionEvent", second) == {
+        "idTokenInfo": {"status": "ConcurrentTx"}
+    }
+    listed = await sessions(client, "CS1")
+    assert sorted((t["ocpp_transaction_id"], t["evse_id"]) for t in listed) == [
+        ("TX-1", 1),
+        ("TX-2", 2),
+    ]
+
+    # Once the first ends, the tag has no other open session than the second's own.
+    await cp.result("TransactionEvent", ended("TX-1", t0 + timedelta(seconds=30), 1))
+    again = updated("TX-2", t0 + timedelta(seconds=40), 1, token="TAG1", evse=2)
+    assert await cp.result("TransactionEvent", again) == ACCEPTED
+
+
+async def test_same_transaction_id_on_two_chargers(client, connect) -> None:
+    await add_tag(client, "TAG-A")
+    await add_tag(client, "TAG-B")
+    a = await station(connect, "CS-A")
+    b = await station(connect, "CS-B")
+    t0 = recent()
+
+    assert await a.result("TransactionEvent", started("TX-1", t0, token="TAG-A")) == ACCEPTED
+    b_start = started("TX-1", t0 + timedelta(seconds=5), token="TAG-B", energy=7000)
+    assert await b.result("TransactionEvent", b_start) == ACCEPTED
+    b_end = ended("TX-1", t0 + timedelta(seconds=50), 1, energy=7300)
+    await b.result("TransactionEvent", b_end)
+
+    [on_a] = await sessions(client, "CS-A")
+    [on_b] = await sessions(client, "CS-B")
+    assert on_a["id"] != on_b["id"]
+    assert on_a["ocpp_transaction_id"] == on_b["ocpp_transaction_id"] == "TX-1"
+    # B's Ended closed B's session only.
+    assert (on_a["id_tag"], on_a["meter_start"], on_a["stop_time"]) == ("TAG-A", 1000, None)
+    assert (on_b["id_tag"], on_b["meter_start"], on_b["meter_stop"]) == ("TAG-B", 7000, 7300)
+
+    await a.result("TransactionEvent", ended("TX-1", t0 + timedelta(minutes=1), 1))
+    [on_a] = await sessions(client, "CS-A")
+    assert (on_a["meter_start"], on_a["meter_stop"], on_a["energy_wh"]) == (1000, 2000, 1000.0)
+    assert [v["value"] for v in await meter_values(client, on_a["id"])] == ["1000", "2000"]
+    assert [v["value"] for v in await meter_values(client, on_b["id"])] == ["7000", "7300"]
+    assert len(await api(client, "/api/transactions")) == 2
+
+
+async def assert_still_usable(cp: RawChargePoint) -> None:
+    heartbeat = await cp.result("Heartbeat", {})
+    assert datetime.fromisoformat(heartbeat["currentTime"]).tzinfo is not None
+
+
+async def test_hostile_frames_are_refused_with_201_codes(client, connect) -> None:
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    wrong_type = started("TX-H", t0)
+    wrong_type["seqNo"] = "x"
+    frame = await cp.call("TransactionEvent", wrong_type, unique_id="wrong-type")
+    assert frame[:3] == [4, "wrong-type", "TypeConstraintViolation"], frame
+    assert "seqNo" in json.dumps(frame[4])
+    await assert_still_usable(cp)
+
+    missing = started("TX-H", t0)
+    del missing["triggerReason"]
+    frame = await cp.call("TransactionEvent", missing, unique_id="missing")
+    assert frame[:3] == [4, "missing", "OccurrenceConstraintViolation"], frame
+    await assert_still_usable(cp)
+
+    # Nothing of the refused events was stored.
+    assert await sessions(client, "CS1") == []
+
+    frame = await cp.call("NoSuchAction", {}, unique_id="unknown-action")
+    assert frame[:3] == [4, "unknown-action", "NotImplemented"], frame
+    await assert_still_usable(cp)
+
+    await cp.send_raw(json.dumps([7, "id1", "Heartbeat", {}]))
+    frame = await cp.receive()
+    assert frame[:3] == [4, "id1", "MessageTypeNotSupported"], frame
+    await assert_still_usable(cp)
+
+    await cp.send_raw('[2, "not-json", "Heartbeat", {')
+    frame = await cp.receive()
+    assert frame[:3] == [4, "not-json", "RpcFrameworkError"], frame
+    await assert_still_usable(cp)
+
+    # And a valid event after all that is stored.
+    assert await cp.result("TransactionEvent", started("TX-H", t0)) == {}
+    [tx] = await sessions(client, "CS1")
+    assert tx["ocpp_transaction_id"] == "TX-H"
