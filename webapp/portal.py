@@ -9,13 +9,16 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import session_middleware
 
+from ocpp_core.services.message_log import is_secret_variable
 from webapp import assets, presentation
 from webapp.auth import secure_session_cookie, session_storage
 from webapp.keys import SSE_STREAMS
 from webapp.views import (
     charge_points,
     dashboard,
+    device_model,
     events,
+    evses,
     id_tags,
     login,
     operations,
@@ -39,7 +42,7 @@ def setup(app: web.Application) -> None:
     )
     env.globals.update(
         assets=assets,
-        tone=presentation.tone,
+        tone=evses.tone,
         event_key=presentation.event_key,
         kwh=presentation.kwh,
         kw=presentation.kw,
@@ -47,6 +50,8 @@ def setup(app: web.Application) -> None:
         when=presentation.when,
         ago=presentation.ago,
         flag_help=presentation.flag_help,
+        # A password variable (2.0.1 BasicAuthPassword): set by admins only, never shown.
+        secret_variable=is_secret_variable,
     )
     app[aiohttp_jinja2.static_root_key] = "/static"
     app[SSE_STREAMS] = set()
@@ -82,6 +87,16 @@ def setup(app: web.Application) -> None:
         "/charge-points/{charge_point_id}/operations/{operation}",
         operations.operation,
         name="cp_operation",
+    )
+    r.add_get(
+        "/charge-points/{charge_point_id}/device-model",
+        device_model.device_model_page,
+        name="device_model",
+    )
+    r.add_post(
+        "/charge-points/{charge_point_id}/device-model/set",
+        device_model.set_variable_in_place,
+        name="set_variable",
     )
     r.add_post(
         "/charge-points/{charge_point_id}/accept", charge_points.accept, name="accept_charge_point"

@@ -7,9 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.services.users import UserView
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
-from webapp.views.answers import OperationResult, run_operation
+from webapp.views import remote_201
+from webapp.views.answers import OperationResult, describe_201, run_operation
 from webapp.views.common import (
     Message,
     audit,
@@ -19,7 +21,12 @@ from webapp.views.common import (
     render_partial,
     rows,
     text_field,
+    version_spoken,
 )
+from webapp.views.form_fields import optional_number
+
+# How many of a 2.0.1 charger's reports and notifications its page shows.
+NOTIFICATIONS_SHOWN = 30
 
 
 async def _page(
@@ -37,6 +44,7 @@ async def _page(
         raise web.HTTPNotFound(text=f"No charge point {charge_point_id}\n") from None
     context: dict[str, Any] = {
         **await operations_context(request.app, charge_point_id),
+        **await notifications_context(request.app, charge_point_id),
         "nav": "dashboard",
         "row": row,
         "sessions": await services.transactions.list(charge_point_id=charge_point_id, limit=20),
@@ -58,7 +66,16 @@ async def operations_context(app: web.Application, charge_point_id: str) -> dict
         "journal": await operations.journal(charge_point_id, limit=30),
         "security_events": await app[SERVICES].charge_points.security_events(charge_point_id),
         "deviations": await app[SERVICES].deviations.recent(charge_point_id, limit=30),
+        # 2.0.1: whether a report has filled the device model (its page shows it).
+        "has_device_model": await app[SERVICES].device_model.has_report(charge_point_id),
     }
+
+
+async def notifications_context(app: web.Application, charge_point_id: str) -> dict[str, Any]:
+    """What `_cp_notifications.html` shows: a 2.0.1 charger's recent reports and
+    notifications (NotifyEvent, NotifyReport, ...), newest first."""
+    notifications = app[SERVICES].notifications
+    return {"notifications": await notifications.recent(charge_point_id, NOTIFICATIONS_SHOWN)}
 
 
 async def charge_point_page(request: web.Request) -> web.Response:
@@ -113,6 +130,8 @@ async def remote_start(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
     form = await request.post()
+    if await version_spoken(request, charge_point_id) == "2.0.1":
+        return await _request_start(request, user, charge_point_id, form)
 
     async def start() -> Any:
         return await request.app[CENTRAL_SYSTEM].remote_start_transaction(
@@ -130,6 +149,8 @@ async def remote_stop(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
     form = await request.post()
+    if await version_spoken(request, charge_point_id) == "2.0.1":
+        return await _request_stop(request, user, charge_point_id, form)
 
     async def stop() -> Any:
         transaction_id = _optional_int(text_field(form, "transaction_id"), "transaction")
@@ -140,6 +161,37 @@ async def remote_stop(request: web.Request) -> web.Response:
         )
 
     result = await run_operation("Remote stop", "RemoteStopTransaction", stop())
+    return await answer_operation(request, result)
+
+
+async def _request_start(
+    request: web.Request, user: UserView, charge_point_id: str, form: Any
+) -> web.Response:
+    async def start() -> dict[str, Any]:
+        id_tag = text_field(form, "id_tag")
+        if not id_tag:
+            raise InvalidInput("give the id tag")
+        evse_id = optional_number(form, "evse_id", "EVSE", minimum=1)
+        return await remote_201.request_start_transaction(
+            request, user, charge_point_id, id_tag, evse_id
+        )
+
+    result = await run_operation("Remote start", "RequestStartTransaction", start(), describe_201)
+    return await answer_operation(request, result)
+
+
+async def _request_stop(
+    request: web.Request, user: UserView, charge_point_id: str, form: Any
+) -> web.Response:
+    async def stop() -> dict[str, Any]:
+        transaction_id = optional_number(form, "transaction_id", "transaction", minimum=1)
+        if transaction_id is None:
+            raise InvalidInput("choose the session to stop")
+        return await remote_201.request_stop_transaction(
+            request, user, charge_point_id, transaction_id
+        )
+
+    result = await run_operation("Remote stop", "RequestStopTransaction", stop(), describe_201)
     return await answer_operation(request, result)
 
 

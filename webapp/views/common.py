@@ -9,11 +9,15 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ocpp_core.central_system import ChargePointStatus
+from ocpp_core.central_system import CentralSystem, ChargePointStatus
+from ocpp_core.errors import NotFound
+from ocpp_core.services.charge_points import ChargePointView
 from ocpp_core.services.transactions import LiveSession
+from webapp.api import ocpp_version_of
 from webapp.auth import csrf_token, current_user
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.presentation import overall_status, path_url
+from webapp.views.evses import Evse, evses_of, overall_status_201
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,12 @@ class Row:
     status: ChargePointStatus
     overall: str
     sessions: tuple[LiveSession, ...]
+    version: str = "1.6"  # the OCPP version it speaks (or last spoke)
+
+    @property
+    def evses(self) -> list[Evse]:
+        """A 2.0.1 station's connectors by EVSE (none for 1.6)."""
+        return evses_of(self.status.charge_point.connectors)
 
 
 async def _with_user(request: web.Request, context: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +111,30 @@ async def rows(app: web.Application, charge_point_id: str | None = None) -> list
     by_cp: dict[str, list[LiveSession]] = {}
     for session in live:
         by_cp.setdefault(session.transaction.charge_point_id, []).append(session)
-    return [Row(s, overall_status(s), tuple(by_cp.get(s.charge_point.id, ()))) for s in statuses]
+    return [_row(central, s, tuple(by_cp.get(s.charge_point.id, ()))) for s in statuses]
+
+
+def _version_shown(central: CentralSystem, cp: ChargePointView) -> str:
+    # api.ocpp_version_of's rule, on the view already read rather than a query per row.
+    return central.connected_version(cp.id) or cp.ocpp_version or cp.pinned_ocpp_version or "1.6"
+
+
+def _row(
+    central: CentralSystem, status: ChargePointStatus, sessions: tuple[LiveSession, ...]
+) -> Row:
+    version = _version_shown(central, status.charge_point)
+    if version == "2.0.1":
+        return Row(status, overall_status_201(status, sessions), sessions, version)
+    return Row(status, overall_status(status), sessions, version)
+
+
+async def version_spoken(request: web.Request, charge_point_id: str) -> str:
+    """The version an operation for the charge point is sent in (api.ocpp_version_of);
+    404 for one not registered."""
+    try:
+        return await ocpp_version_of(request, charge_point_id)
+    except NotFound as error:
+        raise web.HTTPNotFound(text=f"{error}\n") from None
 
 
 def counters(all_rows: list[Row]) -> dict[str, int]:

@@ -6,7 +6,11 @@ page uses, under an event name its element listens for (`sse-swap`):
 
 - the dashboard (`/events`): `cp-{id}` (a row, the id percent-encoded), `new-charge-point`
   (a row to append: no `cp-` name, which a charge point `new` would have), `counters`;
-- a charge point page (`/events?charge_point=ID`): `detail` and `log` (new log rows).
+- a charge point page (`/events?charge_point=ID`): `detail`, `log` (new log rows),
+  `operations`, and for 2.0.1 `notifications` (its reports and notifications);
+- a device model page (`/events?charge_point=ID&view=device-model`): `device-model`, with
+  no content, when a report part arrives: the table asks for itself again, with the
+  search typed on the page (which this stream does not know).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ocpp_core.services.users import REVOKED
 from webapp.auth import require_role
 from webapp.keys import BUS, SERVICES, SSE_STREAMS
 from webapp.presentation import event_key
-from webapp.views.charge_points import operations_context
+from webapp.views.charge_points import notifications_context, operations_context
 from webapp.views.common import counters, render_partial, rows
 
 COALESCE_SECONDS = 0.2
@@ -40,6 +44,8 @@ OPERATIONS_STATE = frozenset(
     }
 )
 PING_SECONDS = 15
+# Event kinds that change nothing the detail part shows (2.0.1 reports have their parts).
+NOT_IN_DETAIL = frozenset({"operation", "notification", "device_model"})
 
 
 async def _gather(queue: asyncio.Queue[Event]) -> list[Event]:
@@ -108,11 +114,15 @@ async def _charge_point(
         [row] = await rows(request.app, charge_point_id)
     except NotFound:
         return
-    if kinds & OPERATIONS_STATE:
+    if kinds & (OPERATIONS_STATE | {"device_model"}):
         context = {"row": row, **await operations_context(request.app, charge_point_id)}
         html = await render_partial(request, "_cp_operations.html", context)
         await response.send(html, event="operations")
-    if kinds - {"operation"}:
+    if "notification" in kinds:
+        context = await notifications_context(request.app, charge_point_id)
+        html = await render_partial(request, "_cp_notifications.html", context)
+        await response.send(html, event="notifications")
+    if kinds - NOT_IN_DETAIL:
         sessions = await request.app[SERVICES].transactions.list(
             charge_point_id=charge_point_id, limit=20
         )
@@ -120,9 +130,23 @@ async def _charge_point(
         await response.send(html, event="detail")
 
 
+async def _device_model(
+    response: EventSourceResponse, batch: list[Event], charge_point_id: str
+) -> None:
+    reported = any(
+        e.charge_point_id == charge_point_id
+        and e.kind == "notification"
+        and e.data.get("action") == "NotifyReport"
+        for e in batch
+    )
+    if reported:
+        await response.send("report", event="device-model")
+
+
 async def events(request: web.Request) -> web.StreamResponse:
     user = await require_role(request, "viewer")
     charge_point_id = request.query.get("charge_point")
+    device_model = request.query.get("view") == "device-model"
     known = (
         set() if charge_point_id else {r.status.charge_point.id for r in await rows(request.app)}
     )
@@ -143,7 +167,9 @@ async def events(request: web.Request) -> web.StreamResponse:
                 batch = [e for e in batch if e.kind != REVOKED]
                 if not batch:
                     continue
-                if charge_point_id:
+                if charge_point_id and device_model:
+                    await _device_model(response, batch, charge_point_id)
+                elif charge_point_id:
                     await _charge_point(request, response, batch, charge_point_id)
                 else:
                     await _dashboard(request, response, batch, known)

@@ -7,7 +7,6 @@ the registry, journalled, its answer shown in place.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,39 +14,15 @@ from aiohttp import web
 from ocpp.v16 import call
 
 from ocpp_core.errors import InvalidInput
-from ocpp_core.timeutil import format_datetime, parse_datetime
 from webapp.api import OPERATIONS, send_operation
 from webapp.auth import require_role
 from webapp.keys import SERVICES
+from webapp.views import operations_201
 from webapp.views.answers import run_operation
 from webapp.views.charge_points import answer_operation
-from webapp.views.common import text_field
-
-
-def _int(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name.replace('_', ' ')} must be a whole number") from None
-
-
-def _float(value: str, name: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    # "nan", "inf" and "1e400" parse as floats, but are no limit the schema can check.
-    if not math.isfinite(number):
-        raise InvalidInput(f"{name.replace('_', ' ')} must be a number")
-    return number
-
-
-def _datetime(value: str, name: str) -> str:
-    """`<input type=datetime-local>` is zone-less; the page says UTC."""
-    try:
-        return format_datetime(parse_datetime(value)) or ""
-    except ValueError:
-        raise InvalidInput(f"{name.replace('_', ' ')} must be a date and time") from None
+from webapp.views.common import text_field, version_spoken
+from webapp.views.form_fields import finite_number, utc_datetime, whole_number
+from webapp.views.forms_201 import FORMS
 
 
 def _keys(value: str, _name: str) -> list[str]:
@@ -61,52 +36,56 @@ def _text(value: str, _name: str) -> str:
 # Form field -> how to read it, per operation. Empty fields are left out.
 FIELDS: dict[str, dict[str, Callable[[str, str], Any]]] = {
     "Reset": {"type": _text},
-    "ChangeAvailability": {"connector_id": _int, "type": _text},
+    "ChangeAvailability": {"connector_id": whole_number, "type": _text},
     "GetConfiguration": {"key": _keys},
     "ChangeConfiguration": {"key": _text, "value": _text},
     "ClearCache": {},
-    "UnlockConnector": {"connector_id": _int},
+    "UnlockConnector": {"connector_id": whole_number},
     "DataTransfer": {"vendor_id": _text, "message_id": _text, "data": _text},
-    "TriggerMessage": {"requested_message": _text, "connector_id": _int},
+    "TriggerMessage": {"requested_message": _text, "connector_id": whole_number},
     "ReserveNow": {
-        "connector_id": _int,
+        "connector_id": whole_number,
         "id_tag": _text,
-        "expiry_date": _datetime,
+        "expiry_date": utc_datetime,
         "parent_id_tag": _text,
     },
-    "CancelReservation": {"reservation_id": _int},
+    "CancelReservation": {"reservation_id": whole_number},
     "SendLocalList": {"update_type": _text},
     "GetLocalListVersion": {},
     "ClearChargingProfile": {
-        "id": _int,
-        "connector_id": _int,
+        "id": whole_number,
+        "connector_id": whole_number,
         "charging_profile_purpose": _text,
-        "stack_level": _int,
+        "stack_level": whole_number,
     },
-    "GetCompositeSchedule": {"connector_id": _int, "duration": _int, "charging_rate_unit": _text},
+    "GetCompositeSchedule": {
+        "connector_id": whole_number,
+        "duration": whole_number,
+        "charging_rate_unit": _text,
+    },
     "GetDiagnostics": {
         "location": _text,
-        "retries": _int,
-        "retry_interval": _int,
-        "start_time": _datetime,
-        "stop_time": _datetime,
+        "retries": whole_number,
+        "retry_interval": whole_number,
+        "start_time": utc_datetime,
+        "stop_time": utc_datetime,
     },
     "UpdateFirmware": {
         "location": _text,
-        "retrieve_date": _datetime,
-        "retries": _int,
-        "retry_interval": _int,
+        "retrieve_date": utc_datetime,
+        "retries": whole_number,
+        "retry_interval": whole_number,
     },
 }
 
 PROFILE_FIELDS = {
-    "charging_profile_id": _int,
-    "stack_level": _int,
+    "charging_profile_id": whole_number,
+    "stack_level": whole_number,
     "charging_profile_purpose": _text,
     "charging_profile_kind": _text,
     "charging_rate_unit": _text,
-    "limit": _float,
-    "transaction_id": _int,
+    "limit": finite_number,
+    "transaction_id": whole_number,
 }
 
 
@@ -127,7 +106,7 @@ def request_from_form(action: str, form: Any) -> dict[str, Any]:
     missing = [n for n in ("charging_profile_id", "stack_level", "limit") if n not in profile]
     if missing:
         raise InvalidInput(f"give the {', '.join(m.replace('_', ' ') for m in missing)}")
-    connector_id = _int(text_field(form, "connector_id") or "0", "connector_id")
+    connector_id = whole_number(text_field(form, "connector_id") or "0", "connector_id")
     limit = profile.pop("limit")
     unit = profile.pop("charging_rate_unit", "A")
     profile.setdefault("charging_profile_purpose", "TxDefaultProfile")
@@ -140,10 +119,17 @@ def request_from_form(action: str, form: Any) -> dict[str, Any]:
 
 
 async def operation(request: web.Request) -> web.Response:
+    """An operation form's post, in the version the charger speaks (as the API's)."""
     user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
-    action = OPERATIONS.get(request.match_info["operation"])
+    if await version_spoken(request, charge_point_id) == "2.0.1":
+        return await operations_201.operation(request, user)
+    name = request.match_info["operation"]
+    action = OPERATIONS.get(name)
     if action is None:
+        if name in FORMS:
+            result = operations_201.wrong_version(name, charge_point_id, "1.6")
+            return await answer_operation(request, result, template="charge_point_operations.html")
         raise web.HTTPNotFound(text="No such operation\n")
     form = await request.post()
     label = action

@@ -110,7 +110,7 @@ def _csv_row(tx: TransactionView) -> list[Any]:
         tx.id,
         text_cell(tx.charge_point_id),
         tx.connector_id,
-        text_cell(tx.id_tag),
+        text_cell(tx.id_tag or ""),  # a 2.0.1 session may have no token
         format_datetime(tx.start_time),
         format_datetime(tx.stop_time) or "",
         tx.meter_start,
@@ -119,6 +119,8 @@ def _csv_row(tx: TransactionView) -> list[Any]:
         int(((tx.stop_time or datetime.now(UTC)) - tx.start_time).total_seconds()),
         text_cell(tx.stop_reason or ""),
         text_cell(" ".join(tx.flags)),
+        "" if tx.evse_id is None else tx.evse_id,
+        text_cell(tx.ocpp_transaction_id or ""),  # the charger's own id (2.0.1)
     ]
 
 
@@ -145,6 +147,8 @@ async def transactions_csv(request: web.Request) -> web.Response:
             "duration_s",
             "stop_reason",
             "flags",
+            "evse_id",
+            "ocpp_transaction_id",
         ]
     )
     writer.writerows(_csv_row(tx) for tx in transactions)
@@ -199,6 +203,12 @@ async def transaction_page(request: web.Request, message: str | None = None) -> 
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such session\n") from None
     samples = await services.transactions.meter_values_of(transaction_id)
+    # A 2.0.1 session is its TransactionEvents: shown as received, in seqNo order.
+    events = (
+        await services.transaction_events.events_of(transaction_id)
+        if tx.ocpp_transaction_id is not None
+        else []
+    )
     return await render(
         request,
         "transaction.html",
@@ -206,6 +216,7 @@ async def transaction_page(request: web.Request, message: str | None = None) -> 
             "nav": "transactions",
             "tx": tx,
             "samples": samples,
+            "events": events,
             "chart": {"points": chart_points(tx, samples)},
             "message": message,
         },

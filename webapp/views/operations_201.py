@@ -1,0 +1,45 @@
+"""`POST /charge-points/{id}/operations/{operation}` for a charger speaking 2.0.1: the form's
+fields made the 2.0.1 request (forms_201), sent through `api.operate_201` as the API sends
+it (meaning checks, schema, journal, what the answer changes), the answer shown in place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ocpp_core.services.users import UserView
+from ocpp_core.v201.operations import CATALOGUE
+from webapp.api import OPERATIONS, operate_201
+from webapp.keys import SERVICES
+from webapp.views.answers import OperationResult, describe_201, run_operation
+from webapp.views.charge_points import answer_operation
+from webapp.views.forms_201 import FORMS
+
+
+def wrong_version(name: str, charge_point_id: str, speaks: str) -> OperationResult:
+    """A form of the other version (the charger reconnected speaking another since the
+    page was drawn): said on the page, nothing sent."""
+    other = "2.0.1" if speaks == "1.6" else "1.6"
+    detail = f"{name} is an OCPP {other} operation; {charge_point_id!r} speaks {speaks}"
+    return OperationResult(name, "invalid input", False, f"{detail}: reload the page")
+
+
+async def operation(request: web.Request, user: UserView) -> web.Response:
+    charge_point_id = request.match_info["charge_point_id"]
+    name = request.match_info["operation"]
+    form_201 = FORMS.get(name)
+    if form_201 is None:
+        if name in OPERATIONS:
+            result = wrong_version(name, charge_point_id, "2.0.1")
+            return await answer_operation(request, result, template="charge_point_operations.html")
+        raise web.HTTPNotFound(text="No such operation\n")
+    entry = CATALOGUE[name]
+    form = await request.post()
+
+    async def send() -> Any:
+        body = await form_201.build(request.app[SERVICES], charge_point_id, form)
+        return await operate_201(request, user, charge_point_id, entry, body)
+
+    result = await run_operation(form_201.label, entry.action, send(), describe_201)
+    return await answer_operation(request, result, template="charge_point_operations.html")
