@@ -23,6 +23,7 @@ from ocpp_core.db.models import (
     ChargingProfile,
     ConfigurationKey,
     IdTag,
+    InstalledCertificate,
     Operation,
     Reservation,
     utcnow,
@@ -440,6 +441,67 @@ class OperationService:
                         profile=_json(profile),
                     )
                 )
+
+    async def charging_profiles_cleared(
+        self,
+        charge_point_id: str,
+        profile_id: int | None = None,
+        evse_id: int | None = None,
+        purpose: str | None = None,
+        stack_level: int | None = None,
+    ) -> None:
+        """A 2.0.1 ClearChargingProfile the charger Accepted: the profiles it named go."""
+        query = delete(ChargingProfile).where(ChargingProfile.charge_point_id == charge_point_id)
+        if profile_id is not None:
+            query = query.where(ChargingProfile.charging_profile_id == profile_id)
+        if evse_id is not None:
+            query = query.where(ChargingProfile.connector_id == evse_id)
+        if purpose is not None:
+            query = query.where(ChargingProfile.purpose == purpose)
+        if stack_level is not None:
+            query = query.where(ChargingProfile.stack_level == stack_level)
+        async with self._sessions.begin() as session:
+            await session.execute(query)
+
+    async def installed_certificates(
+        self, charge_point_id: str, chains: list[dict[str, Any]], complete: bool
+    ) -> None:
+        """A 2.0.1 GetInstalledCertificateIds answer: the certificates the charger holds,
+        by type and hash; with `complete` (all types asked) the list replaces what was kept."""
+        async with self._sessions.begin() as session:
+            if complete:
+                await session.execute(
+                    delete(InstalledCertificate).where(
+                        InstalledCertificate.charge_point_id == charge_point_id
+                    )
+                )
+            for chain in chains:
+                data = chain["certificate_hash_data"]
+                await session.merge(
+                    InstalledCertificate(
+                        charge_point_id=charge_point_id,
+                        serial_number=data["serial_number"],
+                        issuer_name_hash=data["issuer_name_hash"],
+                        certificate_type=chain.get("certificate_type"),
+                        hash_data=_json(chain),
+                        updated_at=utcnow(),
+                    )
+                )
+
+    async def certificates(self, charge_point_id: str) -> list[dict[str, Any]]:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(InstalledCertificate)
+                    .where(InstalledCertificate.charge_point_id == charge_point_id)
+                    .order_by(InstalledCertificate.certificate_type)
+                )
+            ).all()
+        return [
+            {"certificate_type": r.certificate_type, "serial_number": r.serial_number,
+             "updated_at": r.updated_at}
+            for r in rows
+        ]  # fmt: skip
 
     async def next_reservation_id(self) -> int:
         async with self._sessions() as session:

@@ -231,12 +231,45 @@ async def _monitors_cleared(
     await services.device_model.monitors_cleared(charge_point_id, answer["clear_monitoring_result"])
 
 
+async def _profile_set(
+    services: Services, charge_point_id: str, request: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    if answer["status"] == "Accepted":
+        await services.operations.reported_charging_profiles(
+            charge_point_id, request["evse_id"], [request["charging_profile"]]
+        )
+
+
+async def _profiles_cleared(
+    services: Services, charge_point_id: str, request: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    if answer["status"] == "Accepted":
+        criteria = request.get("charging_profile_criteria") or {}
+        await services.operations.charging_profiles_cleared(
+            charge_point_id,
+            profile_id=request.get("charging_profile_id"),
+            evse_id=criteria.get("evse_id"),
+            purpose=criteria.get("charging_profile_purpose"),
+            stack_level=criteria.get("stack_level"),
+        )
+
+
+async def _certificates_listed(
+    services: Services, charge_point_id: str, request: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    await services.operations.installed_certificates(
+        charge_point_id,
+        answer.get("certificate_hash_data_chain") or [],
+        complete=not request.get("certificate_type"),
+    )
+
+
 _ENTRIES = [
     Operation("cancel-reservation", "CancelReservation", _check_cancel, _cancelled),
     Operation("certificate-signed", "CertificateSigned", admin_only=True),
     Operation("change-availability", "ChangeAvailability", _check_evse),
     Operation("clear-cache", "ClearCache"),
-    Operation("clear-charging-profile", "ClearChargingProfile"),
+    Operation("clear-charging-profile", "ClearChargingProfile", apply=_profiles_cleared),
     Operation("clear-display-message", "ClearDisplayMessage", apply=_display_message_cleared),
     Operation("clear-variable-monitoring", "ClearVariableMonitoring", apply=_monitors_cleared),
     Operation("cost-updated", "CostUpdated"),
@@ -247,7 +280,9 @@ _ENTRIES = [
     Operation("get-charging-profiles", "GetChargingProfiles"),
     Operation("get-composite-schedule", "GetCompositeSchedule", _check_evse),
     Operation("get-display-messages", "GetDisplayMessages"),
-    Operation("get-installed-certificate-ids", "GetInstalledCertificateIds"),
+    Operation(
+        "get-installed-certificate-ids", "GetInstalledCertificateIds", apply=_certificates_listed
+    ),
     Operation("get-local-list-version", "GetLocalListVersion", apply=_local_list_read),
     Operation("get-log", "GetLog", _check_location),
     Operation("get-monitoring-report", "GetMonitoringReport"),
@@ -261,7 +296,7 @@ _ENTRIES = [
     Operation("reserve-now", "ReserveNow", _check_reserve, _reserved),
     Operation("reset", "Reset", _check_evse),
     Operation("send-local-list", "SendLocalList", _check_local_list, _local_list_sent),
-    Operation("set-charging-profile", "SetChargingProfile", _check_evse),
+    Operation("set-charging-profile", "SetChargingProfile", _check_evse, _profile_set),
     Operation("set-display-message", "SetDisplayMessage", apply=_display_message_set),
     Operation("set-monitoring-base", "SetMonitoringBase"),
     Operation("set-monitoring-level", "SetMonitoringLevel"),

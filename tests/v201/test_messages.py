@@ -320,3 +320,45 @@ async def test_remote_start_and_stop_for_a_201_charger(client, connect) -> None:
     assert (await (await posting).json()) == {"status": "Accepted"}
     [tx] = await get(client, "/api/transactions?charge_point_id=RS2")
     assert (tx["ocpp_transaction_id"], tx["evse_id"], tx["id_tag"]) == ("T-RS", 1, "TAG9")
+
+
+async def test_profiles_and_certificates_kept_from_answers(client, connect) -> None:
+    services = client.app[SERVICES]
+    cp = await connect("PR2", protocols=("ocpp2.0.1",))
+    await boot(cp)
+    profile = {
+        "id": 7, "stack_level": 0, "charging_profile_purpose": "TxDefaultProfile",
+        "charging_profile_kind": "Absolute",
+        "charging_schedule": [{"id": 1, "charging_rate_unit": "A", "start_schedule": STAMP,
+                               "charging_schedule_period": [{"start_period": 0, "limit": 16}]}],
+    }  # fmt: skip
+    body = {"evse_id": 0, "charging_profile": profile}
+    posting = asyncio.ensure_future(operate(client, "PR2", "set-charging-profile", body))
+    call = await answer_next(cp, {"status": "Accepted"})
+    assert call[3]["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 16}
+    ]
+    assert (await posting).status == 200
+    [held] = await services.operations.charging_profiles("PR2")
+    assert (held.charging_profile_id, held.purpose) == (7, "TxDefaultProfile")
+    posting = asyncio.ensure_future(
+        operate(client, "PR2", "clear-charging-profile", {"charging_profile_id": 7})
+    )
+    await answer_next(cp, {"status": "Accepted"})
+    assert (await posting).status == 200
+    assert await services.operations.charging_profiles("PR2") == []
+
+    posting = asyncio.ensure_future(operate(client, "PR2", "get-installed-certificate-ids", {}))
+    await answer_next(
+        cp,
+        {"status": "Accepted", "certificateHashDataChain": [
+            {"certificateType": "CSMSRootCertificate",
+             "certificateHashData": {"hashAlgorithm": "SHA256", "issuerNameHash": "ab" * 32,
+                                     "issuerKeyHash": "cd" * 32, "serialNumber": "0A"}}]},
+    )  # fmt: skip
+    assert (await posting).status == 200
+    [certificate] = await services.operations.certificates("PR2")
+    assert (certificate["certificate_type"], certificate["serial_number"]) == (
+        "CSMSRootCertificate",
+        "0A",
+    )
