@@ -1,16 +1,26 @@
 """Fixtures: every database test runs on SQLite and on the real PostgreSQL.
 
 PostgreSQL: one template database is migrated per run, and each test gets its own fresh
-copy of it (CREATE DATABASE ... TEMPLATE), dropped afterwards. When PostgreSQL cannot be
-reached its tests skip with the reason, except under CI=true, where that is a failure.
+copy of it (CREATE DATABASE ... TEMPLATE, made ahead by a thread), dropped afterwards.
+When PostgreSQL cannot be reached its tests skip with the reason, except under CI=true,
+where that is a failure.
+SQLite likewise: one file is migrated per run and each test gets its own copy of it;
+tests marked `unmigrated` get an empty file, which their code migrates itself.
+
+Passwords are hashed with argon2id at the lowest cost in tests (some 0.1 ms, not 170 ms a
+hash: three accounts per test, a login in most); tests marked `production_argon2` use
+the production cost, and tests/security/test_password_hashing.py checks what it is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import re
+import shutil
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
@@ -20,7 +30,9 @@ import asyncpg
 import pytest
 from aiohttp import encode_basic_auth
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
+from ocpp_core import passwords
 from ocpp_core.db.engine import create_engine
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.settings import Settings
@@ -71,6 +83,111 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.name != "test_gc_policy.py")
 
 
+# argon2id as in production but at the lowest cost argon2 allows; salt and hash keep their
+# production lengths, so stored hashes look the same.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def argon2_cost(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The cheapest argon2 in this process, unless the test is marked `production_argon2`.
+    (Servers and CLIs started as subprocesses hash at the production cost.)"""
+    if request.node.get_closest_marker("production_argon2") is None:
+        monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
+    # The dummy hash of unknown names is made on first use, at the cost then in force.
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run, as a new one is at the application's start."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "voltaro.db"
+
+    async def migrate() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    # Closing the last connection checkpointed the write-ahead log into the file.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+class DatabasePool:
+    """Fresh copies of the template, made ahead by a thread of its own, and the used ones
+    dropped there: CREATE DATABASE waits on the disk (some 0.1 to 0.3 s), which it now
+    does while the tests run rather than before each one."""
+
+    AHEAD = 3
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.ready: queue.Queue[str | Exception] = queue.Queue()
+        self.work: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self.failed_drops: list[Exception] = []
+        self.thread = threading.Thread(target=self._run, name="pg-pool", daemon=True)
+        self.thread.start()
+        for _ in range(self.AHEAD):
+            self._order_one()
+
+    def _order_one(self) -> None:
+        self.work.put(("create", f"voltaro_test_{uuid.uuid4().hex[:12]}"))
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        conn: asyncpg.Connection | None = None
+        try:
+            while (job := await asyncio.to_thread(self.work.get)) is not None:
+                what, name = job
+                try:
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(
+                            host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres",
+                            timeout=5,
+                        )  # fmt: skip
+                    if what == "create":
+                        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+                        self.ready.put(name)
+                    else:
+                        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                except Exception as error:
+                    # A database not made fails the test that waits for it; one not
+                    # dropped fails the run at its end.
+                    (self.ready.put if what == "create" else self.failed_drops.append)(error)
+        finally:
+            if conn is not None:
+                await conn.close()
+
+    def take(self) -> str:
+        """A fresh, migrated database of the caller's own."""
+        self._order_one()
+        try:
+            got = self.ready.get(timeout=60)
+        except queue.Empty:
+            raise AssertionError("no PostgreSQL database was made within 60 s") from None
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    def give_back(self, name: str) -> None:
+        self.work.put(("drop", name))
+
+    def close(self) -> None:
+        self.work.put(None)
+        self.thread.join(timeout=120)
+        while not self.ready.empty():
+            if isinstance(name := self.ready.get(), str):
+                asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        assert not self.thread.is_alive(), "the database pool's thread did not finish"
+        if self.failed_drops:
+            raise AssertionError(f"used databases not dropped: {self.failed_drops!r}")
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A migrated template database, or a skip (a failure under CI) without PostgreSQL."""
@@ -93,19 +210,28 @@ def pg_template() -> Iterator[str]:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def pg_pool(pg_template: str) -> Iterator[DatabasePool]:
+    pool = DatabasePool(pg_template)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def pg_database_url(pg_template: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database of this test's own."""
-    name = f"voltaro_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+def pg_database_url(pg_pool: DatabasePool) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of this test's own (dropped afterwards)."""
+    name = pg_pool.take()
     yield _pg_url(name)
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    pg_pool.give_back(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'voltaro.db'}"
+        path = tmp_path / "voltaro.db"
+        if request.node.get_closest_marker("unmigrated") is None:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
     return request.getfixturevalue("pg_database_url")
 
 

@@ -48,6 +48,7 @@ async def run_cli(database_url: str, *args: str, timeout: float = 60) -> tuple[i
     return process.returncode, output.decode()
 
 
+@pytest.mark.unmigrated  # `db upgrade` builds the SQLite schema from nothing
 async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, aiohttp_client):
     code, out = await run_cli(database_url, "db", "upgrade")
     assert code == 0, out
@@ -138,6 +139,7 @@ async def test_bad_database_url_is_a_clear_error(tmp_path) -> None:
     assert code == 2 and "DATABASE_URL" in out
 
 
+@pytest.mark.unmigrated  # the server migrates a new SQLite file itself
 async def test_server_starts_with_migrations_and_admin_account(database_url, tmp_path) -> None:
     port = unused_port()
     env = {

@@ -8,6 +8,7 @@ import sys
 from asyncio.subprocess import PIPE
 from collections.abc import Callable
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -23,6 +24,9 @@ from ocpp_core.db.migrate import (
     upgrade,
 )
 from ocpp_core.db.models import Base
+
+# On SQLite every test here starts from an empty file and migrates it itself.
+pytestmark = pytest.mark.unmigrated
 
 
 async def test_migrations_build_the_models_schema(database_url: str) -> None:

@@ -34,9 +34,11 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
     # The portal's HTTP tests cover both databases; the browser journeys use SQLite.
-    return f"sqlite+aiosqlite:///{tmp_path / 'voltaro.db'}"
+    path = tmp_path / "voltaro.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,18 @@ from ocpp_core import passwords
 from tests.test_cli import run_cli
 from webapp.keys import SERVICES
 
+# The rest of the suite hashes at the cheapest cost (tests/conftest.py); these tests at
+# the production one.
+pytestmark = pytest.mark.production_argon2
+
+
+def test_production_hashes_are_argon2id_at_64_mib() -> None:
+    """The cost the module's docstring and these tests' timings stand for."""
+    hashed = passwords.hash_password("a password")
+    assert hashed.startswith("$argon2id$v=19$m=65536,"), hashed
+    assert passwords.verify_password(hashed, "a password")
+    assert not passwords.verify_password(hashed, "another password")
+
 
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch):
