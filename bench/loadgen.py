@@ -1,5 +1,15 @@
-"""Load generator: N OCPP 1.6J charge points in one asyncio process, against Voltaro and
+"""Load generator: N OCPP-J charge points in one asyncio process, against Voltaro and
 the two references of issue 6, each started by this script, with the same traffic.
+
+`--ocpp` says what they speak: 1.6 (the default), 2.0.1, or mixed (every other charger
+2.0.1). A 2.0.1 charger connects with subprotocol ocpp2.0.1 and sends the counterparts of
+the 1.6 messages: BootNotification {chargingStation, reason PowerUp}, StatusNotification
+per EVSE (timestamp, connectorStatus Available/Occupied, evseId, connectorId 1),
+Heartbeat, Authorize {idToken ISO14443}, and each session as TransactionEvent Started
+(evse, idToken, the register's Transaction.Begin), Updated (the same nine samples as 1.6's
+MeterValues, numbers, Sample.Periodic) and Ended (Transaction.End), with a string
+transactionId and seqNo from 0. `--check-frames` checks one frame of each against the
+`ocpp` package's schemas with the server's own checker.
 
 Targets (`--targets`, default all three):
 - `voltaro`: `python -m webapp` on a fresh database (SQLite, or `--database-url`);
@@ -22,12 +32,19 @@ Scenarios (`--scenarios`, default all):
   p99 below `--p99-limit` ms. On a PostgreSQL of this machine (`--database-url`), each
   step also gives PostgreSQL's CPU and the CPU of server and database per message: the
   cost of storing, steadier than the throughput where both share the two cores.
+- `cost` (not in the default run): the server's CPU per message of one kind at a time
+  (`--kinds`: heartbeat; status; meter, 1.6 MeterValues or 2.0.1 TransactionEvent Updated
+  within a session; session, start and end alternately), `--cost-charge-points` chargers
+  per version at `--cost-rate` msg/s, in rounds; with `--ocpp mixed` both versions on one
+  server, each kind's two steps one after the other, their order alternating by round.
+  On a local PostgreSQL also the CPU of the backends serving Voltaro's database.
 
 The server runs on CPU 0 and this generator on CPU 1 (`--no-pin` to share). Every charge
 point keeps at most one outstanding CALL, as OCPP-J requires.
 
     python bench/loadgen.py --charge-points 10000
     python bench/loadgen.py --targets voltaro --scenarios throughput
+    python bench/loadgen.py --targets voltaro --scenarios cost --ocpp mixed
 """
 
 from __future__ import annotations
@@ -41,10 +58,12 @@ import random
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +105,84 @@ def meter_payload(connector: int, transaction_id: int | None, meter: int) -> dic
     return payload
 
 
+SUBPROTOCOLS = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
+ID_TOKEN = {"idToken": ID_TAG, "type": "ISO14443"}  # 2.0.1
+
+
+def sampled_value_201(
+    value: float, measurand: str, unit: str, context: str, phase: str | None = None
+) -> dict:
+    sample = {
+        "value": value,
+        "context": context,
+        "measurand": measurand,
+        "unitOfMeasure": {"unit": unit},
+    }
+    if phase is not None:
+        sample["phase"] = phase
+    return sample
+
+
+def meter_values_201(meter: int, context: str = "Sample.Periodic") -> list[dict]:
+    """2.0.1 meterValue of the same three-phase meter as `meter_payload`: 9 sampled values
+    with numbers for values (2.0.1 has no Temperature measurand: Power.Offered instead)."""
+    values = [
+        sampled_value_201(meter, "Energy.Active.Import.Register", "Wh", context),
+        sampled_value_201(11000, "Power.Active.Import", "W", context),
+    ]
+    values += [
+        sampled_value_201(16.0, "Current.Import", "A", context, phase)
+        for phase in ("L1", "L2", "L3")
+    ]
+    values += [
+        sampled_value_201(230.0, "Voltage", "V", context, phase)
+        for phase in ("L1-N", "L2-N", "L3-N")
+    ]
+    values.append(sampled_value_201(11000, "Power.Offered", "W", context))
+    return [{"timestamp": now_iso(), "sampledValue": values}]
+
+
+def register_201(meter: int, context: str) -> list[dict]:
+    """The energy register alone: a transaction's Begin or End reading."""
+    sample = sampled_value_201(meter, "Energy.Active.Import.Register", "Wh", context)
+    return [{"timestamp": now_iso(), "sampledValue": [sample]}]
+
+
+def transaction_event(
+    event_type: str,
+    trigger: str,
+    seq_no: int,
+    transaction_id: str,
+    meter_value: list[dict],
+    charging_state: str = "Charging",
+    evse: int | None = None,
+    stopped_reason: str | None = None,
+) -> dict:
+    """A 2.0.1 TransactionEventRequest: evse and idToken on Started (and the idToken on an
+    Ended that a card stopped), as a station sends them."""
+    info = {"transactionId": transaction_id, "chargingState": charging_state}
+    if stopped_reason is not None:
+        info["stoppedReason"] = stopped_reason
+    payload = {
+        "eventType": event_type,
+        "timestamp": now_iso(),
+        "triggerReason": trigger,
+        "seqNo": seq_no,
+        "transactionInfo": info,
+        "meterValue": meter_value,
+    }
+    if evse is not None:
+        payload["evse"] = {"id": evse, "connectorId": 1}
+    if event_type == "Started" or trigger == "StopAuthorized":
+        payload["idToken"] = ID_TOKEN
+    return payload
+
+
+def is_meter_message(action: str, payload: dict) -> bool:
+    """1.6 MeterValues or its 2.0.1 counterpart, a TransactionEvent Updated."""
+    return action == "MeterValues" or payload.get("eventType") == "Updated"
+
+
 @dataclass
 class Stats:
     latencies: list[float] = field(default_factory=list)
@@ -95,6 +192,8 @@ class Stats:
     connect_failures: int = 0  # refused, reset or timed out before a boot was answered
     accepted: set[str] = field(default_factory=set)
     unexpected_kinds: set[str] = field(default_factory=set)
+    # Answered CALLs by action (a TransactionEvent by its eventType): what a window held.
+    actions: dict[str, int] = field(default_factory=dict)
 
     def unexpected(self, error: BaseException) -> None:
         """A charge point hit an error no charger expects: printed once per kind."""
@@ -107,6 +206,7 @@ class Stats:
         self.latencies = []
         self.messages = 0
         self.errors = 0
+        self.actions = {}
 
 
 def _wake(future: asyncio.Future, error: BaseException | None, result: object = None) -> None:
@@ -156,13 +256,19 @@ class BenchChargePoint:
 
     _ids = itertools.count(1)
 
-    def __init__(self, cp_id: str, transport: picows.WSTransport, stats: Stats) -> None:
+    def __init__(
+        self, cp_id: str, transport: picows.WSTransport, stats: Stats, version: str = "1.6"
+    ) -> None:
         self.id = cp_id
+        self.version = version
         self.transport = transport
         self.stats = stats
         self.pending: dict[str, asyncio.Future] = {}
         self.meter = random.randint(0, 10**6)
         self.closed = False
+        # The session under way: 1.6 our answer's id, 2.0.1 the station's own, and its seqNo.
+        self.transaction_id: int | str | None = None
+        self.seq_no = itertools.count()
         # What the player sleeps on: woken by its timer, the traffic gate, or a dropped link.
         self.wake: asyncio.Future | None = None
 
@@ -236,54 +342,158 @@ class BenchChargePoint:
             self.pending.pop(unique_id, None)
         self.stats.latencies.append(time.perf_counter() - started)
         self.stats.messages += 1
+        kind = f"{action} {payload['eventType']}" if action == "TransactionEvent" else action
+        self.stats.actions[kind] = self.stats.actions.get(kind, 0) + 1
         if frame[0] == 4:
             self.stats.errors += 1
             return {}
         return frame[2]
 
     async def boot(self, connectors: int) -> None:
-        answer = await self.call(
-            "BootNotification",
-            {"chargePointVendor": "Bench", "chargePointModel": "Load", "firmwareVersion": "1"},
-        )
+        frames = self.boot_frames(connectors)
+        answer = await self.call(*frames[0])
         if answer.get("status") == "Accepted":
             self.stats.accepted.add(self.id)
-        for connector in range(connectors + 1):
-            await self.call(
-                "StatusNotification",
-                {"connectorId": connector, "errorCode": "NoError", "status": "Available"},
-            )
+        for action, payload in frames[1:]:
+            await self.call(action, payload)
 
-    def session_messages(self, connector: int, samples: int):
-        """The messages of one charging session, in order (a generator: each message is
-        built when it is due, with the transaction id the start was answered with)."""
-        yield "Authorize", {"idTag": ID_TAG}
-        start = yield (
-            "StartTransaction",
-            {
+    def boot_frames(self, connectors: int) -> list[tuple[str, dict]]:
+        """The BootNotification, then a StatusNotification of each connector (1.6: 0 to N)
+        or EVSE (2.0.1: 1 to N, connector 1 each)."""
+        if self.version == "1.6":
+            boot = {
+                "chargePointVendor": "Bench",
+                "chargePointModel": "Load",
+                "firmwareVersion": "1",
+            }
+            places = range(connectors + 1)
+        else:
+            boot = {
+                "chargingStation": {"model": "Load", "vendorName": "Bench", "firmwareVersion": "1"},
+                "reason": "PowerUp",
+            }
+            places = range(1, connectors + 1)
+        return [("BootNotification", boot)] + [
+            self.status_frame(place, "Available") for place in places
+        ]
+
+    def status_frame(self, connector: int, status: str) -> tuple[str, dict]:
+        """A StatusNotification of `status` (1.6 "Available" or "Charging"; 2.0.1 says
+        "Occupied" for the latter), of 1.6 connector or 2.0.1 EVSE `connector`."""
+        if self.version == "1.6":
+            payload = {"connectorId": connector, "errorCode": "NoError", "status": status}
+            return "StatusNotification", payload
+        payload = {
+            "timestamp": now_iso(),
+            "connectorStatus": "Available" if status == "Available" else "Occupied",
+            "evseId": connector,
+            "connectorId": 1,
+        }
+        return "StatusNotification", payload
+
+    def start_frame(self, connector: int) -> tuple[str, dict]:
+        """A session's start: 1.6 StartTransaction, 2.0.1 TransactionEvent Started (a new
+        transactionId; the seqNo counts from 0 for each transaction)."""
+        if self.version == "1.6":
+            payload = {
                 "connectorId": connector,
                 "idTag": ID_TAG,
                 "meterStart": self.meter,
                 "timestamp": now_iso(),
-            },
-        )
-        transaction_id = (start or {}).get("transactionId")
-        yield "StatusNotification", {"connectorId": connector, "errorCode": "NoError",
-                                     "status": "Charging"}  # fmt: skip
-        for _ in range(samples):
-            self.meter += random.randint(20, 40)
-            yield "MeterValues", meter_payload(connector, transaction_id, self.meter)
-        yield (
-            "StopTransaction",
-            {
-                "transactionId": transaction_id,
+            }
+            return "StartTransaction", payload
+        self.transaction_id = uuid.uuid4().hex
+        self.seq_no = itertools.count()
+        payload = transaction_event(
+            "Started", "Authorized", next(self.seq_no), self.transaction_id,
+            register_201(self.meter, "Transaction.Begin"), evse=connector,
+        )  # fmt: skip
+        return "TransactionEvent", payload
+
+    def started(self, answer: dict | None) -> None:
+        """The start's answer: 1.6 gives the transaction its id."""
+        if self.version == "1.6":
+            self.transaction_id = (answer or {}).get("transactionId")
+
+    def meter_frame(self, connector: int) -> tuple[str, dict]:
+        """The next reading of the session: 1.6 MeterValues, 2.0.1 TransactionEvent
+        Updated, the same nine samples."""
+        self.meter += random.randint(20, 40)
+        if self.version == "1.6":
+            return "MeterValues", meter_payload(connector, self.transaction_id, self.meter)
+        payload = transaction_event(
+            "Updated", "MeterValuePeriodic", next(self.seq_no), self.transaction_id,
+            meter_values_201(self.meter),
+        )  # fmt: skip
+        return "TransactionEvent", payload
+
+    def stop_frame(self) -> tuple[str, dict]:
+        """The session's end: 1.6 StopTransaction, 2.0.1 TransactionEvent Ended."""
+        if self.version == "1.6":
+            payload = {
+                "transactionId": self.transaction_id,
                 "meterStop": self.meter,
                 "timestamp": now_iso(),
                 "idTag": ID_TAG,
-            },
-        )
-        yield "StatusNotification", {"connectorId": connector, "errorCode": "NoError",
-                                     "status": "Available"}  # fmt: skip
+            }
+            return "StopTransaction", payload
+        payload = transaction_event(
+            "Ended", "StopAuthorized", next(self.seq_no), self.transaction_id,
+            register_201(self.meter, "Transaction.End"), charging_state="EVConnected",
+            stopped_reason="Local",
+        )  # fmt: skip
+        return "TransactionEvent", payload
+
+    def authorize_frame(self) -> tuple[str, dict]:
+        if self.version == "1.6":
+            return "Authorize", {"idTag": ID_TAG}
+        return "Authorize", {"idToken": ID_TOKEN}
+
+    def session_messages(self, connector: int, samples: int):
+        """The messages of one charging session, in order (a generator: each message is
+        built when it is due, with the transaction id the start was answered with)."""
+        yield self.authorize_frame()
+        self.started((yield self.start_frame(connector)))
+        yield self.status_frame(connector, "Charging")
+        for _ in range(samples):
+            yield self.meter_frame(connector)
+        yield self.stop_frame()
+        yield self.status_frame(connector, "Available")
+
+    async def drive(
+        self, kind: str, rate: float, stopping: asyncio.Event, ready: asyncio.Future
+    ) -> None:
+        """The cost scenario: messages of one kind only, open loop at `rate` per second
+        (exponential gaps), until `stopping`. `meter` runs in a session started first and
+        ended after (those two outside the window measured: `ready` says when started);
+        `session` alternates start and end; `status` alternates Charging (2.0.1 Occupied)
+        and Available on connector (EVSE) 1."""
+        if kind == "meter":
+            self.started(await self.call(*self.start_frame(1)))
+        _wake(ready, None)
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        sent = 0
+        while not stopping.is_set():
+            due += random.expovariate(rate)
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                if stopping.is_set():
+                    break
+            if kind == "heartbeat":
+                await self.call("Heartbeat", {})
+            elif kind == "status":
+                await self.call(*self.status_frame(1, "Charging" if sent % 2 == 0 else "Available"))
+            elif kind == "meter":
+                await self.call(*self.meter_frame(1))
+            elif sent % 2 == 0:  # session
+                self.started(await self.call(*self.start_frame(1)))
+            else:
+                await self.call(*self.stop_frame())
+            sent += 1
+        if kind == "meter" or (kind == "session" and sent % 2 == 1):
+            await self.call(*self.stop_frame())
 
     async def run_session(self, connector: int, samples: int, interval: float) -> None:
         messages = self.session_messages(connector, samples)
@@ -292,7 +502,7 @@ class BenchChargePoint:
             while True:
                 action, payload = messages.send(answer)
                 answer = await self.call(action, payload)
-                if action == "MeterValues":
+                if is_meter_message(action, payload):
                     await self.pause(interval * random.uniform(0.8, 1.2))
         except StopIteration:
             pass
@@ -302,20 +512,32 @@ class BenchChargePoint:
 LINK_ERRORS = (OSError, TimeoutError, ConnectionResetError, picows.WSError)
 
 
+def version_of(args: argparse.Namespace, n: int) -> str:
+    """The OCPP version the `n`th charge point speaks (`--ocpp`; mixed: every other one)."""
+    if args.ocpp == "mixed":
+        return "1.6" if n % 2 else "2.0.1"
+    return args.ocpp
+
+
 async def connected_charge_point(
-    url: str, cp_id: str, stats: Stats, connectors: int, source: str
+    url: str, cp_id: str, stats: Stats, connectors: int, source: str, version: str = "1.6"
 ) -> BenchChargePoint:
     transport, link = await picows.ws_connect(
         Link,
         f"{url}/{cp_id}",
-        extra_headers={"Sec-WebSocket-Protocol": "ocpp1.6"},
+        extra_headers={"Sec-WebSocket-Protocol": SUBPROTOCOLS[version]},
         websocket_handshake_timeout=60,
         local_addr=(source, 0),
     )
     if link is None or transport.is_disconnected:  # closed during the handshake
         transport.disconnect()
         raise ConnectionResetError("closed during the handshake")
-    cp = BenchChargePoint(cp_id, transport, stats)
+    headers = transport.response.headers
+    spoken = next((v for k, v in headers.items() if k.lower() == "sec-websocket-protocol"), None)
+    if spoken != SUBPROTOCOLS[version]:
+        transport.disconnect()
+        raise SystemExit(f"{cp_id}: the server does not speak {SUBPROTOCOLS[version]}")
+    cp = BenchChargePoint(cp_id, transport, stats, version)
     link.charge_point = cp
     stats.connected += 1
     try:
@@ -334,12 +556,13 @@ async def play(
     stats: Stats,
     traffic: Gate,
     source: str,
+    version: str = "1.6",
 ) -> None:
     """Connect (again, after a drop), boot, then idle or realistic traffic until cancelled."""
     while True:
         cp = None
         try:
-            cp = await connected_charge_point(url, cp_id, stats, args.connectors, source)
+            cp = await connected_charge_point(url, cp_id, stats, args.connectors, source, version)
             next_heartbeat = time.monotonic() + random.uniform(0, args.heartbeat_interval)
             while True:
                 if not traffic.is_open:
@@ -368,13 +591,19 @@ async def play(
 
 
 async def play_rate(
-    url: str, cp_id: str, stats: Stats, rate: list[float], samples: int, source: str
+    url: str,
+    cp_id: str,
+    stats: Stats,
+    rate: list[float],
+    samples: int,
+    source: str,
+    version: str = "1.6",
 ) -> None:
     """Open loop: the next message is due 1/rate s (exponential) after the last was due;
     it waits while the previous one is unanswered (one outstanding CALL)."""
     while True:
         try:
-            cp = await connected_charge_point(url, cp_id, stats, 1, source)
+            cp = await connected_charge_point(url, cp_id, stats, 1, source, version)
             break
         except LINK_ERRORS as error:
             print(f"  {cp_id}: {error!r}; connecting again")
@@ -508,6 +737,7 @@ class Target:
         self.port = port
         self.url = f"ws://127.0.0.1:{port}/ocpp"
         self.pin = not args.no_pin
+        self.py_spy = args.py_spy
         self.dir = tempfile.mkdtemp(prefix=f"voltaro-bench-{name}-")
         self.env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1"}
         if name == "voltaro":
@@ -544,6 +774,14 @@ class Target:
         )
         if self.pin:
             os.sched_setaffinity(self.process.pid, {SERVER_CPU})
+        if self.py_spy and self.name == "voltaro":
+            # Sampled from outside, without stopping it (--nonblocking), on the generator's
+            # core; it ends with the server. Raw output: one line per distinct stack.
+            subprocess.Popen(
+                ["py-spy", "record", "--pid", str(self.process.pid), "--rate", "100",
+                 "--nonblocking", "--format", "raw", "--output", self.py_spy],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
         return self.process.pid
 
     @property
@@ -664,7 +902,10 @@ async def charge_points_run(target: Target, args: argparse.Namespace) -> dict[st
     tasks = []
     for n in range(1, args.charge_points + 1):
         cp_id = f"{args.id_prefix}{n}"
-        tasks.append(asyncio.create_task(play(target.url, cp_id, args, stats, traffic, source)))
+        version = version_of(args, n)
+        tasks.append(
+            asyncio.create_task(play(target.url, cp_id, args, stats, traffic, source, version))
+        )
         if n % args.connect_batch == 0:
             await asyncio.sleep(args.connect_batch / args.connect_rate)
     await all_accepted(stats, args.charge_points)
@@ -749,7 +990,13 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
     tasks = [
         asyncio.create_task(
             play_rate(
-                target.url, f"{args.id_prefix}T{n}", stats, rate, args.throughput_samples, source
+                target.url,
+                f"{args.id_prefix}T{n}",
+                stats,
+                rate,
+                args.throughput_samples,
+                source,
+                version_of(args, n),
             )
         )
         for n in range(1, count + 1)
@@ -808,6 +1055,143 @@ async def throughput_run(target: Target, args: argparse.Namespace) -> dict[str, 
     return {"throughput": best, "throughput_p99_ms": best_p99}
 
 
+class BackendCpu:
+    """CPU of the PostgreSQL backends serving one database on this machine (the server's
+    pool keeps its connections): read from /proc for the pids pg_stat_activity lists, so
+    other databases' clients on the same PostgreSQL are not counted."""
+
+    def __init__(self, connection: object) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def open(cls, database_url: str | None) -> BackendCpu | None:
+        if await local_postmaster(database_url) is None:
+            return None
+        import asyncpg
+
+        return cls(await asyncpg.connect(database_url.replace("+asyncpg", "", 1)))
+
+    async def reading(self) -> dict[int, float]:
+        pids = await self.connection.fetch(  # type: ignore[attr-defined]
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        cpu = {}
+        for (pid,) in pids:
+            try:
+                cpu[pid] = proc_cpu_seconds(pid)
+            except OSError:  # gone meanwhile
+                pass
+        return cpu
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        """Between two readings (a backend started meanwhile counts whole; one that ended
+        meanwhile is lost, and the pool rarely ends one)."""
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+    async def close(self) -> None:
+        await self.connection.close()  # type: ignore[attr-defined]
+
+
+COST_KINDS = ("heartbeat", "status", "meter", "session")
+# What each kind's window may hold, by version (Stats.actions' names).
+COST_ACTIONS = {
+    ("heartbeat", "1.6"): {"Heartbeat"},
+    ("heartbeat", "2.0.1"): {"Heartbeat"},
+    ("status", "1.6"): {"StatusNotification"},
+    ("status", "2.0.1"): {"StatusNotification"},
+    ("meter", "1.6"): {"MeterValues"},
+    ("meter", "2.0.1"): {"TransactionEvent Updated"},
+    ("session", "1.6"): {"StartTransaction", "StopTransaction"},
+    ("session", "2.0.1"): {"TransactionEvent Started", "TransactionEvent Ended"},
+}
+
+
+async def cost_run(target: Target, args: argparse.Namespace) -> dict[str, object]:
+    """The server's CPU per message of one kind at a time, for each version, on one server:
+    `--cost-charge-points` charge points of each version connected (one connector each),
+    then rounds of steps, one per kind and version, at `--cost-rate` msg/s offered; the two
+    versions of a kind run one after the other, in alternating order from round to round,
+    so the machine's swings and the database's growth fall on both alike."""
+    versions = ["1.6", "2.0.1"] if args.ocpp == "mixed" else [args.ocpp]
+    backends = await BackendCpu.open(args.database_url) if target.name == "voltaro" else None
+    target.start()
+    await wait_for_port(target.port)
+    stats = Stats()
+    source = next_source_address()
+    count = args.cost_charge_points
+    players: dict[str, list[BenchChargePoint]] = {}
+    for version in versions:
+        tag = "16" if version == "1.6" else "201"
+        ids = [f"{args.id_prefix}K{tag}N{n}" for n in range(1, count + 1)]
+        players[version] = []
+        for batch in range(0, count, args.connect_batch):
+            players[version] += await asyncio.gather(
+                *(
+                    connected_charge_point(target.url, cp_id, stats, 1, source, version)
+                    for cp_id in ids[batch : batch + args.connect_batch]
+                )
+            )
+    await asyncio.sleep(args.warm_up)
+    per_message: dict[str, list[float]] = {}
+    database_per_message: dict[str, list[float]] = {}
+    for round_ in range(args.cost_rounds):
+        order = versions if round_ % 2 == 0 else versions[::-1]
+        for kind in args.kinds:
+            for version in order:
+                stopping = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                ready = [loop.create_future() for _ in players[version]]
+                tasks = [
+                    asyncio.create_task(cp.drive(kind, args.cost_rate / count, stopping, r))
+                    for cp, r in zip(players[version], ready, strict=True)
+                ]
+                await asyncio.wait(ready)
+                await asyncio.sleep(2)  # the rate under way, the sessions started
+                stats.reset()
+                if args.mark_windows:
+                    os.kill(target.pid, signal.SIGUSR1)
+                cpu_before, t0 = proc_cpu_seconds(target.pid), time.monotonic()
+                own_before = own_cpu_seconds()
+                db_before = await backends.reading() if backends else {}
+                await asyncio.sleep(args.step_duration)
+                elapsed = time.monotonic() - t0
+                cpu = proc_cpu_seconds(target.pid) - cpu_before
+                if args.mark_windows:
+                    os.kill(target.pid, signal.SIGUSR1)
+                own = own_cpu_seconds() - own_before
+                db = BackendCpu.spent(db_before, await backends.reading()) if backends else 0.0
+                answered, actions = stats.messages, dict(stats.actions)
+                latencies = stats.latencies
+                stopping.set()
+                await asyncio.gather(*tasks)
+                key = f"{kind} {version}"
+                us = 1e6 * cpu / max(answered, 1)
+                per_message.setdefault(key, []).append(us)
+                line = (
+                    f"  round {round_ + 1} {kind:9s} {version:5s}: {answered / elapsed:5.0f}/s,"
+                    f" {latency_line(latencies)}, server CPU {cpu / elapsed:4.0%},"
+                    f" {us:5.0f} us a message"
+                )
+                if backends:
+                    db_us = 1e6 * db / max(answered, 1)
+                    database_per_message.setdefault(key, []).append(db_us)
+                    line += f"; its PostgreSQL backends {db / elapsed:4.0%}, {db_us:4.0f} us"
+                line += f"; generator {own / elapsed:4.0%}"
+                strays = set(actions) - COST_ACTIONS[kind, version]
+                if strays or stats.errors:
+                    line += f"  <- window held {actions}, {stats.errors} CALLERRORs"
+                print(line)
+    for cps in players.values():
+        for cp in cps:
+            cp.close()
+    if backends:
+        await backends.close()
+    target.stop()
+    return {"cost": per_message, "cost_database": database_per_message}
+
+
 FIGURES = [
     ("accepted_s", "all N accepted after start (s)", "{:.1f}"),
     ("kib_per_connection", "memory per idle connection (KiB)", "{:.1f}"),
@@ -820,16 +1204,48 @@ FIGURES = [
 ]
 
 
+def cost_report(name: str, figures: dict) -> None:
+    """Medians (and ranges) of the cost scenario's steps, and 2.0.1 / 1.6 per kind."""
+    print()
+    print(f"{name}: server CPU per message (us), median of the steps (range)")
+    for table, label in (("cost", "server"), ("cost_database", "PostgreSQL backends")):
+        steps = figures.get(table) or {}
+        if not steps:
+            continue
+        print(f"| {label} | 1.6 | 2.0.1 | 2.0.1 / 1.6 |")
+        print("| --- | --- | --- | --- |")
+        for kind in COST_KINDS:
+            cells, medians = [], []
+            for version in ("1.6", "2.0.1"):
+                values = sorted(steps.get(f"{kind} {version}", []))
+                if values:
+                    median = statistics.median(values)
+                    medians.append(median)
+                    spread = f"{values[0]:.0f}-{values[-1]:.0f}, n={len(values)}"
+                    cells.append(f"{median:.0f} ({spread})")
+                else:
+                    cells.append("")
+            if not any(cells):
+                continue
+            ratio = f"{medians[1] / medians[0]:.2f}x" if len(medians) == 2 else ""
+            print(f"| {kind} | {cells[0]} | {cells[1]} | {ratio} |")
+
+
 def report(results: dict[str, dict[str, float]]) -> None:
     names = list(results)
     print()
-    print("| figure | " + " | ".join(names) + " |")
-    print("| --- |" + " --- |" * len(names))
-    for key, label, fmt in FIGURES:
+    shown = [f for f in FIGURES if any(f[0] in r for r in results.values())]
+    if shown:
+        print("| figure | " + " | ".join(names) + " |")
+        print("| --- |" + " --- |" * len(names))
+    for key, label, fmt in shown:
         if not any(key in r for r in results.values()):
             continue
         cells = [fmt.format(results[n][key]) if key in results[n] else "" for n in names]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    for name, figures in results.items():
+        if "cost" in figures:
+            cost_report(name, figures)
     if "voltaro" in results:
         voltaro = results["voltaro"]
         for other in ("library", "null"):
@@ -853,7 +1269,39 @@ def report(results: dict[str, dict[str, float]]) -> None:
                     f"restart {voltaro['restart_s'] / ref['restart_s']:.2f}x"
                     f" (CPU {voltaro['restart_cpu_s'] / ref['restart_cpu_s']:.2f}x)"
                 )
-            print(f"voltaro / {other}: " + ", ".join(ratios))
+            if ratios:
+                print(f"voltaro / {other}: " + ", ".join(ratios))
+
+
+def check_frames() -> None:
+    """One frame of each kind the generator sends, both versions, against the `ocpp`
+    package's schemas with the server's own checker (`ocpp_core.frames.schema_errors`)."""
+    sys.path.insert(0, str(ROOT))
+    from ocpp_core import frames
+
+    failed = 0
+    for version, dialect in (("1.6", frames.V16), ("2.0.1", frames.V201)):
+        cp = BenchChargePoint("CHECK", None, Stats(), version)  # type: ignore[arg-type]
+        sent = list(cp.boot_frames(2))
+        sent.append(("Heartbeat", {}))
+        sent.append(cp.authorize_frame())
+        sent.append(cp.start_frame(1))
+        cp.started({"transactionId": 1})
+        sent.append(cp.status_frame(1, "Charging"))
+        sent.append(cp.meter_frame(1))
+        sent.append(cp.meter_frame(1))
+        sent.append(cp.stop_frame())
+        sent.append(cp.status_frame(1, "Available"))
+        for action, payload in sent:
+            schema = dialect.request_schema(action)
+            errors = frames.schema_errors(schema, payload, dialect)
+            event = payload.get("eventType")
+            name = f"{schema}{f' {event}' if event else ''}"
+            size = len(orjson.dumps([2, "12345", action, payload]))
+            print(f"  {version:5s} {name:36s} {size:5d} bytes: {'valid' if not errors else errors}")
+            failed += bool(errors)
+    if failed:
+        raise SystemExit(f"{failed} frames break their schema")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -862,6 +1310,9 @@ async def main(args: argparse.Namespace) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the servers inherit it
     if not args.no_pin:
         os.sched_setaffinity(0, {GENERATOR_CPU})
+    if args.check_frames:
+        check_frames()
+        return
     results: dict[str, dict[str, float]] = {}
     for offset, name in enumerate(args.targets):
         target = Target(name, args.port + offset, args)
@@ -871,6 +1322,8 @@ async def main(args: argparse.Namespace) -> None:
             results[name].update(await charge_points_run(target, args))
         if "throughput" in args.scenarios:
             results[name].update(await throughput_run(target, args))
+        if "cost" in args.scenarios:
+            results[name].update(await cost_run(target, args))
     report(results)
 
 
@@ -878,7 +1331,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default="voltaro,library,null", type=lambda s: s.split(","))
     parser.add_argument(
-        "--scenarios", default="idle,traffic,restart,throughput", type=lambda s: s.split(",")
+        "--scenarios",
+        default="idle,traffic,restart,throughput",
+        type=lambda s: s.split(","),
+        help="of idle,traffic,restart,throughput,cost (cost: not in the default run)",
     )
     parser.add_argument("--port", type=int, default=9900, help="first port; one per target")
     parser.add_argument("--database-url", help="Voltaro's database; default a fresh SQLite file")
@@ -910,6 +1366,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warm-up", type=float, default=10, help="seconds before the first step")
     parser.add_argument("--p99-limit", type=float, default=50, help="ms")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and generator")
+    parser.add_argument(
+        "--ocpp",
+        default="1.6",
+        choices=("1.6", "2.0.1", "mixed"),
+        help="what the charge points speak (mixed: every other one 2.0.1; for the cost"
+        " scenario: both, alternating)",
+    )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(COST_KINDS),
+        type=lambda s: s.split(","),
+        help=f"the cost scenario's message kinds, of {','.join(COST_KINDS)}",
+    )
+    parser.add_argument("--cost-charge-points", type=int, default=200, help="per version")
+    parser.add_argument("--cost-rate", type=float, default=400, help="msg/s offered a step")
+    parser.add_argument("--cost-rounds", type=int, default=3)
+    parser.add_argument(
+        "--py-spy", metavar="FILE", help="profile Voltaro's server with py-spy into FILE (raw)"
+    )
+    parser.add_argument(
+        "--mark-windows",
+        action="store_true",
+        help="the cost scenario sends the server SIGUSR1 as each window starts and ends"
+        " (for a server instrumented to handle it; an uninstrumented one dies of it)",
+    )
+    parser.add_argument(
+        "--check-frames",
+        action="store_true",
+        help="check one frame of each kind and version against the ocpp package's schemas"
+        " (with the server's own checker), then exit",
+    )
     return parser.parse_args(argv)
 
 

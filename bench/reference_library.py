@@ -1,6 +1,7 @@
 """Reference 1: a central system on the bare `ocpp` library, in the shape of the library's
-own example (examples/v16/central_system.py): `websockets` server, one library ChargePoint
-per connection, `@on` handlers that answer and store nothing. Frame logging is left at
+own example (examples/v16/central_system.py, and v201 for OCPP 2.0.1): `websockets`
+server, one library ChargePoint per connection (of the version the charger offers first),
+`@on` handlers that answer and store nothing. Frame logging is left at
 WARNING so the terminal is not what is measured.
 
     python bench/reference_library.py --port 9901
@@ -19,6 +20,9 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint as LibraryChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+from ocpp.v201 import ChargePoint as LibraryChargePoint201
+from ocpp.v201 import call_result as call_result201
+from ocpp.v201.enums import Action as Action201
 
 logging.basicConfig(level=logging.WARNING)
 
@@ -65,11 +69,37 @@ class ChargePoint(LibraryChargePoint):
         return call_result.StopTransaction()
 
 
+class ChargePoint201(LibraryChargePoint201):
+    @on(Action201.boot_notification)
+    def on_boot_notification(self, charging_station: dict, reason: str, **_):
+        return call_result201.BootNotification(current_time=now(), interval=300, status="Accepted")
+
+    @on(Action201.heartbeat)
+    def on_heartbeat(self):
+        return call_result201.Heartbeat(current_time=now())
+
+    @on(Action201.status_notification)
+    def on_status_notification(self, **_):
+        return call_result201.StatusNotification()
+
+    @on(Action201.authorize)
+    def on_authorize(self, id_token: dict, **_):
+        return call_result201.Authorize(id_token_info={"status": "Accepted"})
+
+    @on(Action201.transaction_event)
+    def on_transaction_event(self, **_):
+        return call_result201.TransactionEvent()
+
+
+CLASSES = {"ocpp1.6": ChargePoint, "ocpp2.0.1": ChargePoint201}
+
+
 async def on_connect(connection) -> None:
-    if connection.subprotocol != "ocpp1.6":
+    if connection.subprotocol not in CLASSES:
         await connection.close()
         return
-    charge_point = ChargePoint(connection.request.path.rsplit("/", 1)[-1], connection)
+    charge_point_class = CLASSES[connection.subprotocol]
+    charge_point = charge_point_class(connection.request.path.rsplit("/", 1)[-1], connection)
     try:
         await charge_point.start()
     except websockets.ConnectionClosed:
@@ -78,7 +108,7 @@ async def on_connect(connection) -> None:
 
 async def main(port: int) -> None:
     async with websockets.serve(
-        on_connect, "127.0.0.1", port, subprotocols=["ocpp1.6"], compression=None
+        on_connect, "127.0.0.1", port, subprotocols=list(CLASSES), compression=None
     ) as server:
         await server.serve_forever()
 
