@@ -1380,7 +1380,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"the cost scenario's message kinds, of {','.join(COST_KINDS)}",
     )
     parser.add_argument("--cost-charge-points", type=int, default=200, help="per version")
-    parser.add_argument("--cost-rate", type=float, default=400, help="msg/s offered a step")
+    parser.add_argument("--cost-rate", type=float, default=150, help="msg/s offered a step")
     parser.add_argument("--cost-rounds", type=int, default=3)
     parser.add_argument(
         "--py-spy", metavar="FILE", help="profile Voltaro's server with py-spy into FILE (raw)"
