@@ -32,8 +32,10 @@ from ocpp_core.services.transactions import (
     OVERLAP,
     MeterValuesWrite,
     SampledValue,
+    add_flags,
     energy_in_wh,
     event_values,
+    remove_flag,
     sample_rows,
     timing_flags,
 )
@@ -288,9 +290,8 @@ class TransactionEventService:
             tx.remote_start_id = info["remote_start_id"]
         if timestamp < tx.start_time:  # a late event from before the start we had
             tx.start_time = timestamp
-        if event["event_type"] == "Started" and NO_STARTED in (tx.flags or ""):
-            # A flag says what is true: the Started has come after all (late).
-            tx.flags = ",".join(f for f in tx.flags.split(",") if f and f != NO_STARTED)
+        if event["event_type"] == "Started":  # it has come after all (late)
+            remove_flag(tx, NO_STARTED)
         begin = _register(samples, "Transaction.Begin")
         if begin is not None and (
             tx.meter_start is None or event["event_type"] == "Started" or begin < tx.meter_start
@@ -301,19 +302,13 @@ class TransactionEventService:
             if info.get("charging_state") is not None:
                 tx.charging_state = info["charging_state"]
         else:
-            flags = [f for f in (tx.flags or "").split(",") if f]
-            if LATE_EVENT not in flags:
-                tx.flags = ",".join([*flags, LATE_EVENT])
+            add_flags(tx, LATE_EVENT)
         if tx.stop_time is not None and samples:
             # Samples after the end: a session ended by an earlier-arriving Ended.
             end = _register(samples, "Transaction.End")
             if end is not None and (tx.meter_stop is None or end > tx.meter_stop):
                 tx.meter_stop = end
-        flags = [f for f in (tx.flags or "").split(",") if f]
-        for flag in timing_flags(timestamp, now):
-            if flag not in flags:
-                flags.append(flag)
-        tx.flags = ",".join(flags)
+        add_flags(tx, *timing_flags(timestamp, now))
 
     @staticmethod
     def _end(
@@ -328,8 +323,7 @@ class TransactionEventService:
         tx.meter_stop = _register(samples, "Transaction.End")
         if tx.meter_stop is not None and tx.meter_start is not None:
             if tx.meter_stop < tx.meter_start:
-                flags = [f for f in (tx.flags or "").split(",") if f]
-                tx.flags = ",".join([*flags, METER_BACKWARDS])
+                add_flags(tx, METER_BACKWARDS)
 
     @staticmethod
     async def _flag_gaps(session: AsyncSession, charge_point_id: str, tx: Transaction) -> None:
@@ -346,10 +340,10 @@ class TransactionEventService:
                 )
             )
         ).one()
-        flags = [f for f in (tx.flags or "").split(",") if f and f != SEQ_GAP]
         if count and high - low + 1 > count:
-            flags.append(SEQ_GAP)
-        tx.flags = ",".join(flags)
+            add_flags(tx, SEQ_GAP)
+        else:
+            remove_flag(tx, SEQ_GAP)
 
     async def _token_answer(
         self,

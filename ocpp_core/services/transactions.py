@@ -52,8 +52,13 @@ def _with_flags(flags: str | None, *more: str) -> str:
     return ",".join(current + [f for f in more if f not in current])
 
 
-def _add_flags(tx: Transaction, *flags: str) -> None:
+def add_flags(tx: Transaction, *flags: str) -> None:
     tx.flags = _with_flags(tx.flags, *flags)
+
+
+def remove_flag(tx: Transaction, flag: str) -> None:
+    """A flag says what is true: gone once it no longer is."""
+    tx.flags = ",".join(f for f in (tx.flags or "").split(",") if f and f != flag)
 
 
 @dataclass(frozen=True)
@@ -654,7 +659,7 @@ class TransactionService:
             tx.stop_time = last_reading or utcnow()
             tx.stop_reason = "Other"
             tx.closed_by = closed_by
-            _add_flags(tx, CLOSED_BY_OPERATOR)
+            add_flags(tx, CLOSED_BY_OPERATOR)
             charge_point_id, connector_id = tx.charge_point_id, tx.connector_id
             view = _view(tx)
         self._bus.publish(
