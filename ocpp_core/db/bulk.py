@@ -44,9 +44,12 @@ class BulkInsert:
             # One trip into SQLAlchemy's synchronous side instead of two (the connection,
             # then the statement): each costs a greenlet switch and its bookkeeping, and
             # the message log writes a few rows in nearly every transaction.
-            await session.run_sync(self._write, rows)
+            await session.run_sync(self.write_in, rows)
 
-    def _write(self, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    def write_in(self, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+        """`write` from SQLAlchemy's synchronous side (inside `AsyncSession.run_sync`)."""
+        if not rows:
+            return
         connection = session.connection()
         sql, order, processors, options = self._compile(connection.dialect)
         if processors or order is not None:

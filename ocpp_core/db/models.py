@@ -240,8 +240,7 @@ class Transaction(Base):
     stop_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stop_reason: Mapped[str | None] = mapped_column(String(32))
     stop_id_tag: Mapped[str | None] = mapped_column(String(36))
-    # 2.0.1: the highest seqNo applied, the charging state and the remoteStartId.
-    seq_no: Mapped[int | None] = mapped_column(Integer)
+    # 2.0.1: the charging state (of the highest seqNo received) and the remoteStartId.
     charging_state: Mapped[str | None] = mapped_column(String(20))
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
     # What an operator should look at, comma-separated (see services.transactions.FLAGS).

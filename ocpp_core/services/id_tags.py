@@ -121,7 +121,7 @@ def info_of(facts: Row[Any]) -> IdTagInfo:
 # Built once: at every Authorize, StartTransaction and StopTransaction a statement made
 # anew costs more to build and key for the cache than to run. `tag_facts(...)` adds the
 # caller's columns; joins to the same row are the caller's, on TAG_ROW.
-_TAGS = IdTag.__table__
+TAGS = IdTag.__table__
 _TRANSACTIONS = Transaction.__table__
 _ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
 _ACTIVE = (
@@ -136,16 +136,16 @@ _ACTIVE = (
     )
     .correlate(None)
 )
-TAG_ROW = _ONE_ROW.outerjoin(_TAGS, _TAGS.c.id_tag == bindparam("id_tag"))
+TAG_ROW = _ONE_ROW.outerjoin(TAGS, TAGS.c.id_tag == bindparam("id_tag"))
 
 
 def tag_facts(*more: Any) -> Select[Any]:
     """TAG_FACTS with `more` columns; a caller joining more tables to TAG_ROW passes it to
     `select_from` itself."""
     return select(
-        _TAGS.c.blocked,
-        _TAGS.c.expiry_date,
-        _TAGS.c.parent_id_tag,
+        TAGS.c.blocked,
+        TAGS.c.expiry_date,
+        TAGS.c.parent_id_tag,
         _ACTIVE.label("active"),
         *more,
     ).select_from(TAG_ROW)

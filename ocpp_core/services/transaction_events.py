@@ -13,17 +13,20 @@ recorded, flagged; so are gaps in seqNo, and the same timing flags as 1.6.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
+from ocpp_core.db.bulk import BulkInsert
 from ocpp_core.db.models import Reservation, Transaction, TransactionEvent, utcnow
 from ocpp_core.events import EventBus
 from ocpp_core.payload_keys import camel_keys
-from ocpp_core.services.id_tags import IdTagInfo, IdTagService
+from ocpp_core.services.id_tags import TAG_ROW, TAGS, IdTagInfo, IdTagService, info_of
 from ocpp_core.services.registration import Registration
 from ocpp_core.services.transactions import (
     ENERGY_REGISTER,
@@ -105,6 +108,329 @@ def _register(samples: list[SampledValue], context: str | None = None) -> int | 
     return int(max(matching, key=lambda r: r[1])[2])
 
 
+# A session an event belongs to, in one statement: its columns an event reads or changes,
+# the highest seqNo stored of it and whether this seqNo is stored already (sent again).
+# Built once: at thousands of events a second a statement built anew costs more to build
+# and key for the cache than to run.
+_TX = Transaction.__table__
+_EVENTS = TransactionEvent.__table__
+_MUTABLE = (
+    "connector_id",
+    "evse_id",
+    "id_tag",
+    "id_token_type",
+    "id_tag_status",
+    "meter_start",
+    "start_time",
+    "meter_stop",
+    "stop_time",
+    "stop_reason",
+    "stop_id_tag",
+    "charging_state",
+    "remote_start_id",
+    "flags",
+)
+_OF_TRANSACTION = (
+    _EVENTS.c.charge_point_id == bindparam("charge_point_id"),
+    _EVENTS.c.ocpp_transaction_id == bindparam("ocpp_id"),
+)
+_HIGHEST = (
+    select(_EVENTS.c.seq_no)
+    .where(*_OF_TRANSACTION)
+    .order_by(_EVENTS.c.seq_no.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_SEEN = exists().where(*_OF_TRANSACTION, _EVENTS.c.seq_no == bindparam("seq_no"))
+# Whether the event's token has an open session other than this one (ConcurrentTx), and
+# whether its EVSE has one (a new session overlaps it).
+_OTHER = _TX.alias("other_session")
+_TOKEN_ELSEWHERE = (
+    exists()
+    .where(
+        _OTHER.c.id_tag == bindparam("id_tag"),
+        _OTHER.c.stop_time.is_(None),
+        _OTHER.c.id != func.coalesce(_TX.c.id, 0),
+    )
+    .correlate(_TX)
+)
+_BUSY = _TX.alias("busy_session")
+_EVSE_BUSY = exists().where(
+    _BUSY.c.charge_point_id == bindparam("charge_point_id"),
+    _BUSY.c.evse_id == bindparam("evse_id"),
+    _BUSY.c.stop_time.is_(None),
+)
+# One row whether or not the session exists: its columns and `highest` (the _Session),
+# then whether this seqNo is stored already (sent again), the token's facts as
+# `id_tags.info_of` reads them, and whether the EVSE has a session open.
+_FACTS = select(
+    _TX.c.id,
+    *(_TX.c[name] for name in _MUTABLE),
+    _HIGHEST.label("highest"),
+    _SEEN.label("seen"),
+    TAGS.c.blocked,
+    TAGS.c.expiry_date,
+    TAGS.c.parent_id_tag,
+    _TOKEN_ELSEWHERE.label("active"),
+    _EVSE_BUSY.label("busy"),
+).select_from(
+    TAG_ROW.outerjoin(
+        _TX,
+        (_TX.c.charge_point_id == bindparam("charge_point_id"))
+        & (_TX.c.ocpp_transaction_id == bindparam("ocpp_id")),
+    )
+)
+_SESSION_COLUMNS = len(_MUTABLE) + 2  # id, the mutable ones, highest
+_SEQ_RANGE = select(func.min(_EVENTS.c.seq_no), func.max(_EVENTS.c.seq_no), func.count()).where(
+    *_OF_TRANSACTION
+)
+_NEW_SESSION = insert(_TX).returning(_TX.c.id)
+_UPDATE_SESSION = (
+    update(_TX)
+    .where(_TX.c.id == bindparam("session_id"))
+    .values({name: bindparam(f"new_{name}") for name in _MUTABLE})
+)
+_NEW_VALUES = tuple(f"new_{name}" for name in _MUTABLE)
+EVENT_ROWS = BulkInsert(
+    _EVENTS,
+    (
+        "charge_point_id",
+        "transaction_id",
+        "ocpp_transaction_id",
+        "seq_no",
+        "event_type",
+        "trigger_reason",
+        "timestamp",
+        "offline",
+        "payload",
+        "received_at",
+    ),
+)
+
+
+@dataclass
+class _Session:
+    """The columns of a session an event reads or changes (`_MUTABLE`), as stored and then
+    as the event leaves them; `highest`: the highest seqNo stored before this event."""
+
+    id: int | None
+    connector_id: int
+    evse_id: int | None
+    id_tag: str | None
+    id_token_type: str | None
+    id_tag_status: str | None
+    meter_start: int | None
+    start_time: datetime
+    meter_stop: int | None
+    stop_time: datetime | None
+    stop_reason: str | None
+    stop_id_tag: str | None
+    charging_state: str | None
+    remote_start_id: int | None
+    flags: str
+    highest: int | None = None
+
+    def columns(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _MUTABLE)
+
+
+def _store(
+    session: Session, charge_point_id: str, event: dict[str, Any], samples: list[SampledValue]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Store and apply one event in the group commit's transaction: what happened (for
+    the events published after commit) and the idTokenInfo to answer with."""
+    info = event["transaction_info"]
+    ocpp_id: str = info["transaction_id"]
+    seq_no: int = event["seq_no"]
+    event_type: str = event["event_type"]
+    timestamp = parse_datetime(event["timestamp"])
+    evse = event.get("evse") or {}
+    token = event.get("id_token")
+    if token is not None and token["type"] in NO_TOKEN_TYPES:
+        token = None  # nothing to look up; answered Accepted
+    answer: dict[str, Any] | None = None
+    if event.get("id_token") is not None:
+        answer = {"status": "Accepted"}
+    outcome: dict[str, Any] = {"stored": False, "started": False, "stopped": False}
+    keys = {
+        "charge_point_id": charge_point_id,
+        "ocpp_id": ocpp_id,
+        "seq_no": seq_no,
+        "id_tag": token["id_token"] if token is not None else None,
+        "evse_id": evse.get("id"),
+    }
+    facts = session.execute(_FACTS, keys).one()
+    token_info = info_of(facts) if token is not None else None
+    if facts.seen:
+        if token_info is not None:
+            answer = id_token_info(token_info)
+        outcome["transaction_id"] = facts.id
+        return outcome, answer
+    now = utcnow()
+    if facts.id is None:
+        tx = _new_session(event, timestamp, evse, token, token_info, facts.busy)
+        stored = None
+    else:
+        tx = _Session(*facts[:_SESSION_COLUMNS])
+        stored = tx.columns()
+        if token is not None and token_info is not None and tx.id_tag is None:
+            # The token came after the start (E03): the session is its from now.
+            tx.id_tag, tx.id_token_type = token["id_token"], token["type"]
+            tx.id_tag_status = token_info.status
+    _apply(tx, event, timestamp, samples, evse, now)
+    if event_type == "Ended" and tx.stop_time is None:
+        _end(tx, event, timestamp, samples)
+        outcome["stopped"] = True
+    if stored is not None and _has_gap(session, keys, tx, seq_no):
+        add_flags(tx, SEQ_GAP)
+    elif stored is not None:
+        remove_flag(tx, SEQ_GAP)
+    if tx.id is None:
+        values = dict(zip(_MUTABLE, tx.columns(), strict=True))
+        values.update(
+            charge_point_id=charge_point_id,
+            ocpp_transaction_id=ocpp_id,
+            reservation_id=event.get("reservation_id"),
+        )
+        tx.id = session.execute(_NEW_SESSION, values).scalar_one()
+        outcome["started"] = True
+    elif tx.columns() != stored:
+        changed = dict(zip(_NEW_VALUES, tx.columns(), strict=True))
+        session.execute(_UPDATE_SESSION, {"session_id": tx.id, **changed})
+    if event.get("reservation_id") is not None:
+        reservation = session.get(Reservation, event["reservation_id"])
+        if reservation is not None and reservation.charge_point_id == charge_point_id:
+            reservation.status, reservation.transaction_id = "Used", tx.id
+    payload = orjson.dumps(camel_keys(event)).decode()
+    EVENT_ROWS.write_in(
+        session,
+        [(charge_point_id, tx.id, ocpp_id, seq_no, event_type, event["trigger_reason"],
+          timestamp, bool(event.get("offline")), payload, now)],
+    )  # fmt: skip
+    if samples:
+        connector_id = evse.get("connector_id") or tx.connector_id
+        rows = sample_rows(
+            charge_point_id, connector_id, tx.id, None, samples, "TransactionEvent", None,
+            now, evse.get("id") or tx.evse_id,
+        )  # fmt: skip
+        METER_VALUE_ROWS.write_in(session, rows)
+    outcome.update(
+        stored=True,
+        transaction_id=tx.id,
+        connector_id=tx.connector_id,
+        evse_id=tx.evse_id,
+        id_tag=tx.id_tag,
+        meter_start=tx.meter_start,
+        meter_stop=tx.meter_stop,
+        reason=tx.stop_reason,
+    )
+    if token_info is not None:
+        answer = id_token_info(token_info)
+    return outcome, answer
+
+
+def _new_session(
+    event: dict[str, Any],
+    timestamp: datetime,
+    evse: dict[str, Any],
+    token: dict[str, Any] | None,
+    token_info: IdTagInfo | None,
+    evse_busy: bool,
+) -> _Session:
+    """The session of a transaction's first event received, not yet written."""
+    flags = timing_flags(timestamp, utcnow())
+    if event["event_type"] != "Started":
+        flags.append(NO_STARTED)
+    evse_id = evse.get("id")
+    if evse_id is not None and evse_busy:
+        flags.append(OVERLAP)
+    return _Session(
+        id=None,
+        connector_id=evse.get("connector_id") or (1 if evse_id is not None else 0),
+        evse_id=evse_id,
+        id_tag=token["id_token"] if token is not None else None,
+        id_token_type=token["type"] if token is not None else None,
+        id_tag_status=token_info.status if token_info is not None else None,
+        meter_start=None,
+        start_time=timestamp,
+        meter_stop=None,
+        stop_time=None,
+        stop_reason=None,
+        stop_id_tag=None,
+        charging_state=None,
+        remote_start_id=event["transaction_info"].get("remote_start_id"),
+        flags=",".join(flags),
+    )
+
+
+def _apply(
+    tx: _Session,
+    event: dict[str, Any],
+    timestamp: datetime,
+    samples: list[SampledValue],
+    evse: dict[str, Any],
+    now: datetime,
+) -> None:
+    """What an event adds to its session, whatever order it came in."""
+    info = event["transaction_info"]
+    seq_no = event["seq_no"]
+    if tx.evse_id is None and evse.get("id") is not None:
+        tx.evse_id = evse["id"]
+        tx.connector_id = evse.get("connector_id") or 1
+    if info.get("remote_start_id") is not None and tx.remote_start_id is None:
+        tx.remote_start_id = info["remote_start_id"]
+    if timestamp < tx.start_time:  # a late event from before the start we had
+        tx.start_time = timestamp
+    if event["event_type"] == "Started":  # it has come after all (late)
+        remove_flag(tx, NO_STARTED)
+    begin = _register(samples, "Transaction.Begin")
+    if begin is not None and (
+        tx.meter_start is None or event["event_type"] == "Started" or begin < tx.meter_start
+    ):
+        tx.meter_start = begin
+    if tx.highest is None or seq_no > tx.highest:
+        if info.get("charging_state") is not None:
+            tx.charging_state = info["charging_state"]
+    else:
+        add_flags(tx, LATE_EVENT)
+    if tx.stop_time is not None and samples:
+        # Samples after the end: a session ended by an earlier-arriving Ended.
+        end = _register(samples, "Transaction.End")
+        if end is not None and (tx.meter_stop is None or end > tx.meter_stop):
+            tx.meter_stop = end
+    more = timing_flags(timestamp, now)
+    if more:
+        add_flags(tx, *more)
+
+
+def _end(
+    tx: _Session, event: dict[str, Any], timestamp: datetime, samples: list[SampledValue]
+) -> None:
+    info = event["transaction_info"]
+    tx.stop_time = max(timestamp, tx.start_time)
+    tx.stop_reason = info.get("stopped_reason") or "Local"
+    token = event.get("id_token")
+    if token is not None:
+        tx.stop_id_tag = token["id_token"]
+    tx.meter_stop = _register(samples, "Transaction.End")
+    if tx.meter_stop is not None and tx.meter_start is not None:
+        if tx.meter_stop < tx.meter_start:
+            add_flags(tx, METER_BACKWARDS)
+
+
+def _has_gap(session: Session, keys: dict[str, Any], tx: _Session, seq_no: int) -> bool:
+    """Whether seqNos are missing between the lowest and highest received, this one
+    counted. The next of a session without gaps is known not to make one; the rest (late,
+    or after a gap) are counted in the database."""
+    if tx.highest is not None and seq_no == tx.highest + 1 and SEQ_GAP not in tx.flags:
+        return False
+    low, high, count = session.execute(_SEQ_RANGE, keys).one()
+    if not count:
+        return False
+    low, high = min(low, seq_no), max(high, seq_no)
+    return high - low + 1 > count + 1
+
+
 class TransactionEventService:
     def __init__(
         self,
@@ -127,239 +453,23 @@ class TransactionEventService:
     async def event(self, charge_point_id: str, event: dict[str, Any]) -> dict[str, Any] | None:
         """Store and apply one TransactionEvent (snake_case); the idTokenInfo to answer
         with when it carries an idToken."""
-        info = event.get("transaction_info") or {}
-        ocpp_id: str = info["transaction_id"]
-        seq_no: int = event["seq_no"]
-        event_type: str = event["event_type"]
-        timestamp = parse_datetime(event["timestamp"])
         samples = sampled_values_201(event.get("meter_value") or [])
-        evse = event.get("evse") or {}
-        token = event.get("id_token")
 
         async def work(session: AsyncSession) -> tuple[dict[str, Any], dict[str, Any] | None]:
-            outcome: dict[str, Any] = {"stored": False, "started": False, "stopped": False}
-            tx = await session.scalar(
-                select(Transaction).where(
-                    Transaction.charge_point_id == charge_point_id,
-                    Transaction.ocpp_transaction_id == ocpp_id,
-                )
-            )
-            duplicate = await session.scalar(
-                select(TransactionEvent.id).where(
-                    TransactionEvent.charge_point_id == charge_point_id,
-                    TransactionEvent.ocpp_transaction_id == ocpp_id,
-                    TransactionEvent.seq_no == seq_no,
-                )
-            )
-            if duplicate is not None:
-                answer = await self._token_answer(session, charge_point_id, tx, token)
-                outcome["transaction_id"] = tx.id if tx is not None else None
-                return outcome, answer
-            now = utcnow()
-            if tx is None:
-                tx = await self._new_session(session, charge_point_id, event, timestamp)
-                outcome["started"] = True
-            outcome["transaction_id"] = tx.id
-            self._apply(tx, event, timestamp, samples, evse, now)
-            if token is not None and token["type"] not in NO_TOKEN_TYPES and tx.id_tag is None:
-                # The token came after the start (2.0.1 E03): the session is its from now.
-                tx.id_tag, tx.id_token_type = token["id_token"], token["type"]
-                info_now = await self._id_tags.info(
-                    session, token["id_token"], (charge_point_id, tx.id)
-                )
-                tx.id_tag_status = info_now.status
-            if event_type == "Ended" and tx.stop_time is None:
-                self._end(tx, event, timestamp, samples)
-                outcome["stopped"] = True
-            if event.get("reservation_id") is not None:
-                reservation = await session.get(Reservation, event["reservation_id"])
-                if reservation is not None and reservation.charge_point_id == charge_point_id:
-                    reservation.status, reservation.transaction_id = "Used", tx.id
-            session.add(
-                TransactionEvent(
-                    charge_point_id=charge_point_id,
-                    transaction_id=tx.id,
-                    ocpp_transaction_id=ocpp_id,
-                    seq_no=seq_no,
-                    event_type=event_type,
-                    trigger_reason=event["trigger_reason"],
-                    timestamp=timestamp,
-                    offline=bool(event.get("offline")),
-                    payload=orjson.dumps(camel_keys(event)).decode(),
-                    received_at=now,
-                )
-            )
-            await session.flush()
-            await self._flag_gaps(session, charge_point_id, tx)
-            if samples:
-                rows = sample_rows(
-                    charge_point_id,
-                    evse.get("connector_id") or tx.connector_id,
-                    tx.id,
-                    None,
-                    samples,
-                    "TransactionEvent",
-                    None,
-                    now,
-                    evse.get("id") or tx.evse_id,
-                )
-                await METER_VALUE_ROWS.write(session, rows)
-            outcome.update(
-                stored=True,
-                connector_id=tx.connector_id,
-                evse_id=tx.evse_id,
-                id_tag=tx.id_tag,
-                meter_start=tx.meter_start,
-                meter_stop=tx.meter_stop,
-                reason=tx.stop_reason,
-            )
-            return outcome, await self._token_answer(session, charge_point_id, tx, token)
+            # One trip into SQLAlchemy's synchronous side for all of the event's statements.
+            return await session.run_sync(_store, charge_point_id, event, samples)
 
         outcome, answer = await self._registration.run(charge_point_id, work)
         if not outcome["stored"]:
             LOGGER.info(
                 "%s: TransactionEvent %s seqNo %s received again, stored once",
                 charge_point_id,
-                ocpp_id,
-                seq_no,
+                event["transaction_info"]["transaction_id"],
+                event["seq_no"],
             )
             return answer
         self._publish(charge_point_id, outcome, samples)
         return answer
-
-    async def _new_session(
-        self,
-        session: AsyncSession,
-        charge_point_id: str,
-        event: dict[str, Any],
-        timestamp: datetime,
-    ) -> Transaction:
-        evse = event.get("evse") or {}
-        evse_id = evse.get("id")
-        connector_id = evse.get("connector_id") or (1 if evse_id is not None else 0)
-        flags = timing_flags(timestamp, utcnow())
-        if event["event_type"] != "Started":
-            flags.append(NO_STARTED)
-        if evse_id is not None:
-            busy = await session.scalar(
-                select(Transaction.id)
-                .where(
-                    Transaction.charge_point_id == charge_point_id,
-                    Transaction.evse_id == evse_id,
-                    Transaction.stop_time.is_(None),
-                )
-                .limit(1)
-            )
-            if busy is not None:
-                flags.append(OVERLAP)
-        info = event["transaction_info"]
-        tx = Transaction(
-            charge_point_id=charge_point_id,
-            connector_id=connector_id,
-            evse_id=evse_id,
-            ocpp_transaction_id=info["transaction_id"],
-            start_time=timestamp,
-            reservation_id=event.get("reservation_id"),
-            remote_start_id=info.get("remote_start_id"),
-            flags=",".join(flags),
-        )
-        token = event.get("id_token")
-        if token is not None and token["type"] not in NO_TOKEN_TYPES:
-            tx.id_tag, tx.id_token_type = token["id_token"], token["type"]
-            tx.id_tag_status = (await self._id_tags.info(session, token["id_token"])).status
-        session.add(tx)
-        await session.flush()
-        return tx
-
-    @staticmethod
-    def _apply(
-        tx: Transaction,
-        event: dict[str, Any],
-        timestamp: datetime,
-        samples: list[SampledValue],
-        evse: dict[str, Any],
-        now: datetime,
-    ) -> None:
-        """What an event adds to its session, whatever order it came in."""
-        info = event["transaction_info"]
-        seq_no = event["seq_no"]
-        if tx.evse_id is None and evse.get("id") is not None:
-            tx.evse_id = evse["id"]
-            tx.connector_id = evse.get("connector_id") or 1
-        if info.get("remote_start_id") is not None and tx.remote_start_id is None:
-            tx.remote_start_id = info["remote_start_id"]
-        if timestamp < tx.start_time:  # a late event from before the start we had
-            tx.start_time = timestamp
-        if event["event_type"] == "Started":  # it has come after all (late)
-            remove_flag(tx, NO_STARTED)
-        begin = _register(samples, "Transaction.Begin")
-        if begin is not None and (
-            tx.meter_start is None or event["event_type"] == "Started" or begin < tx.meter_start
-        ):
-            tx.meter_start = begin
-        if tx.seq_no is None or seq_no > tx.seq_no:
-            tx.seq_no = seq_no
-            if info.get("charging_state") is not None:
-                tx.charging_state = info["charging_state"]
-        else:
-            add_flags(tx, LATE_EVENT)
-        if tx.stop_time is not None and samples:
-            # Samples after the end: a session ended by an earlier-arriving Ended.
-            end = _register(samples, "Transaction.End")
-            if end is not None and (tx.meter_stop is None or end > tx.meter_stop):
-                tx.meter_stop = end
-        add_flags(tx, *timing_flags(timestamp, now))
-
-    @staticmethod
-    def _end(
-        tx: Transaction, event: dict[str, Any], timestamp: datetime, samples: list[SampledValue]
-    ) -> None:
-        info = event["transaction_info"]
-        tx.stop_time = max(timestamp, tx.start_time)
-        tx.stop_reason = info.get("stopped_reason") or "Local"
-        token = event.get("id_token")
-        if token is not None:
-            tx.stop_id_tag = token["id_token"]
-        tx.meter_stop = _register(samples, "Transaction.End")
-        if tx.meter_stop is not None and tx.meter_start is not None:
-            if tx.meter_stop < tx.meter_start:
-                add_flags(tx, METER_BACKWARDS)
-
-    @staticmethod
-    async def _flag_gaps(session: AsyncSession, charge_point_id: str, tx: Transaction) -> None:
-        """seqNo missing between the lowest and highest received: flagged while missing."""
-        low, high, count = (
-            await session.execute(
-                select(
-                    func.min(TransactionEvent.seq_no),
-                    func.max(TransactionEvent.seq_no),
-                    func.count(),
-                ).where(
-                    TransactionEvent.charge_point_id == charge_point_id,
-                    TransactionEvent.ocpp_transaction_id == tx.ocpp_transaction_id,
-                )
-            )
-        ).one()
-        if count and high - low + 1 > count:
-            add_flags(tx, SEQ_GAP)
-        else:
-            remove_flag(tx, SEQ_GAP)
-
-    async def _token_answer(
-        self,
-        session: AsyncSession,
-        charge_point_id: str,
-        tx: Transaction | None,
-        token: dict[str, Any] | None,
-    ) -> dict[str, Any] | None:
-        """idTokenInfo for an event with an idToken (2.0.1 E05): its status, ConcurrentTx
-        when the token has another session open (as 1.6 StartTransaction)."""
-        if token is None:
-            return None
-        if token["type"] in NO_TOKEN_TYPES:
-            return {"status": "Accepted"}
-        ignore = (charge_point_id, tx.id) if tx is not None else ("", 0)
-        return id_token_info(await self._id_tags.info(session, token["id_token"], ignore))
 
     def _publish(
         self, charge_point_id: str, outcome: dict[str, Any], samples: list[SampledValue]

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from sqlalchemy import Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,11 +52,17 @@ def _with_flags(flags: str | None, *more: str) -> str:
     return ",".join(current + [f for f in more if f not in current])
 
 
-def add_flags(tx: Transaction, *flags: str) -> None:
+class Flagged(Protocol):
+    """A session's flags: its row (Transaction) or the columns a writer holds of it."""
+
+    flags: str
+
+
+def add_flags(tx: Flagged, *flags: str) -> None:
     tx.flags = _with_flags(tx.flags, *flags)
 
 
-def remove_flag(tx: Transaction, flag: str) -> None:
+def remove_flag(tx: Flagged, flag: str) -> None:
     """A flag says what is true: gone once it no longer is."""
     tx.flags = ",".join(f for f in (tx.flags or "").split(",") if f and f != flag)
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp_core.services.transaction_events import LATE_EVENT, NO_STARTED, SEQ_GAP
+from ocpp_core.services.transactions import OVERLAP
 from tests.conftest import OPERATOR, VIEWER
 from tests.ocpp_client import RawChargePoint
 
@@ -427,3 +428,37 @@ async def test_hostile_frames_are_refused_with_201_codes(client, connect) -> Non
     assert await cp.result("TransactionEvent", started("TX-H", t0)) == {}
     [tx] = await sessions(client, "CS1")
     assert tx["ocpp_transaction_id"] == "TX-H"
+
+
+async def test_seq_no_gaps_come_and_go_as_events_arrive(client, connect) -> None:
+    """The next seqNo of a session without gaps is taken without counting; a gap after a
+    filled one is still seen."""
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    async def send(seq_no: int) -> list[str]:
+        at = t0 + timedelta(seconds=10 * seq_no)
+        payload = started("TX-S", at, token="TAG1") if seq_no == 0 else updated("TX-S", at, seq_no)
+        await cp.result("TransactionEvent", payload)
+        [tx] = await sessions(client, "CS1")
+        return tx["flags"]
+
+    order = [0, 2, 1, 3, 4, 7, 5, 6, 8]
+    gaps = [SEQ_GAP in await send(seq_no) for seq_no in order]
+    assert gaps == [False, True, False, False, False, True, True, False, False]
+
+
+async def test_second_session_on_a_busy_evse_is_flagged_overlap(client, connect) -> None:
+    await add_tag(client, "TAG1")
+    await add_tag(client, "TAG2")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    await cp.result("TransactionEvent", started("TX-A", t0, token="TAG1"))
+    await cp.result("TransactionEvent", started("TX-B", t0 + timedelta(seconds=5), token="TAG2"))
+    await cp.result("TransactionEvent", started("TX-C", t0 + timedelta(seconds=6), evse=2))
+    flags = {t["ocpp_transaction_id"]: t["flags"] for t in await sessions(client, "CS1")}
+    assert OVERLAP not in flags["TX-A"]
+    assert OVERLAP in flags["TX-B"]  # EVSE 1 had TX-A open
+    assert OVERLAP not in flags["TX-C"]  # EVSE 2 had none
