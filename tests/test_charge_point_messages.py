@@ -223,9 +223,7 @@ async def test_authorize_statuses_from_the_id_tag_table(client, connect) -> None
         {"connectorId": 1, "idTag": "BUSY", "meterStart": 0, "timestamp": _iso(now)},
     )
     # Authorize answers the tag's own status; ConcurrentTx is StartTransaction's (OCPP 1.6).
-    assert (await cp.result("Authorize", {"idTag": "BUSY"}))["idTagInfo"]["status"] == (
-        "Accepted"
-    )
+    assert (await cp.result("Authorize", {"idTag": "BUSY"}))["idTagInfo"]["status"] == ("Accepted")
     # StartTransaction re-checks the tag: the same tag on a second connector is concurrent.
     second = await cp.result(
         "StartTransaction",
