@@ -7,7 +7,8 @@ answer was lost is answered again and applied once. Events arrive late, in burst
 of order (queued while offline): each is applied for what it adds, never to undo what a
 later one set (the charging state follows the highest seqNo; a late Started moves the start
 back; a late Updated adds its samples). A session whose Started never arrived is still
-recorded, flagged; so are gaps in seqNo, and the same timing flags as 1.6.
+recorded, flagged; so are gaps in seqNo (of a charger counting each transaction's events
+from 0), and the same timing flags as 1.6.
 """
 
 from __future__ import annotations
@@ -428,7 +429,9 @@ def _has_gap(session: Session, keys: dict[str, Any], tx: _Session, seq_no: int) 
     if not count:
         return False
     low, high = min(low, seq_no), max(high, seq_no)
-    return high - low + 1 > count + 1
+    # A charger counting per transaction starts at 0; one whose lowest is higher counts
+    # across its EVSEs (or lost its Started, flagged apart): a gap then proves nothing.
+    return low == 0 and high - low + 1 > count + 1
 
 
 class TransactionEventService:

@@ -462,3 +462,18 @@ async def test_second_session_on_a_busy_evse_is_flagged_overlap(client, connect)
     assert OVERLAP not in flags["TX-A"]
     assert OVERLAP in flags["TX-B"]  # EVSE 1 had TX-A open
     assert OVERLAP not in flags["TX-C"]  # EVSE 2 had none
+
+
+async def test_station_wide_seq_no_is_no_gap(client, connect) -> None:
+    """A charger numbering events across its EVSEs gives a transaction seqNos with holes
+    from its first: no gap can be told from that."""
+    cp = await station(connect, "CS1")
+    t0 = recent()
+    for n, seq_no in enumerate((40, 42, 45)):
+        at = t0 + timedelta(seconds=10 * n)
+        payload = started("TX-W", at, seq_no=40) if n == 0 else updated("TX-W", at, seq_no)
+        await cp.result("TransactionEvent", payload)
+    await cp.result("TransactionEvent", ended("TX-W", t0 + timedelta(minutes=1), 47))
+    [tx] = await sessions(client, "CS1")
+    assert SEQ_GAP not in tx["flags"]
+    assert tx["stop_time"] is not None
