@@ -181,6 +181,14 @@ class CentralSystem:
             or self.cluster.holder(charge_point_id) is not None
         )
 
+    def connected_by_version(self) -> dict[str, int]:
+        """How many charge points are connected to this instance, by OCPP version (counted
+        when asked, for the metrics: nothing kept per connection)."""
+        counts: dict[str, int] = {}
+        for handler in self.registry.values():
+            counts[handler.ocpp_version] = counts.get(handler.ocpp_version, 0) + 1
+        return counts
+
     async def close_all(self, seconds: float = 5) -> None:
         """Close every connection at once (on shutdown): each close waits for the charger's
         closing handshake, which a dead link never sends, so one at a time could take

@@ -163,6 +163,7 @@ class ChargePointHandler(LibraryChargePoint):
         NotConnected, CallTimedOut, CallErrorReply or InvalidReply.
         """
         call = Call(str(uuid.uuid4()), action, payload)
+        metrics = self._services.metrics
         if self._call_lock is None:
             self._call_lock = asyncio.Lock()
         async with self._call_lock:
@@ -172,10 +173,16 @@ class ChargePointHandler(LibraryChargePoint):
             self._awaiting = (call.unique_id, answer)
             try:
                 await self._send(call.to_json(), call)
+                sent = time.monotonic()
                 response = await self._await_answer(call, answer)
+            except Exception:
+                metrics.record_call(action, "error")  # no answer: timed out, lost, unsent
+                raise
             finally:
                 self._awaiting = None
+        answered = time.monotonic() - sent
         if isinstance(response, CallError):
+            metrics.record_call(action, "callerror", answered)
             raise CallErrorReply(
                 response.error_code, response.error_description, response.error_details
             )
@@ -183,16 +190,19 @@ class ChargePointHandler(LibraryChargePoint):
             self.dialect.answer_schema(action), response.payload, self.dialect
         )
         if errors:
+            metrics.record_call(action, "error", answered)
             raise InvalidReply(f"{action} answer: {frames.describe(errors[0])}")
         nul = frames.nul_cause(response.payload)  # answers are few: every one is walked
         if nul is not None:
             if not self.lenient or self.dialect is not frames.V16:
+                metrics.record_call(action, "error", answered)
                 raise InvalidReply(f"{action} answer: {nul}")
             evidence = response.to_json()  # as sent, before the NULs go
             deviations = lenient.strip_nul(response.payload)
             await self._services.deviations.record(
                 self.id, call.unique_id, f"{action}Response", deviations, evidence
             )
+        metrics.record_call(action, "result", answered)
         return response.payload
 
     async def _await_answer(
@@ -263,6 +273,7 @@ class ChargePointHandler(LibraryChargePoint):
             self._log("in", raw_msg, None)
             if error.unique_id is None:
                 LOGGER.warning("%s: ignored unreadable frame (%s)", self.id, error)
+                self._services.metrics.record_message(None, "in", "ignored")
                 return
             LOGGER.warning("%s: refused frame %s: %s", self.id, error.unique_id, error)
             await self._send_error(error.unique_id, error.error)
@@ -334,6 +345,7 @@ class ChargePointHandler(LibraryChargePoint):
         payload = camel_keys(remove_nones(serialize_as_dict(response)))
         frame = orjson.dumps([MessageType.CallResult, msg.unique_id, payload]).decode()
         await self._send(frame, CallResult(msg.unique_id, payload), msg.action)
+        self._services.metrics.record_message(msg.action, "in", "result")
         after = handlers.get("_after_action")
         if after is not None:
             self._follow_up(after(self, **arguments))
@@ -354,12 +366,14 @@ class ChargePointHandler(LibraryChargePoint):
         LOGGER.exception("%s: error while handling %s %s", self.id, msg.action, msg.unique_id)
         answer = msg.create_call_error(error)
         await self._send(answer.to_json(), answer, msg.action)
+        self._services.metrics.record_message(msg.action, "in", "error")
 
     async def _send_error(
         self, unique_id: str, error: OCPPError, action: str | None = None
     ) -> None:
         answer = CallError(unique_id, error.code, error.description, error.details)
         await self._send(answer.to_json(), answer, action)
+        self._services.metrics.record_message(action, "in", "callerror")
 
     async def refuses_certificate(self, serials: set[str | None], named: str | None) -> bool:
         """Security profile 3: True (and recorded, and the registration Rejected) when this

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///voltaro.db"
 UNKNOWN_CHARGE_POINT_POLICIES = ("accept", "pending", "reject")
+MIN_METRICS_TOKEN = 16
 
 
 class SettingsError(ValueError):
@@ -141,6 +142,10 @@ class Settings:
     max_charge_points: int = 100_000
     # Proxies whose X-Forwarded-For is believed (addresses, networks, or "*").
     forwarded_allow_ips: tuple[str, ...] = ()
+    # Who may read /metrics: a bearer token, client networks, or both (both must then
+    # match); neither set: loopback clients only.
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_allow: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.unknown_charge_points not in UNKNOWN_CHARGE_POINT_POLICIES:
@@ -162,6 +167,11 @@ class Settings:
             if path and not Path(path).is_file():
                 raise SettingsError(f"{name} is not a readable file: {path}")
         self._check_ca()
+        if self.metrics_token is not None and len(self.metrics_token) < MIN_METRICS_TOKEN:
+            raise SettingsError(
+                f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters: "
+                "anyone who can reach the port may try to guess it"
+            )
 
     def _check_ca(self) -> None:
         if bool(self.ca_cert) != bool(self.ca_key):
@@ -226,4 +236,6 @@ class Settings:
             ca_signer_command=(env.get("CA_SIGNER_COMMAND") or "").strip() or None,
             forwarded_allow_ips=_addresses(env, "FORWARDED_ALLOW_IPS"),
             max_charge_points=_int(env, "MAX_CHARGE_POINTS", 100_000, minimum=0),
+            metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
+            metrics_allow=_addresses(env, "METRICS_ALLOW"),
         )

@@ -69,8 +69,25 @@ def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
         ({"UNKNOWN_CHARGE_POINTS": "maybe"}, "UNKNOWN_CHARGE_POINTS"),
         ({"DATABASE_URL": "mysql://x/y"}, "not supported"),
         ({"INSTANCE_TTL": "1"}, "INSTANCE_TTL"),
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16"),
+        ({"METRICS_ALLOW": "10.0.0.0/8,intranet"}, "METRICS_ALLOW: 'intranet'"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({"SECRET_KEY": "k", **env})
+
+
+def test_metrics_access_settings() -> None:
+    default = Settings.from_env({"SECRET_KEY": "k"})
+    assert (default.metrics_token, default.metrics_allow) == (None, ())  # loopback only
+    custom = Settings.from_env(
+        {
+            "SECRET_KEY": "k",
+            "METRICS_TOKEN": " 0123456789abcdef ",
+            "METRICS_ALLOW": "127.0.0.1/32, 10.0.0.0/8",
+        }
+    )
+    assert custom.metrics_token == "0123456789abcdef"
+    assert custom.metrics_allow == ("127.0.0.1/32", "10.0.0.0/8")
+    assert "0123456789abcdef" not in repr(custom)

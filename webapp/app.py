@@ -15,6 +15,7 @@ from ocpp_core.cluster import create_cluster
 from ocpp_core.db.engine import create_engine, create_session_factory
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.events import EventBus
+from ocpp_core.metrics import Metrics
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
 from webapp import api, portal
@@ -28,15 +29,18 @@ from webapp.keys import (
     KEEP_ALIVE,
     KEY_THROTTLE,
     LOGIN_THROTTLE,
+    METRICS_ACCESS,
     SERVICES,
     SETTINGS,
     TRUSTED_PROXIES,
     VERIFIED_LOGINS,
 )
+from webapp.metrics_access import MetricsAccess
 from webapp.nul_guard import refuse_nul
 from webapp.ocpp_route import ocpp_socket
 from webapp.security_headers import add_security_headers
 from webapp.throttle import Throttle
+from webapp.views import health, metrics
 
 LOGGER = logging.getLogger(__name__)
 
@@ -48,10 +52,12 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     instances on the same database; leave and dispose at exit."""
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
+    instrumentation = Metrics()
+    instrumentation.watch_engine(engine)
     try:
         await upgrade(engine)
         sessions = create_session_factory(engine)
-        services = Services.create(sessions, app[BUS], settings)
+        services = Services.create(sessions, app[BUS], settings, instrumentation)
         if settings.admin_user and settings.admin_password:
             await services.users.add(settings.admin_user, settings.admin_password, "admin")
             LOGGER.info("Admin account %r is ready", settings.admin_user)
@@ -119,12 +125,19 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[KEY_THROTTLE] = Throttle("charge point key")
     app[TRUSTED_PROXIES] = TrustedProxies(settings.forwarded_allow_ips)
     app[KEEP_ALIVE] = KeepAlive(settings.ws_ping_timeout)
+    app[METRICS_ACCESS] = MetricsAccess(
+        settings.metrics_token, settings.metrics_allow, app[TRUSTED_PROXIES]
+    )
     app[VERIFIED_LOGINS] = {}
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(keep_alive_context)
     app.on_shutdown.append(close_charge_point_sockets)
     app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/ocpp/{charge_point_id}", ocpp_socket, name=OCPP_ROUTE)
+    # For load balancers, PaaS checks and Prometheus: no login (/metrics has its own guard).
+    app.router.add_get("/healthz", health.healthz, name="healthz")
+    app.router.add_get("/readyz", health.readyz, name="readyz")
+    app.router.add_get("/metrics", metrics.metrics, name="metrics")
     api.add_routes(app)
     portal.setup(app)
     return app

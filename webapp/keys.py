@@ -11,6 +11,7 @@ from ocpp_core.services import Services
 from ocpp_core.settings import Settings
 from webapp.client_address import TrustedProxies
 from webapp.keepalive import KeepAlive
+from webapp.metrics_access import MetricsAccess
 from webapp.throttle import Throttle
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,6 +25,7 @@ LOGIN_THROTTLE = web.AppKey("login_throttle", Throttle)
 KEY_THROTTLE = web.AppKey("key_throttle", Throttle)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 KEEP_ALIVE = web.AppKey("keep_alive", KeepAlive)
+METRICS_ACCESS = web.AppKey("metrics_access", MetricsAccess)
 # Basic-auth logins verified in the last minute: argon2 is too slow to pay per API request.
 # (name, password digest) -> (account id, the hash it was checked against, until when).
 VERIFIED_LOGINS = web.AppKey("verified_logins", dict[tuple[str, bytes], tuple[int, str, float]])

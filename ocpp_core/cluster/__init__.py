@@ -38,6 +38,9 @@ class Node(Protocol):
 class Cluster:
     """One instance on its own: every charge point it knows of is held here or nowhere."""
 
+    # Whether this instance shares its database with others (and keeps a membership).
+    clustered = False
+
     def __init__(self) -> None:
         self.instance_id = uuid.uuid4().hex
 
@@ -49,6 +52,11 @@ class Cluster:
 
     async def stop(self) -> None:
         pass
+
+    async def membership(self) -> str | None:
+        """What is wrong with this instance's membership, None if it is current (for the
+        readiness check). One on its own has none to keep."""
+        return None
 
     def claim(self, charge_point_id: str) -> None:
         """This instance holds the charge point's socket now."""

@@ -45,6 +45,10 @@ class NotifyTransport:
     async def open(self) -> None:
         self._connection = await self._connect()
 
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed()
+
     async def _connect(self) -> asyncpg.Connection:
         connection = await asyncpg.connect(**self._connect_kwargs, timeout=10)
         for channel in self._channels:

@@ -47,6 +47,8 @@ def instance_channel(instance_id: str) -> str:
 
 
 class PostgresCluster(Cluster):
+    clustered = True
+
     def __init__(
         self, instances: InstanceService, connect_kwargs: dict[str, Any], ttl: float
     ) -> None:
@@ -205,6 +207,15 @@ class PostgresCluster(Cluster):
             await self._rejoin()
         await self._instances.reap()
         await self._resync()
+
+    async def membership(self) -> str | None:
+        if not self._loops or any(task.done() for task in self._loops):
+            return "this instance's cluster tasks are not running"
+        if not self._transport.connected:
+            return "the LISTEN connection to PostgreSQL is down: no events or calls arrive"
+        if not await self._instances.is_current(self.instance_id):
+            return "this instance's presence has expired: the others count it as dead"
+        return None
 
     async def _rejoin(self) -> None:
         LOGGER.warning("instance %s was declared dead; joining again", self.instance_id)

@@ -51,6 +51,8 @@ class Batched(Protocol):
 Work = Callable[[AsyncSession], Awaitable[T]] | Batched
 # What a rider hands in: a work and the future its commit settles, or None for nothing.
 Rider = Callable[[], tuple[Work[Any], asyncio.Future[Any]] | None]
+# Told of each transaction written: how many works it held, and how long it took.
+OnCommit = Callable[[int, float], None]
 
 
 class GroupCommit:
@@ -69,6 +71,7 @@ class GroupCommit:
         writers: int = 1,
         max_batch: int = 500,
         stall: float = 0.02,
+        on_commit: OnCommit | None = None,
     ) -> None:
         self._sessions = sessions
         self._max_writers = writers
@@ -78,6 +81,7 @@ class GroupCommit:
         # Each running writer, with the loop time its current transaction began.
         self._writers: dict[asyncio.Task[None], float] = {}
         self._rider: Rider | None = None
+        self._on_commit = on_commit
 
     def carry(self, rider: Rider) -> None:
         """Call `rider` as each transaction is formed; what it returns is written in it."""
@@ -122,7 +126,10 @@ class GroupCommit:
                         # Last: what it carries came after the works already waiting
                         # (the message log's own flush among them), and is written after.
                         batch.append(extra)
+                    began = loop.time()
                     await self._commit(batch)
+                    if self._on_commit is not None:
+                        self._on_commit(len(batch), loop.time() - began)
         except BaseException:
             # Cancelled at shutdown: nobody may wait for a commit that will not come.
             for _, future in batch + self._waiting:

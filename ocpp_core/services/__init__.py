@@ -8,11 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.events import EventBus
+from ocpp_core.metrics import Metrics
 from ocpp_core.services.audit import AuditService
 from ocpp_core.services.budget import StorageBudget
 from ocpp_core.services.charge_points import ChargePointService
 from ocpp_core.services.deviations import DeviationService
 from ocpp_core.services.device_model import DeviceModelService
+from ocpp_core.services.fleet import FleetService
 from ocpp_core.services.id_tags import IdTagService
 from ocpp_core.services.message_log import MessageLog
 from ocpp_core.services.notifications import NotificationService
@@ -40,15 +42,25 @@ class Services:
     transaction_events: TransactionEventService
     device_model: DeviceModelService
     notifications: NotificationService
+    fleet: FleetService
+    # Not a service: what the handlers and the group commit count, for /metrics.
+    metrics: Metrics
 
     @classmethod
     def create(
-        cls, sessions: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
+        cls,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        settings: Settings,
+        metrics: Metrics | None = None,
     ) -> Services:
+        metrics = metrics or Metrics()
         # SQLite has one connection. On PostgreSQL more than one writer only while those
         # running are held up (a lock, a slow statement): see GroupCommit.
         writes = GroupCommit(
-            sessions, writers=1 if settings.database_url.startswith("sqlite") else 4
+            sessions,
+            writers=1 if settings.database_url.startswith("sqlite") else 4,
+            on_commit=metrics.record_commit,
         )
         id_tags = IdTagService(sessions, writes)
         registration = Registration(writes, settings.unknown_charge_points)
@@ -67,4 +79,6 @@ class Services:
             transaction_events=TransactionEventService(sessions, bus, id_tags, registration),
             device_model=DeviceModelService(sessions, bus, registration),
             notifications=NotificationService(sessions, bus, registration, budget),
+            fleet=FleetService(sessions),
+            metrics=metrics,
         )

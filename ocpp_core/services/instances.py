@@ -69,6 +69,16 @@ class InstanceService:
                 delete(ClusterMessage).where(ClusterMessage.created_at < now - self._ttl * 2)
             )
 
+    async def is_current(self, instance_id: str) -> bool:
+        """Whether the instance's row is there and not expired."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(Instance.id).where(
+                    Instance.id == instance_id, Instance.expires_at >= utcnow()
+                )
+            )
+            return found is not None
+
     async def alive(self) -> set[str]:
         async with self._sessions() as session:
             rows = await session.scalars(select(Instance.id).where(Instance.expires_at >= utcnow()))
