@@ -51,8 +51,8 @@ async def _collector_policy(app: web.Application) -> AsyncIterator[None]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m webapp",
-        description="Voltaro OCPP 1.6J central system. Without a command: serve.",
+        prog="python -m webapp",  # or `voltaro`, the console script of pip install -e .
+        description="Voltaro OCPP 1.6J and 2.0.1 central system. Without a command: serve.",
     )
     commands = parser.add_subparsers(dest="command")
 
