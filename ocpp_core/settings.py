@@ -99,6 +99,9 @@ def _load_secret_key(database_url: str) -> str:
     return key
 
 
+PORTAL_ASSET_SOURCES = ("cdn", "local")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -146,6 +149,10 @@ class Settings:
     # match); neither set: loopback clients only.
     metrics_token: str | None = field(default=None, repr=False)
     metrics_allow: tuple[str, ...] = ()
+    # Where the portal's browser libraries come from: "cdn" (pinned, with integrity; the
+    # copies this server keeps take over when the CDN cannot be reached) or "local" (the
+    # copies only: a site without internet access).
+    portal_assets: str = "cdn"
 
     def __post_init__(self) -> None:
         if self.unknown_charge_points not in UNKNOWN_CHARGE_POINT_POLICIES:
@@ -167,6 +174,11 @@ class Settings:
             if path and not Path(path).is_file():
                 raise SettingsError(f"{name} is not a readable file: {path}")
         self._check_ca()
+        if self.portal_assets not in PORTAL_ASSET_SOURCES:
+            raise SettingsError(
+                f"PORTAL_ASSETS must be one of {', '.join(PORTAL_ASSET_SOURCES)}, "
+                f"got {self.portal_assets!r}"
+            )
         if self.metrics_token is not None and len(self.metrics_token) < MIN_METRICS_TOKEN:
             raise SettingsError(
                 f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters: "
@@ -238,4 +250,5 @@ class Settings:
             max_charge_points=_int(env, "MAX_CHARGE_POINTS", 100_000, minimum=0),
             metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
             metrics_allow=_addresses(env, "METRICS_ALLOW"),
+            portal_assets=(env.get("PORTAL_ASSETS") or "cdn").strip().lower(),
         )

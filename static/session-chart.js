@@ -2,7 +2,15 @@
 document.addEventListener("DOMContentLoaded", () => {
   const canvas = document.getElementById("session-chart");
   const source = document.getElementById("session-chart-data");
-  if (!canvas || !source || !window.Chart) return;
+  if (!canvas || !source) return;
+  if (!window.Chart) {
+    // Neither the CDN nor this server's copy of Chart.js arrived: say so where it would be.
+    const note = document.createElement("p");
+    note.className = "muted chart-missing";
+    note.textContent = "The chart could not be drawn: its script (Chart.js) did not load. The readings are listed below.";
+    canvas.replaceWith(note);
+    return;
+  }
   const data = JSON.parse(source.textContent);
   const labels = data.points.map((p) => p.t);
   new window.Chart(canvas, {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -12,7 +13,7 @@ from aiohttp_session import session_middleware
 from ocpp_core.services.message_log import is_secret_variable
 from webapp import assets, presentation
 from webapp.auth import secure_session_cookie, session_storage
-from webapp.keys import SSE_STREAMS
+from webapp.keys import SETTINGS, SSE_STREAMS
 from webapp.views import (
     charge_points,
     dashboard,
@@ -42,6 +43,7 @@ def setup(app: web.Application) -> None:
     )
     env.globals.update(
         assets=assets,
+        asset_scripts=partial(assets.scripts, app[SETTINGS].portal_assets),
         tone=evses.tone,
         event_key=presentation.event_key,
         kwh=presentation.kwh,

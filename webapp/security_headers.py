@@ -4,30 +4,41 @@ caching of what an operator sees (pages, API answers, exports), and no server ve
 
 from __future__ import annotations
 
+from functools import cache
+
 from aiohttp import web
 
 from webapp import assets
+from webapp.keys import SETTINGS
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        f"script-src 'self' {assets.CDN}/",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Server": "Voltaro",
-}
+
+def content_security_policy(portal_assets: str) -> str:
+    """Scripts from this site, and from the pinned CDN unless PORTAL_ASSETS=local."""
+    scripts = "script-src 'self'" + (f" {assets.CDN}/" if portal_assets == "cdn" else "")
+    return "; ".join(
+        [
+            "default-src 'self'",
+            scripts,
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+@cache
+def _headers(portal_assets: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(portal_assets),
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Server": "Voltaro",
+    }
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -35,6 +46,6 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     if request.path.startswith("/ocpp/"):
         response.headers["Server"] = "Voltaro"  # a charge point needs nothing else here
         return
-    response.headers.update(_HEADERS)
+    response.headers.update(_headers(request.app[SETTINGS].portal_assets))
     if not request.path.startswith("/static/"):
         response.headers["Cache-Control"] = "no-store"

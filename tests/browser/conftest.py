@@ -1,17 +1,17 @@
 """Headless Chromium (Debian's /usr/bin/chromium) driven by Python Playwright.
 
 The page loads htmx, its SSE extension and Chart.js from the CDN with SRI hashes; this
-machine has no internet, so the same versions are installed from the npm registry
-(`tests/browser/package.json`) and served through Playwright's request interception.
-Without Chromium or npm these tests skip with the reason, except under CI=true, where that
-fails the run.
+machine has no internet, so the CDN's files are served through Playwright's request
+interception from the copies the server keeps (`static/vendor/`, the same files: the
+integrity hashes are checked). `new_page(role, cdn=False)` makes the CDN unreachable
+instead. Without Chromium these tests skip with the reason, except under CI=true, where
+that fails the run.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,9 +22,8 @@ from tests.conftest import ACCOUNTS, IN_CI
 from webapp import assets
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-HERE = Path(__file__).resolve().parent
-NODE_MODULES = HERE / "node_modules"
-ARTIFACTS = HERE.parents[1] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 
 
 def _unavailable(reason: str) -> None:
@@ -43,17 +42,8 @@ def database_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 @pytest.fixture(scope="session")
 def cdn_files() -> dict[str, Path]:
-    """CDN URL -> the same file from the npm registry."""
-    wanted = {a.url: NODE_MODULES / a.package / a.path for a in assets.ALL}
-    if not all(path.exists() for path in wanted.values()):
-        npm = shutil.which("npm")
-        if npm is None:
-            _unavailable("npm is not installed: cannot fetch the front-end libraries")
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True)
-    for asset in assets.ALL:
-        version = (NODE_MODULES / asset.package / "package.json").read_text()
-        assert f'"version": "{asset.version}"' in version, f"{asset.package} is not {asset.version}"
-    return wanted
+    """CDN URL -> the same file, as the server keeps it."""
+    return {a.url: ROOT / a.local.lstrip("/") for a in assets.ALL}
 
 
 @pytest.fixture(scope="session")
@@ -105,10 +95,13 @@ async def new_page(browser, cdn_files: dict[str, Path], client: TestClient) -> A
             headers={"Access-Control-Allow-Origin": "*"},
         )
 
-    async def _page(role: str | None):
+    async def unreachable(route) -> None:
+        await route.abort("internetdisconnected")
+
+    async def _page(role: str | None, cdn: bool = True):
         context = await browser.new_context(viewport={"width": 1280, "height": 900})
         contexts.append(context)
-        await context.route(f"{assets.CDN}/**", serve_cdn)
+        await context.route(f"{assets.CDN}/**", serve_cdn if cdn else unreachable)
         page = await context.new_page()
         page.set_default_timeout(15_000)
         errors: list[str] = []
