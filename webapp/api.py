@@ -197,8 +197,18 @@ def _meter_value(sample: SampledValue) -> dict[str, Any]:
     }
 
 
-def _id_tag(tag: IdTagView) -> dict[str, Any]:
-    return dataclasses.asdict(tag)
+def _id_tag(tag: IdTagView, usage: bool = False) -> dict[str, Any]:
+    """A tag as the API gives it; with `usage`, when it was last used and whether it is
+    in a session now."""
+    shown = {
+        "id_tag": tag.id_tag,
+        "parent_id_tag": tag.parent_id_tag,
+        "expiry_date": tag.expiry_date,
+        "blocked": tag.blocked,
+    }
+    if usage:
+        shown.update(last_used=tag.last_used, in_session=tag.in_session)
+    return shown
 
 
 def _answer(result: Any) -> web.Response:
@@ -477,9 +487,32 @@ async def close_transaction(request: web.Request) -> web.Response:
 # --- id tags ----------------------------------------------------------------------------
 
 
+MAX_PAGE = 1000
+
+
+def _query_count(request: web.Request, name: str, default: int | None, most: int) -> int | None:
+    """A whole number query parameter from 0 to `most`."""
+    value = request.query.get(name, "")
+    if value == "":
+        return default
+    if not value.isdigit() or int(value) > most:
+        raise InvalidInput(f"{name} must be a whole number from 0 to {most}")
+    return int(value)
+
+
 async def list_id_tags(request: web.Request) -> web.Response:
+    """All tags, or a page (`limit`, `offset`) of those whose id or parent contains `q`;
+    the number matching in X-Total-Count; `usage=true` adds last use and open session."""
     await require_role(request, "viewer")
-    return json_response([_id_tag(t) for t in await request.app[SERVICES].id_tags.list()])
+    found = await request.app[SERVICES].id_tags.search(
+        request.query.get("q", "").strip() or None,
+        _query_count(request, "limit", None, MAX_PAGE),
+        _query_count(request, "offset", 0, 2**31 - 1) or 0,
+    )
+    usage = bool(_flag(request.query.get("usage"), "usage"))
+    response = json_response([_id_tag(t, usage) for t in found.tags])
+    response.headers["X-Total-Count"] = str(found.total)
+    return response
 
 
 async def add_id_tag(request: web.Request) -> web.Response:

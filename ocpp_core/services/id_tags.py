@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, exists, literal_column, select
+from sqlalchemy import Row, Select, bindparam, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.group_commit import GroupCommit
@@ -29,6 +29,32 @@ class IdTagView:
     parent_id_tag: str | None
     expiry_date: datetime | None
     blocked: bool
+    # The start of its latest session, and whether one is open now (listings only).
+    last_used: datetime | None = None
+    in_session: bool = False
+
+
+@dataclass(frozen=True)
+class IdTagPage:
+    tags: list[IdTagView]
+    total: int  # of the tags matching, on every page
+
+
+def _last_used(id_tag: Any) -> Any:
+    return (
+        select(func.max(Transaction.start_time))
+        .where(Transaction.id_tag == id_tag)
+        .scalar_subquery()
+        .label("last_used")
+    )
+
+
+def _in_session(id_tag: Any) -> Any:
+    return (
+        exists()
+        .where(Transaction.id_tag == id_tag, Transaction.stop_time.is_(None))
+        .label("in_session")
+    )
 
 
 def _check_tag(name: str, value: str | None) -> None:
@@ -76,9 +102,41 @@ class IdTagService:
             await session.delete(tag)
 
     async def list(self) -> list[IdTagView]:
+        return (await self.search()).tags
+
+    async def exists(self, id_tag: str) -> bool:
         async with self._sessions() as session:
-            tags = (await session.scalars(select(IdTag).order_by(IdTag.id_tag))).all()
-        return [IdTagView(t.id_tag, t.parent_id_tag, t.expiry_date, t.blocked) for t in tags]
+            return await session.get(IdTag, id_tag) is not None
+
+    async def search(
+        self, text: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> IdTagPage:
+        """Tags whose id or parent contains `text` (any case), by id; with when each was
+        last used and whether it is in a session now (read for the page's rows only)."""
+        matching = select(IdTag)
+        if text:
+            matching = matching.where(
+                IdTag.id_tag.icontains(text, autoescape=True)
+                | IdTag.parent_id_tag.icontains(text, autoescape=True)
+            )
+        page = matching.subquery()
+        rows = (
+            select(
+                page.c.id_tag,
+                page.c.parent_id_tag,
+                page.c.expiry_date,
+                page.c.blocked,
+                _last_used(page.c.id_tag),
+                _in_session(page.c.id_tag),
+            )
+            .order_by(page.c.id_tag)
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(page))
+            found = (await session.execute(rows)).all()
+        return IdTagPage([IdTagView(*row) for row in found], total or 0)
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
         """Authorize's answer: the tag's own status. ConcurrentTx is StartTransaction's

@@ -13,6 +13,13 @@ from webapp.auth import require_role
 from webapp.keys import SERVICES
 from webapp.views.common import Message, audit, render_with_message, text_field
 
+PER_PAGE = 50
+
+
+def _page_number(request: web.Request) -> int:
+    value = request.query.get("page", "")
+    return int(value) if value.isdigit() and 0 < int(value) < 10**6 else 1
+
 
 async def _page(
     request: web.Request,
@@ -20,7 +27,21 @@ async def _page(
     form: dict[str, Any] | None = None,
     status: int = 200,
 ) -> web.Response:
-    context = {"nav": "id_tags", "tags": await request.app[SERVICES].id_tags.list()}
+    """The page of tags the query asks for (`q`: part of an id or parent, `page`)."""
+    search = request.query.get("q", "").strip()
+    number = _page_number(request)
+    found = await request.app[SERVICES].id_tags.search(
+        search or None, PER_PAGE, (number - 1) * PER_PAGE
+    )
+    pages = max(1, -(-found.total // PER_PAGE))
+    context = {
+        "nav": "id_tags",
+        "tags": found.tags,
+        "total": found.total,
+        "search": search,
+        "page": min(number, pages),
+        "pages": pages,
+    }
     return await render_with_message(request, "id_tags.html", context, message, form, status)
 
 
@@ -60,8 +81,7 @@ async def add_id_tag(request: web.Request) -> web.Response:
     }
     if not id_tag:
         return await _page(request, Message("Give the id tag.", "error"), values, 400)
-    existing = {t.id_tag for t in await request.app[SERVICES].id_tags.list()}
-    if id_tag in existing:
+    if await request.app[SERVICES].id_tags.exists(id_tag):
         return await _page(
             request,
             Message(f"Id tag {id_tag} exists already: edit it below.", "error"),
@@ -79,7 +99,7 @@ async def add_id_tag(request: web.Request) -> web.Response:
 async def update_id_tag(request: web.Request) -> web.Response:
     await require_role(request, "operator")
     id_tag = request.match_info["id_tag"]
-    if id_tag not in {t.id_tag for t in await request.app[SERVICES].id_tags.list()}:
+    if not await request.app[SERVICES].id_tags.exists(id_tag):
         return await _page(request, Message(f"Id tag {id_tag} does not exist.", "error"), None, 404)
     try:
         await _save(request, id_tag, await request.post())
