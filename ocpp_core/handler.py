@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 import ocpp.messages
 import orjson
-from ocpp.charge_point import ChargePoint as LibraryChargePoint
 from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import NotSupportedError, OCPPError, SecurityError
 from ocpp.messages import Call, CallError, CallResult, MessageType
@@ -34,6 +33,7 @@ from ocpp_core.errors import (
     OperationFailed,
 )
 from ocpp_core.payload_keys import camel_keys, snake_keys
+from ocpp_core.routes import Route
 from ocpp_core.services import Services
 from ocpp_core.services.message_log import redact_text
 
@@ -68,10 +68,10 @@ def camel_payload(payload: Any) -> dict[str, Any]:
     return camel_keys(remove_nones(serialize_as_dict(payload)))
 
 
-class ChargePointHandler(LibraryChargePoint):
+class ChargePointHandler:
     """Answers a charge point's CALLs and sends the central system's CALLs to it; a
     version's subclass sets `dialect`, `ocpp_version` and (from its `@on` handlers)
-    `route_map`.
+    `routes`.
 
     Every `@on` handler skips the library's own schema check: `route_message` has already
     checked the payload with the version's error codes before the handler runs.
@@ -79,7 +79,7 @@ class ChargePointHandler(LibraryChargePoint):
 
     dialect: frames.Dialect
     ocpp_version: str
-    route_map: dict[str, dict[str, Any]]
+    routes: dict[str, Route]
 
     # One per connection, 10,000 at once: attributes in slots, no per-instance dict.
     __slots__ = (
@@ -98,7 +98,6 @@ class ChargePointHandler(LibraryChargePoint):
         "lenient",
         "registration_status",
     )
-    logger = LOGGER  # what the library's methods log to
 
     def __init__(
         self,
@@ -299,8 +298,8 @@ class ChargePointHandler(LibraryChargePoint):
                 frames.validate(dialect.request_schema(msg.action), msg.payload, dialect)
                 if nul:
                     frames.refuse_nul(msg.payload)
-            handlers = self.route_map.get(msg.action, {})
-            if "_on_action" not in handlers:
+            route = self.routes.get(msg.action)
+            if route is None or route.on is None:
                 raise NotSupportedError(
                     description="Requested Action is recognized but not supported",
                     details={"cause": f"{msg.action} is not handled by this central system"},
@@ -335,10 +334,10 @@ class ChargePointHandler(LibraryChargePoint):
         `@after` hook. The library's own version of this converts every key with regular
         expressions and inspects the handler's signature on every message (together some
         0.3 ms a MeterValues); here each key's conversion is the library's, done once."""
-        handlers = self.route_map[msg.action]
+        route = self.routes[msg.action]
         arguments = snake_keys(msg.payload)
         try:
-            response = await handlers["_on_action"](self, **arguments)
+            response = await route.on(self, **arguments)
         except Exception as error:
             await self._failed(msg, error)
             return
@@ -346,9 +345,8 @@ class ChargePointHandler(LibraryChargePoint):
         frame = orjson.dumps([MessageType.CallResult, msg.unique_id, payload]).decode()
         await self._send(frame, CallResult(msg.unique_id, payload), msg.action)
         self._services.metrics.record_message(msg.action, "in", "result")
-        after = handlers.get("_after_action")
-        if after is not None:
-            self._follow_up(after(self, **arguments))
+        if route.after is not None:
+            self._follow_up(route.after(self, **arguments))
 
     async def _failed(self, msg: Call, error: Exception) -> None:
         """Answer a CALL whose handling raised (the connection stays open).

@@ -7,7 +7,6 @@ import logging
 from base64 import b64decode
 
 from aiohttp import WSCloseCode, hdrs, web
-from aiohttp.http_writer import StreamWriter
 
 from ocpp_core import versions
 from ocpp_core.errors import NotFound
@@ -22,6 +21,7 @@ from webapp.keys import (
     SETTINGS,
     TRUSTED_PROXIES,
 )
+from webapp.stream_writer import prime_stream_writer
 from webapp.tls import client_certificate_cn
 from webapp.ws_adapter import ConnectionClosed, RateLimited, TokenBucket, WebSocketConnection
 
@@ -31,18 +31,7 @@ LOGGER = logging.getLogger(__name__)
 _HANDSHAKE_CHECK = web.WebSocketResponse(protocols=tuple(versions.SUBPROTOCOLS), compress=False)
 
 
-def _share_stream_writer_attributes() -> None:
-    """CPython 3.11 shares one attribute table among a class's instances, but lets it grow
-    only while few instances have been made: aiohttp's StreamWriter gets its last two
-    attributes on its first write, which for a charge point comes after admission's await,
-    by when a reconnect storm has made hundreds. One made and written to first gives the
-    table all its attributes, and 10,000 sockets no longer keep a 464-byte dict each."""
-    writer = StreamWriter(None, None)  # type: ignore[arg-type]  # never writes
-    writer.buffer_size = 0  # the order of StreamWriter._write
-    writer.output_size = 0
-
-
-_share_stream_writer_attributes()
+prime_stream_writer()
 
 
 def basic_credentials(request: web.Request) -> tuple[str, str] | None:

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_
 
+from ocpp_core.db.adapter_errors import raise_as_dbapi_error
+
 Processor = Callable[[Any], Any]
 # The execution option that names a BulkInsert's table and columns to `copy_rows`.
 COPY_INTO = "voltaro_copy_into"
@@ -102,8 +104,7 @@ def copy_rows(engine: AsyncEngine) -> None:
         try:
             await_(driver.copy_records_to_table(table, records=rows, columns=columns))
         except Exception as error:
-            # The adapter's translation into its DBAPI errors, as for its own statements.
-            cursor._handle_exception(error)
+            raise_as_dbapi_error(cursor, error)
         return True
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ocpp.routing import after, create_route_map, on
+from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 
@@ -14,6 +14,7 @@ from ocpp_core import frames
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import InvalidReply
 from ocpp_core.handler import ChargePointHandler, snake_keys
+from ocpp_core.routes import routes_of
 from ocpp_core.services.budget import STORED_TEXT_CHARS, bounded
 from ocpp_core.services.charge_points import (
     REGISTRATION_RETRY_INTERVAL,
@@ -303,4 +304,4 @@ class V16Handler(ChargePointHandler):
 
 # The library's routing, from the @on and @after decorators above, once for every
 # connection: its entries are the functions, called with the handler.
-V16Handler.route_map = create_route_map(V16Handler)
+V16Handler.routes = routes_of(V16Handler)

@@ -10,13 +10,14 @@ import logging
 from typing import Any
 
 import orjson
-from ocpp.routing import after, create_route_map, on
+from ocpp.routing import after, on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from ocpp_core import frames
 from ocpp_core.db.models import utcnow
 from ocpp_core.handler import ChargePointHandler, camel_keys
+from ocpp_core.routes import routes_of
 from ocpp_core.services.charge_points import REGISTRATION_RETRY_INTERVAL, BootInfo
 from ocpp_core.timeutil import format_datetime, parse_datetime
 
@@ -422,4 +423,4 @@ class V201Handler(ChargePointHandler):
 
 # The library's routing, from the @on and @after decorators above, once for every
 # connection: its entries are the functions, called with the handler.
-V201Handler.route_map = create_route_map(V201Handler)
+V201Handler.routes = routes_of(V201Handler)
