@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.v16 import call
 
-from ocpp_core import frames, operation_rules
+from ocpp_core import charge_point_state, frames, operation_rules
 from ocpp_core.cluster import Cluster, SingleInstance
 from ocpp_core.errors import (
     CallErrorReply,
@@ -74,10 +75,19 @@ def _failure(error: OperationFailed) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ChargePointStatus:
-    """A charge point as stored, plus whether it is connected right now."""
+    """A charge point as stored, plus whether it is connected right now, its one-word
+    status (`charge_point_state`, the same for portal and API) and its times."""
 
     charge_point: ChargePointView
     connected: bool
+    status: str = charge_point_state.OFFLINE
+    # The version it speaks, or last spoke (or is pinned to); 1.6 for one never connected.
+    ocpp_version: str = "1.6"
+    connected_since: datetime | None = None
+    # Its last message of any kind: this instance's connection knows it to the moment;
+    # for one held elsewhere (or gone) the last persisted (heartbeat, connection, close).
+    last_message_at: datetime | None = None
+    status_since: datetime | None = None
 
 
 def validate_request(payload: Any) -> None:
@@ -162,6 +172,8 @@ class CentralSystem:
         handler.connection_lost()
         if self.registry.remove(handler):
             LOGGER.info("%s: disconnected", handler.id)
+            last_message_at = datetime.fromtimestamp(handler.last_message_at, UTC)
+            self.services.charge_points.note_disconnected(handler.id, last_message_at)
             self.cluster.release(handler.id)
             self.bus.publish("disconnected", handler.id, instance=self.cluster.instance_id)
 
@@ -339,11 +351,42 @@ class CentralSystem:
         """One charge point's status (NotFound if unknown), or all of them."""
         if charge_point_id is not None:
             view = await self.services.charge_points.get(charge_point_id)
-            return ChargePointStatus(view, self.is_connected(view.id))
-        return [
-            ChargePointStatus(view, self.is_connected(view.id))
-            for view in await self.services.charge_points.list()
-        ]
+            states = await self.services.transactions.charging_states([charge_point_id])
+            return self._status_of(view, states.get(view.id, []))
+        views = await self.services.charge_points.list()
+        states = await self.services.transactions.charging_states()
+        return [self._status_of(view, states.get(view.id, [])) for view in views]
+
+    def version_of(self, view: ChargePointView) -> str:
+        """The version a charge point speaks: its live connection's here, else the last one
+        it connected with, else its pinned one; 1.6 for one never connected."""
+        return (
+            self.connected_version(view.id) or view.ocpp_version or view.pinned_ocpp_version
+            or "1.6"
+        )  # fmt: skip
+
+    def _status_of(
+        self, view: ChargePointView, charging_states: list[str | None]
+    ) -> ChargePointStatus:
+        connected = self.is_connected(view.id)
+        version = self.version_of(view)
+        status = charge_point_state.overall_status(
+            connected, view.registration_status, view.connectors, version, charging_states
+        )
+        handler = self.registry.get(view.id)
+        last_message_at = view.last_seen_at
+        connected_since = view.connected_at if connected else None
+        if handler is not None:
+            live = datetime.fromtimestamp(handler.last_message_at, UTC)
+            if last_message_at is None or live > last_message_at:
+                last_message_at = live
+            connected_since = datetime.fromtimestamp(handler.connected_at, UTC)
+        since = charge_point_state.status_since(
+            status, view.connectors, connected_since, view.offline_since
+        )
+        return ChargePointStatus(
+            view, connected, status, version, connected_since, last_message_at, since
+        )
 
 
 class Serving:

@@ -95,6 +95,7 @@ class ChargePointHandler:
         "certificate_cn",
         "connected_at",
         "id",
+        "last_message_at",
         "lenient",
         "registration_status",
     )
@@ -131,6 +132,9 @@ class ChargePointHandler:
         # When the socket was handed over (epoch seconds): across instances the newest
         # connection for an id wins.
         self.connected_at = time.time()
+        # When it last sent anything (epoch seconds): kept here, in memory, not written
+        # per message (the hot path); persisted at heartbeats and when the socket closes.
+        self.last_message_at = self.connected_at
         self._follow_ups: set[asyncio.Future[Any]] | None = None
         # The last MeterValues stored from this connection (its first sample), see
         # on_meter_values.
@@ -266,6 +270,7 @@ class ChargePointHandler:
         )
 
     async def route_message(self, raw_msg: str) -> None:
+        self.last_message_at = time.time()  # any frame counts, even one refused
         try:
             msg = frames.decode(raw_msg, self.dialect)
         except frames.FrameError as error:

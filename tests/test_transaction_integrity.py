@@ -5,6 +5,7 @@ Each case cites the public report of chargers doing it (see shared/OCPP_NOTES.md
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import MeterValue
 from tests.conftest import ADMIN, OPERATOR, VIEWER
-from webapp.keys import ENGINE, SERVICES
+from webapp.keys import CENTRAL_SYSTEM, ENGINE, SERVICES
 
 
 def iso(moment: datetime) -> str:
@@ -76,6 +77,15 @@ async def test_stray_meter_values_are_kept_with_the_reason(client, connect, now)
     ]
 
 
+async def gone(client, charge_point_id: str) -> None:
+    """Wait until the server has seen the charger's socket close."""
+    for _ in range(100):
+        if not client.app[CENTRAL_SYSTEM].is_connected(charge_point_id):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{charge_point_id} is still connected")
+
+
 async def test_operator_closes_a_session_whose_stop_never_came(
     client, connect, portal, now
 ) -> None:
@@ -96,6 +106,9 @@ async def test_operator_closes_a_session_whose_stop_never_came(
             ],
         },
     )
+    # The charger is gone (closing is for a charger gone or silent: test_closed_sessions).
+    await cp.ws.close()
+    await gone(client, "CP-LOST")
     response = await client.post(f"/api/transactions/{tx}/close", headers=VIEWER)
     assert response.status == 403
     response = await client.post(f"/api/transactions/{tx}/close", headers=OPERATOR)
@@ -116,17 +129,22 @@ async def test_operator_closes_a_session_whose_stop_never_came(
     response = await client.post("/api/transactions/9999/close", headers=ADMIN)
     assert response.status == 404
 
-    # A late StopTransaction from the charger is still answered and changes nothing.
+    # A late StopTransaction from the charger is answered, and corrects the close.
+    cp = await connect("CP-LOST")
     assert (
         await cp.result(
             "StopTransaction", {"transactionId": tx, "meterStop": 9999, "timestamp": iso(now)}
         )
         == {}
     )
-    assert (await client.app[SERVICES].transactions.get(tx)).meter_stop == 2250
+    view = await client.app[SERVICES].transactions.get(tx)
+    assert view.meter_stop == 9999 and abs(view.stop_time - now) < timedelta(milliseconds=2)
+    assert "corrected_after_close" in view.flags and "closed_by_operator" not in view.flags
 
-    # From the portal: the button on the session page.
+    # From the portal: the button on the session page of a charger gone silent.
     tx2 = await start(cp, 2, 0, now, tag="T9")
+    await cp.ws.close()
+    await gone(client, "CP-LOST")
     operator = await portal("operator")
     _, html = await operator.get(f"/transactions/{tx2}")
     assert "Close session" in html

@@ -25,6 +25,7 @@ from ocpp_core.errors import (
     OperationFailed,
 )
 from ocpp_core.frames import nested_deeper_than
+from ocpp_core.services.charge_points import StatusHistoryEntry
 from ocpp_core.services.id_tags import MAX_ID_TAG_LENGTH, IdTagView
 from ocpp_core.services.message_log import is_secret_key
 from ocpp_core.services.transactions import SampledValue, TransactionView
@@ -150,11 +151,15 @@ def _charge_point(status: ChargePointStatus) -> dict[str, Any]:
         "id": cp.id,
         "connected": status.connected,
         "registration_status": cp.registration_status,
-        "status": cp.status,
+        # The dashboard's word, by ocpp_core's one rule (README, JSON API).
+        "status": status.status,
+        "status_since": status.status_since,
         "vendor": cp.vendor,
         "model": cp.model,
         "firmware_version": cp.firmware_version,
         "last_heartbeat": cp.last_heartbeat_at,
+        "last_seen": status.last_message_at,
+        "connected_since": status.connected_since,
         "ocpp_version": cp.ocpp_version,
         "connectors": [
             {
@@ -166,6 +171,10 @@ def _charge_point(status: ChargePointStatus) -> dict[str, Any]:
             for c in cp.connectors
         ],
     }
+
+
+def _status_entry(entry: StatusHistoryEntry) -> dict[str, Any]:
+    return dataclasses.asdict(entry)
 
 
 def _transaction(tx: TransactionView) -> dict[str, Any]:
@@ -414,6 +423,29 @@ async def list_operations(request: web.Request) -> web.Response:
     return json_response([dataclasses.asdict(o) for o in journal])
 
 
+def _query_int(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name, "")
+    if value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number") from None
+
+
+async def status_history(request: web.Request) -> web.Response:
+    """A charge point's StatusNotifications as received, newest first: `limit` (default
+    100) of them, those before id `before` for the next page."""
+    await require_role(request, "viewer")
+    limit = _query_int(request, "limit")
+    history = await request.app[SERVICES].charge_points.status_history(
+        request.match_info["charge_point_id"],
+        limit=100 if limit is None else limit,
+        before=_query_int(request, "before"),
+    )
+    return json_response([_status_entry(entry) for entry in history])
+
+
 async def charge_point_state(request: web.Request) -> web.Response:
     """`configuration`, `reservations`, `charging-profiles` or (lenient mode) protocol
     `deviations` of one charge point."""
@@ -475,11 +507,24 @@ async def transaction_meter_values(request: web.Request) -> web.Response:
 
 
 async def close_transaction(request: web.Request) -> web.Response:
-    """Close a session whose StopTransaction never came; energy from its last reading."""
+    """Close a session whose StopTransaction never came; energy from its last reading.
+    Closing is for a charger gone or silent: one connected is a 409 unless the body says
+    `{"force": true}` (a connected one's session ends by remote-stop)."""
     user = await require_role(request, "operator")
-    tx = await request.app[SERVICES].transactions.close(
-        _int_path(request, "transaction_id"), user.username
-    )
+    transaction_id = _int_path(request, "transaction_id")
+    body = _fields(await json_body(request), set(), {"force"}) if request.body_exists else {}
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidInput("force must be true or false")
+    services = request.app[SERVICES]
+    tx = await services.transactions.get(transaction_id)
+    if tx.active and not force and request.app[CENTRAL_SYSTEM].is_connected(tx.charge_point_id):
+        return error_response(
+            409,
+            f"charge point {tx.charge_point_id!r} is connected: stop the session with "
+            'remote-stop, or close it anyway with {"force": true}',
+        )
+    tx = await services.transactions.close(transaction_id, user.username)
     await request.app[SERVICES].audit.record(user.username, "close session", str(tx.id))
     return json_response(_transaction(tx))
 
@@ -563,6 +608,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/charge-points/{charge_point_id}/remote-stop", remote_stop)
     r.add_post("/api/charge-points/{charge_point_id}/{operation}", operation)
     r.add_get("/api/charge-points/{charge_point_id}/operations", list_operations)
+    r.add_get("/api/charge-points/{charge_point_id}/status-history", status_history)
     r.add_get(
         "/api/charge-points/{charge_point_id}/"
         "{state:configuration|reservations|charging-profiles|deviations}",

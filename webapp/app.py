@@ -21,6 +21,7 @@ from ocpp_core.settings import Settings
 from webapp import api, portal
 from webapp.auth import api_write_guard
 from webapp.client_address import TrustedProxies
+from webapp.error_pages import portal_error_pages
 from webapp.keepalive import KeepAlive
 from webapp.keys import (
     BUS,
@@ -45,6 +46,11 @@ from webapp.views import health, metrics
 LOGGER = logging.getLogger(__name__)
 
 OCPP_ROUTE = "ocpp"
+# What a fresh install with no account says, in the log at start-up and on the login page.
+NO_ACCOUNT_HELP = (
+    "create one with `python -m webapp user add NAME --password PASSWORD --role admin`, "
+    "or set ADMIN_USER and ADMIN_PASSWORD and restart"
+)
 
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
@@ -61,6 +67,8 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         if settings.admin_user and settings.admin_password:
             await services.users.add(settings.admin_user, settings.admin_password, "admin")
             LOGGER.info("Admin account %r is ready", settings.admin_user)
+        elif not await services.users.exist():
+            LOGGER.warning("No operator account yet: %s", NO_ACCOUNT_HELP)
         app[ENGINE] = engine
         app[SERVICES] = services
         cluster = create_cluster(engine, sessions, settings)
@@ -115,6 +123,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     middlewares = [
         *portal.middlewares(settings.secret_key),
         api.api_errors,
+        portal_error_pages,
         api_write_guard,
         refuse_nul,
     ]

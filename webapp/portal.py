@@ -51,6 +51,7 @@ def setup(app: web.Application) -> None:
         duration=presentation.duration,
         when=presentation.when,
         ago=presentation.ago,
+        lasting=presentation.lasting,
         flag_help=presentation.flag_help,
         # A password variable (2.0.1 BasicAuthPassword): set by admins only, never shown.
         secret_variable=is_secret_variable,

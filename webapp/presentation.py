@@ -9,10 +9,6 @@ from urllib.parse import quote
 from aiohttp import web
 from yarl import URL
 
-from ocpp_core.central_system import ChargePointStatus
-
-# The order in which a connector's state tells most about the charge point as a whole.
-_PRIORITY = ("Charging", "SuspendedEV", "SuspendedEVSE", "Preparing", "Finishing", "Reserved")
 _TONE = {
     "Available": "ok",
     "Charging": "busy",
@@ -27,26 +23,6 @@ _TONE = {
     "Pending": "warn",
     "Rejected": "bad",
 }
-
-
-def overall_status(cp: ChargePointStatus) -> str:
-    """One word for a charge point: Offline, Faulted, Charging, Available, ..."""
-    if not cp.connected:
-        return "Offline"
-    if cp.charge_point.registration_status != "Accepted":
-        return cp.charge_point.registration_status
-    by_id = {c.connector_id: c.status for c in cp.charge_point.connectors}
-    if by_id.get(0) in ("Faulted", "Unavailable"):
-        return by_id[0]
-    outlets = [status for connector_id, status in sorted(by_id.items()) if connector_id > 0]
-    for status in _PRIORITY:
-        if status in outlets:
-            return status
-    if "Faulted" in outlets:
-        return "Faulted"
-    if 0 in by_id:
-        return by_id[0]
-    return outlets[0] if outlets else "Connected"
 
 
 def tone(status: str | None) -> str:
@@ -109,17 +85,27 @@ def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _span(seconds: int) -> str:
+    if seconds < 60:
+        return f"{max(seconds, 0)} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{timedelta(seconds=seconds).days} d"
+
+
 def ago(value: datetime | None) -> str:
     if value is None:
         return "never"
-    seconds = int((datetime.now(UTC) - value).total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)} s ago"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{timedelta(seconds=seconds).days} d ago"
+    return _span(int((datetime.now(UTC) - value).total_seconds())) + " ago"
+
+
+def lasting(value: datetime | None) -> str:
+    """How long something has been so since `value` ("for 5 min"); empty if unknown."""
+    if value is None:
+        return ""
+    return "for " + _span(int((datetime.now(UTC) - value).total_seconds()))
 
 
 _FLAG_HELP = {
@@ -128,6 +114,8 @@ _FLAG_HELP = {
     "overlap": "another session was still open on the same connector",
     "meter_stop_below_start": "the meter reading at stop is lower than at start",
     "closed_by_operator": "closed by an operator: no StopTransaction came",
+    "corrected_after_close": "closed by an operator, then corrected by what the charger sent"
+    " after (its stop or meter values): meter, energy and stop time are the charger's",
 }
 
 

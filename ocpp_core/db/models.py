@@ -117,7 +117,12 @@ class ChargePoint(Base):
     meter_serial_number: Mapped[str | None] = mapped_column(String(255))
     last_boot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When it was last heard from: its last message, persisted at heartbeats, boots,
+    # connections and disconnection (the live value is the connection's, in memory).
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its newest connection opened, and when its last one closed.
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     diagnostics_status: Mapped[str | None] = mapped_column(String(32))
     diagnostics_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     firmware_status: Mapped[str | None] = mapped_column(String(32))

@@ -81,6 +81,28 @@ class ConnectorView:
     info: str | None
     timestamp: datetime | None
     evse_id: int = 0  # 2.0.1: the EVSE (from 1); 1.6: 0
+    vendor_error_code: str | None = None
+    updated_at: datetime | None = None  # when we received its status
+
+
+@dataclass(frozen=True)
+class StatusHistoryEntry:
+    """One StatusNotification as received."""
+
+    id: int
+    evse_id: int | None  # 2.0.1: the EVSE; None for 1.6
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    timestamp: datetime | None  # the charger's
+    received_at: datetime
+
+
+# How many StatusNotifications one page of a charge point's history holds at most.
+MAX_STATUS_HISTORY_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -111,16 +133,19 @@ class ChargePointView:
     ocpp_version: str | None = None
     pinned_ocpp_version: str | None = None
     boot_reason: str | None = None
+    # When its newest connection opened and its last one closed (any instance).
+    connected_at: datetime | None = None
+    disconnected_at: datetime | None = None
 
     @property
-    def status(self) -> str | None:
-        """The charge point's own status: connector 0's, else the single connector's."""
-        by_id = {c.connector_id: c for c in self.connectors if c.evse_id == 0}
-        if 0 in by_id:
-            return by_id[0].status
-        if len(self.connectors) == 1:
-            return self.connectors[0].status
-        return None
+    def offline_since(self) -> datetime | None:
+        """When it was last heard from before it went: its disconnection, or (an instance
+        that died never wrote one) its last message persisted."""
+        if self.disconnected_at is not None and (
+            self.connected_at is None or self.disconnected_at >= self.connected_at
+        ):
+            return self.disconnected_at
+        return self.last_seen_at
 
 
 def _view(cp: ChargePoint, connectors: list[Connector]) -> ChargePointView:
@@ -141,7 +166,16 @@ def _view(cp: ChargePoint, connectors: list[Connector]) -> ChargePointView:
         last_seen_at=cp.last_seen_at,
         has_password=cp.password_hash is not None,
         connectors=tuple(
-            ConnectorView(c.connector_id, c.status, c.error_code, c.info, c.timestamp, c.evse_id)
+            ConnectorView(
+                c.connector_id,
+                c.status,
+                c.error_code,
+                c.info,
+                c.timestamp,
+                c.evse_id,
+                c.vendor_error_code,
+                c.updated_at,
+            )
             for c in sorted(connectors, key=lambda c: (c.evse_id, c.connector_id))
         ),
         local_list_version=cp.local_list_version,
@@ -154,6 +188,8 @@ def _view(cp: ChargePoint, connectors: list[Connector]) -> ChargePointView:
         ocpp_version=cp.ocpp_version,
         pinned_ocpp_version=cp.pinned_ocpp_version,
         boot_reason=cp.boot_reason,
+        connected_at=cp.connected_at,
+        disconnected_at=cp.disconnected_at,
     )
 
 
@@ -338,10 +374,21 @@ _REGISTER = insert(_CHARGE_POINTS)
 # Under UNKNOWN_CHARGE_POINTS=reject BootWrite and HeartbeatWrite register nobody: they
 # update the charge points still registered, the columns named by each row's keys.
 _UPDATE_BY_ID = update(_CHARGE_POINTS).where(_CHARGE_POINTS.c.id == bindparam("by_id"))
+# A new connection: heard from now, and connected since now.
 _NOTE_SEEN = (
     update(_CHARGE_POINTS)
     .where(_CHARGE_POINTS.c.id == bindparam("seen_id"))
-    .values(last_seen_at=bindparam("seen_at"), ocpp_version=bindparam("seen_version"))
+    .values(
+        last_seen_at=bindparam("seen_at"),
+        connected_at=bindparam("seen_at"),
+        ocpp_version=bindparam("seen_version"),
+    )
+)
+# A connection closed: its last message, kept in memory while it lasted, and when it went.
+_NOTE_GONE = (
+    update(_CHARGE_POINTS)
+    .where(_CHARGE_POINTS.c.id == bindparam("gone_id"))
+    .values(last_seen_at=bindparam("last_message_at"), disconnected_at=bindparam("gone_at"))
 )
 
 
@@ -361,6 +408,30 @@ class SeenWrite:
             [
                 {"seen_id": item.charge_point_id, "seen_at": item.at,
                  "seen_version": item.ocpp_version}
+                for item in items
+            ],
+        )  # fmt: skip
+        return [None] * len(items)
+
+
+@dataclass(frozen=True)
+class DisconnectWrite:
+    """A connection closed: its last message's time (kept in memory by the connection,
+    never written per message) and the disconnection's. All of a transaction in one
+    statement; a charge point removed meanwhile is simply not updated."""
+
+    batched: ClassVar[bool] = True
+    charge_point_id: str
+    last_message_at: datetime
+    at: datetime
+
+    @classmethod
+    async def write_all(cls, session: AsyncSession, items: list[DisconnectWrite]) -> list[None]:
+        await session.execute(
+            _NOTE_GONE,
+            [
+                {"gone_id": item.charge_point_id, "last_message_at": item.last_message_at,
+                 "gone_at": item.at}
                 for item in items
             ],
         )  # fmt: skip
@@ -431,6 +502,7 @@ class AdmissionCheck:
                             "id": item.charge_point_id,
                             "registration_status": facts.profile.registration_status,
                             "last_seen_at": now,
+                            "connected_at": now,
                             "ocpp_version": version,
                         }
                     )
@@ -533,6 +605,11 @@ def _HEARTBEAT_UPSERT(insert: Any) -> Any:
             "last_seen_at": upsert.excluded.last_seen_at,
         },
     )
+
+
+def _log_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        LOGGER.error("could not note a disconnection: %r", future.exception())
 
 
 class ChargePointService:
@@ -723,6 +800,12 @@ class ChargePointService:
             )
         return admission, facts.profile
 
+    def note_disconnected(self, charge_point_id: str, last_message_at: datetime) -> None:
+        """A connection closed: persist its last message's time and the disconnection's,
+        by group commit, without waiting (called as the socket goes)."""
+        write = DisconnectWrite(charge_point_id, last_message_at, utcnow())
+        self._writes.submit(write).add_done_callback(_log_failure)
+
     # --- charge-point-initiated messages ----------------------------------------------
 
     async def boot(self, charge_point_id: str, info: BootInfo) -> tuple[str, int]:
@@ -840,6 +923,34 @@ class ChargePointService:
             )
 
     # --- queries ------------------------------------------------------------------------
+
+    async def status_history(
+        self, charge_point_id: str, limit: int = 50, before: int | None = None
+    ) -> list[StatusHistoryEntry]:
+        """A charge point's StatusNotifications, newest first: `limit` of them, those
+        received before the one numbered `before` (the next page). NotFound if unknown."""
+        if not 1 <= limit <= MAX_STATUS_HISTORY_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_STATUS_HISTORY_PAGE}")
+        query = (
+            select(StatusNotification)
+            .where(StatusNotification.charge_point_id == charge_point_id)
+            .order_by(StatusNotification.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(StatusNotification.id < before)
+        async with self._sessions() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            if cp is None:
+                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            rows = (await session.scalars(query)).all()
+        return [
+            StatusHistoryEntry(
+                r.id, r.evse_id or None, r.connector_id, r.status, r.error_code, r.info,
+                r.vendor_id, r.vendor_error_code, r.timestamp, r.received_at,
+            )
+            for r in rows
+        ]  # fmt: skip
 
     async def get(self, charge_point_id: str) -> ChargePointView:
         async with self._sessions() as session:

@@ -37,6 +37,8 @@ from ocpp_core.services.transactions import (
     MeterValuesWrite,
     SampledValue,
     add_flags,
+    closed_by_operator,
+    correct_closed,
     energy_in_wh,
     event_values,
     remove_flag,
@@ -106,7 +108,7 @@ def _register(samples: list[SampledValue], context: str | None = None) -> int | 
     if not readings:
         return None
     matching = [r for r in readings if r[0]] or readings
-    return int(max(matching, key=lambda r: r[1])[2])
+    return round(max(matching, key=lambda r: r[1])[2])  # whole Wh, as 1.6 keeps them
 
 
 # A session an event belongs to, in one statement: its columns an event reads or changes,
@@ -282,6 +284,12 @@ def _store(
     if event_type == "Ended" and tx.stop_time is None:
         _end(tx, event, timestamp, samples)
         outcome["stopped"] = True
+    elif tx.stop_time is not None and closed_by_operator(tx):
+        # Closed by an operator while the charger was still there: this corrects it.
+        ended = event_type == "Ended"
+        end = _register(samples, "Transaction.End")
+        correct_closed(tx, timestamp, end, ended, info.get("stopped_reason"))
+        outcome["stopped"] = ended
     if stored is not None and _has_gap(session, keys, tx, seq_no):
         add_flags(tx, SEQ_GAP)
     elif stored is not None:

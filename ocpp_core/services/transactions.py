@@ -32,6 +32,9 @@ FUTURE = "future_timestamp"  # the charger's clock is ahead of ours
 OVERLAP = "overlap"  # another session was still open on the same connector
 METER_BACKWARDS = "meter_stop_below_start"
 CLOSED_BY_OPERATOR = "closed_by_operator"
+# An operator closed it, and then the charger spoke of it (its StopTransaction or Ended,
+# or meter values): what the charger sent corrected the close.
+CORRECTED_AFTER_CLOSE = "corrected_after_close"
 UNKNOWN_TRANSACTION = "unknown_transaction"
 FOREIGN_TRANSACTION = "foreign_transaction"
 
@@ -65,6 +68,36 @@ def add_flags(tx: Flagged, *flags: str) -> None:
 def remove_flag(tx: Flagged, flag: str) -> None:
     """A flag says what is true: gone once it no longer is."""
     tx.flags = ",".join(f for f in (tx.flags or "").split(",") if f and f != flag)
+
+
+def closed_by_operator(tx: Any) -> bool:
+    """Whether a session (a Transaction, or a row with its `flags`) is closed by an
+    operator and nothing the charger sent has ended it since."""
+    return CLOSED_BY_OPERATOR in (tx.flags or "").split(",")
+
+
+def correct_closed(
+    tx: Transaction,
+    at: datetime,
+    meter_stop: int | None,
+    ended: bool = False,
+    reason: str | None = None,
+) -> None:
+    """A session an operator closed, spoken of by its charger after all: what the charger
+    sends is the truth, the close an estimate. Its end (`ended`: StopTransaction, Ended)
+    sets the stop; anything else only moves the stop later and the meter up."""
+    if ended:
+        if meter_stop is not None:
+            tx.meter_stop = meter_stop
+        tx.stop_time = max(at, tx.start_time)
+        tx.stop_reason = reason or "Local"
+        remove_flag(tx, CLOSED_BY_OPERATOR)
+    else:
+        if meter_stop is not None and (tx.meter_stop is None or meter_stop > tx.meter_stop):
+            tx.meter_stop = meter_stop
+        if tx.stop_time is None or at > tx.stop_time:
+            tx.stop_time = at
+    add_flags(tx, CORRECTED_AFTER_CLOSE)
 
 
 @dataclass(frozen=True)
@@ -103,8 +136,9 @@ class TransactionView:
     stop_time: datetime | None
     stop_reason: str | None
     reservation_id: int | None
-    # Energy so far: meterStop - meterStart once stopped, else from the latest register value.
-    energy_wh: float | None
+    # Energy so far in whole Wh: meterStop - meterStart once stopped, else from the latest
+    # register value.
+    energy_wh: int | None
     flags: tuple[str, ...] = ()
     closed_by: str | None = None
     # 2.0.1: the EVSE and the charger's own transactionId.
@@ -181,12 +215,14 @@ def energy_in_wh(value: str, unit: str | None) -> float | None:
 
 
 def _view(tx: Transaction, last_register: float | None = None) -> TransactionView:
+    # Whole Wh: a register read in kWh (30.6) is no exact binary fraction, and its
+    # difference carried the noise (30599.999999998545) into page, API and CSV.
     if tx.meter_start is None:
         energy = None
     elif tx.meter_stop is not None:
-        energy = float(tx.meter_stop - tx.meter_start)
+        energy = tx.meter_stop - tx.meter_start
     elif last_register is not None:
-        energy = last_register - tx.meter_start
+        energy = round(last_register - tx.meter_start)
     else:
         energy = None
     return TransactionView(
@@ -237,11 +273,16 @@ class MeterValuesWrite:
         retried = await cls._retries(session, items)
         named = {item.transaction_id for item in items if item.transaction_id is not None}
         owners: dict[int, str] = {}
+        closed: dict[int, Any] = {}  # sessions an operator closed: the samples correct them
         if named:
             rows = await session.execute(_OWNERS, {"ids": list(named)})
-            owners = {transaction_id: owner for transaction_id, owner in rows}
+            for row in rows:
+                owners[row.id] = row.charge_point_id
+                if row.stop_time is not None and closed_by_operator(row):
+                    closed[row.id] = row
         results: list[tuple[bool, int | None, bool]] = []
         rows_to_insert: list[tuple[Any, ...]] = []
+        corrected: dict[int, list[SampledValue]] = {}
         now = utcnow()
         for index, item in enumerate(items):
             if index in retried:
@@ -267,7 +308,11 @@ class MeterValuesWrite:
                 item.evse_id,
             )
             results.append((True, linked, flag is not None))
+            if linked in closed:
+                corrected.setdefault(linked, []).extend(item.samples)
         await METER_VALUE_ROWS.write(session, rows_to_insert)
+        for transaction_id, samples in corrected.items():
+            await _correct_by_samples(session, closed[transaction_id], samples, now)
         return results
 
     @staticmethod
@@ -296,6 +341,30 @@ class MeterValuesWrite:
                     retried.add(index)
                     break
         return retried
+
+
+async def _correct_by_samples(
+    session: AsyncSession, closed: Any, samples: list[SampledValue], now: datetime
+) -> None:
+    """Meter values for a session an operator closed while its charger was still there
+    (rare, never on the common path): the stop moves to the latest reading, the meter up
+    to the latest register (never above the present: a clock ahead outranks nothing)."""
+    present = [s for s in samples if s.timestamp <= now + CLOCK_TOLERANCE]
+    if not present:
+        return
+    tx = await session.get(Transaction, closed.id)
+    if tx is None:
+        return
+    registers = [
+        (s.timestamp, wh)
+        for s in present
+        if s.measurand == ENERGY_REGISTER
+        and s.phase is None
+        and (wh := energy_in_wh(s.value, s.unit)) is not None
+    ]
+    reading = round(max(registers, key=lambda r: r[0])[1]) if registers else None
+    correct_closed(tx, max(s.timestamp for s in present), reading)
+    await session.flush()
 
 
 # Built once: a statement made per message costs more to build and key for the cache
@@ -333,7 +402,7 @@ def _samples_of(tx: Any) -> tuple[Any, ...]:
 # StartTransaction's statements, built once for the same reason.
 _TX = Transaction.__table__
 # The charge point each named session belongs to (MeterValuesWrite).
-_OWNERS = select(_TX.c.id, _TX.c.charge_point_id).where(
+_OWNERS = select(_TX.c.id, _TX.c.charge_point_id, _TX.c.stop_time, _TX.c.flags).where(
     _TX.c.id.in_(bindparam("ids", expanding=True))
 )
 _START_IDENTITY = select(_TX.c.id).where(
@@ -581,6 +650,26 @@ class TransactionService:
                     },
                 )
                 stopped = True
+            elif known and closed_by_operator(tx):
+                # Closed by an operator while the charger was still there: its own stop
+                # is the truth (meter, time, reason), and the session says it was corrected.
+                flags = _with_flags(
+                    tx.flags, CORRECTED_AFTER_CLOSE, *timing_flags(timestamp, utcnow())
+                )
+                if tx.meter_start is not None and meter_stop < tx.meter_start:
+                    flags = _with_flags(flags, METER_BACKWARDS)
+                await session.execute(
+                    _STOP_TRANSACTION,
+                    {
+                        "transaction_id": transaction_id,
+                        "meter_stop": meter_stop,
+                        "stop_time": timestamp,
+                        "stop_reason": reason or "Local",
+                        "stop_id_tag": id_tag,
+                        "flags": ",".join(f for f in flags.split(",") if f != CLOSED_BY_OPERATOR),
+                    },
+                )
+                stopped = True
             connector_id = tx.connector_id if known else 0
             flag = None if known else await self._stray_flag(session, transaction_id)
             rows = sample_rows(
@@ -661,7 +750,7 @@ class TransactionService:
                 )
             )
             last = registers.get(tx.id, tx.meter_start)
-            tx.meter_stop = int(last) if last is not None else None
+            tx.meter_stop = round(last) if last is not None else None
             tx.stop_time = last_reading or utcnow()
             tx.stop_reason = "Other"
             tx.closed_by = closed_by
@@ -721,6 +810,22 @@ class TransactionService:
         query = self._filtered(select(func.count()).select_from(Transaction), filters)
         async with self._sessions() as session:
             return int(await session.scalar(query) or 0)
+
+    async def charging_states(
+        self, charge_point_ids: list[str] | None = None
+    ) -> dict[str, list[str | None]]:
+        """The chargingState of each open session (2.0.1; None for 1.6) by charge point:
+        what the one-word status of a 2.0.1 station needs, without the meter readings."""
+        query = select(Transaction.charge_point_id, Transaction.charging_state).where(
+            Transaction.stop_time.is_(None)
+        )
+        if charge_point_ids is not None:
+            query = query.where(Transaction.charge_point_id.in_(charge_point_ids))
+        states: dict[str, list[str | None]] = {}
+        async with self._sessions() as session:
+            for charge_point_id, state in await session.execute(query):
+                states.setdefault(charge_point_id, []).append(state)
+        return states
 
     async def live(self, charge_point_ids: list[str] | None = None) -> list[LiveSession]:
         """The open sessions (of the given charge points), with energy and power so far."""

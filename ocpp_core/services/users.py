@@ -159,6 +159,11 @@ class UserService:
     async def _revoke(session: AsyncSession, user_id: int) -> None:
         await session.execute(delete(PortalSession).where(PortalSession.user_id == user_id))
 
+    async def exist(self) -> bool:
+        """Whether any operator account exists (a fresh install has none)."""
+        async with self._sessions() as session:
+            return await session.scalar(select(User.id).limit(1)) is not None
+
     async def list(self) -> list[UserView]:
         async with self._sessions() as session:
             users = (await session.scalars(select(User).order_by(User.username))).all()

@@ -100,15 +100,20 @@ async def test_absurd_meter_readings_leave_the_session_readable_and_closable(
         assert response.status == 200, (reading, await response.text())
         assert (await response.json())["energy_wh"] == 500, reading
 
-        # Closed by an operator, its energy comes from the last sane reading.
+        # Closed by an operator, its energy comes from the last sane reading (the charger
+        # is still connected: closed with the confirmation that says so).
         if number % 2:
             response = await client.post(
-                f"/api/transactions/{transaction_id}/close", json={}, headers=OPERATOR
+                f"/api/transactions/{transaction_id}/close",
+                json={"force": True},
+                headers=OPERATOR,
             )
             assert response.status == 200, (reading, await response.text())
             closed = await response.json()
         else:
-            status, html = await operator.post(f"/transactions/{transaction_id}/close")
+            status, html = await operator.post(
+                f"/transactions/{transaction_id}/close", {"confirm_online": "yes"}
+            )
             assert status == 200, (reading, html[-500:])
             response = await client.get(f"/api/transactions/{transaction_id}", headers=OPERATOR)
             closed = await response.json()

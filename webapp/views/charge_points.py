@@ -27,6 +27,8 @@ from webapp.views.form_fields import optional_number
 
 # How many of a 2.0.1 charger's reports and notifications its page shows.
 NOTIFICATIONS_SHOWN = 30
+# How many of its StatusNotifications (newest first) its page shows; the API pages on.
+STATUS_HISTORY_SHOWN = 50
 
 
 async def _page(
@@ -45,6 +47,7 @@ async def _page(
     context: dict[str, Any] = {
         **await operations_context(request.app, charge_point_id),
         **await notifications_context(request.app, charge_point_id),
+        **await status_history_context(request.app, charge_point_id, row.version),
         "nav": "dashboard",
         "row": row,
         "sessions": await services.transactions.list(charge_point_id=charge_point_id, limit=20),
@@ -76,6 +79,21 @@ async def notifications_context(app: web.Application, charge_point_id: str) -> d
     notifications (NotifyEvent, NotifyReport, ...), newest first."""
     notifications = app[SERVICES].notifications
     return {"notifications": await notifications.recent(charge_point_id, NOTIFICATIONS_SHOWN)}
+
+
+async def status_history_context(
+    app: web.Application, charge_point_id: str, version: str
+) -> dict[str, Any]:
+    """What `_cp_status_history.html` shows: its newest StatusNotifications, with the
+    error code, info and vendor error code each came with."""
+    history = await app[SERVICES].charge_points.status_history(
+        charge_point_id, limit=STATUS_HISTORY_SHOWN
+    )
+    return {
+        "status_history": history,
+        "status_history_shown": STATUS_HISTORY_SHOWN,
+        "v201": version == "2.0.1",
+    }
 
 
 async def charge_point_page(request: web.Request) -> web.Response:

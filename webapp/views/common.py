@@ -9,15 +9,14 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ocpp_core.central_system import CentralSystem, ChargePointStatus
+from ocpp_core.central_system import ChargePointStatus
 from ocpp_core.errors import NotFound
-from ocpp_core.services.charge_points import ChargePointView
 from ocpp_core.services.transactions import LiveSession
 from webapp.api import ocpp_version_of
 from webapp.auth import csrf_token, current_user
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
-from webapp.presentation import overall_status, path_url
-from webapp.views.evses import Evse, evses_of, overall_status_201
+from webapp.presentation import path_url
+from webapp.views.evses import Evse, evses_of
 
 
 @dataclass(frozen=True)
@@ -111,21 +110,12 @@ async def rows(app: web.Application, charge_point_id: str | None = None) -> list
     by_cp: dict[str, list[LiveSession]] = {}
     for session in live:
         by_cp.setdefault(session.transaction.charge_point_id, []).append(session)
-    return [_row(central, s, tuple(by_cp.get(s.charge_point.id, ()))) for s in statuses]
+    return [_row(s, tuple(by_cp.get(s.charge_point.id, ()))) for s in statuses]
 
 
-def _version_shown(central: CentralSystem, cp: ChargePointView) -> str:
-    # api.ocpp_version_of's rule, on the view already read rather than a query per row.
-    return central.connected_version(cp.id) or cp.ocpp_version or cp.pinned_ocpp_version or "1.6"
-
-
-def _row(
-    central: CentralSystem, status: ChargePointStatus, sessions: tuple[LiveSession, ...]
-) -> Row:
-    version = _version_shown(central, status.charge_point)
-    if version == "2.0.1":
-        return Row(status, overall_status_201(status, sessions), sessions, version)
-    return Row(status, overall_status(status), sessions, version)
+def _row(status: ChargePointStatus, sessions: tuple[LiveSession, ...]) -> Row:
+    # The one-word status is ocpp_core's rule (charge_point_state), as the API's.
+    return Row(status, status.status, sessions, status.ocpp_version)
 
 
 async def version_spoken(request: web.Request, charge_point_id: str) -> str:
@@ -138,6 +128,8 @@ async def version_spoken(request: web.Request, charge_point_id: str) -> str:
 
 
 def counters(all_rows: list[Row]) -> dict[str, int]:
+    """The dashboard's counters. Offline is a state of its own: an offline charger counts
+    there, whatever its connectors last said (a faulted one that went is still counted)."""
     return {
         "connected": sum(r.status.connected for r in all_rows),
         "charging": sum(r.overall == "Charging" for r in all_rows),
@@ -146,5 +138,6 @@ def counters(all_rows: list[Row]) -> dict[str, int]:
             and any(c.status == "Faulted" for c in r.status.charge_point.connectors)
             for r in all_rows
         ),
+        "offline": sum(not r.status.connected for r in all_rows),
         "total": len(all_rows),
     }

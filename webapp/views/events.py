@@ -7,7 +7,8 @@ page uses, under an event name its element listens for (`sse-swap`):
 - the dashboard (`/events`): `cp-{id}` (a row, the id percent-encoded), `new-charge-point`
   (a row to append: no `cp-` name, which a charge point `new` would have), `counters`;
 - a charge point page (`/events?charge_point=ID`): `detail`, `log` (new log rows),
-  `operations`, and for 2.0.1 `notifications` (its reports and notifications);
+  `operations`, `status-history` (after a StatusNotification), and for 2.0.1
+  `notifications` (its reports and notifications);
 - a device model page (`/events?charge_point=ID&view=device-model`): `device-model`, with
   no content, when a report part arrives: the table asks for itself again, with the
   search typed on the page (which this stream does not know).
@@ -28,7 +29,11 @@ from ocpp_core.services.users import REVOKED
 from webapp.auth import require_role
 from webapp.keys import BUS, SERVICES, SSE_STREAMS
 from webapp.presentation import event_key
-from webapp.views.charge_points import notifications_context, operations_context
+from webapp.views.charge_points import (
+    notifications_context,
+    operations_context,
+    status_history_context,
+)
 from webapp.views.common import counters, render_partial, rows
 
 COALESCE_SECONDS = 0.2
@@ -118,6 +123,10 @@ async def _charge_point(
         context = {"row": row, **await operations_context(request.app, charge_point_id)}
         html = await render_partial(request, "_cp_operations.html", context)
         await response.send(html, event="operations")
+    if "status" in kinds:
+        context = await status_history_context(request.app, charge_point_id, row.version)
+        html = await render_partial(request, "_cp_status_history.html", context)
+        await response.send(html, event="status-history")
     if "notification" in kinds:
         context = await notifications_context(request.app, charge_point_id)
         html = await render_partial(request, "_cp_notifications.html", context)

@@ -30,7 +30,13 @@ def _local(next_url: str) -> str:
 async def login_page(request: web.Request) -> web.Response:
     if await current_user(request) is not None:
         raise web.HTTPSeeOther(_local(request.query.get("next", "/")))
-    return await render(request, "login.html", {"next_url": _local(request.query.get("next", "/"))})
+    context = {"next_url": _local(request.query.get("next", "/")), **await _no_account(request)}
+    return await render(request, "login.html", context)
+
+
+async def _no_account(request: web.Request) -> dict[str, bool]:
+    """On a fresh install no one can log in: the page says how to create the first account."""
+    return {"no_account": not await request.app[SERVICES].users.exist()}
 
 
 async def login(request: web.Request) -> web.Response:
@@ -60,7 +66,12 @@ async def login(request: web.Request) -> web.Response:
         return await render(
             request,
             "login.html",
-            {"error": "Wrong user name or password.", "username": username, "next_url": next_url},
+            {
+                "error": "Wrong user name or password.",
+                "username": username,
+                "next_url": next_url,
+                **await _no_account(request),
+            },
             status=401,
         )
     throttle.succeeded(attempt)

@@ -22,7 +22,7 @@ from ocpp_core.services.transactions import (
 )
 from ocpp_core.timeutil import format_datetime
 from webapp.auth import require_role
-from webapp.keys import SERVICES
+from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.path_ids import path_int
 from webapp.views.common import audit, render
 
@@ -180,14 +180,27 @@ def chart_points(tx: TransactionView, samples: list[SampledValue]) -> list[dict[
 
 
 async def close_transaction(request: web.Request) -> web.Response:
+    """Close a session whose charger is gone or silent. One whose charger is connected
+    (and may still be charging) is closed only with the form's confirmation that says so:
+    its session ends by Remote stop."""
     user = await require_role(request, "operator")
+    transactions = request.app[SERVICES].transactions
     try:
         transaction_id = path_int(request, "transaction_id")
-        await request.app[SERVICES].transactions.close(transaction_id, user.username)
-        await audit(request, "close session", str(transaction_id))
+        tx = await transactions.get(transaction_id)
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such session\n") from None
-    except InvalidInput as error:
+    try:
+        form = await request.post()
+        connected = request.app[CENTRAL_SYSTEM].is_connected(tx.charge_point_id)
+        if tx.active and connected and form.get("confirm_online") != "yes":
+            raise InvalidInput(
+                f"{tx.charge_point_id} is connected and may still be charging: stop the "
+                "session with Remote stop, or tick the confirmation to close it anyway"
+            )
+        await transactions.close(transaction_id, user.username)
+        await audit(request, "close session", str(transaction_id))
+    except InvalidInput as error:  # already stopped, or not confirmed
         return await transaction_page(request, message=str(error))
     raise web.HTTPSeeOther(
         request.app.router["transaction"].url_for(transaction_id=str(transaction_id))
@@ -219,6 +232,7 @@ async def transaction_page(request: web.Request, message: str | None = None) -> 
             "events": events,
             "chart": {"points": chart_points(tx, samples)},
             "message": message,
+            "charger_connected": request.app[CENTRAL_SYSTEM].is_connected(tx.charge_point_id),
         },
         status=400 if message else 200,
     )
