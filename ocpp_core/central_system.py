@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ocpp.charge_point import remove_nones, serialize_as_dict
-from ocpp.v16 import call
-
-from ocpp_core import charge_point_state, frames, operation_rules
+from ocpp_core import charge_point_state, frames
+from ocpp_core.catalogue import Operation
 from ocpp_core.cluster import Cluster, SingleInstance
 from ocpp_core.errors import (
     CallErrorReply,
@@ -28,24 +26,25 @@ from ocpp_core.errors import (
     OperationFailed,
 )
 from ocpp_core.events import Event, EventBus
-from ocpp_core.handler import (
-    ChargePointHandler,
-    Connection,
-    camel_keys,
-    camel_payload,
-    snake_keys,
-)
+from ocpp_core.handler import ChargePointHandler, Connection, camel_keys, snake_keys
 from ocpp_core.registry import ConnectionRegistry
 from ocpp_core.services import Services
 from ocpp_core.services.charge_points import ChargePointView, ConnectionProfile
 from ocpp_core.settings import Settings
-from ocpp_core.v16.handler import V16Handler, answer_result
+from ocpp_core.v16 import operations as v16_operations
+from ocpp_core.v16.handler import V16Handler
+from ocpp_core.v201 import operations as v201_operations
 from ocpp_core.v201.handler import V201Handler
 
 LOGGER = logging.getLogger(__name__)
 
 # The handler class of each version a charge point may connect with.
 HANDLERS: dict[str, type[ChargePointHandler]] = {"1.6": V16Handler, "2.0.1": V201Handler}
+# The operations of each version sent through the generic routes, by their URL name.
+CATALOGUES: dict[str, dict[str, Operation]] = {
+    "1.6": v16_operations.CATALOGUE,
+    "2.0.1": v201_operations.CATALOGUE,
+}
 
 # OCPP 1.6 4.2.1, 2.0.1 B02.FR.05: not allowed while the registration is Pending.
 NOT_WHILE_PENDING = frozenset(
@@ -88,13 +87,6 @@ class ChargePointStatus:
     # for one held elsewhere (or gone) the last persisted (heartbeat, connection, close).
     last_message_at: datetime | None = None
     status_since: datetime | None = None
-
-
-def validate_request(payload: Any) -> None:
-    """Check a `ocpp.v16.call` payload against its 1.6 schema before it is sent."""
-    errors = frames.schema_errors(type(payload).__name__, camel_payload(payload))
-    if errors:
-        raise InvalidInput(frames.describe(errors[0]))
 
 
 class CentralSystem:
@@ -249,40 +241,6 @@ class CentralSystem:
         handler = self.registry.get(charge_point_id)
         return handler.ocpp_version if handler is not None else None
 
-    async def call(
-        self, charge_point_id: str, payload: Any, requested_by: str | None = None
-    ) -> Any:
-        """Validate and send any `ocpp.v16.call` payload; return the charge point's answer.
-
-        The operation is journalled with who asked and how it went; an answer updates the
-        state it establishes. Raises NotFound, InvalidInput, NotConnected, NotAccepted,
-        CallTimedOut, CallErrorReply or InvalidReply.
-        """
-        await self.services.charge_points.get(charge_point_id)  # NotFound for unknown ids
-        validate_request(payload)
-        action = type(payload).__name__
-        request = remove_nones(serialize_as_dict(payload))
-        await operation_rules.check(self.services, charge_point_id, action, request)
-
-        operations = self.services.operations
-        operation_id = await operations.begin(
-            charge_point_id, action, camel_payload(payload), requested_by
-        )
-        await self.services.audit.record(requested_by, f"operation {action}", charge_point_id)
-        try:
-            result = await self._send(charge_point_id, action, payload)
-        except OperationFailed as error:
-            await operations.finish(operation_id, _OUTCOMES[type(error)], _failure(error))
-            raise
-        answer = remove_nones(serialize_as_dict(result))
-        await operations.finish(operation_id, "answered", answer)
-        await operations.apply(charge_point_id, action, request, answer)
-        return result
-
-    async def _send(self, charge_point_id: str, action: str, payload: Any) -> Any:
-        answer = await self.send_json(charge_point_id, action, camel_payload(payload))
-        return answer_result(action, answer)
-
     async def send_json(
         self, charge_point_id: str, action: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
@@ -303,18 +261,28 @@ class CentralSystem:
     async def operate(
         self,
         charge_point_id: str,
-        action: str,
+        version: str,
+        entry: Operation,
         request: dict[str, Any],
         requested_by: str | None = None,
-        dialect: frames.Dialect = frames.V201,
     ) -> dict[str, Any]:
-        """Send an operation given as a snake_case request of the version's `dialect`
-        (checked against its schema here; the catalogue's meaning checks come before);
-        journalled like `call`. The answer is the charge point's, snake_case."""
+        """Send an operation of `version`'s catalogue, given as a snake_case request; return
+        the charge point's answer, snake_case.
+
+        The request is checked against its schema, then the entry's checks of meaning; it
+        is journalled with who asked and how it went; what the answer changes is kept, and
+        announced. Raises NotFound, InvalidInput, NotConnected, NotAccepted, CallTimedOut,
+        CallErrorReply or InvalidReply.
+        """
+        await self.services.charge_points.get(charge_point_id)  # NotFound for unknown ids
+        dialect = HANDLERS[version].dialect
         payload = camel_keys(request)
-        errors = frames.schema_errors(dialect.request_schema(action), payload, dialect)
+        errors = frames.schema_errors(dialect.request_schema(entry.action), payload, dialect)
         if errors:
             raise InvalidInput(frames.describe(errors[0]))
+        if entry.check is not None:
+            await entry.check(self.services, charge_point_id, request)
+        action = entry.action
         operations = self.services.operations
         operation_id = await operations.begin(charge_point_id, action, payload, requested_by)
         await self.services.audit.record(requested_by, f"operation {action}", charge_point_id)
@@ -324,26 +292,10 @@ class CentralSystem:
             await operations.finish(operation_id, _OUTCOMES[type(error)], _failure(error))
             raise
         await operations.finish(operation_id, "answered", answer)
+        if entry.apply is not None:
+            await entry.apply(self.services, charge_point_id, request, answer)
+            self.bus.publish("state", charge_point_id, action=action)
         return answer
-
-    async def remote_start_transaction(
-        self,
-        charge_point_id: str,
-        id_tag: str,
-        connector_id: int | None = None,
-        charging_profile: dict[str, Any] | None = None,
-        requested_by: str | None = None,
-    ) -> Any:
-        payload = call.RemoteStartTransaction(
-            id_tag=id_tag, connector_id=connector_id, charging_profile=charging_profile
-        )
-        return await self.call(charge_point_id, payload, requested_by)
-
-    async def remote_stop_transaction(
-        self, charge_point_id: str, transaction_id: int, requested_by: str | None = None
-    ) -> Any:
-        payload = call.RemoteStopTransaction(transaction_id=transaction_id)
-        return await self.call(charge_point_id, payload, requested_by)
 
     async def get_charge_point_status(
         self, charge_point_id: str | None = None

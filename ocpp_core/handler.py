@@ -60,12 +60,7 @@ ALLOWED_BEFORE_ACCEPTED = frozenset({"BootNotification", "Heartbeat"})
 _CONNECTION_LOST = object()
 
 
-__all__ = ["ChargePointHandler", "Connection", "camel_keys", "camel_payload", "snake_keys"]
-
-
-def camel_payload(payload: Any) -> dict[str, Any]:
-    """The JSON payload of a library `call` dataclass (any version), as it goes on the wire."""
-    return camel_keys(remove_nones(serialize_as_dict(payload)))
+__all__ = ["ChargePointHandler", "Connection", "camel_keys", "snake_keys"]
 
 
 class ChargePointHandler:
@@ -98,6 +93,7 @@ class ChargePointHandler:
         "last_message_at",
         "lenient",
         "registration_status",
+        "__weakref__",  # certificates.ACCEPTED keys pending CSRs by connection
     )
 
     def __init__(

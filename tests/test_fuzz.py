@@ -24,13 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ocpp_core.db.models import Transaction
 from ocpp_core.frames import bounded_schema, nul_cause
 from ocpp_core.settings import Settings
+from ocpp_core.v16.operations import CATALOGUE
 from tests.conftest import ADMIN, OPERATOR
 from tests.ocpp_client import RawChargePoint
 from tests.test_operations import OPERATIONS as OPERATION_REQUESTS
-from webapp.api import OPERATIONS as OPERATION_PATHS
 from webapp.app import create_app
 from webapp.keys import ENGINE, SERVICES
-from webapp.views.operations import FIELDS, PROFILE_FIELDS
 
 OCPP_1_6_ERRORS = {
     "NotImplemented",
@@ -172,7 +171,7 @@ async def test_lenient_charge_point_survives_any_frame(client, frame: str) -> No
 API_PATHS = [
     "/api/charge-points/OFF/remote-start",
     "/api/charge-points/OFF/remote-stop",
-    *(f"/api/charge-points/OFF/{operation}" for operation in sorted(OPERATION_PATHS)),
+    *(f"/api/charge-points/OFF/{operation}" for operation in sorted(CATALOGUE)),
     "/api/id-tags",
     "/api/transactions/1/close",
 ]
@@ -370,11 +369,9 @@ form_text = st.one_of(
                      "2026-01-01T00:00", "Hard", "A", "Accepted", "ftp://x/y"]),
 )  # fmt: skip
 PORTAL_FORM_FIELDS = {
-    path: sorted(
-        {*PROFILE_FIELDS, "connector_id"} if action == "SetChargingProfile" else FIELDS[action]
-    )
-    for path, action in OPERATION_PATHS.items()
-    if FIELDS.get(action) or action == "SetChargingProfile"
+    path: sorted(entry.form.readers)
+    for path, entry in CATALOGUE.items()
+    if entry.form is not None and entry.form.readers
 }
 form_cases = st.sampled_from(sorted(PORTAL_FORM_FIELDS)).flatmap(
     lambda operation: st.tuples(

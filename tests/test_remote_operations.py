@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ocpp_core.errors import CallTimedOut, NotConnected
+from ocpp_core.v16.operations import BY_ACTION
 from simulator.common import SimulatorConfig
 from simulator.v16 import SimulatedChargePoint
 from tests.conftest import ADMIN, OPERATOR, VIEWER
@@ -130,8 +131,9 @@ async def test_remote_start_without_connector_and_rejection(client, simulator) -
 
 async def test_service_api_returns_answers_and_typed_outcomes(client, simulator, connect) -> None:
     central = client.app[CENTRAL_SYSTEM]
-    answer = await central.remote_start_transaction("SIM1", "TAG", connector_id=1)
-    assert answer.status == "Accepted"
+    start = BY_ACTION["RemoteStartTransaction"]
+    answer = await central.operate("SIM1", "1.6", start, {"id_tag": "TAG", "connector_id": 1})
+    assert answer == {"status": "Accepted"}
 
     statuses = await central.get_charge_point_status()
     assert [(s.charge_point.id, s.connected) for s in statuses] == [("SIM1", True)]
@@ -140,12 +142,12 @@ async def test_service_api_returns_answers_and_typed_outcomes(client, simulator,
 
     await client.app[SERVICES].charge_points.register("OFFLINE")
     with pytest.raises(NotConnected):
-        await central.remote_start_transaction("OFFLINE", "TAG")
+        await central.operate("OFFLINE", "1.6", start, {"id_tag": "TAG"})
 
     silent = await connect("SILENT")
     await silent.result("Heartbeat", {})  # answered: its handler is registered
     with pytest.raises(CallTimedOut):
-        await central.remote_start_transaction("SILENT", "TAG")
+        await central.operate("SILENT", "1.6", start, {"id_tag": "TAG"})
     await silent.expect_call("RemoteStartTransaction")
 
 

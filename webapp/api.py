@@ -10,10 +10,9 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from ocpp.charge_point import remove_nones, serialize_as_dict
-from ocpp.v16 import call
 
-from ocpp_core.central_system import ChargePointStatus
+from ocpp_core.catalogue import Operation
+from ocpp_core.central_system import CATALOGUES, ChargePointStatus
 from ocpp_core.errors import (
     CallErrorReply,
     CallTimedOut,
@@ -25,12 +24,13 @@ from ocpp_core.errors import (
     OperationFailed,
 )
 from ocpp_core.frames import nested_deeper_than
+from ocpp_core.request_fields import check_fields
 from ocpp_core.services.charge_points import StatusHistoryEntry
 from ocpp_core.services.id_tags import MAX_ID_TAG_LENGTH, IdTagView
-from ocpp_core.services.message_log import is_secret_key
 from ocpp_core.services.transactions import SampledValue, TransactionView
 from ocpp_core.services.users import UserView
 from ocpp_core.timeutil import format_datetime, parse_datetime
+from ocpp_core.v16 import operations as v16_operations
 from ocpp_core.v201 import operations as v201_operations
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
@@ -41,35 +41,6 @@ LOGGER = logging.getLogger(__name__)
 # No request nests deeper than a charging profile's schedule periods (5 levels): a body
 # far deeper is no request, and is refused before anything walks it.
 MAX_JSON_DEPTH = 32
-
-# `POST /api/charge-points/{id}/{operation}`: the central-system-initiated actions of 1.6.
-OPERATIONS = {
-    "reset": "Reset",
-    "change-availability": "ChangeAvailability",
-    "get-configuration": "GetConfiguration",
-    "change-configuration": "ChangeConfiguration",
-    "clear-cache": "ClearCache",
-    "unlock-connector": "UnlockConnector",
-    "data-transfer": "DataTransfer",
-    "trigger-message": "TriggerMessage",
-    "reserve-now": "ReserveNow",
-    "cancel-reservation": "CancelReservation",
-    "send-local-list": "SendLocalList",
-    "get-local-list-version": "GetLocalListVersion",
-    "set-charging-profile": "SetChargingProfile",
-    "clear-charging-profile": "ClearChargingProfile",
-    "get-composite-schedule": "GetCompositeSchedule",
-    "get-diagnostics": "GetDiagnostics",
-    "update-firmware": "UpdateFirmware",
-    # The OCPP 1.6 security extension, as far as the ocpp library has its schemas.
-    "extended-trigger-message": "ExtendedTriggerMessage",
-    "get-log": "GetLog",
-    "signed-update-firmware": "SignedUpdateFirmware",
-    "install-certificate": "InstallCertificate",
-    "delete-certificate": "DeleteCertificate",
-    "get-installed-certificate-ids": "GetInstalledCertificateIds",
-    "certificate-signed": "CertificateSigned",
-}
 
 
 def _default(value: Any) -> Any:
@@ -132,16 +103,6 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise InvalidInput(f"body is nested more than {MAX_JSON_DEPTH} levels deep")
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object")
-    return body
-
-
-def _fields(body: dict[str, Any], required: set[str], optional: set[str]) -> dict[str, Any]:
-    missing = sorted(required - body.keys())
-    if missing:
-        raise InvalidInput(f"missing field(s): {', '.join(missing)}")
-    unknown = sorted(body.keys() - required - optional)
-    if unknown:
-        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")
     return body
 
 
@@ -220,35 +181,34 @@ def _id_tag(tag: IdTagView, usage: bool = False) -> dict[str, Any]:
     return shown
 
 
-def _answer(result: Any) -> web.Response:
-    return json_response(remove_nones(serialize_as_dict(result)))
-
-
-def changes_authorization_key(payload: Any) -> bool:
-    """Whether an operation sets the charger's AuthorizationKey, its HTTP Basic key."""
-    return isinstance(payload, call.ChangeConfiguration) and is_secret_key(payload.key)
-
-
 async def send_operation(
-    request: web.Request, user: UserView, charge_point_id: str, payload: Any
-) -> Any:
-    """Send an operation as `user` (API and portal alike). A change of the AuthorizationKey
-    is an admin's (README: keys are set by admins), 403 for anyone else, and audited as a
-    key change with how it went, never with the key."""
+    request: web.Request,
+    user: UserView,
+    charge_point_id: str,
+    version: str,
+    entry: Operation,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """Send an operation of `version`'s catalogue as `user` (API and portal alike), its
+    request `body` (snake_case) built. The catalogue's admin-only operations and a change
+    of the charger's key (README: keys are set by admins) are an admin's, 403 for anyone
+    else; a key change is audited with how it went, never with the key."""
     central = request.app[CENTRAL_SYSTEM]
-    if not changes_authorization_key(payload):
-        return await central.call(charge_point_id, payload, requested_by=user.username)
-    await require_role(request, "admin")
+    key_change = entry.key_change if entry.key_change and entry.key_change.sets_key(body) else None
+    if entry.admin_only or key_change is not None:
+        await require_role(request, "admin")
+    if key_change is None:
+        return await central.operate(charge_point_id, version, entry, body, user.username)
     audit = request.app[SERVICES].audit
     try:
-        result = await central.call(charge_point_id, payload, requested_by=user.username)
+        answer = await central.operate(charge_point_id, version, entry, body, user.username)
     except OperationFailed as error:
         outcome = type(error).__name__
-        await audit.record(user.username, "change authorization key", charge_point_id, outcome)
+        await audit.record(user.username, key_change.audit_action, charge_point_id, outcome)
         raise
-    outcome = f"answered {result.status}"
-    await audit.record(user.username, "change authorization key", charge_point_id, outcome)
-    return result
+    outcome = key_change.outcome(answer)
+    await audit.record(user.username, key_change.audit_action, charge_point_id, outcome)
+    return answer
 
 
 # --- charge points ----------------------------------------------------------------------
@@ -286,29 +246,25 @@ async def remote_start(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
     if await ocpp_version_of(request, charge_point_id) == "2.0.1":
-        body = _fields(await json_body(request), {"id_tag"}, {"evse_id", "charging_profile"})
+        body = check_fields(await json_body(request), {"id_tag"}, {"evse_id", "charging_profile"})
         if not isinstance(body["id_tag"], str):
             raise InvalidInput("id_tag must be a string")
         start = v201_operations.start_request(
             body["id_tag"], body.get("evse_id"), body.get("charging_profile")
         )
         entry = v201_operations.BY_ACTION["RequestStartTransaction"]
-        answer = await operate_201(request, user, charge_point_id, entry, start)
+        answer = await send_operation(request, user, charge_point_id, "2.0.1", entry, start)
         return json_response(answer)
-    body = _fields(await json_body(request), {"id_tag"}, {"connector_id", "charging_profile"})
-    result = await request.app[CENTRAL_SYSTEM].remote_start_transaction(
-        request.match_info["charge_point_id"],
-        body["id_tag"],
-        connector_id=body.get("connector_id"),
-        charging_profile=body.get("charging_profile"),
-        requested_by=user.username,
+    entry = v16_operations.BY_ACTION["RemoteStartTransaction"]
+    start = await v16_operations.from_api(
+        request.app[SERVICES], charge_point_id, entry, await json_body(request)
     )
-    return _answer(result)
+    return json_response(await send_operation(request, user, charge_point_id, "1.6", entry, start))
 
 
 async def remote_stop(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
-    body = _fields(await json_body(request), {"transaction_id"}, set())
+    body = check_fields(await json_body(request), {"transaction_id"}, set())
     transaction_id = body["transaction_id"]
     if type(transaction_id) is not int:
         raise InvalidInput("transaction_id must be an integer")
@@ -324,11 +280,12 @@ async def remote_stop(request: web.Request) -> web.Response:
             )
         entry = v201_operations.BY_ACTION["RequestStopTransaction"]
         stop = {"transaction_id": tx.ocpp_transaction_id}
-        return json_response(await operate_201(request, user, charge_point_id, entry, stop))
-    result = await request.app[CENTRAL_SYSTEM].remote_stop_transaction(
-        request.match_info["charge_point_id"], transaction_id, requested_by=user.username
-    )
-    return _answer(result)
+        version = "2.0.1"
+    else:
+        entry = v16_operations.BY_ACTION["RemoteStopTransaction"]
+        stop = await v16_operations.from_api(request.app[SERVICES], charge_point_id, entry, body)
+        version = "1.6"
+    return json_response(await send_operation(request, user, charge_point_id, version, entry, stop))
 
 
 async def ocpp_version_of(request: web.Request, charge_point_id: str) -> str:
@@ -341,78 +298,30 @@ async def ocpp_version_of(request: web.Request, charge_point_id: str) -> str:
     return view.ocpp_version or view.pinned_ocpp_version or "1.6"
 
 
-async def operate_201(
-    request: web.Request,
-    user: UserView,
-    charge_point_id: str,
-    entry: v201_operations.Operation,
-    body: dict[str, Any],
-) -> dict[str, Any]:
-    """Send a 2.0.1 operation of the catalogue as `user` (API and portal alike): its
-    checks of meaning, then the schema check and journal of `operate`, then what the
-    answer changes. A password change and the catalogue's admin-only operations are an
-    admin's, audited as such, never with the password."""
-    services = request.app[SERVICES]
-    central = request.app[CENTRAL_SYSTEM]
-    if entry.check is not None:
-        try:
-            await entry.check(services, charge_point_id, body)
-        except (KeyError, TypeError, AttributeError) as error:  # the schema check says what
-            LOGGER.debug("meaning check skipped for a malformed request: %s", error)
-    key_change = v201_operations.changes_password(entry.action, body)
-    if entry.admin_only or key_change:
-        await require_role(request, "admin")
-    try:
-        answer = await central.operate(charge_point_id, entry.action, body, user.username)
-    except OperationFailed as error:
-        if key_change:
-            await services.audit.record(
-                user.username, "change basic auth password", charge_point_id, type(error).__name__
+def catalogue_entry(name: str, version: str, charge_point_id: str) -> Operation:
+    """The operation `name` of the version a charge point speaks; InvalidInput when it is
+    another version's, NotFound when it is none's."""
+    entry = CATALOGUES[version].get(name)
+    if entry is not None:
+        return entry
+    for other, catalogue in CATALOGUES.items():
+        if name in catalogue:
+            raise InvalidInput(
+                f"{name} is an OCPP {other} operation; {charge_point_id!r} speaks {version}"
             )
-        raise
-    if entry.apply is not None:
-        await entry.apply(services, charge_point_id, body, answer)
-    if key_change:
-        statuses = ", ".join(r["attribute_status"] for r in answer["set_variable_result"])
-        await services.audit.record(
-            user.username, "change basic auth password", charge_point_id, f"answered {statuses}"
-        )
-    return answer
+    raise NotFound(f"unknown operation {name!r}")
 
 
 async def operation(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
-    name = request.match_info["operation"]
     version = await ocpp_version_of(request, charge_point_id)
-    if version == "2.0.1":
-        entry = v201_operations.CATALOGUE.get(name)
-        if entry is None:
-            if name in OPERATIONS:
-                raise InvalidInput(
-                    f"{name} is an OCPP 1.6 operation; {charge_point_id!r} speaks 2.0.1"
-                )
-            raise NotFound(f"unknown operation {name!r}")
-        body = await json_body(request)
-        return json_response(await operate_201(request, user, charge_point_id, entry, body))
-    action = OPERATIONS.get(name)
-    if action is None:
-        if name in v201_operations.CATALOGUE:
-            raise InvalidInput(f"{name} is an OCPP 2.0.1 operation; {charge_point_id!r} speaks 1.6")
-        raise NotFound(f"unknown operation {name!r}")
-    payload_class = getattr(call, action)
-    body = await request.app[SERVICES].operations.complete_request(
-        charge_point_id, action, await json_body(request)
-    )
-    names = {f.name for f in dataclasses.fields(payload_class)}
-    required = {
-        f.name
-        for f in dataclasses.fields(payload_class)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
-    body = _fields(body, required, names)
-    result = await send_operation(request, user, charge_point_id, payload_class(**body))
-    return _answer(result)
+    entry = catalogue_entry(request.match_info["operation"], version, charge_point_id)
+    body = await json_body(request)
+    if version == "1.6":  # the payload's fields (2.0.1: as given; its schema says what is wrong)
+        body = await v16_operations.from_api(request.app[SERVICES], charge_point_id, entry, body)
+    answer = await send_operation(request, user, charge_point_id, version, entry, body)
+    return json_response(answer)
 
 
 async def list_operations(request: web.Request) -> web.Response:
@@ -512,7 +421,7 @@ async def close_transaction(request: web.Request) -> web.Response:
     `{"force": true}` (a connected one's session ends by remote-stop)."""
     user = await require_role(request, "operator")
     transaction_id = _int_path(request, "transaction_id")
-    body = _fields(await json_body(request), set(), {"force"}) if request.body_exists else {}
+    body = check_fields(await json_body(request), set(), {"force"}) if request.body_exists else {}
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise InvalidInput("force must be true or false")
@@ -562,7 +471,7 @@ async def list_id_tags(request: web.Request) -> web.Response:
 
 async def add_id_tag(request: web.Request) -> web.Response:
     user = await require_role(request, "operator")
-    body = _fields(
+    body = check_fields(
         await json_body(request), {"id_tag"}, {"expiry_date", "parent_id_tag", "blocked"}
     )
     # Checked here, all of it, before the database: a null id_tag was a NOT NULL error (500).

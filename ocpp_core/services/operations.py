@@ -36,11 +36,9 @@ from ocpp_core.services.message_log import (
     redact_configuration,
     redact_variables,
 )
-from ocpp_core.timeutil import format_datetime, parse_datetime
+from ocpp_core.timeutil import format_datetime
 
 LOGGER = logging.getLogger(__name__)
-
-ACCEPTED = ("Accepted", "RebootRequired")
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,26 @@ def _redacted_answer(response: dict[str, Any]) -> dict[str, Any]:
 
 def _json(data: Any) -> str:
     return orjson.dumps(data).decode()
+
+
+def _profile_row(
+    charge_point_id: str,
+    connector_id: int,
+    profile_id: int,
+    profile: dict[str, Any],
+    transaction_id: int | None,
+) -> ChargingProfile:
+    """A charging profile as kept (1.6 or 2.0.1, snake_case; the id is named apart)."""
+    return ChargingProfile(
+        charge_point_id=charge_point_id,
+        connector_id=connector_id,
+        charging_profile_id=profile_id,
+        stack_level=profile["stack_level"],
+        purpose=profile["charging_profile_purpose"],
+        kind=profile["charging_profile_kind"],
+        transaction_id=transaction_id,
+        profile=_json(profile),
+    )
 
 
 def reservation_status(reservation: Reservation) -> str:
@@ -199,61 +217,69 @@ class OperationService:
             for r in rows
         ]
 
-    # --- state established by accepted answers -----------------------------------------
+    # --- state established by answers ------------------------------------------------
 
-    async def apply(
-        self, charge_point_id: str, action: str, request: dict[str, Any], answer: dict[str, Any]
-    ) -> None:
-        """Record what an answered operation changed. `request`/`answer` are snake_case."""
-        status = answer.get("status")
-        new_key = (
-            action == "ChangeConfiguration" and status in ACCEPTED and is_secret_key(request["key"])
-        )
+    async def configuration_read(self, charge_point_id: str, keys: list[dict[str, Any]]) -> None:
+        """A 1.6 GetConfiguration answer's keys (snake_case), kept with their values."""
+        async with self._sessions.begin() as session:
+            if await session.get(ChargePoint, charge_point_id) is None:
+                return
+            for item in keys:
+                await self._set_key(
+                    session, charge_point_id, item["key"], item.get("value"), item["readonly"]
+                )
+
+    async def configuration_changed(self, charge_point_id: str, key: str, value: str) -> None:
+        """A 1.6 ChangeConfiguration the charger accepted. A new AuthorizationKey becomes
+        its key now, never before it has it (security profiles 1 and 2)."""
         # argon2 off the loop, before the transaction, not inside it.
-        key_hash = await hash_password_async(request["value"]) if new_key else None
+        key_hash = await hash_password_async(value) if is_secret_key(key) else None
         async with self._sessions.begin() as session:
             cp = await session.get(ChargePoint, charge_point_id)
             if cp is None:
                 return
-            if action == "GetConfiguration":
-                for item in answer.get("configuration_key") or []:
-                    await self._set_key(
-                        session, charge_point_id, item["key"], item.get("value"), item["readonly"]
-                    )
-            elif action == "ChangeConfiguration" and status in ACCEPTED:
-                if key_hash is not None:
-                    # Security profile 1/2: the new key counts once the charge point has it.
-                    cp.password_hash = key_hash
-                    LOGGER.info("%s: AuthorizationKey rotated", charge_point_id)
-                else:
-                    await self._set_key(session, charge_point_id, request["key"], request["value"])
-            elif action == "ReserveNow" and status == "Accepted":
-                await session.merge(
-                    Reservation(
-                        id=request["reservation_id"],
-                        charge_point_id=charge_point_id,
-                        connector_id=request["connector_id"],
-                        id_tag=request["id_tag"],
-                        parent_id_tag=request.get("parent_id_tag"),
-                        expiry_date=parse_datetime(request["expiry_date"]),
-                        status="Reserved",
-                        transaction_id=None,
-                    )
+            if key_hash is None:
+                await self._set_key(session, charge_point_id, key, value)
+                return
+            cp.password_hash = key_hash
+        LOGGER.info("%s: AuthorizationKey rotated", charge_point_id)
+
+    async def reservation_cancelled(self, reservation_id: int) -> None:
+        """A 1.6 CancelReservation the charger accepted."""
+        async with self._sessions.begin() as session:
+            reservation = await session.get(Reservation, reservation_id)
+            if reservation is not None:
+                reservation.status = "Cancelled"
+
+    async def charging_profile_set(
+        self, charge_point_id: str, connector_id: int, profile: dict[str, Any]
+    ) -> None:
+        """A 1.6 SetChargingProfile the charger accepted (the profile snake_case). It
+        replaces a profile with the same id, or the same stack level and purpose on the
+        connector (OCPP 1.6 3.13.2); so does the record of it."""
+        async with self._sessions.begin() as session:
+            if await session.get(ChargePoint, charge_point_id) is None:
+                return
+            await session.execute(
+                delete(ChargingProfile).where(
+                    ChargingProfile.charge_point_id == charge_point_id,
+                    (ChargingProfile.charging_profile_id == profile["charging_profile_id"])
+                    | (
+                        (ChargingProfile.connector_id == connector_id)
+                        & (ChargingProfile.stack_level == profile["stack_level"])
+                        & (ChargingProfile.purpose == profile["charging_profile_purpose"])
+                    ),
                 )
-            elif action == "CancelReservation" and status == "Accepted":
-                reservation = await session.get(Reservation, request["reservation_id"])
-                if reservation is not None:
-                    reservation.status = "Cancelled"
-            elif action == "SendLocalList" and status == "Accepted":
-                cp.local_list_version = request["list_version"]
-                cp.local_list_sent_at = utcnow()
-            elif action == "GetLocalListVersion":
-                cp.local_list_version = answer["list_version"]
-            elif action == "SetChargingProfile" and status == "Accepted":
-                await self._store_profile(session, charge_point_id, request)
-            elif action == "ClearChargingProfile" and status == "Accepted":
-                await session.execute(self._clear_query(charge_point_id, request))
-        self._bus.publish("state", charge_point_id, action=action)
+            )
+            session.add(
+                _profile_row(
+                    charge_point_id,
+                    connector_id,
+                    profile["charging_profile_id"],
+                    profile,
+                    profile.get("transaction_id"),
+                )
+            )
 
     @staticmethod
     async def _set_key(
@@ -273,66 +299,6 @@ class OperationService:
         if readonly is not None:
             row.readonly = readonly
         row.updated_at = utcnow()
-
-    @staticmethod
-    async def _store_profile(
-        session: AsyncSession, charge_point_id: str, request: dict[str, Any]
-    ) -> None:
-        profile = request["cs_charging_profiles"]
-        connector_id = request["connector_id"]
-        # The charge point replaces a profile with the same id, or the same stack level and
-        # purpose (OCPP 1.6 3.13.2); so does the record of it.
-        await session.execute(
-            delete(ChargingProfile).where(
-                ChargingProfile.charge_point_id == charge_point_id,
-                (ChargingProfile.charging_profile_id == profile["charging_profile_id"])
-                | (
-                    (ChargingProfile.connector_id == connector_id)
-                    & (ChargingProfile.stack_level == profile["stack_level"])
-                    & (ChargingProfile.purpose == profile["charging_profile_purpose"])
-                ),
-            )
-        )
-        session.add(
-            ChargingProfile(
-                charge_point_id=charge_point_id,
-                connector_id=connector_id,
-                charging_profile_id=profile["charging_profile_id"],
-                stack_level=profile["stack_level"],
-                purpose=profile["charging_profile_purpose"],
-                kind=profile["charging_profile_kind"],
-                transaction_id=profile.get("transaction_id"),
-                profile=_json(profile),
-            )
-        )
-
-    @staticmethod
-    def _clear_query(charge_point_id: str, request: dict[str, Any]):
-        query = delete(ChargingProfile).where(ChargingProfile.charge_point_id == charge_point_id)
-        if request.get("id") is not None:
-            return query.where(ChargingProfile.charging_profile_id == request["id"])
-        if request.get("connector_id") is not None:
-            query = query.where(ChargingProfile.connector_id == request["connector_id"])
-        if request.get("charging_profile_purpose") is not None:
-            query = query.where(ChargingProfile.purpose == request["charging_profile_purpose"])
-        if request.get("stack_level") is not None:
-            query = query.where(ChargingProfile.stack_level == request["stack_level"])
-        return query
-
-    async def complete_request(
-        self, charge_point_id: str, action: str, request: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Fill in what the central system knows where the caller left it out: a new
-        reservation id, and a local list (with the next version) from the id-tag table."""
-        request = dict(request)
-        if action == "ReserveNow" and "reservation_id" not in request:
-            request["reservation_id"] = await self.next_reservation_id()
-        if action == "SendLocalList" and "local_authorization_list" not in request:
-            update_type = request.get("update_type", "Full")
-            version, entries = await self.local_list(charge_point_id, update_type)
-            request.setdefault("list_version", version)
-            request["local_authorization_list"] = entries
-        return request
 
     # --- reading the state --------------------------------------------------------------
 
@@ -392,7 +358,7 @@ class OperationService:
         parent_id_tag: str | None,
         expiry_date: datetime,
     ) -> None:
-        """A 2.0.1 ReserveNow the charger Accepted (the EVSE where the 1.6 connector is)."""
+        """A ReserveNow the charger Accepted (2.0.1: the EVSE where the 1.6 connector is)."""
         async with self._sessions.begin() as session:
             await session.merge(
                 Reservation(
@@ -406,14 +372,18 @@ class OperationService:
                     transaction_id=None,
                 )
             )
-        self._bus.publish("state", charge_point_id, action="ReserveNow")
 
-    async def set_local_list_version(self, charge_point_id: str, version: int) -> None:
+    async def set_local_list_version(
+        self, charge_point_id: str, version: int, sent: bool = True
+    ) -> None:
+        """The charger's local list version; `sent`: the list we sent it (a Differential
+        list holds what changed since)."""
         async with self._sessions.begin() as session:
             cp = await session.get(ChargePoint, charge_point_id)
             if cp is not None:
                 cp.local_list_version = version
-                cp.local_list_sent_at = utcnow()
+                if sent:
+                    cp.local_list_sent_at = utcnow()
 
     async def reported_charging_profiles(
         self, charge_point_id: str, evse_id: int, profiles: list[dict[str, Any]]
@@ -429,18 +399,7 @@ class OperationService:
                         ChargingProfile.charging_profile_id == profile["id"],
                     )
                 )
-                session.add(
-                    ChargingProfile(
-                        charge_point_id=charge_point_id,
-                        connector_id=evse_id,
-                        charging_profile_id=profile["id"],
-                        stack_level=profile["stack_level"],
-                        purpose=profile["charging_profile_purpose"],
-                        kind=profile["charging_profile_kind"],
-                        transaction_id=None,
-                        profile=_json(profile),
-                    )
-                )
+                session.add(_profile_row(charge_point_id, evse_id, profile["id"], profile, None))
 
     async def charging_profiles_cleared(
         self,

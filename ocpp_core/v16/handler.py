@@ -12,8 +12,7 @@ from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, Registrati
 
 from ocpp_core import frames
 from ocpp_core.db.models import utcnow
-from ocpp_core.errors import InvalidReply
-from ocpp_core.handler import ChargePointHandler, snake_keys
+from ocpp_core.handler import ChargePointHandler
 from ocpp_core.routes import routes_of
 from ocpp_core.services.budget import STORED_TEXT_CHARS, bounded
 from ocpp_core.services.charge_points import (
@@ -68,14 +67,6 @@ def _bounded_samples(meter_values: list[dict[str, Any]] | None) -> int:
             if len(sample["value"]) > STORED_TEXT_CHARS:
                 sample["value"] = bounded(sample["value"])
     return count
-
-
-def answer_result(action: str, payload: dict[str, Any]) -> Any:
-    """The `ocpp.v16.call_result` dataclass of an answer's JSON payload."""
-    try:
-        return getattr(call_result, action)(**snake_keys(payload))
-    except TypeError as error:
-        raise InvalidReply(f"{action} answer: {error}") from None
 
 
 def _id_tag_info(info: IdTagInfo) -> dict[str, Any]:

@@ -1,37 +1,21 @@
 """The OCPP 2.0.1 operations a central system sends, one entry each: its URL name, its
 action, the checks of meaning its schema cannot make, and how an answer updates what we
-keep. The JSON API and the portal read this catalogue; the schema check and the journal
-are `CentralSystem.operate`'s."""
+keep (`ocpp_core.catalogue`). The JSON API and the portal read this catalogue; the schema
+check, the checks of meaning, the journal and what the answer changes are
+`CentralSystem.operate`'s."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
+from ocpp_core.catalogue import KeyChange, Operation, is_file_url, reservation_exists
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import InvalidInput
-from ocpp_core.operation_rules import FILE_SCHEMES
 from ocpp_core.passwords import check_charge_point_key
 from ocpp_core.services import Services
 from ocpp_core.services.message_log import is_secret_variable
 from ocpp_core.timeutil import parse_datetime
-
-Check = Callable[[Services, str, dict[str, Any]], Awaitable[None]]
-Apply = Callable[[Services, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Operation:
-    name: str  # kebab-case, as in the URL
-    action: str
-    check: Check | None = None
-    apply: Apply | None = None
-    # Only an admin may send it (it changes how the charger authenticates or connects).
-    admin_only: bool = False
-
 
 # --- checks of meaning --------------------------------------------------------------------
 
@@ -68,14 +52,27 @@ async def _check_set_variables(
             check_charge_point_key(item["attribute_value"])
 
 
-def changes_password(action: str, request: dict[str, Any]) -> bool:
-    """Whether a 2.0.1 operation sets the charger's BasicAuthPassword, its HTTP Basic key."""
-    if action != "SetVariables":
-        return False
-    return any(
-        is_secret_variable(item["component"]["name"], item["variable"]["name"])
-        for item in request.get("set_variable_data") or []
+def _name(part: object) -> object:
+    return part.get("name") if isinstance(part, dict) else None
+
+
+def _sets_password(request: dict[str, Any]) -> bool:
+    """Whether a SetVariables sets the charger's BasicAuthPassword, its HTTP Basic key.
+    Asked before the schema check (it decides who may send it): a malformed request is
+    read as far as it goes, and its schema says what is wrong."""
+    items = request.get("set_variable_data")
+    return isinstance(items, list) and any(
+        isinstance(item, dict)
+        and is_secret_variable(_name(item.get("component")), _name(item.get("variable")))
+        for item in items
     )
+
+
+def _password_outcome(answer: dict[str, Any]) -> str:
+    return "answered " + ", ".join(r["attribute_status"] for r in answer["set_variable_result"])
+
+
+_PASSWORD = KeyChange("change basic auth password", _sets_password, _password_outcome)
 
 
 async def _check_request_stop(
@@ -110,14 +107,6 @@ async def _check_reserve(services: Services, charge_point_id: str, request: dict
         raise InvalidInput(f"reservation id {request['id']} is already used")
 
 
-async def _check_cancel(services: Services, charge_point_id: str, request: dict[str, Any]) -> None:
-    existing = await services.operations.reservation(request["reservation_id"])
-    if existing is None or existing.charge_point_id != charge_point_id:
-        raise InvalidInput(
-            f"reservation {request['reservation_id']} does not exist on {charge_point_id!r}"
-        )
-
-
 async def _check_local_list(
     services: Services, charge_point_id: str, request: dict[str, Any]
 ) -> None:
@@ -134,8 +123,7 @@ async def _check_location(
     for field in ("firmware", "log"):
         if field in request:
             location = request[field].get("location") or request[field].get("remote_location")
-            parsed = urlparse(location or "")
-            if parsed.scheme.lower() not in FILE_SCHEMES or not parsed.netloc:
+            if not is_file_url(location or ""):
                 raise InvalidInput(f"{field} location must be an ftp(s), sftp or http(s) URL")
 
 
@@ -265,7 +253,7 @@ async def _certificates_listed(
 
 
 _ENTRIES = [
-    Operation("cancel-reservation", "CancelReservation", _check_cancel, _cancelled),
+    Operation("cancel-reservation", "CancelReservation", reservation_exists, _cancelled),
     Operation("certificate-signed", "CertificateSigned", admin_only=True),
     Operation("change-availability", "ChangeAvailability", _check_evse),
     Operation("clear-cache", "ClearCache"),
@@ -302,7 +290,13 @@ _ENTRIES = [
     Operation("set-monitoring-level", "SetMonitoringLevel"),
     Operation("set-network-profile", "SetNetworkProfile", admin_only=True),
     Operation("set-variable-monitoring", "SetVariableMonitoring", apply=_monitors_set),
-    Operation("set-variables", "SetVariables", _check_set_variables, _set_variables),
+    Operation(
+        "set-variables",
+        "SetVariables",
+        _check_set_variables,
+        _set_variables,
+        key_change=_PASSWORD,
+    ),
     Operation("trigger-message", "TriggerMessage", _check_evse),
     Operation("unlock-connector", "UnlockConnector", _check_evse),
     Operation("unpublish-firmware", "UnpublishFirmware"),

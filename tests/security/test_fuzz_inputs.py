@@ -18,12 +18,11 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from yarl import URL
 
+from ocpp_core.v16.operations import CATALOGUE
 from tests.conftest import ADMIN, OPERATOR, Browserless
 from tests.ocpp_client import RawChargePoint
 from tests.test_remote_operations import eventually
-from webapp.api import OPERATIONS as OPERATION_PATHS
 from webapp.keys import CENTRAL_SYSTEM, ENGINE, SERVICES
-from webapp.views.operations import FIELDS, PROFILE_FIELDS
 
 FUZZ = settings(
     max_examples=100,
@@ -145,11 +144,9 @@ async def _world(client, portal=None) -> dict[str, Any]:
 # --- the portal's forms -------------------------------------------------------------------
 
 OPERATION_FORMS = {
-    f"/charge-points/FORM/operations/{path}": sorted(
-        {*PROFILE_FIELDS, "connector_id"} if action == "SetChargingProfile" else FIELDS[action]
-    )
-    for path, action in OPERATION_PATHS.items()
-    if action in FIELDS or action == "SetChargingProfile"
+    f"/charge-points/FORM/operations/{path}": sorted(entry.form.readers)
+    for path, entry in CATALOGUE.items()
+    if entry.form is not None
 }
 PORTAL_FORMS: dict[str, list[str]] = {
     "/id-tags": ["id_tag", "expiry_date", "parent_id_tag", "blocked"],
@@ -297,7 +294,7 @@ API_WRITES = [
     ("POST", "/api/charge-points/FORM/remote-start"),
     ("POST", "/api/charge-points/FORM/remote-stop"),
     ("POST", "/api/transactions/{session}/close"),
-    *(("POST", f"/api/charge-points/FORM/{path}") for path in sorted(OPERATION_PATHS)),
+    *(("POST", f"/api/charge-points/FORM/{path}") for path in sorted(CATALOGUE)),
     ("DELETE", "/api/charge-points/{part}"),
     ("DELETE", "/api/id-tags/{part}"),
 ]

@@ -255,6 +255,12 @@ async def test_set_and_get_variables_through_the_api(client, connect) -> None:
     response = await operate(client, "OP2", "reset", {"type": "Sometime"})
     assert response.status == 400
     assert "type" in (await response.json())["error"]
+    # A malformed SetVariables too (whether it sets the key is read as far as it goes).
+    for malformed in ([{}], ["x"], 5):
+        response = await operate(client, "OP2", "set-variables", {"set_variable_data": malformed})
+        assert response.status == 400, malformed
+        assert (await response.json())["error"], malformed
+    assert await cp.nothing_within(0.2)
 
 
 async def test_basic_auth_password_rotation_counts_once_accepted(client, connect) -> None:

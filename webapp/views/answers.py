@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
-from ocpp.charge_point import remove_nones, serialize_as_dict
 
+from ocpp_core.catalogue import Summary
 from ocpp_core.errors import (
     CallErrorReply,
     CallTimedOut,
@@ -27,37 +28,6 @@ class OperationResult:
     text: str
     ok: bool
     detail: str | None = None
-
-
-def describe(action: str, answer: dict[str, Any]) -> tuple[str, bool, str | None]:
-    """What to show of an answer: its status, whether it went well, and any detail."""
-    status = answer.get("status")
-    if action == "GetConfiguration":
-        known = len(answer.get("configuration_key") or [])
-        unknown = answer.get("unknown_key") or []
-        detail = f"unknown: {', '.join(unknown)}" if unknown else None
-        return f"{known} key{'s' if known != 1 else ''} read", True, detail
-    if action == "GetLocalListVersion":
-        return f"version {answer['list_version']}", True, None
-    if action == "GetDiagnostics":
-        file_name = answer.get("file_name")
-        return ("Accepted", True, f"file {file_name}") if file_name else ("no file", False, None)
-    if action == "UpdateFirmware":
-        return "Accepted", True, "progress follows as firmware status notifications"
-    if action == "GetCompositeSchedule" and status == "Accepted":
-        # chargingSchedule is optional in GetCompositeSchedule.conf: Accepted with none is
-        # a valid answer (nothing scheduled).
-        schedule = answer.get("charging_schedule")
-        if not schedule:
-            return "Accepted", True, "no schedule"
-        periods = schedule["charging_schedule_period"]
-        unit = schedule["charging_rate_unit"]
-        detail = "; ".join(f"from {p['start_period']} s: {p['limit']} {unit}" for p in periods)
-        return "Accepted", True, detail
-    if action == "DataTransfer" and answer.get("data"):
-        return str(status), status == "Accepted", f"data: {answer['data']}"
-    ok = status in ("Accepted", "Unlocked", "RebootRequired", "Scheduled")
-    return str(status), ok, None
 
 
 # A 2.0.1 answer's status that means it went (or will go) as asked.
@@ -106,14 +76,16 @@ def describe_201(action: str, answer: dict[str, Any]) -> tuple[str, bool, str | 
     return status, status in OK_201, "; ".join(d for d in details if d) or None
 
 
-Describe = Callable[[str, dict[str, Any]], tuple[str, bool, str | None]]
+def summary_201(action: str) -> Summary:
+    """The summary of a 2.0.1 action's answers."""
+    return functools.partial(describe_201, action)
 
 
 async def run_operation(
-    label: str, action: str, operation: Awaitable[Any], describe_answer: Describe = describe
+    label: str, operation: Awaitable[dict[str, Any]], summary: Summary
 ) -> OperationResult:
-    """Await an operation and say how it went, in the words the page shows. A 1.6 answer
-    is a `call_result` dataclass, a 2.0.1 one already a snake_case dict."""
+    """Await an operation and say how it went, in the words the page shows: its answer
+    (snake_case) as `summary` (the catalogue's) gives it."""
     try:
         answer = await operation
     except NotFound as error:
@@ -130,7 +102,5 @@ async def run_operation(
         return OperationResult(label, "error", False, str(error))
     except InvalidReply as error:
         return OperationResult(label, "invalid answer", False, str(error))
-    if not isinstance(answer, dict):
-        answer = remove_nones(serialize_as_dict(answer))
-    text, ok, detail = describe_answer(action, answer)
+    text, ok, detail = summary(answer)
     return OperationResult(label, text, ok, detail)

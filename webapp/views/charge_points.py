@@ -8,10 +8,12 @@ from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.services.users import UserView
+from ocpp_core.v16 import operations as v16_operations
+from webapp.api import send_operation
 from webapp.auth import require_role
-from webapp.keys import CENTRAL_SYSTEM, SERVICES
+from webapp.keys import SERVICES
 from webapp.views import remote_201
-from webapp.views.answers import OperationResult, describe_201, run_operation
+from webapp.views.answers import OperationResult, run_operation, summary_201
 from webapp.views.common import (
     Message,
     audit,
@@ -20,6 +22,7 @@ from webapp.views.common import (
     render,
     render_partial,
     rows,
+    submitted,
     text_field,
     version_spoken,
 )
@@ -150,17 +153,7 @@ async def remote_start(request: web.Request) -> web.Response:
     form = await request.post()
     if await version_spoken(request, charge_point_id) == "2.0.1":
         return await _request_start(request, user, charge_point_id, form)
-
-    async def start() -> Any:
-        return await request.app[CENTRAL_SYSTEM].remote_start_transaction(
-            charge_point_id,
-            text_field(form, "id_tag"),
-            connector_id=_optional_int(text_field(form, "connector_id"), "connector"),
-            requested_by=user.username,
-        )
-
-    result = await run_operation("Remote start", "RemoteStartTransaction", start())
-    return await answer_operation(request, result)
+    return await _remote(request, user, "Remote start", "RemoteStartTransaction", form)
 
 
 async def remote_stop(request: web.Request) -> web.Response:
@@ -169,16 +162,23 @@ async def remote_stop(request: web.Request) -> web.Response:
     form = await request.post()
     if await version_spoken(request, charge_point_id) == "2.0.1":
         return await _request_stop(request, user, charge_point_id, form)
+    return await _remote(request, user, "Remote stop", "RemoteStopTransaction", form)
 
-    async def stop() -> Any:
-        transaction_id = _optional_int(text_field(form, "transaction_id"), "transaction")
-        if transaction_id is None:
-            raise InvalidInput("choose the session to stop")
-        return await request.app[CENTRAL_SYSTEM].remote_stop_transaction(
-            charge_point_id, transaction_id, requested_by=user.username
-        )
 
-    result = await run_operation("Remote stop", "RemoteStopTransaction", stop())
+async def _remote(
+    request: web.Request, user: UserView, label: str, action: str, form: Any
+) -> web.Response:
+    """A 1.6 remote start or stop from its form, as the catalogue reads it."""
+    charge_point_id = request.match_info["charge_point_id"]
+    entry = v16_operations.BY_ACTION[action]
+    fields = submitted(form)
+
+    async def send() -> dict[str, Any]:
+        services = request.app[SERVICES]
+        body = await v16_operations.from_form(services, charge_point_id, entry, fields)
+        return await send_operation(request, user, charge_point_id, "1.6", entry, body)
+
+    result = await run_operation(label, send(), entry.summary)
     return await answer_operation(request, result)
 
 
@@ -194,7 +194,7 @@ async def _request_start(
             request, user, charge_point_id, id_tag, evse_id
         )
 
-    result = await run_operation("Remote start", "RequestStartTransaction", start(), describe_201)
+    result = await run_operation("Remote start", start(), summary_201("RequestStartTransaction"))
     return await answer_operation(request, result)
 
 
@@ -209,7 +209,7 @@ async def _request_stop(
             request, user, charge_point_id, transaction_id
         )
 
-    result = await run_operation("Remote stop", "RequestStopTransaction", stop(), describe_201)
+    result = await run_operation("Remote stop", stop(), summary_201("RequestStopTransaction"))
     return await answer_operation(request, result)
 
 

@@ -94,6 +94,11 @@ def text_field(form: Any, name: str, max_length: int | None = None) -> str:
     return value[:max_length] if max_length else value
 
 
+def submitted(form: Any) -> dict[str, str]:
+    """A posted form's fields as the catalogue reads them: each one's text, stripped."""
+    return {name: text_field(form, name) for name in form}
+
+
 def redirect(request: web.Request, name: str, **parts: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(path_url(request.app.router, name, **parts))
 

@@ -1,6 +1,6 @@
 """`/charge-points/{id}/device-model`: a 2.0.1 charger's device model as a searchable table
 (the search server-side, live from htmx), and each writable variable set in place: its
-SetVariables sent through `api.operate_201`, its row drawn again with the charger's answer.
+SetVariables sent through `api.send_operation`, its row drawn again with the charger's answer.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from aiohttp import web
 
 from ocpp_core.errors import NotFound
 from ocpp_core.v201.operations import CATALOGUE
-from webapp.api import operate_201
+from webapp.api import send_operation
 from webapp.auth import require_role
 from webapp.keys import SERVICES
-from webapp.views.answers import OperationResult, describe_201, run_operation
+from webapp.views.answers import OperationResult, run_operation, summary_201
 from webapp.views.common import is_htmx, render, render_partial, rows, text_field, version_spoken
 from webapp.views.forms_201 import set_variable
 from webapp.views.operations_201 import wrong_version
@@ -92,9 +92,9 @@ async def set_variable_in_place(request: web.Request) -> web.Response:
             body = await set_variable(services, charge_point_id, form)
             sent.extend(body["set_variable_data"])
             entry = CATALOGUE["set-variables"]
-            return await operate_201(request, user, charge_point_id, entry, body)
+            return await send_operation(request, user, charge_point_id, "2.0.1", entry, body)
 
-        result = await run_operation(label, "SetVariables", send(), describe_201)
+        result = await run_operation(label, send(), summary_201("SetVariables"))
     if not is_htmx(request):
         return await _page(request, charge_point_id, result)
     variable = None

@@ -1,48 +1,17 @@
-"""Reading typed values from an operation form's text fields: each wrong one is an
-InvalidInput naming the field, which the page shows as a message (never a 500)."""
+"""Reading a 2.0.1 operation form's fields (the typed values of `ocpp_core.field_values`):
+each missing or wrong one is an InvalidInput naming the field, shown on the page."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ocpp_core.errors import InvalidInput
-from ocpp_core.timeutil import format_datetime, parse_datetime
+from ocpp_core.field_values import whole_number
 from webapp.views.common import text_field
 
 # OCPP integers (ids, EVSE and connector numbers) are 32-bit: a larger one is no id the
 # schema would refuse, but one the JSON encoder and the databases cannot hold.
 MAX_INT32 = 2**31 - 1
-
-
-def _label(name: str) -> str:
-    return name.replace("_", " ")
-
-
-def whole_number(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{_label(name)} must be a whole number") from None
-
-
-def finite_number(value: str, name: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    # "nan", "inf" and "1e400" parse as floats, but are no limit the schema can check.
-    if not math.isfinite(number):
-        raise InvalidInput(f"{_label(name)} must be a number")
-    return number
-
-
-def utc_datetime(value: str, name: str) -> str:
-    """`<input type=datetime-local>` is zone-less; the page says UTC."""
-    try:
-        return format_datetime(parse_datetime(value)) or ""
-    except ValueError:
-        raise InvalidInput(f"{_label(name)} must be a date and time") from None
 
 
 def required_text(form: Any, name: str, label: str) -> str:

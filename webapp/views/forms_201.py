@@ -12,16 +12,15 @@ from typing import Any
 
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import InvalidInput
+from ocpp_core.field_values import finite_number, utc_datetime
 from ocpp_core.services import Services
 from ocpp_core.timeutil import format_datetime
 from webapp.views.common import text_field
 from webapp.views.form_fields import (
-    finite_number,
     optional_number,
     optional_text,
     required_number,
     required_text,
-    utc_datetime,
 )
 
 Build = Callable[[Services, str, Any], Awaitable[dict[str, Any]]]

@@ -1,6 +1,6 @@
 """Remote start and stop of a 2.0.1 session: RequestStartTransaction and
 RequestStopTransaction, built as the JSON API builds them (`api.remote_start`,
-`api.remote_stop`) and sent the one way 2.0.1 operations go, `api.operate_201`."""
+`api.remote_stop`) and sent the one way operations go, `api.send_operation`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aiohttp import web
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.services.users import UserView
 from ocpp_core.v201 import operations as catalogue
-from webapp.api import operate_201
+from webapp.api import send_operation
 from webapp.keys import SERVICES
 
 
@@ -23,9 +23,8 @@ async def request_start_transaction(
     evse_id: int | None = None,
 ) -> dict[str, Any]:
     entry = catalogue.BY_ACTION["RequestStartTransaction"]
-    return await operate_201(
-        request, user, charge_point_id, entry, catalogue.start_request(id_tag, evse_id)
-    )
+    start = catalogue.start_request(id_tag, evse_id)
+    return await send_operation(request, user, charge_point_id, "2.0.1", entry, start)
 
 
 async def request_stop_transaction(
@@ -43,4 +42,4 @@ async def request_stop_transaction(
         )
     entry = catalogue.BY_ACTION["RequestStopTransaction"]
     stop = {"transaction_id": tx.ocpp_transaction_id}
-    return await operate_201(request, user, charge_point_id, entry, stop)
+    return await send_operation(request, user, charge_point_id, "2.0.1", entry, stop)
