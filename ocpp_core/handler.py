@@ -78,6 +78,7 @@ class ChargePointHandler:
 
     # One per connection, 10,000 at once: attributes in slots, no per-instance dict.
     __slots__ = (
+        "__weakref__",  # certificates.ACCEPTED keys pending CSRs by connection
         "_actions",
         "_awaiting",
         "_call_lock",
@@ -93,7 +94,6 @@ class ChargePointHandler:
         "last_message_at",
         "lenient",
         "registration_status",
-        "__weakref__",  # certificates.ACCEPTED keys pending CSRs by connection
     )
 
     def __init__(

@@ -6,3 +6,17 @@ document.addEventListener("submit", (event) => {
     event.stopImmediatePropagation();
   }
 }, true);
+
+// Copy a field's text: <button data-copy="ELEMENT_ID"> (the new API token).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("button[data-copy]");
+  const field = button && document.getElementById(button.dataset.copy);
+  if (!field) {
+    return;
+  }
+  field.select();
+  navigator.clipboard.writeText(field.value).then(
+    () => { button.textContent = "Copied"; },
+    () => { button.textContent = "Press Ctrl+C"; },
+  );
+});

@@ -18,7 +18,7 @@ from ocpp_core.events import EventBus
 from ocpp_core.metrics import Metrics
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
-from webapp import api, portal
+from webapp import api, api_tokens, portal
 from webapp.auth import api_write_guard
 from webapp.client_address import TrustedProxies
 from webapp.error_pages import portal_error_pages
@@ -35,6 +35,7 @@ from webapp.keys import (
     SETTINGS,
     TRUSTED_PROXIES,
     VERIFIED_LOGINS,
+    VERIFIED_TOKENS,
 )
 from webapp.metrics_access import MetricsAccess
 from webapp.nul_guard import refuse_nul
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         settings.metrics_token, settings.metrics_allow, app[TRUSTED_PROXIES]
     )
     app[VERIFIED_LOGINS] = {}
+    app[VERIFIED_TOKENS] = {}
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(keep_alive_context)
     app.on_shutdown.append(close_charge_point_sockets)
@@ -148,5 +150,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/readyz", health.readyz, name="readyz")
     app.router.add_get("/metrics", metrics.metrics, name="metrics")
     api.add_routes(app)
+    api_tokens.add_routes(app)
     portal.setup(app)
     return app

@@ -1,9 +1,10 @@
-"""Who is asking and what they may do: operator accounts over HTTP Basic (scripts) or the
-portal's encrypted session cookie (browsers), roles, and CSRF protection.
+"""Who is asking and what they may do: operator accounts over HTTP Basic or an API token
+(`Authorization: Bearer`, scripts) or the portal's encrypted session cookie (browsers),
+roles, and CSRF protection.
 
 Cookie-authenticated state-changing requests need the session's CSRF token (form field
-`csrf_token` or header `X-CSRF-Token`); Basic-authenticated ones cannot be forged by a
-browser and need none.
+`csrf_token` or header `X-CSRF-Token`); Basic- and token-authenticated ones cannot be
+forged by a browser and need none.
 """
 
 from __future__ import annotations
@@ -21,8 +22,15 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from yarl import URL
 
 from ocpp_core.passwords import Busy, verify_nothing, verify_password_async
+from ocpp_core.services.api_tokens import TokenRefused
 from ocpp_core.services.users import UserView
-from webapp.keys import LOGIN_THROTTLE, SERVICES, TRUSTED_PROXIES, VERIFIED_LOGINS
+from webapp.keys import (
+    LOGIN_THROTTLE,
+    SERVICES,
+    TRUSTED_PROXIES,
+    VERIFIED_LOGINS,
+    VERIFIED_TOKENS,
+)
 from webapp.ocpp_route import basic_credentials
 
 SESSION_COOKIE = "voltaro_session"
@@ -31,6 +39,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _USER = web.RequestKey("user", UserView)
 _VIA_SESSION = web.RequestKey("via_session", bool)
+_TOKEN_ID = web.RequestKey("token_id", int)
+# The throttle's name for bad bearer tokens, counted per client address like a login's
+# name: ':' is in no user name, so it is no account's count.
+BEARER_THROTTLE_NAME = ":bearer token"
+# A token verified this recently gets through while its address is throttled (as Basic
+# credentials do): a guesser behind the same router does not stop a working script.
+VERIFIED_TOKEN_SECONDS = 60.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -146,6 +161,54 @@ async def _basic_user(request: web.Request) -> UserView | None:
     return None
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, None without one."""
+    scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+async def _token_user(request: web.Request) -> UserView | None:
+    """The account an API token speaks for, with the token's role in force; None without
+    a bearer token. A bad one is refused here (401 saying why), and counted against the
+    client's address by the login throttle (429 while it holds, as for passwords)."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    throttle = request.app[LOGIN_THROTTLE]
+    attempt = throttle.key(BEARER_THROTTLE_NAME, client_address(request))
+    verified = request.app[VERIFIED_TOKENS]
+    key = hashlib.sha256(token.encode()).digest()
+    now = time.monotonic()
+    wait = throttle.retry_after(attempt)
+    if wait and verified.get(key, 0.0) <= now:
+        raise _refusal(
+            request, web.HTTPTooManyRequests, f"too many bad API tokens, retry in {wait} s",
+            headers={hdrs.RETRY_AFTER: str(wait)},
+        )  # fmt: skip
+    try:
+        found = await request.app[SERVICES].api_tokens.authenticate(token)
+    except TokenRefused as refused:
+        verified.pop(key, None)
+        # No success clears the address's count: a script's good token must not reset
+        # what a guesser behind the same address has spent.
+        throttle.failed(attempt)
+        challenge = f'Bearer realm="Voltaro", error="invalid_token", error_description="{refused}"'
+        raise _refusal(
+            request, web.HTTPUnauthorized, str(refused),
+            headers={hdrs.WWW_AUTHENTICATE: challenge},
+        ) from None  # fmt: skip
+    if len(verified) > 1000:
+        verified.clear()
+    verified[key] = now + VERIFIED_TOKEN_SECONDS
+    request[_TOKEN_ID] = found.token_id
+    return found.user
+
+
+def via_token(request: web.Request) -> bool:
+    """Whether the request's user was authenticated by an API token."""
+    return _TOKEN_ID in request
+
+
 async def _session_user(request: web.Request) -> UserView | None:
     session: Session = await get_session(request)
     session_id = session.get("sid")
@@ -164,7 +227,9 @@ async def _session_user(request: web.Request) -> UserView | None:
 async def current_user(request: web.Request) -> UserView | None:
     if _USER in request:
         return request[_USER]
-    user = await _basic_user(request)
+    user = await _token_user(request)
+    if user is None:
+        user = await _basic_user(request)
     via_session = False
     if user is None and hdrs.AUTHORIZATION not in request.headers:
         user = await _session_user(request)
@@ -220,7 +285,11 @@ async def require_role(request: web.Request, role: str) -> UserView:
                 raise web.HTTPUnauthorized(
                     text='{"error": "operator credentials required"}',
                     content_type="application/json",
-                    headers={hdrs.WWW_AUTHENTICATE: 'Basic realm="Voltaro"'},
+                    # Both ways in, one challenge each (RFC 9110 11.6.1).
+                    headers=[
+                        (hdrs.WWW_AUTHENTICATE, 'Basic realm="Voltaro"'),
+                        (hdrs.WWW_AUTHENTICATE, 'Bearer realm="Voltaro"'),
+                    ],
                 )
             raise web.HTTPForbidden(text="403 log in first\n")
         raise web.HTTPFound(request.app.router["login"].url_for().with_query(next=request.path_qs))

@@ -17,6 +17,7 @@ from ocpp_core.db.migrate import upgrade
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
+from ocpp_core.services.api_tokens import NewToken, TokenView
 from ocpp_core.services.users import ROLES, UserView
 from ocpp_core.settings import Settings, SettingsError
 from ocpp_core.timeutil import parse_datetime
@@ -65,6 +66,20 @@ def _parser() -> argparse.ArgumentParser:
     user_add.add_argument("name")
     user_add.add_argument("--password", required=True)
     user_add.add_argument("--role", choices=ROLES, default="operator")
+
+    token = commands.add_parser("token", help="API tokens (Authorization: Bearer)")
+    token_cmd = token.add_subparsers(dest="action", required=True)
+    token_create = token_cmd.add_parser(
+        "create", help="create an API token of an account; its secret is printed once"
+    )
+    token_create.add_argument("--user", required=True, help="the account it acts as")
+    token_create.add_argument("--name", required=True, help="what uses it")
+    token_create.add_argument(
+        "--role", choices=ROLES, help="its role: the account's (default) or a lower one"
+    )
+    token_cmd.add_parser("list", help="every account's tokens (never their secrets)")
+    token_revoke = token_cmd.add_parser("revoke", help="revoke a token: it stops working at once")
+    token_revoke.add_argument("id", type=int, help="its id, as `token list` shows it")
 
     cp = commands.add_parser("charge-point", help="charge points")
     cp_cmd = cp.add_subparsers(dest="action", required=True)
@@ -226,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
 
             user = asyncio.run(_with_services(settings, add_user))
             print(f"user {user.username} ({user.role}) saved")
+        elif args.command == "token":
+            return _token(settings, args)
         elif args.command == "charge-point" and args.action == "remove":
 
             async def remove_charge_point(services: Services) -> None:
@@ -270,6 +287,51 @@ def main(argv: list[str] | None = None) -> int:
     except (InvalidInput, NotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    """`token create|list|revoke`: the secret of a new token is printed once, alone on the
+    first line (for `| head -1`), and nowhere else."""
+    from webapp.api_tokens import describe
+    from webapp.presentation import when
+
+    async def create(services: Services) -> NewToken:
+        owner = await services.users.credentials_by_name(args.user)
+        if owner is None:
+            raise NotFound(f"user {args.user} does not exist")
+        created = await services.api_tokens.create(owner.user.id, args.name, args.role)
+        await services.audit.record(
+            "cli", "create API token", describe(created.token), f"role {created.token.role}"
+        )
+        return created
+
+    async def revoke(services: Services) -> TokenView:
+        token, revoked_now = await services.api_tokens.revoke(args.id)
+        if revoked_now:
+            await services.audit.record("cli", "revoke API token", describe(token))
+        return token
+
+    if args.action == "create":
+        created = asyncio.run(_with_services(settings, create))
+        print(created.secret)
+        print(
+            f"token {created.token.id} {created.token.name!r} of {created.token.username} "
+            f"({created.token.role}): copy it now, it is not shown again",
+            file=sys.stderr,
+        )
+    elif args.action == "list":
+        tokens = asyncio.run(_with_services(settings, lambda s: s.api_tokens.list()))
+        print("id\tuser\tname\tprefix\trole\tcreated\tlast used\trevoked")
+        for t in tokens:
+            print(
+                f"{t.id}\t{t.username}\t{t.name}\t{t.prefix}...\t{t.effective_role}\t"
+                f"{when(t.created_at)}\t{when(t.last_used_at)}\t"
+                f"{when(t.revoked_at) if t.revoked_at else '-'}"
+            )
+    else:
+        token = asyncio.run(_with_services(settings, revoke))
+        print(f"token {token.id} {token.name!r} of {token.username} revoked")
     return 0
 
 

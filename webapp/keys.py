@@ -29,3 +29,6 @@ METRICS_ACCESS = web.AppKey("metrics_access", MetricsAccess)
 # Basic-auth logins verified in the last minute: argon2 is too slow to pay per API request.
 # (name, password digest) -> (account id, the hash it was checked against, until when).
 VERIFIED_LOGINS = web.AppKey("verified_logins", dict[tuple[str, bytes], tuple[int, str, float]])
+# API tokens verified in the last minute (SHA-256 of the token -> until when): they get
+# through while their address is throttled for bad tokens.
+VERIFIED_TOKENS = web.AppKey("verified_tokens", dict[bytes, float])

@@ -23,6 +23,7 @@ from webapp.views import (
     id_tags,
     login,
     operations,
+    tokens,
     transactions,
     users,
 )
@@ -135,3 +136,6 @@ def setup(app: web.Application) -> None:
     r.add_post("/users/{user_id}/role", users.change_role, name="user_role")
     r.add_post("/users/{user_id}/password", users.reset_password, name="user_password")
     r.add_post("/users/{user_id}/delete", users.delete_user, name="delete_user")
+    r.add_get("/tokens", tokens.tokens_page, name="tokens")
+    r.add_post("/tokens", tokens.create_token)
+    r.add_post("/tokens/{token_id}/revoke", tokens.revoke_token, name="revoke_token")

@@ -99,6 +99,28 @@ class PortalSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ApiToken(Base):
+    """A named secret an account gives a script for the JSON API (`Authorization: Bearer`).
+
+    Only a SHA-256 of the secret is kept, not an argon2 hash as for passwords: the secret
+    is 32 random bytes, which no amount of fast hashing can guess back from its digest,
+    and argon2's deliberate slowness would be paid on every API request instead."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # The role granted; the role in force is never above the owner's current one.
+    role: Mapped[str] = mapped_column(String(16))
+    # The secret's first characters, not secret: to recognise it in lists and find its row.
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ChargePoint(Base):
     __tablename__ = "charge_points"
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.events import EventBus
 from ocpp_core.metrics import Metrics
+from ocpp_core.services.api_tokens import ApiTokenService
 from ocpp_core.services.audit import AuditService
 from ocpp_core.services.budget import StorageBudget
 from ocpp_core.services.charge_points import ChargePointService
@@ -32,6 +33,7 @@ class Services:
     id_tags: IdTagService
     transactions: TransactionService
     users: UserService
+    api_tokens: ApiTokenService
     message_log: MessageLog
     operations: OperationService
     audit: AuditService
@@ -70,6 +72,7 @@ class Services:
             id_tags=id_tags,
             transactions=TransactionService(sessions, bus, id_tags, registration),
             users=UserService(sessions, bus),
+            api_tokens=ApiTokenService(sessions, bus),
             message_log=MessageLog(sessions, bus, writes),
             operations=OperationService(sessions, bus),
             audit=AuditService(sessions),
