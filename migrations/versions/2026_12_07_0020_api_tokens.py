@@ -1,7 +1,7 @@
 """api tokens: named secrets for the JSON API (Authorization: Bearer)
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07 02:15:20.581681
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import ocpp_core.db.models
 
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
