@@ -72,6 +72,18 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+# A hundred years: the longest retention a cut-off date can be computed for safely.
+MAX_RETAIN_DAYS = 36_500
+
+
+def _days(env: dict[str, str], name: str, default: int) -> int:
+    """A retention in days: 0 (forever) to MAX_RETAIN_DAYS."""
+    days = _int(env, name, default, minimum=0)
+    if days > MAX_RETAIN_DAYS:
+        raise SettingsError(f"{name} must be at most {MAX_RETAIN_DAYS} days (0: forever)")
+    return days
+
+
 def _addresses(env: dict[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of addresses or networks, or `*`."""
     entries = tuple(entry.strip() for entry in (env.get(name) or "").split(",") if entry.strip())
@@ -125,6 +137,17 @@ class Settings:
     keep_status_history: int = 10_000
     keep_security_events: int = 1000
     keep_notifications: int = 10_000
+    # The message log's newest frames kept per charge point (0: all).
+    keep_message_log: int = 5000
+    # Retention: days kept of the message log, the samples of closed sessions (their
+    # totals stay), the status history, the operations journal and the audit log (0:
+    # forever); pruned every `prune_interval` seconds (0: only by `db prune`).
+    retain_message_log_days: int = 30
+    retain_meter_values_days: int = 0
+    retain_status_history_days: int = 90
+    retain_journal_days: int = 180
+    retain_audit_days: int = 365
+    prune_interval: int = 3600
     # Several instances on one PostgreSQL: an instance silent for this long is dead, and
     # the charge points it held show as not connected.
     instance_ttl: float = 30.0
@@ -236,6 +259,13 @@ class Settings:
             keep_status_history=_int(env, "KEEP_STATUS_HISTORY", 10_000, minimum=0),
             keep_security_events=_int(env, "KEEP_SECURITY_EVENTS", 1000, minimum=0),
             keep_notifications=_int(env, "KEEP_NOTIFICATIONS", 10_000, minimum=0),
+            keep_message_log=_int(env, "KEEP_MESSAGE_LOG", 5000, minimum=0),
+            retain_message_log_days=_days(env, "RETAIN_MESSAGE_LOG_DAYS", 30),
+            retain_meter_values_days=_days(env, "RETAIN_METER_VALUES_DAYS", 0),
+            retain_status_history_days=_days(env, "RETAIN_STATUS_HISTORY_DAYS", 90),
+            retain_journal_days=_days(env, "RETAIN_JOURNAL_DAYS", 180),
+            retain_audit_days=_days(env, "RETAIN_AUDIT_DAYS", 365),
+            prune_interval=_int(env, "PRUNE_INTERVAL", 3600, minimum=0),
             instance_ttl=float(_int(env, "INSTANCE_TTL", 30, minimum=3)),
             admin_user=env.get("ADMIN_USER") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,

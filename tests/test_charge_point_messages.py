@@ -135,6 +135,8 @@ async def test_full_session_is_stored(client, connect) -> None:
         "ocpp_transaction_id": str(tx_id),
         "evse_id": None,
         "flags": tx["flags"],
+        "meter_values_pruned": 0,  # retention has removed none of its samples
+        "meter_values_pruned_at": None,
     }
     assert await api(client, "/api/transactions?active=true") == []
 

@@ -77,9 +77,11 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         await cluster.start()
         log_writer = asyncio.create_task(services.message_log.run())
         services.budget.start()
+        services.retention.start()
         try:
             yield
         finally:
+            await services.retention.stop()
             await services.budget.stop()
             await cluster.stop()
             await services.writes.drain()

@@ -18,9 +18,10 @@ from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.services.api_tokens import NewToken, TokenView
+from ocpp_core.services.retention import Pruned
 from ocpp_core.services.users import ROLES, UserView
 from ocpp_core.settings import Settings, SettingsError
-from ocpp_core.timeutil import parse_datetime
+from ocpp_core.timeutil import format_datetime, parse_datetime
 from simulator.common import SimulatorConfig
 from webapp.gc_policy import CollectorPolicy
 from webapp.log_format import EscapingFormatter
@@ -57,8 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command")
 
-    db = commands.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade"], help="apply the alembic migrations")
+    db = commands.add_parser("db", help="the database")
+    db_cmd = db.add_subparsers(dest="action", required=True)
+    db_cmd.add_parser("upgrade", help="apply the alembic migrations")
+    db_prune = db_cmd.add_parser(
+        "prune",
+        help="remove what the RETAIN_* settings keep no longer (as the server does every "
+        "PRUNE_INTERVAL), saying how many rows of each table",
+    )
+    db_prune.add_argument(
+        "--dry-run", action="store_true", help="remove nothing: say what it would remove"
+    )
 
     user = commands.add_parser("user", help="operator accounts")
     user_cmd = user.add_subparsers(dest="action", required=True)
@@ -229,6 +239,21 @@ def main(argv: list[str] | None = None) -> int:
                 backlog=LISTEN_BACKLOG,
                 loop=_event_loop(),
             )
+        elif args.command == "db" and args.action == "prune":
+
+            async def prune(services: Services) -> list[Pruned] | None:
+                results = await services.retention.prune(dry_run=args.dry_run)
+                if results and not args.dry_run:
+                    removed = ", ".join(f"{r.table} {r.rows}" for r in results if r.cutoff)
+                    await services.audit.record(
+                        "cli", "prune", "retention", removed or "everything kept forever"
+                    )
+                return results
+
+            for line in prune_report(
+                asyncio.run(_with_services(settings, prune)) or [], args.dry_run
+            ):
+                print(line)
         elif args.command == "db":
             asyncio.run(_with_services(settings, _noop))
             print("database is up to date")
@@ -333,6 +358,27 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         token = asyncio.run(_with_services(settings, revoke))
         print(f"token {token.id} {token.name!r} of {token.username} revoked")
     return 0
+
+
+def prune_report(results: list[Pruned], dry_run: bool) -> list[str]:
+    """One line per table: how many rows went (or would go), and the cut-off."""
+    lines = ["dry run: nothing is removed"] if dry_run else []
+    for pruned in results:
+        setting = f"{pruned.setting}={pruned.days}"
+        if pruned.cutoff is None:
+            lines.append(f"{pruned.table}: kept forever ({setting})")
+            continue
+        verb = "would remove" if dry_run else "removed"
+        what = f"{pruned.rows} rows"
+        if pruned.sessions is not None:
+            what += f" of {pruned.sessions} sessions closed"
+        else:
+            what += " stored"
+        lines.append(
+            f"{pruned.table}: {verb} {what} before {format_datetime(pruned.cutoff)} "
+            f"({setting}), {pruned.batches} batch{'' if pruned.batches == 1 else 'es'}"
+        )
+    return lines
 
 
 def _check_ping_interval(seconds: int) -> None:

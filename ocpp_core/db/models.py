@@ -17,6 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -245,6 +246,15 @@ class Transaction(Base):
             "ocpp_transaction_id",
             unique=True,
         ),
+        # Retention: the closed sessions whose samples are still all kept, by when they
+        # ended (services.retention walks it); a pruned session leaves it.
+        Index(
+            "ix_transactions_samples_kept",
+            "stop_time",
+            "id",
+            sqlite_where=text("meter_values_pruned_at IS NULL"),
+            postgresql_where=text("meter_values_pruned_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -274,6 +284,11 @@ class Transaction(Base):
     flags: Mapped[str] = mapped_column(String(255), default="", server_default="")
     closed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Retention (RETAIN_METER_VALUES_DAYS): when the closed session's samples were looked
+    # at for pruning, and how many were removed (0: none, all kept). Its meter readings
+    # and energy stay either way.
+    meter_values_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    meter_values_pruned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class MeterValue(Base):

@@ -21,6 +21,7 @@ from ocpp_core.services.message_log import MessageLog
 from ocpp_core.services.notifications import NotificationService
 from ocpp_core.services.operations import OperationService
 from ocpp_core.services.registration import Registration
+from ocpp_core.services.retention import Retention
 from ocpp_core.services.transaction_events import TransactionEventService
 from ocpp_core.services.transactions import TransactionService
 from ocpp_core.services.users import UserService
@@ -40,6 +41,7 @@ class Services:
     deviations: DeviationService
     writes: GroupCommit
     budget: StorageBudget
+    retention: Retention
     # OCPP 2.0.1
     transaction_events: TransactionEventService
     device_model: DeviceModelService
@@ -73,12 +75,15 @@ class Services:
             transactions=TransactionService(sessions, bus, id_tags, registration),
             users=UserService(sessions, bus),
             api_tokens=ApiTokenService(sessions, bus),
-            message_log=MessageLog(sessions, bus, writes),
+            message_log=MessageLog(
+                sessions, bus, writes, keep_per_charge_point=settings.keep_message_log
+            ),
             operations=OperationService(sessions, bus),
             audit=AuditService(sessions),
             deviations=DeviationService(sessions, bus, registration),
             writes=writes,
             budget=budget,
+            retention=Retention(sessions, settings),
             transaction_events=TransactionEventService(sessions, bus, id_tags, registration),
             device_model=DeviceModelService(sessions, bus, registration),
             notifications=NotificationService(sessions, bus, registration, budget),

@@ -214,6 +214,8 @@ class MessageLog:
         flush_interval: float = 0.25,
         keep_per_charge_point: int = 5000,
     ) -> None:
+        """`keep_per_charge_point`: the newest entries kept of each (KEEP_MESSAGE_LOG; 0:
+        all, only RETAIN_MESSAGE_LOG_DAYS then bounds them)."""
         self._sessions = sessions
         self._bus = bus
         self._writes = writes
@@ -323,6 +325,8 @@ class MessageLog:
             await asyncio.wait(list(self._prunes))
 
     def _count(self, rows: list[tuple[Any, ...]]) -> None:
+        if self._keep <= 0:
+            return
         due = set()
         for row in rows:
             cp = row[0]

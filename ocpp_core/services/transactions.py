@@ -145,6 +145,10 @@ class TransactionView:
     evse_id: int | None = None
     ocpp_transaction_id: str | None = None
     charging_state: str | None = None
+    # Retention (RETAIN_METER_VALUES_DAYS): how many of the closed session's samples were
+    # removed, and when it was pruned; readings and energy above are kept.
+    meter_values_pruned: int = 0
+    meter_values_pruned_at: datetime | None = None
 
     @property
     def charger_transaction_id(self) -> str:
@@ -243,6 +247,8 @@ def _view(tx: Transaction, last_register: float | None = None) -> TransactionVie
         evse_id=tx.evse_id,
         ocpp_transaction_id=tx.ocpp_transaction_id,
         charging_state=tx.charging_state,
+        meter_values_pruned=tx.meter_values_pruned or 0,
+        meter_values_pruned_at=tx.meter_values_pruned_at,
     )
 
 

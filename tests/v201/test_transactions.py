@@ -168,6 +168,8 @@ async def test_full_session(client, connect) -> None:
         "ocpp_transaction_id": "TX-A",
         "evse_id": 1,
         "flags": [],
+        "meter_values_pruned": 0,  # retention has removed none of its samples
+        "meter_values_pruned_at": None,
     }
     assert open_tx["id"] == tx["id"]
     assert await api(client, "/api/transactions?active=true") == []
