@@ -33,6 +33,7 @@ from ocpp_core.errors import (
     OperationFailed,
 )
 from ocpp_core.payload_keys import camel_keys, snake_keys
+from ocpp_core.registration_gate import AskedFor, may_send
 from ocpp_core.routes import Route
 from ocpp_core.services import Services
 from ocpp_core.services.message_log import redact_text
@@ -51,10 +52,6 @@ class Connection(Protocol):
 
     async def close(self) -> None: ...
 
-
-# What a charge point whose registration is not Accepted may still send (OCPP 1.6 4.2.1,
-# 2.0.1 B02/B03).
-ALLOWED_BEFORE_ACCEPTED = frozenset({"BootNotification", "Heartbeat"})
 
 # Put in the response queue when the socket goes, so a waiting CALL fails at once.
 _CONNECTION_LOST = object()
@@ -80,6 +77,7 @@ class ChargePointHandler:
     __slots__ = (
         "__weakref__",  # certificates.ACCEPTED keys pending CSRs by connection
         "_actions",
+        "_asked",
         "_awaiting",
         "_call_lock",
         "_connection",
@@ -117,6 +115,8 @@ class ChargePointHandler:
         self._lost = False
         # The action of each CALL sent to the charger, until it answers (logged with it).
         self._actions: dict[str, str] | None = None
+        # While Pending: what the central system asked the charger for (registration_gate).
+        self._asked: AskedFor | None = None
         # Set from the database when the connection opens, then from each boot's answer.
         self.registration_status = "Pending"
         # Tolerate schema violations whose meaning is clear (see `lenient`); set from the
@@ -202,6 +202,10 @@ class ChargePointHandler:
                 self.id, call.unique_id, f"{action}Response", deviations, evidence
             )
         metrics.record_call(action, "result", answered)
+        if self.registration_status == "Pending":
+            if self._asked is None:
+                self._asked = AskedFor()
+            self._asked.note(action, payload)
         return response.payload
 
     async def _await_answer(
@@ -305,11 +309,13 @@ class ChargePointHandler:
                     description="Requested Action is recognized but not supported",
                     details={"cause": f"{msg.action} is not handled by this central system"},
                 )
-            if self.registration_status != "Accepted" and msg.action not in ALLOWED_BEFORE_ACCEPTED:
+            status = self.registration_status
+            if status != "Accepted" and not may_send(status, msg.action, self._asked):
                 raise SecurityError(
                     details={
-                        "cause": f"registration is {self.registration_status}: "
-                        "only BootNotification until accepted"
+                        "cause": f"registration is {status}: only BootNotification"
+                        f"{', Heartbeat and what was asked for' if status == 'Pending' else ''}"
+                        " until accepted"
                     }
                 )
         except OCPPError as error:
