@@ -877,12 +877,14 @@ class ChargePointService:
         self._budget.note("data_transfers", charge_point_id)
 
     async def status_report(self, charge_point_id: str, kind: str, status: str) -> None:
-        """A DiagnosticsStatusNotification or FirmwareStatusNotification."""
+        """A DiagnosticsStatusNotification or FirmwareStatusNotification, or a
+        LogStatusNotification (1.6 security extension, 2.0.1): a log upload's progress,
+        kept where 1.6's diagnostics upload is."""
         now = utcnow()
 
         async def work(session: AsyncSession) -> None:
             cp = await self._registration.record(session, charge_point_id)
-            if kind == "diagnostics":
+            if kind in ("diagnostics", "log"):
                 cp.diagnostics_status, cp.diagnostics_status_at = status, now
             elif kind in ("firmware", "signed_firmware"):
                 cp.firmware_status, cp.firmware_status_at = status, now

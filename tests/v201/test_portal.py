@@ -329,6 +329,19 @@ async def test_operation_forms_send_201_calls_and_show_answers(portal, client, c
     assert schedule["chargingRateUnit"] == "W" and "startSchedule" in schedule
     assert schedule["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 11000.0}]
     assert answer_of(html) == "Accepted"
+    # Kept, listed with its EVSE and limits, and cleared from its own row.
+    _, page = await operator.get("/charge-points/OF2/operations")
+    row = re.search(r'<tr id="profile-3">.*?</tr>', page, re.S)[0]
+    assert "ChargingStationMaxProfile" in row and "0 s: 11000.0 W" in row
+    call, _, html = await answered(
+        cp,
+        operator.post("/charge-points/OF2/operations/clear-charging-profile", {"id": "3"},
+                      headers=HTMX),
+        {"status": "Accepted"},
+    )  # fmt: skip
+    assert call[2:] == ["ClearChargingProfile", {"chargingProfileId": 3}]
+    _, page = await operator.get("/charge-points/OF2/operations")
+    assert 'id="profile-3"' not in page
 
     call, _, html = await answered(
         cp,

@@ -312,7 +312,7 @@ async def test_L03_publish_firmware(client, connect) -> None:
     assert (kept.request_id, kept.payload["location"]) == (53, ["http://lc.local/fw.bin"])
 
 
-async def test_N01_retrieve_log_information(client, connect) -> None:
+async def test_N01_retrieve_log_information(client, connect, portal) -> None:
     """N01: GetLog carries the log type, requestId and upload location; the file name
     answered is shown; the LogStatusNotifications that follow are answered and kept in
     order."""
@@ -338,6 +338,8 @@ async def test_N01_retrieve_log_information(client, connect) -> None:
         assert await cp.result("LogStatusNotification", {"status": step, "requestId": 61}) == {}
     reports = await rows(client, StatusReport, "N01")
     assert [(r.kind, r.status) for r in reports] == [("log", "Uploading"), ("log", "Uploaded")]
+    _, page = await (await portal("viewer")).get("/charge-points/N01/operations")
+    assert 'Log upload status</dt><dd id="log-status">Uploaded ' in page
     _, _, answer = await answered(
         client,
         cp,

@@ -44,6 +44,7 @@ OPERATIONS_STATE = frozenset(
         "state",
         "firmware_status",
         "diagnostics_status",
+        "log_status",
         "signed_firmware_status",
         "security_event",
     }

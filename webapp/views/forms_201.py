@@ -193,6 +193,13 @@ async def _cancel_reservation(
     return {"reservation_id": required_number(form, "reservation_id", "reservation")}
 
 
+async def _clear_charging_profile(
+    services: Services, charge_point_id: str, form: Any
+) -> dict[str, Any]:
+    """One profile by its id (the button on a kept profile's row)."""
+    return {"charging_profile_id": required_number(form, "id", "profile id", minimum=1)}
+
+
 def _authorization_data(entry: dict[str, Any]) -> dict[str, Any]:
     """A local list entry of the id-tag table (1.6 shape) as 2.0.1 AuthorizationData."""
     tag_info = entry["id_tag_info"]
@@ -263,6 +270,7 @@ FORMS: dict[str, Form201] = {
     "set-charging-profile": Form201("Charging limit", _set_charging_profile),
     "reserve-now": Form201("Reserve", _reserve_now),
     "cancel-reservation": Form201("Cancel reservation", _cancel_reservation),
+    "clear-charging-profile": Form201("Clear charging profile", _clear_charging_profile),
     "send-local-list": Form201("Local list", _send_local_list),
     "update-firmware": Form201("Firmware", _update_firmware),
     "get-log": Form201("Log upload", _get_log),
