@@ -191,3 +191,21 @@ async def test_every_form_on_the_page_is_an_entry_that_reads_its_fields(client, 
             assert f"{name} is an OCPP 2.0.1 operation" in html, name
         else:
             assert status == 404, name
+
+
+def test_journal_status_of_per_item_answers() -> None:
+    """Answers without a `status` of their own (2.0.1 per-variable and per-monitor
+    results) get one in the journal: the items' common status, or how many were
+    Accepted."""
+    from ocpp_core.services.operations import answer_status
+
+    assert answer_status({"status": "Rejected"}) == "Rejected"
+    accepted = {"attributeStatus": "Accepted"}
+    assert answer_status({"setVariableResult": [accepted, accepted]}) == "Accepted"
+    mixed = [accepted, {"attributeStatus": "RebootRequired"}, {"attributeStatus": "Rejected"}]
+    assert answer_status({"getVariableResult": mixed}) == "1 of 3 Accepted"
+    monitors = {"setMonitoringResult": [{"status": "Accepted"}, {"status": "Duplicate"}]}
+    assert answer_status(monitors) == "1 of 2 Accepted"
+    snake = {"set_variable_result": [{"attribute_status": "Accepted"}]}
+    assert answer_status(snake) == "Accepted"
+    assert answer_status({"configurationKey": []}) is None and answer_status(None) is None

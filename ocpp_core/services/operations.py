@@ -41,6 +41,33 @@ from ocpp_core.timeutil import format_datetime
 LOGGER = logging.getLogger(__name__)
 
 
+def answer_status(response: dict[str, Any] | None) -> str | None:
+    """The journal's one-word outcome of an answer (JSON): its `status`, or for answers
+    that report per item (2.0.1 GetVariables, SetVariables, SetVariableMonitoring,
+    ClearVariableMonitoring) the items' common status, else how many were Accepted, e.g.
+    "1 of 6 Accepted". At most the column's 32 characters."""
+    if not response:
+        return None
+    if "status" in response:
+        return str(response["status"])[:32]
+    counts: dict[str, int] = {}
+    for key, items in response.items():
+        # The answer as sent (camelCase) or as the handlers read it (snake_case).
+        if not key.endswith(("Result", "_result")) or not isinstance(items, list):
+            continue
+        for item in items:
+            if isinstance(item, dict):
+                found = item.get("attributeStatus", item.get("attribute_status"))
+                found = item.get("status") if found is None else found
+                if isinstance(found, str):
+                    counts[found] = counts.get(found, 0) + 1
+    if not counts:
+        return None
+    if len(counts) == 1:
+        return next(iter(counts))[:32]
+    return f"{counts.get('Accepted', 0)} of {sum(counts.values())} Accepted"
+
+
 @dataclass(frozen=True)
 class OperationView:
     id: int
@@ -183,8 +210,8 @@ class OperationService:
                 return
             operation.outcome = outcome
             operation.response = _json(_redacted_answer(response)) if response is not None else None
-            status = (response or {}).get("status") if outcome == "answered" else None
-            operation.status = str(status) if status is not None else None
+            status = answer_status(response) if outcome == "answered" else None
+            operation.status = status
             operation.answered_at = utcnow()
             charge_point_id, action = operation.charge_point_id, operation.action
         self._bus.publish(

@@ -265,6 +265,7 @@ async def test_B05_set_variables(client, connect) -> None:
     assert set(held) == {"OCPPCommCtrlr.HeartbeatInterval", "TxCtrlr.EVConnectionTimeOut"}
     [entry] = await journal(client, "B05")
     assert (entry["action"], entry["outcome"]) == ("SetVariables", "answered")
+    assert entry["status"] == "1 of 6 Accepted"  # per variable: the journal counts them
 
 
 async def test_B05_read_only_variable_is_not_sent(client, connect) -> None:
@@ -351,6 +352,7 @@ async def test_B06_get_variables(client, connect) -> None:
         ("OCPPCommCtrlr.HeartbeatInterval", "Actual", "300", "GetVariables"),
         ("SampledDataCtrlr.TxEndedInterval", "Target", "60", "GetVariables"),
     ]
+    assert (await journal(client, "B06"))[0]["status"] == "2 of 4 Accepted"
 
 
 async def test_B07_get_base_report_in_parts(client, connect) -> None:
