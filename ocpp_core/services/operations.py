@@ -82,6 +82,21 @@ class OperationView:
     answered_at: datetime | None
 
 
+def _operation_view(row: Operation) -> OperationView:
+    return OperationView(
+        row.id,
+        row.charge_point_id,
+        row.action,
+        orjson.loads(row.request),
+        row.requested_by,
+        row.requested_at,
+        row.outcome,
+        row.status,
+        orjson.loads(row.response) if row.response else None,
+        row.answered_at,
+    )
+
+
 @dataclass(frozen=True)
 class ConfigurationView:
     key: str
@@ -218,6 +233,29 @@ class OperationService:
             "operation", charge_point_id, action=action, outcome=outcome, status=status
         )
 
+    async def remote_start(
+        self, charge_point_id: str, remote_start_id: int, searched: int = 500
+    ) -> OperationView | None:
+        """The journalled RequestStartTransaction (2.0.1) that carried `remote_start_id`,
+        among the charge point's newest `searched` of them."""
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(Operation)
+                    .where(
+                        Operation.charge_point_id == charge_point_id,
+                        Operation.action == "RequestStartTransaction",
+                    )
+                    .order_by(Operation.id.desc())
+                    .limit(searched)
+                )
+            ).all()
+        for row in rows:
+            request = orjson.loads(row.request)
+            if request.get("remoteStartId", request.get("remote_start_id")) == remote_start_id:
+                return _operation_view(row)
+        return None
+
     async def journal(self, charge_point_id: str, limit: int = 50) -> list[OperationView]:
         async with self._sessions() as session:
             rows = (
@@ -228,21 +266,7 @@ class OperationService:
                     .limit(limit)
                 )
             ).all()
-        return [
-            OperationView(
-                r.id,
-                r.charge_point_id,
-                r.action,
-                orjson.loads(r.request),
-                r.requested_by,
-                r.requested_at,
-                r.outcome,
-                r.status,
-                orjson.loads(r.response) if r.response else None,
-                r.answered_at,
-            )
-            for r in rows
-        ]
+        return [_operation_view(r) for r in rows]
 
     # --- state established by answers ------------------------------------------------
 

@@ -145,6 +145,8 @@ class TransactionView:
     evse_id: int | None = None
     ocpp_transaction_id: str | None = None
     charging_state: str | None = None
+    # 2.0.1: the remoteStartId of the RequestStartTransaction that began it, if one did.
+    remote_start_id: int | None = None
     # Retention (RETAIN_METER_VALUES_DAYS): how many of the closed session's samples were
     # removed, and when it was pruned; readings and energy above are kept.
     meter_values_pruned: int = 0
@@ -247,6 +249,7 @@ def _view(tx: Transaction, last_register: float | None = None) -> TransactionVie
         evse_id=tx.evse_id,
         ocpp_transaction_id=tx.ocpp_transaction_id,
         charging_state=tx.charging_state,
+        remote_start_id=tx.remote_start_id,
         meter_values_pruned=tx.meter_values_pruned or 0,
         meter_values_pruned_at=tx.meter_values_pruned_at,
     )

@@ -4,6 +4,7 @@ TC_G_*_CSMS, TC_H_*_CSMS) drive it."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from tests.v201.test_transactions import ended, event, recent, started
@@ -27,7 +28,7 @@ def connectors(shown: dict) -> list[tuple[int, int, str]]:
     return [(c["evse_id"], c["connector_id"], c["status"]) for c in shown["connectors"]]
 
 
-async def test_F01_remote_start_cable_plugged_in_first(client, connect) -> None:
+async def test_F01_remote_start_cable_plugged_in_first(client, connect, portal) -> None:
     """F01 (TC_F_01_CSMS): RequestStartTransaction names the token (type Central), the EVSE
     and a new remoteStartId; the Started event that echoes the remoteStartId (triggerReason
     RemoteStart) is answered with the token's status and becomes the token's session on that
@@ -61,6 +62,14 @@ async def test_F01_remote_start_cable_plugged_in_first(client, connect) -> None:
     assert await cp.result("TransactionEvent", start) == ACCEPTED
     [tx] = await api_get(client, "/api/transactions?charge_point_id=F01")
     assert (tx["ocpp_transaction_id"], tx["evse_id"], tx["id_tag"]) == ("TX-F01", 1, "F01TAG")
+    # The session page names the operation that started it (by its remoteStartId).
+    [operation] = await client.app[SERVICES].operations.journal("F01")
+    _, page = await (await portal("viewer")).get(f"/transactions/{tx['id']}")
+    shown = re.search(r'<dd id="remote-start">(.*?)</dd>', page, re.S)[1]
+    assert (
+        f"requested by {operation.requested_by} " in shown and f"#operation-{operation.id}" in shown
+    )
+    assert "(Accepted)" in shown
     # Each request has a remoteStartId of its own.
     again, _, _ = await answered(
         client, cp, "F01", "remote-start", {"id_tag": "F01TAG"}, {"status": "Rejected"}

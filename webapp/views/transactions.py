@@ -216,6 +216,11 @@ async def transaction_page(request: web.Request, message: str | None = None) -> 
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such session\n") from None
     samples = await services.transactions.meter_values_of(transaction_id)
+    remote_start = (
+        await services.operations.remote_start(tx.charge_point_id, tx.remote_start_id)
+        if tx.remote_start_id is not None
+        else None
+    )
     # A 2.0.1 session is its TransactionEvents: shown as received, in seqNo order.
     events = (
         await services.transaction_events.events_of(transaction_id)
@@ -230,6 +235,7 @@ async def transaction_page(request: web.Request, message: str | None = None) -> 
             "tx": tx,
             "samples": samples,
             "events": events,
+            "remote_start": remote_start,
             "chart": {"points": chart_points(tx, samples)},
             "message": message,
             "charger_connected": request.app[CENTRAL_SYSTEM].is_connected(tx.charge_point_id),
