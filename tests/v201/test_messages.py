@@ -368,3 +368,19 @@ async def test_profiles_and_certificates_kept_from_answers(client, connect) -> N
         "CSMSRootCertificate",
         "0A",
     )
+
+
+async def test_lenient_mode_leaves_201_strict(client, connect, portal) -> None:
+    """Lenient mode tolerates 1.6 chargers' known mistakes; a 2.0.1 connection stays
+    strict with it on (a number sent as text is refused), and its page says so."""
+    await client.app[SERVICES].charge_points.register("LAX201", ocpp_version="2.0.1")
+    await client.app[SERVICES].charge_points.set_lenient("LAX201", True)
+    cp = await connect("LAX201", protocols=("ocpp2.0.1",))
+    await boot(cp)
+    frame = await cp.call(
+        "StatusNotification",
+        {"timestamp": STAMP, "connectorStatus": "Available", "evseId": "1", "connectorId": 1},
+    )
+    assert frame[0] == 4 and frame[2] == "TypeConstraintViolation", frame
+    _, page = await (await portal("admin")).get("/charge-points/LAX201")
+    assert 'id="lenient-note">applies to OCPP 1.6 connections only' in page
