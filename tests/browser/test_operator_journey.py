@@ -84,7 +84,19 @@ async def test_operator_starts_watches_and_stops_a_session(
     await expect(page.locator("#cp-detail")).to_contain_text("active")  # its sessions, live
     await page.screenshot(path=artifacts / "charge-point.png", full_page=True)
 
-    # Stop it from the page.
+    # Stop it from the page: a confirmation first; dismissed, nothing is sent.
+    asked: list[str] = []
+
+    async def answer(dialog, accept: bool) -> None:
+        asked.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, False)))
+    await page.get_by_role("button", name="Remote stop").click()
+    await until(lambda: len(asked) == 1)
+    assert re.fullmatch(r"Stop session \d+ on connector 1\?", asked[0]), asked
+    await expect(page.locator("#cp-status")).to_contain_text("Charging")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, True)))
     await page.get_by_role("button", name="Remote stop").click()
     await expect(page.locator("#op-result")).to_contain_text("Remote stop: Accepted")
     await expect(page.locator("#cp-status")).to_contain_text("Available", timeout=10_000)
@@ -177,7 +189,18 @@ async def test_operator_reads_and_changes_configuration_from_the_operations_page
     await expect(journal).to_contain_text("ChangeConfiguration")
     await expect(journal).to_contain_text("oper")
 
+    # Unlocking asks first; the indicator shows while the CALL waits for the answer.
+    asked: list[str] = []
+
+    async def confirm(dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(confirm(dialog)))
     await page.get_by_role("button", name="Unlock").click()
     await expect(page.locator("#op-result")).to_contain_text("Unlocked")
+    assert asked == ["Unlock the connector? A session on it is stopped and the cable released."]
+    indicator = page.locator('form[data-operation="unlock-connector"] .htmx-indicator')
+    await expect(indicator).to_have_text("waiting for the charger's answer…")
     await page.screenshot(path=artifacts / "operations.png", full_page=True)
     assert page.js_errors == []
