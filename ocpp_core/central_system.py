@@ -145,7 +145,7 @@ class CentralSystem:
         one it replaces is closed.
 
         A context manager, not a coroutine wrapping `start()`: one suspended frame fewer
-        for each of 10,000 idle connections (bench/RESULTS.md)."""
+        for each idle connection."""
         return Serving(self, handler)
 
     def _registered(self, handler: ChargePointHandler) -> None:

@@ -1,10 +1,11 @@
 """The `ocpp` package's routing as this central system reads it: which `@on` handler
 answers an action and which `@after` hook follows it, for a handler class.
 
-The library builds its route map per instance (`ChargePoint.__init__`, some 5 KiB a
-connection); here it is built once per class, with the class's plain functions, and read
-under the library's private keys `_on_action` and `_after_action`. This is the only module
-that knows them: tests/test_library_internals.py fails when an upgrade changes them.
+The library builds its route map per instance (`ChargePoint.__init__`), a cost paid by
+each of thousands of connections; here it is built once per class, with the class's plain
+functions, and read under the library's private keys `_on_action` and `_after_action`.
+This is the only module that knows them: tests/test_library_internals.py fails when an
+upgrade changes them.
 """
 
 from __future__ import annotations

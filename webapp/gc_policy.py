@@ -1,23 +1,19 @@
 """The cycle collector's policy for a server holding thousands of long-lived connections.
 
-CPython 3.11's full collections walk every tracked object; at 10,000 connections (some
-66 tracked objects each) one takes 150-550 ms, every charge point's answer waiting. While
-connections pile up (start, a reconnect storm after a restart), a full collection comes
-every 10 young-generation ones and finds nothing: it ran 12 times, 3.5 s in all, in a 10 s
-storm (bench/RESULTS.md).
+CPython 3.11's full collections walk every tracked object, so with thousands of
+connections each one is a long pause of every charge point's answer; and while connections
+pile up (start, a reconnect storm after a restart) they come often and find next to nothing.
 
 So what survives a full collection is frozen (`gc.freeze`): it is alive, and the next full
 collections walk only what came after. Frozen objects that become garbage held in a cycle
 (a closed connection's, say) are not collected while frozen; so once the frozen heap has
 grown to `thaw_factor` times what the last real collection left alive, everything is
-thawed and collected once, which bounds what can wait uncollected to that factor and
-costs one full pause per doubling of the heap instead of dozens.
+thawed and collected once, which bounds what can wait uncollected to that factor, at one
+full pause per doubling of the heap.
 
-While the heap is still growing fast (a reconnect storm adds 50,000-200,000 objects a
-second), a due thaw waits until the growth has settled, `max_wait` seconds at most: the
-storm of 10,000 charge points doubled the heap three times and paid three full pauses
-within it (1 s in all, a tenth of the storm) to collect under a hundred objects; now it
-pays one, once the charge points are back.
+While the heap is still growing fast (a reconnect storm), a due thaw waits until the growth
+has settled, `max_wait` seconds at most: a storm that doubles the heap several times then
+pays one full pause once the charge points are back, not one per doubling within it.
 """
 
 from __future__ import annotations
@@ -52,7 +48,7 @@ class CollectorPolicy:
         self._check: asyncio.TimerHandle | None = None
         self._alive_after_thaw = 0  # frozen objects after the last real full collection
         # Frozen since, counted as they are frozen: gc.get_freeze_count() walks the whole
-        # frozen list (7-20 ms at 10,000 connections), too slow for every full collection.
+        # frozen list, too slow for every full collection.
         # Frozen objects freed since by reference counting are still counted, which can
         # only bring the thaw forward.
         self._frozen = 0
@@ -101,8 +97,8 @@ class CollectorPolicy:
         self._thaw()
 
     def _thaw(self) -> None:
-        # The collection below calls back: counting what it leaves (the whole heap, as a
-        # list) took 50-100 ms at 10,000 connections, and it is counted once below.
+        # The collection below calls back, which must not count what it leaves (listing the
+        # whole heap): that is counted once, below.
         self._thawing = True
         started = time.perf_counter()
         gc.unfreeze()

@@ -130,8 +130,8 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
 
     # Made only now, and prepared at once: CPython gives a class's instances a shared
     # attribute table only while few instances have been made before the first has all
-    # its attributes; made before admission's await, hundreds in a reconnect storm were,
-    # and every socket then kept its own 832-byte dict (bench/RESULTS.md).
+    # its attributes; made before admission's await, a reconnect storm would make many
+    # first, and every socket would keep a dict of its own.
     # autoping off: the connection answers pings itself and notes pongs (keep-alive).
     assert profile is not None and profile.ocpp_version is not None  # admitted
     subprotocol = versions.SUBPROTOCOL_OF[profile.ocpp_version]

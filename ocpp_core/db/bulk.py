@@ -1,15 +1,14 @@
 """Many rows into one table in one executemany, without SQLAlchemy's per-row work.
 
 For an executemany, SQLAlchemy builds a parameter dict for every row and runs the bind
-processor of every column on it, in Python: for the message log (two rows a message) and
-the meter values (nine rows a MeterValues) that was a fifth of the server's CPU under
-load. Here SQLAlchemy still compiles the INSERT (once per dialect) and its columns' own
-bind processors still convert the values that need it (datetimes on SQLite), but only
-those, and each distinct value once per batch; the rows go to the driver as tuples.
+processor of every column on it, in Python: too dear for the message log (two rows a
+message) and the meter values (nine rows a MeterValues). Here SQLAlchemy still compiles
+the INSERT (once per dialect) and its columns' own bind processors still convert the values
+that need it (datetimes on SQLite), but only those, and each distinct value once per batch;
+the rows go to the driver as tuples.
 
 On PostgreSQL (asyncpg) many rows go by COPY instead of an INSERT each (`copy_rows`):
-PostgreSQL plans and runs every INSERT of an executemany on its own; with COPY its CPU
-at 1,500-2,000 messages a second was a fifth to a quarter lower (bench/RESULTS.md).
+PostgreSQL plans and runs every INSERT of an executemany on its own, and a COPY once.
 """
 
 from __future__ import annotations
@@ -43,9 +42,9 @@ class BulkInsert:
 
     async def write(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
-            # One trip into SQLAlchemy's synchronous side instead of two (the connection,
-            # then the statement): each costs a greenlet switch and its bookkeeping, and
-            # the message log writes a few rows in nearly every transaction.
+            # One trip into SQLAlchemy's synchronous side for the connection and the
+            # statement: each trip costs a greenlet switch and its bookkeeping, and the
+            # message log writes a few rows in nearly every transaction.
             await session.run_sync(self.write_in, rows)
 
     def write_in(self, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:

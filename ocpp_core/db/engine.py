@@ -53,11 +53,10 @@ def create_engine(database_url: str) -> AsyncEngine:
 
 # Before a pooled connection is lent it is checked (the database may have restarted, or
 # something between dropped it), except to the charge points' writers when it was in use
-# less than this long ago: asyncpg's ping is three round trips (BEGIN, ";", ROLLBACK), and
-# on every group commit's transaction it was some 7% of the server's CPU. A writer that
-# meets a dead connection runs its work again (`once_more_if_reconnected`); everyone else
-# (portal, API, operations journal) gets one checked, so an operator's request right
-# after a database restart does not fail.
+# less than this long ago: asyncpg's ping is three round trips (BEGIN, ";", ROLLBACK), too
+# many for every group commit's transaction. A writer that meets a dead connection runs its
+# work again (`once_more_if_reconnected`); everyone else (portal, API, operations journal)
+# gets one checked, so an operator's request right after a database restart does not fail.
 PING_AFTER_IDLE_SECONDS = 10.0
 _RUNS_AGAIN_IF_DROPPED: ContextVar[bool] = ContextVar("runs_again_if_dropped", default=False)
 

@@ -3,13 +3,13 @@
 Each message's work is a function of a session. Works that arrive while a transaction is
 being written wait for the next one, which takes them all: at low load every message is
 written at once, under load a commit (and, on SQLite, every page it touches) is shared by
-hundreds. Each caller returns only once the commit that holds its work is done, so an
+many. Each caller returns only once the commit that holds its work is done, so an
 answer is still never sent before the data it acknowledges is stored.
 
 The most frequent writes (meter values, status notifications, heartbeats) are `Batched`:
 all of a kind in a transaction are written by one call of their class's `write_all`, a few
-statements for hundreds of messages instead of a few each; everything else is a function
-of the session, run in turn.
+statements for all of them rather than a few each; everything else is a function of the
+session, run in turn.
 
 A work must touch only the session it is given, and have no effect outside the database
 (events are published by the caller, after): if any work of a transaction fails, the
@@ -19,8 +19,8 @@ charge points (each has one CALL outstanding, answered after the commit), so the
 which they are written among themselves does not matter.
 
 A rider (`carry`) adds a work of its own to every transaction: the message log's entries
-share the commits of the messages they record, instead of a transaction of their own that
-held SQLite's one connection for tens of milliseconds at a time.
+share the commits of the messages they record: a transaction of their own would hold
+SQLite's one connection while every charge point's write waited.
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ class GroupCommit:
     connection), a few for PostgreSQL. There one writer is started at a time, and another
     only while every running one has been in its transaction for more than `stall`
     seconds: fewer, larger transactions cost less per message (each has its BEGIN, its
-    reads and its COMMIT; four writers always under way took a third more CPU than one
-    and answered less), and a writer held up by a lock (an operator removing a charge
+    reads and its COMMIT), and a writer held up by a lock (an operator removing a charge
     point) or a slow statement does not hold up every charger. Works of different charge
     points touch different rows, so writers do not contend."""
 

@@ -19,8 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATION_LOCK = 0x766F6C74  # "volt"
 LOCK_KEY = {"key": MIGRATION_LOCK}
 # The newest revision in migrations/versions (tests/test_migrations.py checks it is).
-# A database already there is not handed to alembic: importing it and reading the
-# scripts took 0.3 s of the 1 s a restart takes to listen, while chargers wait.
+# A database already there is not handed to alembic: importing it and reading the scripts
+# would delay listening after a restart, while chargers wait to reconnect.
 HEAD_REVISION = "0021"
 
 
@@ -37,7 +37,7 @@ def alembic_config(database_url: str) -> Config:
 @functools.cache
 def migration_heads() -> tuple[str, ...]:
     """The newest revision(s) in migrations/ (one, unless two branches were left unmerged).
-    Read once: importing alembic and its scripts takes some 0.3 s."""
+    Read once: importing alembic and reading its scripts is slow."""
     from alembic.script import ScriptDirectory
 
     return tuple(ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_heads())

@@ -54,9 +54,9 @@ class UTCDateTime(TypeDecorator):
             return super().bind_processor(dialect)
 
         # SQLite: the text SQLAlchemy's DATETIME stores ("2026-12-02 04:18:17.036000"),
-        # made by datetime's own isoformat in one step. The generic path (this decorator,
-        # then DATETIME's %-formatting of eight fields) took a tenth of the server's CPU
-        # under meter-value load: every sample row has two datetimes.
+        # made by datetime's own isoformat in one step, not by the generic path (this
+        # decorator, then DATETIME's %-formatting of eight fields): every sample row has
+        # two datetimes.
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
@@ -297,10 +297,10 @@ class MeterValue(Base):
 
     __tablename__ = "meter_values"
     __table_args__ = (
-        # The only index, one entry a sample (a second one each was a third of what storing
-        # them cost): a session's samples (its charger and id), a charger's samples of no
-        # session (transaction_id IS NULL), and the foreign key's check when a charge point
-        # is removed, which without an index led by charge_point_id reads the whole table.
+        # The only index, one entry a sample (each entry is much of what storing one costs):
+        # a session's samples (its charger and id), a charger's samples of no session
+        # (transaction_id IS NULL), and the foreign key's check when a charge point is
+        # removed, which without an index led by charge_point_id reads the whole table.
         Index("ix_meter_values_charge_point", "charge_point_id", "transaction_id", "timestamp"),
     )
 

@@ -1,12 +1,12 @@
 """aiosqlite's connection, able to run statements on the event loop's own thread.
 
-aiosqlite hands every call (cursor, execute, fetch, close) to its worker thread and back:
-some 75 us of CPU each, against a few us for the statement itself, and a StartTransaction
-makes twenty of them. Inside `on_loop_thread()` (the charge points' writer: short, indexed
-statements) calls run where they are made instead; COMMIT still goes to the thread, since
-that is where SQLite checkpoints its WAL and syncs the file, which may take milliseconds
-the other connections must not wait for. Outside it (portal pages, reports, exports) every
-call takes the thread as before, so a heavy query never stops the charge points' loop.
+aiosqlite hands every call (cursor, execute, fetch, close) to its worker thread and back,
+which costs more CPU than a short statement itself, and one message makes many calls.
+Inside `on_loop_thread()` (the charge points' writer: short, indexed statements) calls run
+where they are made instead; COMMIT still goes to the thread, since that is where SQLite
+checkpoints its WAL and syncs the file, which may take milliseconds the other connections
+must not wait for. Outside it (portal pages, reports, exports) every call takes the thread,
+so a heavy query never stops the charge points' loop.
 
 The pool holds one connection and lends it to one holder at a time, whose calls follow
 one another, so the sqlite3 connection is never used from both threads at once.
