@@ -1,5 +1,5 @@
 """Load generator: N OCPP-J charge points in one asyncio process, against Voltaro and
-the two references of issue 6, each started by this script, with the same traffic.
+two reference servers, each started by this script, with the same traffic.
 
 `--ocpp` says what they speak: 1.6 (the default), 2.0.1, or mixed (every other charger
 2.0.1). A 2.0.1 charger connects with subprotocol ocpp2.0.1 and sends the counterparts of

@@ -1,4 +1,4 @@
-"""Settings read from the environment (and a `.env` file), as SPEC.md lists them."""
+"""Settings read from the environment (and a `.env` file), as README.md lists them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings from the environment, as SPEC.md lists them."""
+"""Settings from the environment, as README.md (Settings) and env.example list them."""
 
 from __future__ import annotations
 

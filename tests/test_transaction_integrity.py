@@ -1,6 +1,6 @@
 """Billing data under real-world charger behaviour: nothing lost, nothing silently "fixed".
 
-Each case cites the public report of chargers doing it (see shared/OCPP_NOTES.md).
+Each case cites the public report of chargers doing it.
 """
 
 from __future__ import annotations

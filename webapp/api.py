@@ -1,4 +1,4 @@
-"""The JSON API of SPEC.md. Views parse, call one service method, and map its outcome."""
+"""The JSON API (README.md). Views parse, call one service method, and map its outcome."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def error_response(status: int, message: str) -> web.Response:
 async def api_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Domain outcomes become the status codes SPEC.md names, with a JSON reason."""
+    """Domain outcomes become the API's status codes (README.md), with a JSON reason."""
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
@@ -418,7 +418,7 @@ async def transaction_meter_values(request: web.Request) -> web.Response:
     transactions = request.app[SERVICES].transactions
     samples = await transactions.meter_values_of(transaction_id)
     response = json_response([_meter_value(s) for s in samples])
-    # The list stays as SPEC.md gives it; that retention emptied it is said beside.
+    # The list keeps its documented shape; that retention emptied it is said in a header.
     pruned = (await transactions.get(transaction_id)).meter_values_pruned
     if pruned:
         response.headers[METER_VALUES_PRUNED_HEADER] = str(pruned)

@@ -1,4 +1,4 @@
-"""`python -m webapp [command]`: serve (no command), or the commands SPEC.md lists."""
+"""`python -m webapp [command]`: serve (no command), or the commands README.md lists."""
 
 from __future__ import annotations
 
