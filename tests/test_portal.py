@@ -163,6 +163,7 @@ async def test_remote_start_form_answers_in_place(portal, client, connect) -> No
 
     cp = await connect("CP-F")
     await cp.boot()
+    await client.app[SERVICES].id_tags.add("TAG")  # an unknown one is not sent (checked)
     request = asyncio.create_task(
         operator.post(
             "/charge-points/CP-F/remote-start",

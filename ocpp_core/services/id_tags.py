@@ -147,6 +147,12 @@ class IdTagService:
             return IdTagInfo("Accepted", info.expiry_date, info.parent_id_tag)
         return info
 
+    async def status_of(self, id_tag: str) -> IdTagInfo:
+        """What a session started with `id_tag` now would be answered: its status, or
+        ConcurrentTx when it has a session open (an operator is told before sending)."""
+        async with self._sessions() as session:
+            return await self.info(session, id_tag)
+
     async def info(
         self, session: AsyncSession, id_tag: str, ignore: tuple[str, int] = ("", 0)
     ) -> IdTagInfo:

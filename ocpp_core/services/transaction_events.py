@@ -329,6 +329,7 @@ def _store(
         connector_id=tx.connector_id,
         evse_id=tx.evse_id,
         id_tag=tx.id_tag,
+        id_tag_status=tx.id_tag_status,
         meter_start=tx.meter_start,
         meter_stop=tx.meter_stop,
         reason=tx.stop_reason,
@@ -493,6 +494,7 @@ class TransactionEventService:
                 transaction_id=transaction_id,
                 connector_id=outcome["connector_id"],
                 id_tag=outcome["id_tag"],
+                id_tag_status=outcome["id_tag_status"],
                 meter_start=outcome["meter_start"],
             )
         if samples:

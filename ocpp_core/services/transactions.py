@@ -608,6 +608,7 @@ class TransactionService:
             transaction_id=transaction_id,
             connector_id=connector_id,
             id_tag=id_tag,
+            id_tag_status=info.status,
             meter_start=meter_start,
         )
         return transaction_id, info

@@ -72,6 +72,19 @@ async def test_operator_starts_watches_and_stops_a_session(
     await page.get_by_label("Connector").fill("1")
     await page.get_by_role("button", name="Remote start").click()
     await expect(page.locator("#op-result")).to_contain_text("Accepted")
+    # The answer then says what the start led to, live.
+    outcome = page.locator("#remote-start-outcome")
+    await expect(outcome).to_have_text(re.compile(r"^session \d+ started$"))
+
+    # The same tag again, on the other connector: not sent, as it is in use; sent anyway,
+    # the session it leads to is refused (ConcurrentTx), and the page says so.
+    await page.get_by_label("Id tag").fill("DRIVER1")
+    await page.get_by_label("Connector").fill("2")
+    await page.get_by_role("button", name="Remote start").click()
+    await expect(page.locator("#op-result")).to_contain_text("not sent")
+    await expect(page.locator("#op-result")).to_contain_text("is in a session already")
+    await page.get_by_role("button", name="Send anyway").click()
+    await expect(outcome).to_contain_text("refused: ConcurrentTx")
 
     # It turns Charging, and the energy rises, without a reload.
     await expect(page.locator("#cp-status")).to_contain_text("Charging")
@@ -104,7 +117,9 @@ async def test_operator_starts_watches_and_stops_a_session(
 
     # The session is in the transactions list, newest first, with its energy and chart.
     await page.get_by_role("link", name="Transactions").click()
-    tx_row = page.locator("tr.tx-row").first
+    # Newest first: the refused session (no energy), then the one that charged.
+    await expect(page.locator("tr.tx-row")).to_have_count(2)
+    tx_row = page.locator("tr.tx-row").nth(1)
     await expect(tx_row).to_contain_text("SIM1")
     await expect(tx_row).to_contain_text("DRIVER1")
     assert float(await tx_row.locator("td.num").inner_text()) > 0

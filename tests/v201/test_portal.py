@@ -417,6 +417,7 @@ async def test_operation_forms_send_201_calls_and_show_answers(portal, client, c
 
 
 async def test_remote_start_stop_and_the_session_page(portal, client, connect) -> None:
+    await client.app[SERVICES].id_tags.add("TAG9")  # an unknown one is not sent (checked)
     cp = await station(connect, "RS2")
     operator = await portal("operator")
     call, status, html = await answered(
@@ -470,6 +471,7 @@ async def test_remote_start_stop_and_the_session_page(portal, client, connect) -
 
 
 async def test_bad_fields_give_a_message_never_a_500(portal, client, connect) -> None:
+    await client.app[SERVICES].id_tags.add("T")  # known: the form's fields are what is bad
     cp = await station(connect, "BAD2")
     operator = await portal("operator")
     refused = [

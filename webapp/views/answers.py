@@ -28,6 +28,12 @@ class OperationResult:
     text: str
     ok: bool
     detail: str | None = None
+    # Not sent after a check: where and with which fields to send it anyway, if the
+    # operator wants to.
+    resend_to: str | None = None
+    resend: dict[str, str] | None = None
+    # Sent, and what it leads to comes later: the SSE event the page waits for.
+    follow: str | None = None
 
 
 # A 2.0.1 answer's status that means it went (or will go) as asked.

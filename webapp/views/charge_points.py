@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +12,7 @@ from ocpp_core.services.users import UserView
 from ocpp_core.v16 import operations as v16_operations
 from webapp.api import send_operation
 from webapp.auth import require_role
-from webapp.keys import SERVICES
+from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.views import remote_201
 from webapp.views.answers import OperationResult, run_operation, summary_201
 from webapp.views.common import (
@@ -147,11 +148,39 @@ def _optional_int(value: str, name: str) -> int | None:
         raise InvalidInput(f"{name} must be a whole number") from None
 
 
+# Why a remote start with a tag in this state would come to nothing: the charger asks us
+# (Authorize, or at the start) and is told to stop.
+TAG_PROBLEMS = {
+    "Invalid": "is unknown to this central system",
+    "Blocked": "is blocked",
+    "Expired": "has expired",
+    "ConcurrentTx": "is in a session already",
+}
+
+
 async def remote_start(request: web.Request) -> web.Response:
+    """A remote start, the tag checked first: one the charger would be refused for is not
+    sent unless the operator says to (`anyway`). Once accepted, the page waits for the
+    session it leads to (the `remote-start` event)."""
     user = await require_role(request, "operator")
     charge_point_id = request.match_info["charge_point_id"]
-    form = await request.post()
-    if await version_spoken(request, charge_point_id) == "2.0.1":
+    form = submitted(await request.post())
+    form.pop("csrf_token", None)  # checked by the middleware; the form has its own
+    anyway = form.pop("anyway", "") == "1"
+    id_tag = form.get("id_tag", "")
+    version = await version_spoken(request, charge_point_id)  # 404 for an unknown one
+    # Checked only when it could be sent: an absent charger is said first.
+    if id_tag and not anyway and request.app[CENTRAL_SYSTEM].is_connected(charge_point_id):
+        info = await request.app[SERVICES].id_tags.status_of(id_tag)
+        problem = TAG_PROBLEMS.get(info.status)
+        if problem is not None:
+            detail = f"id tag {id_tag} {problem}: the charger would be told to stop"
+            result = OperationResult(
+                "Remote start", "not sent", False, detail,
+                resend_to=request.path, resend={**form, "anyway": "1"},
+            )  # fmt: skip
+            return await answer_operation(request, result)
+    if version == "2.0.1":
         return await _request_start(request, user, charge_point_id, form)
     return await _remote(request, user, "Remote start", "RemoteStartTransaction", form)
 
@@ -179,6 +208,8 @@ async def _remote(
         return await send_operation(request, user, charge_point_id, "1.6", entry, body)
 
     result = await run_operation(label, send(), entry.summary)
+    if action == "RemoteStartTransaction" and result.ok:
+        result = dataclasses.replace(result, follow="remote-start")
     return await answer_operation(request, result)
 
 
@@ -195,6 +226,8 @@ async def _request_start(
         )
 
     result = await run_operation("Remote start", start(), summary_201("RequestStartTransaction"))
+    if result.ok:
+        result = dataclasses.replace(result, follow="remote-start")
     return await answer_operation(request, result)
 
 

@@ -7,7 +7,8 @@ page uses, under an event name its element listens for (`sse-swap`):
 - the dashboard (`/events`): `cp-{id}` (a row, the id percent-encoded), `new-charge-point`
   (a row to append: no `cp-` name, which a charge point `new` would have), `counters`;
 - a charge point page (`/events?charge_point=ID`): `detail`, `log` (new log rows),
-  `operations`, `status-history` (after a StatusNotification), and for 2.0.1
+  `operations`, `status-history` (after a StatusNotification), `remote-start` (a session
+  started, for the answer of a remote start that waits for it), and for 2.0.1
   `notifications` (its reports and notifications);
 - a device model page (`/events?charge_point=ID&view=device-model`): `device-model`, with
   no content, when a report part arrives: the table asks for itself again, with the
@@ -113,6 +114,12 @@ async def _charge_point(
             [await render_partial(request, "_log_row.html", {"m": m}) for m in reversed(messages)]
         )
         await response.send(html, event="log")
+    for started in (e for e in mine if e.kind == "transaction_started"):
+        # The answer of a remote start waits for this (_op_result.html, `follow`).
+        html = await render_partial(
+            request, "_remote_start_outcome.html", {"started": started.data}
+        )
+        await response.send(html, event="remote-start")
     kinds = {e.kind for e in mine} - {"message"}
     if not kinds:
         return
