@@ -13,13 +13,15 @@ from webapp.views.common import render
 # The statuses shown as pages; others (redirects, 401 with its challenge, 429 with its
 # Retry-After) go as they are.
 SHOWN = {403: "Not allowed", 404: "Not found"}
+# Not the portal's: machines read these (scrapers, load balancers), in plain text.
+MACHINE_PATHS = ("/api/", "/metrics", "/healthz", "/readyz")
 
 
 @web.middleware
 async def portal_error_pages(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(MACHINE_PATHS):
         return await handler(request)
     try:
         return await handler(request)
