@@ -25,6 +25,8 @@ Complete = Callable[[Services, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 Summary = Callable[[dict[str, Any]], tuple[str, bool, str | None]]
 # A form field's text (never empty) and its name -> the request field's value.
 Reader = Callable[[str, str], Any]
+# (services, charge point id, a form's fields) -> the request; InvalidInput names a field.
+Build = Callable[[Services, str, Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
 # Where a charger may fetch firmware from, or upload logs and diagnostics to.
 FILE_SCHEMES = ("ftp", "ftps", "http", "https", "sftp")
@@ -75,6 +77,15 @@ class Form:
 
 
 @dataclass(frozen=True)
+class RequestForm:
+    """The portal's form of an operation whose request is more than its fields' values
+    (2.0.1's nested requests, ids the central system picks): `build` makes all of it."""
+
+    label: str  # how the page introduces its answer
+    build: Build
+
+
+@dataclass(frozen=True)
 class Operation:
     name: str  # kebab-case, as in the URL
     action: str
@@ -84,5 +95,5 @@ class Operation:
     admin_only: bool = False
     summary: Summary | None = None
     complete: Complete | None = None
-    form: Form | None = None
+    form: Form | RequestForm | None = None
     key_change: KeyChange | None = None

@@ -597,7 +597,7 @@ async def from_form(
     services: Services, charge_point_id: str, entry: Operation, fields: Mapping[str, str]
 ) -> dict[str, Any]:
     """The request of the portal form's fields (their text, stripped)."""
-    if entry.form is None:
+    if not isinstance(entry.form, Form):
         raise NotFound(f"{entry.name} has no form")
     values = entry.form.read(fields)
     return _request(entry.action, await _completed(services, charge_point_id, entry, values))

@@ -6,16 +6,17 @@ check, the checks of meaning, the journal and what the answer changes are
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Mapping
 from typing import Any
 
-from ocpp_core.catalogue import KeyChange, Operation, is_file_url, reservation_exists
+from ocpp_core.catalogue import KeyChange, Operation, RequestForm, is_file_url, reservation_exists
 from ocpp_core.db.models import utcnow
-from ocpp_core.errors import InvalidInput
+from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.passwords import check_charge_point_key
 from ocpp_core.services import Services
 from ocpp_core.services.message_log import is_secret_variable
 from ocpp_core.timeutil import parse_datetime
+from ocpp_core.v201 import forms
 
 # --- checks of meaning --------------------------------------------------------------------
 
@@ -253,18 +254,31 @@ async def _certificates_listed(
 
 
 _ENTRIES = [
-    Operation("cancel-reservation", "CancelReservation", reservation_exists, _cancelled),
+    Operation(
+        "cancel-reservation",
+        "CancelReservation",
+        reservation_exists,
+        _cancelled,
+        form=forms.CANCEL_RESERVATION,
+    ),
     Operation("certificate-signed", "CertificateSigned", admin_only=True),
-    Operation("change-availability", "ChangeAvailability", _check_evse),
+    Operation(
+        "change-availability", "ChangeAvailability", _check_evse, form=forms.CHANGE_AVAILABILITY
+    ),
     Operation("clear-cache", "ClearCache"),
-    Operation("clear-charging-profile", "ClearChargingProfile", apply=_profiles_cleared),
+    Operation(
+        "clear-charging-profile",
+        "ClearChargingProfile",
+        apply=_profiles_cleared,
+        form=forms.CLEAR_CHARGING_PROFILE,
+    ),
     Operation("clear-display-message", "ClearDisplayMessage", apply=_display_message_cleared),
     Operation("clear-variable-monitoring", "ClearVariableMonitoring", apply=_monitors_cleared),
     Operation("cost-updated", "CostUpdated"),
     Operation("customer-information", "CustomerInformation"),
-    Operation("data-transfer", "DataTransfer"),
+    Operation("data-transfer", "DataTransfer", form=forms.DATA_TRANSFER),
     Operation("delete-certificate", "DeleteCertificate", admin_only=True),
-    Operation("get-base-report", "GetBaseReport"),
+    Operation("get-base-report", "GetBaseReport", form=forms.GET_BASE_REPORT),
     Operation("get-charging-profiles", "GetChargingProfiles"),
     Operation("get-composite-schedule", "GetCompositeSchedule", _check_evse),
     Operation("get-display-messages", "GetDisplayMessages"),
@@ -272,20 +286,37 @@ _ENTRIES = [
         "get-installed-certificate-ids", "GetInstalledCertificateIds", apply=_certificates_listed
     ),
     Operation("get-local-list-version", "GetLocalListVersion", apply=_local_list_read),
-    Operation("get-log", "GetLog", _check_location),
+    Operation("get-log", "GetLog", _check_location, form=forms.GET_LOG),
     Operation("get-monitoring-report", "GetMonitoringReport"),
     Operation("get-report", "GetReport"),
     Operation("get-transaction-status", "GetTransactionStatus"),
-    Operation("get-variables", "GetVariables", apply=_read_variables),
+    Operation("get-variables", "GetVariables", apply=_read_variables, form=forms.GET_VARIABLES),
     Operation("install-certificate", "InstallCertificate", admin_only=True),
     Operation("publish-firmware", "PublishFirmware"),
     Operation("request-start-transaction", "RequestStartTransaction", _check_request_start),
     Operation("request-stop-transaction", "RequestStopTransaction", _check_request_stop),
-    Operation("reserve-now", "ReserveNow", _check_reserve, _reserved),
-    Operation("reset", "Reset", _check_evse),
-    Operation("send-local-list", "SendLocalList", _check_local_list, _local_list_sent),
-    Operation("set-charging-profile", "SetChargingProfile", _check_evse, _profile_set),
-    Operation("set-display-message", "SetDisplayMessage", apply=_display_message_set),
+    Operation("reserve-now", "ReserveNow", _check_reserve, _reserved, form=forms.RESERVE_NOW),
+    Operation("reset", "Reset", _check_evse, form=forms.RESET),
+    Operation(
+        "send-local-list",
+        "SendLocalList",
+        _check_local_list,
+        _local_list_sent,
+        form=forms.SEND_LOCAL_LIST,
+    ),
+    Operation(
+        "set-charging-profile",
+        "SetChargingProfile",
+        _check_evse,
+        _profile_set,
+        form=forms.SET_CHARGING_PROFILE,
+    ),
+    Operation(
+        "set-display-message",
+        "SetDisplayMessage",
+        apply=_display_message_set,
+        form=forms.SET_DISPLAY_MESSAGE,
+    ),
     Operation("set-monitoring-base", "SetMonitoringBase"),
     Operation("set-monitoring-level", "SetMonitoringLevel"),
     Operation("set-network-profile", "SetNetworkProfile", admin_only=True),
@@ -295,21 +326,31 @@ _ENTRIES = [
         "SetVariables",
         _check_set_variables,
         _set_variables,
+        form=forms.SET_VARIABLE,
         key_change=_PASSWORD,
     ),
-    Operation("trigger-message", "TriggerMessage", _check_evse),
-    Operation("unlock-connector", "UnlockConnector", _check_evse),
+    Operation("trigger-message", "TriggerMessage", _check_evse, form=forms.TRIGGER_MESSAGE),
+    Operation("unlock-connector", "UnlockConnector", _check_evse, form=forms.UNLOCK_CONNECTOR),
     Operation("unpublish-firmware", "UnpublishFirmware"),
-    Operation("update-firmware", "UpdateFirmware", _check_location),
+    Operation("update-firmware", "UpdateFirmware", _check_location, form=forms.UPDATE_FIRMWARE),
 ]
 CATALOGUE: dict[str, Operation] = {entry.name: entry for entry in _ENTRIES}
 BY_ACTION: dict[str, Operation] = {entry.action: entry for entry in _ENTRIES}
 
 
+async def from_form(
+    services: Services, charge_point_id: str, entry: Operation, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The request of the portal form's fields."""
+    if not isinstance(entry.form, RequestForm):
+        raise NotFound(f"{entry.name} has no form")
+    return await entry.form.build(services, charge_point_id, fields)
+
+
 def new_remote_start_id() -> int:
     """RequestStartTransaction's remoteStartId: the charger echoes it in the Started event,
     which links the session to the request."""
-    return secrets.randbelow(2**31 - 2) + 1
+    return forms.new_request_id()
 
 
 def start_request(

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.form_fields import optional_number
 from ocpp_core.services.users import UserView
 from ocpp_core.v16 import operations as v16_operations
 from webapp.api import send_operation
@@ -27,7 +28,6 @@ from webapp.views.common import (
     text_field,
     version_spoken,
 )
-from webapp.views.form_fields import optional_number
 
 # How many of a 2.0.1 charger's reports and notifications its page shows.
 NOTIFICATIONS_SHOWN = 30

@@ -10,13 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from ocpp_core.errors import NotFound
-from ocpp_core.v201.operations import CATALOGUE
+from ocpp_core.v201.operations import CATALOGUE, from_form
 from webapp.api import send_operation
 from webapp.auth import require_role
 from webapp.keys import SERVICES
 from webapp.views.answers import OperationResult, run_operation, summary_201
 from webapp.views.common import is_htmx, render, render_partial, rows, text_field, version_spoken
-from webapp.views.forms_201 import set_variable
 from webapp.views.operations_201 import wrong_version
 
 # Variables the table shows at most (the service's own bound): a search narrows it.
@@ -89,9 +88,9 @@ async def set_variable_in_place(request: web.Request) -> web.Response:
     else:
 
         async def send() -> dict[str, Any]:
-            body = await set_variable(services, charge_point_id, form)
-            sent.extend(body["set_variable_data"])
             entry = CATALOGUE["set-variables"]
+            body = await from_form(services, charge_point_id, entry, form)
+            sent.extend(body["set_variable_data"])
             return await send_operation(request, user, charge_point_id, "2.0.1", entry, body)
 
         result = await run_operation(label, send(), summary_201("SetVariables"))

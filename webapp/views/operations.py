@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ocpp_core.v16 import operations as catalogue
+from ocpp_core.v201 import operations as catalogue_201
 from webapp.api import send_operation
 from webapp.auth import require_role
 from webapp.keys import SERVICES
@@ -20,7 +21,6 @@ from webapp.views import operations_201
 from webapp.views.answers import run_operation
 from webapp.views.charge_points import answer_operation
 from webapp.views.common import submitted, version_spoken
-from webapp.views.forms_201 import FORMS
 
 
 async def operation(request: web.Request) -> web.Response:
@@ -32,7 +32,8 @@ async def operation(request: web.Request) -> web.Response:
     name = request.match_info["operation"]
     entry = catalogue.CATALOGUE.get(name)
     if entry is None or entry.form is None:
-        if name in FORMS:
+        entry_201 = catalogue_201.CATALOGUE.get(name)
+        if entry_201 is not None and entry_201.form is not None:
             result = operations_201.wrong_version(name, charge_point_id, "1.6")
             return await answer_operation(request, result, template="charge_point_operations.html")
         raise web.HTTPNotFound(text="No such operation\n")

@@ -1,38 +1,31 @@
-"""What each 2.0.1 operation form's fields become: the snake_case request `operate_201`
-checks and sends, as the JSON API takes it. A field missing or of the wrong kind is an
-InvalidInput naming it; values the schema knows (enumerations, lengths) are left to its
-check, which names them as well."""
+"""The portal's forms of the 2.0.1 operations: what each form's fields become, the
+snake_case request as the JSON API takes it, which `CentralSystem.operate` then checks and
+sends. A field missing or of the wrong kind is an InvalidInput naming it; values the schema
+knows (enumerations, lengths) are left to its check, which names them as well. The
+catalogue (`ocpp_core.v201.operations`) gives each entry with a form its `RequestForm`."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
+from ocpp_core.catalogue import RequestForm
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import InvalidInput
 from ocpp_core.field_values import finite_number, utc_datetime
-from ocpp_core.services import Services
-from ocpp_core.timeutil import format_datetime
-from webapp.views.common import text_field
-from webapp.views.form_fields import (
+from ocpp_core.form_fields import (
+    Fields,
     optional_number,
     optional_text,
     required_number,
     required_text,
+    text_field,
 )
-
-Build = Callable[[Services, str, Any], Awaitable[dict[str, Any]]]
+from ocpp_core.services import Services
+from ocpp_core.timeutil import format_datetime
 
 # The purposes an operator sets by hand; TxProfile belongs to a session (remote start).
 PROFILE_PURPOSES = ("TxDefaultProfile", "ChargingStationMaxProfile")
-
-
-@dataclass(frozen=True)
-class Form201:
-    label: str  # how its answer is introduced on the page
-    build: Build
 
 
 def new_request_id() -> int:
@@ -41,13 +34,13 @@ def new_request_id() -> int:
     return secrets.randbelow(2**31 - 2) + 1
 
 
-def _evse(form: Any, required: bool = False) -> int | None:
+def _evse(form: Fields, required: bool = False) -> int | None:
     if required:
         return required_number(form, "evse_id", "EVSE", minimum=1)
     return optional_number(form, "evse_id", "EVSE", minimum=1)
 
 
-def _with_evse(request: dict[str, Any], form: Any) -> dict[str, Any]:
+def _with_evse(request: dict[str, Any], form: Fields) -> dict[str, Any]:
     """`evse: {id, connector_id}` from the optional EVSE and connector fields."""
     evse_id = _evse(form)
     connector_id = optional_number(form, "connector_id", "connector", minimum=1)
@@ -64,7 +57,7 @@ def _optional(request: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {**request, **{name: value for name, value in fields.items() if value is not None}}
 
 
-def _retrieve_time(form: Any) -> str:
+def _retrieve_time(form: Fields) -> str:
     # Empty: at once (retrieveDateTime is required; "now" is what an operator means).
     value = text_field(form, "retrieve_date_time")
     if not value:
@@ -72,30 +65,34 @@ def _retrieve_time(form: Any) -> str:
     return utc_datetime(value, "retrieve time")
 
 
-async def _reset(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _reset(services: Services, charge_point_id: str, form: Fields) -> dict[str, Any]:
     return _optional({"type": required_text(form, "type", "reset type")}, evse_id=_evse(form))
 
 
 async def _change_availability(
-    services: Services, charge_point_id: str, form: Any
+    services: Services, charge_point_id: str, form: Fields
 ) -> dict[str, Any]:
     status = required_text(form, "operational_status", "operational status")
     return _with_evse({"operational_status": status}, form)
 
 
-async def _unlock_connector(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _unlock_connector(
+    services: Services, charge_point_id: str, form: Fields
+) -> dict[str, Any]:
     return {
         "evse_id": _evse(form, required=True),
         "connector_id": required_number(form, "connector_id", "connector", minimum=1),
     }
 
 
-async def _trigger_message(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _trigger_message(
+    services: Services, charge_point_id: str, form: Fields
+) -> dict[str, Any]:
     message = required_text(form, "requested_message", "message to trigger")
     return _with_evse({"requested_message": message}, form)
 
 
-def _component(form: Any) -> dict[str, Any]:
+def _component(form: Fields) -> dict[str, Any]:
     component: dict[str, Any] = {"name": required_text(form, "component", "component")}
     instance = optional_text(form, "component_instance")
     if instance is not None:
@@ -111,7 +108,7 @@ def _component(form: Any) -> dict[str, Any]:
     return component
 
 
-def _variable(form: Any) -> dict[str, Any]:
+def _variable(form: Fields) -> dict[str, Any]:
     variable: dict[str, Any] = {"name": required_text(form, "variable", "variable")}
     instance = optional_text(form, "variable_instance")
     if instance is not None:
@@ -119,7 +116,7 @@ def _variable(form: Any) -> dict[str, Any]:
     return variable
 
 
-def variable_reference(form: Any) -> dict[str, Any]:
+def variable_reference(form: Fields) -> dict[str, Any]:
     """The attribute a form names: component (instance, EVSE, connector), variable
     (instance) and attribute type, as GetVariableData / SetVariableData hold them."""
     return _optional(
@@ -128,11 +125,11 @@ def variable_reference(form: Any) -> dict[str, Any]:
     )
 
 
-async def _get_variables(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _get_variables(services: Services, charge_point_id: str, form: Fields) -> dict[str, Any]:
     return {"get_variable_data": [variable_reference(form)]}
 
 
-async def set_variable(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def set_variable(services: Services, charge_point_id: str, form: Fields) -> dict[str, Any]:
     """One attribute set to the typed value (an empty value is a value: it clears it)."""
     value = form.get("value", "")
     if not isinstance(value, str):
@@ -140,13 +137,15 @@ async def set_variable(services: Services, charge_point_id: str, form: Any) -> d
     return {"set_variable_data": [{**variable_reference(form), "attribute_value": value}]}
 
 
-async def _get_base_report(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _get_base_report(
+    services: Services, charge_point_id: str, form: Fields
+) -> dict[str, Any]:
     report_base = text_field(form, "report_base") or "FullInventory"
     return {"request_id": new_request_id(), "report_base": report_base}
 
 
 async def _set_charging_profile(
-    services: Services, charge_point_id: str, form: Any
+    services: Services, charge_point_id: str, form: Fields
 ) -> dict[str, Any]:
     """A limit from now on: one Absolute schedule of one period, on an EVSE or (EVSE 0)
     the whole station."""
@@ -176,7 +175,7 @@ async def _set_charging_profile(
     return {"evse_id": evse_id, "charging_profile": profile}
 
 
-async def _reserve_now(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _reserve_now(services: Services, charge_point_id: str, form: Fields) -> dict[str, Any]:
     token = required_text(form, "id_token", "id token")
     expiry = utc_datetime(required_text(form, "expiry_date_time", "expiry"), "expiry")
     request = {
@@ -188,13 +187,13 @@ async def _reserve_now(services: Services, charge_point_id: str, form: Any) -> d
 
 
 async def _cancel_reservation(
-    services: Services, charge_point_id: str, form: Any
+    services: Services, charge_point_id: str, form: Fields
 ) -> dict[str, Any]:
     return {"reservation_id": required_number(form, "reservation_id", "reservation")}
 
 
 async def _clear_charging_profile(
-    services: Services, charge_point_id: str, form: Any
+    services: Services, charge_point_id: str, form: Fields
 ) -> dict[str, Any]:
     """One profile by its id (the button on a kept profile's row)."""
     return {"charging_profile_id": required_number(form, "id", "profile id", minimum=1)}
@@ -211,7 +210,9 @@ def _authorization_data(entry: dict[str, Any]) -> dict[str, Any]:
     return {"id_token": {"id_token": entry["id_tag"], "type": "Central"}, "id_token_info": info}
 
 
-async def _send_local_list(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _send_local_list(
+    services: Services, charge_point_id: str, form: Fields
+) -> dict[str, Any]:
     """The whole id-tag table as the charger's list, under the next version number."""
     version, entries = await services.operations.local_list(charge_point_id, "Full")
     request: dict[str, Any] = {"version_number": version, "update_type": "Full"}
@@ -220,7 +221,9 @@ async def _send_local_list(services: Services, charge_point_id: str, form: Any) 
     return request
 
 
-async def _update_firmware(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _update_firmware(
+    services: Services, charge_point_id: str, form: Fields
+) -> dict[str, Any]:
     firmware = {
         "location": required_text(form, "location", "firmware URL"),
         "retrieve_date_time": _retrieve_time(form),
@@ -228,7 +231,7 @@ async def _update_firmware(services: Services, charge_point_id: str, form: Any) 
     return {"request_id": new_request_id(), "firmware": firmware}
 
 
-async def _get_log(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _get_log(services: Services, charge_point_id: str, form: Fields) -> dict[str, Any]:
     return {
         "log": {"remote_location": required_text(form, "location", "upload URL")},
         "log_type": text_field(form, "log_type") or "DiagnosticsLog",
@@ -237,7 +240,7 @@ async def _get_log(services: Services, charge_point_id: str, form: Any) -> dict[
 
 
 async def _set_display_message(
-    services: Services, charge_point_id: str, form: Any
+    services: Services, charge_point_id: str, form: Fields
 ) -> dict[str, Any]:
     # A new message: the next id after those the charger holds (NotifyDisplayMessages
     # and those it accepted); the same id would replace one.
@@ -251,7 +254,7 @@ async def _set_display_message(
     return {"message": message}
 
 
-async def _data_transfer(services: Services, charge_point_id: str, form: Any) -> dict[str, Any]:
+async def _data_transfer(services: Services, charge_point_id: str, form: Fields) -> dict[str, Any]:
     return _optional(
         {"vendor_id": required_text(form, "vendor_id", "vendor id")},
         message_id=optional_text(form, "message_id"),
@@ -259,21 +262,20 @@ async def _data_transfer(services: Services, charge_point_id: str, form: Any) ->
     )
 
 
-# The operations the portal has a form for, by their catalogue (URL) name.
-FORMS: dict[str, Form201] = {
-    "reset": Form201("Reset", _reset),
-    "change-availability": Form201("Availability", _change_availability),
-    "unlock-connector": Form201("Unlock connector", _unlock_connector),
-    "trigger-message": Form201("Trigger message", _trigger_message),
-    "get-variables": Form201("Get variable", _get_variables),
-    "get-base-report": Form201("Base report", _get_base_report),
-    "set-charging-profile": Form201("Charging limit", _set_charging_profile),
-    "reserve-now": Form201("Reserve", _reserve_now),
-    "cancel-reservation": Form201("Cancel reservation", _cancel_reservation),
-    "clear-charging-profile": Form201("Clear charging profile", _clear_charging_profile),
-    "send-local-list": Form201("Local list", _send_local_list),
-    "update-firmware": Form201("Firmware", _update_firmware),
-    "get-log": Form201("Log upload", _get_log),
-    "set-display-message": Form201("Display message", _set_display_message),
-    "data-transfer": Form201("Data transfer", _data_transfer),
-}
+# The forms, each with how its answer is introduced on the page.
+RESET = RequestForm("Reset", _reset)
+CHANGE_AVAILABILITY = RequestForm("Availability", _change_availability)
+UNLOCK_CONNECTOR = RequestForm("Unlock connector", _unlock_connector)
+TRIGGER_MESSAGE = RequestForm("Trigger message", _trigger_message)
+GET_VARIABLES = RequestForm("Get variable", _get_variables)
+SET_VARIABLE = RequestForm("Set variable", set_variable)
+GET_BASE_REPORT = RequestForm("Base report", _get_base_report)
+SET_CHARGING_PROFILE = RequestForm("Charging limit", _set_charging_profile)
+RESERVE_NOW = RequestForm("Reserve", _reserve_now)
+CANCEL_RESERVATION = RequestForm("Cancel reservation", _cancel_reservation)
+CLEAR_CHARGING_PROFILE = RequestForm("Clear charging profile", _clear_charging_profile)
+SEND_LOCAL_LIST = RequestForm("Local list", _send_local_list)
+UPDATE_FIRMWARE = RequestForm("Firmware", _update_firmware)
+GET_LOG = RequestForm("Log upload", _get_log)
+SET_DISPLAY_MESSAGE = RequestForm("Display message", _set_display_message)
+DATA_TRANSFER = RequestForm("Data transfer", _data_transfer)
