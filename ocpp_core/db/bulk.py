@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, event, insert
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_
@@ -33,7 +33,7 @@ class BulkInsert:
     """`INSERT INTO table (columns...)`: rows are tuples in the order of `columns`."""
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
-        self._table = table
+        self.table = table
         self.columns = tuple(columns)
         # Per dialect: the SQL, the column order it binds (None: that of `columns`), the
         # processors of the positions that have one, and the execution options that let
@@ -60,7 +60,7 @@ class BulkInsert:
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            statement = insert(self._table).compile(dialect=dialect, column_keys=self.columns)
+            statement = insert(self.table).compile(dialect=dialect, column_keys=self.columns)
             # The driver's parameter order (qmark, $n) is the compiled statement's.
             names = _compiled_positions(statement, self.columns)
             order = tuple(self.columns.index(name) for name in names)
@@ -68,16 +68,50 @@ class BulkInsert:
                 order = None
             processors = {}
             for position, name in enumerate(names):
-                process = self._table.c[name].type.bind_processor(dialect)
+                process = self.table.c[name].type.bind_processor(dialect)
                 if process is not None:
                     processors[position] = process
-            options = {COPY_INTO: (self._table.name, tuple(names))}
+            options = {COPY_INTO: (self.table.name, tuple(names))}
             compiled = (str(statement), order, processors, options)
             self._compiled[dialect.name] = compiled
         return compiled
 
 
 _Compiled = tuple[str, tuple[int, ...] | None, dict[int, Processor], dict[str, Any]]
+
+
+class Prepared:
+    """A statement SQLAlchemy cannot cache (a multi-row VALUES, for one) compiled once per
+    dialect and run with its parameters by name, converted by their types' processors:
+    SQLAlchemy would compile it anew at every execution."""
+
+    def __init__(self, statement: Any) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...], dict[int, Processor]]] = {}
+
+    def execute_in(self, session: Session, params: dict[str, Any]) -> CursorResult[Any]:
+        connection = session.connection()
+        sql, names, processors = self._compile(connection.dialect)
+        # Every parameter given: column defaults are not run here.
+        values = [params[name] for name in names]
+        for position, process in processors.items():
+            values[position] = process(values[position])
+        return connection.exec_driver_sql(sql, tuple(values))
+
+    def _compile(self, dialect: Dialect) -> tuple[str, tuple[str, ...], dict[int, Processor]]:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            statement = self._statement.compile(dialect=dialect)
+            if statement.positiontup is None:
+                raise ValueError(f"{dialect.name}: positional parameters expected")
+            names = tuple(statement.positiontup)
+            processors = {}
+            for position, name in enumerate(names):
+                process = statement.binds[name].type.bind_processor(dialect)
+                if process is not None:
+                    processors[position] = process
+            compiled = self._compiled[dialect.name] = (str(statement), names, processors)
+        return compiled
 
 
 def copy_rows(engine: AsyncEngine) -> None:

@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from ocpp_core.db.bulk import BulkInsert
+from ocpp_core.db.bulk import BulkInsert, Prepared
 from ocpp_core.db.models import Reservation, Transaction, TransactionEvent, utcnow
 from ocpp_core.events import EventBus
 from ocpp_core.payload_keys import camel_keys
@@ -211,6 +211,94 @@ EVENT_ROWS = BulkInsert(
 )
 
 
+# PostgreSQL takes the session's INSERT or UPDATE, the event and its samples as one
+# statement (data-modifying CTEs; a new session's id is read by the others from its
+# RETURNING): one round trip, where each statement costs one. SQLite runs statements in
+# process and has no such CTEs. Compiled once for each shape, up to a number of samples.
+_ONE_STATEMENT_SAMPLES = 32
+_ONE_STATEMENT: dict[tuple[str, int], Prepared] = {}
+_EVENT_PARAMS = tuple(f"event_{name}" for name in EVENT_ROWS.columns)
+# All of a new session's columns: the one statement runs no column defaults.
+_NEW_COLUMNS = (
+    *_MUTABLE,
+    "charge_point_id",
+    "ocpp_transaction_id",
+    "reservation_id",
+    "created_at",
+    "meter_values_pruned",
+)
+_NEW_PARAMS = tuple(f"new_{name}" for name in _NEW_COLUMNS)
+# `_write` puts a new session's id into the rows at these positions.
+assert EVENT_ROWS.columns[1] == METER_VALUE_ROWS.columns[2] == "transaction_id"
+
+
+def _one_statement(session_write: str, samples: int) -> Prepared:
+    """`session_write`: "insert" (a new session), "update" or "none"."""
+    key = (session_write, samples)
+    statement = _ONE_STATEMENT.get(key)
+    if statement is not None:
+        return statement
+    parts: list[Any] = []
+    session_id: Any = None
+    if session_write == "insert":
+        values = {n: bindparam(p) for n, p in zip(_NEW_COLUMNS, _NEW_PARAMS, strict=True)}
+        new = insert(_TX).values(values).returning(_TX.c.id).cte("session_row")
+        parts.append(new)
+        session_id = select(new.c.id).scalar_subquery()
+    elif session_write == "update":
+        parts.append(_UPDATE_SESSION.cte("session_row"))
+
+    def row(params: tuple[str, ...], columns: tuple[str, ...]) -> dict[str, Any]:
+        values = {n: bindparam(p) for n, p in zip(columns, params, strict=True)}
+        if session_id is not None:
+            values["transaction_id"] = session_id
+        return values
+
+    parts.append(insert(_EVENTS).values(row(_EVENT_PARAMS, EVENT_ROWS.columns)).cte("event_row"))
+    if samples:
+        columns = METER_VALUE_ROWS.columns
+        rows = [row(tuple(f"s{i}_{n}" for n in columns), columns) for i in range(samples)]
+        parts.append(insert(METER_VALUE_ROWS.table).values(rows).cte("sample_rows"))
+    # The new session's id, or nothing: every part is a CTE, run whether read or not.
+    final = select(parts[0].c.id) if session_write == "insert" else select(literal_column("NULL"))
+    statement = _ONE_STATEMENT[key] = Prepared(final.add_cte(*parts))
+    return statement
+
+
+def _write(
+    session: Session,
+    new: dict[str, Any] | None,
+    changed: dict[str, Any] | None,
+    event_row: tuple[Any, ...],
+    rows: list[tuple[Any, ...]],
+) -> int | None:
+    """A new session (its columns) or the changed columns of one (or neither), the event
+    and its samples; the new session's id."""
+    new_id = None
+    if session.get_bind().dialect.name == "postgresql" and len(rows) <= _ONE_STATEMENT_SAMPLES:
+        params = dict(zip(_EVENT_PARAMS, event_row, strict=True))
+        shape = "none"
+        if new is not None:
+            shape = "insert"
+            params.update(zip(_NEW_PARAMS, (new[n] for n in _NEW_COLUMNS), strict=True))
+        elif changed is not None:
+            shape = "update"
+            params.update(changed)
+        columns = METER_VALUE_ROWS.columns
+        for i, values in enumerate(rows):
+            params.update(zip((f"s{i}_{n}" for n in columns), values, strict=True))
+        return _one_statement(shape, len(rows)).execute_in(session, params).scalar()
+    if new is not None:
+        new_id = session.execute(_NEW_SESSION, new).scalar_one()
+        event_row = (event_row[0], new_id, *event_row[2:])
+        rows = [(*r[:2], new_id, *r[3:]) for r in rows]
+    elif changed is not None:
+        session.execute(_UPDATE_SESSION, changed)
+    EVENT_ROWS.write_in(session, [event_row])
+    METER_VALUE_ROWS.write_in(session, rows)
+    return new_id
+
+
 @dataclass
 class _Session:
     """The columns of a session an event reads or changes (`_MUTABLE`), as stored and then
@@ -294,35 +382,37 @@ def _store(
         add_flags(tx, SEQ_GAP)
     elif stored is not None:
         remove_flag(tx, SEQ_GAP)
+    new = changed = None
     if tx.id is None:
-        values = dict(zip(_MUTABLE, tx.columns(), strict=True))
-        values.update(
+        new = dict(zip(_MUTABLE, tx.columns(), strict=True))
+        new.update(
             charge_point_id=charge_point_id,
             ocpp_transaction_id=ocpp_id,
             reservation_id=event.get("reservation_id"),
+            created_at=now,
+            meter_values_pruned=0,
         )
-        tx.id = session.execute(_NEW_SESSION, values).scalar_one()
         outcome["started"] = True
     elif tx.columns() != stored:
-        changed = dict(zip(_NEW_VALUES, tx.columns(), strict=True))
-        session.execute(_UPDATE_SESSION, {"session_id": tx.id, **changed})
-    if event.get("reservation_id") is not None:
-        reservation = session.get(Reservation, event["reservation_id"])
-        if reservation is not None and reservation.charge_point_id == charge_point_id:
-            reservation.status, reservation.transaction_id = "Used", tx.id
+        changed = {"session_id": tx.id, **dict(zip(_NEW_VALUES, tx.columns(), strict=True))}
     payload = orjson.dumps(camel_keys(event)).decode()
-    EVENT_ROWS.write_in(
-        session,
-        [(charge_point_id, tx.id, ocpp_id, seq_no, event_type, event["trigger_reason"],
-          timestamp, bool(event.get("offline")), payload, now)],
-    )  # fmt: skip
+    # A new session's id is the database's: None in the rows until it is written.
+    event_row = (charge_point_id, tx.id, ocpp_id, seq_no, event_type, event["trigger_reason"],
+                 timestamp, bool(event.get("offline")), payload, now)  # fmt: skip
+    rows: list[tuple[Any, ...]] = []
     if samples:
         connector_id = evse.get("connector_id") or tx.connector_id
         rows = sample_rows(
             charge_point_id, connector_id, tx.id, None, samples, "TransactionEvent", None,
             now, evse.get("id") or tx.evse_id,
         )  # fmt: skip
-        METER_VALUE_ROWS.write_in(session, rows)
+    new_id = _write(session, new, changed, event_row, rows)
+    if new is not None:
+        tx.id = new_id
+    if event.get("reservation_id") is not None:
+        reservation = session.get(Reservation, event["reservation_id"])
+        if reservation is not None and reservation.charge_point_id == charge_point_id:
+            reservation.status, reservation.transaction_id = "Used", tx.id
     outcome.update(
         stored=True,
         transaction_id=tx.id,

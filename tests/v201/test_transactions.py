@@ -479,3 +479,45 @@ async def test_station_wide_seq_no_is_no_gap(client, connect) -> None:
     [tx] = await sessions(client, "CS1")
     assert SEQ_GAP not in tx["flags"]
     assert tx["stop_time"] is not None
+
+
+def _phases(count: int, at: datetime, context: str) -> list[dict[str, Any]]:
+    """`count` voltage samples (their values 200, 201, ...) with an energy register."""
+    samples: list[dict[str, Any]] = [
+        {"value": 200 + n, "measurand": "Voltage", "unitOfMeasure": {"unit": "V"},
+         "context": context, "phase": "L1-N"}
+        for n in range(count)
+    ]  # fmt: skip
+    samples.append({"value": 5000, "measurand": ENERGY, "context": context})
+    return [{"timestamp": iso(at), "sampledValue": samples}]
+
+
+async def test_events_of_any_number_of_samples_are_stored_whole(client, connect) -> None:
+    """An event and its samples are written in one statement on PostgreSQL up to some
+    number of samples, apart beyond it: both ways keep every sample, linked to the
+    session, and the session's columns (a new one's id included) as the events leave them."""
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+    for n, count in enumerate((0, 1, 40)):
+        tx = f"TX-{count}"
+        begin = started(tx, t0, energy=None, token="TAG1")
+        begin["meterValue"] = _phases(count, t0, "Transaction.Begin")
+        assert await cp.result("TransactionEvent", begin) == ACCEPTED
+        update = updated(tx, t0 + timedelta(seconds=10), 1, energy=None)
+        update["meterValue"] = _phases(count + 2, t0 + timedelta(seconds=10), "Sample.Periodic")
+        assert await cp.result("TransactionEvent", update) == {}
+        end = ended(tx, t0 + timedelta(seconds=20), 2, energy=None)
+        end["meterValue"] = _phases(count, t0 + timedelta(seconds=20), "Transaction.End")
+        assert await cp.result("TransactionEvent", end) == {}
+        t0 += timedelta(seconds=30 + n)
+    by_id = {s["ocpp_transaction_id"]: s for s in await sessions(client, "CS1")}
+    assert len({s["id"] for s in by_id.values()}) == 3
+    for count in (0, 1, 40):
+        session = by_id[f"TX-{count}"]
+        assert session["meter_start"] == session["meter_stop"] == 5000
+        assert session["stop_reason"] == "EVDisconnected" and session["flags"] == []
+        values = await meter_values(client, session["id"])
+        assert len(values) == 3 * (count + 1) + 2
+        voltages = sorted(int(v["value"]) for v in values if v["measurand"] == "Voltage")
+        assert voltages == sorted([*range(200, 200 + count)] * 2 + [*range(200, 202 + count)])
