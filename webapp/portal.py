@@ -121,6 +121,11 @@ def setup(app: web.Application) -> None:
     r.add_get("/transactions", transactions.transactions_page, name="transactions")
     r.add_get("/transactions.csv", transactions.transactions_csv, name="transactions_csv")
     r.add_get("/transactions/{transaction_id}", transactions.transaction_page, name="transaction")
+    r.add_get(
+        "/transactions/{transaction_id}/meter-values.csv",
+        transactions.meter_values_csv,
+        name="transaction_meter_values_csv",
+    )
     r.add_post(
         "/transactions/{transaction_id}/close",
         transactions.close_transaction,

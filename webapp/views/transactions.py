@@ -25,8 +25,10 @@ from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.path_ids import path_int
 from webapp.views.common import audit, render
+from webapp.views.meter_table import meter_table
 
 PAGE_SIZE = 50
+READINGS_PAGE = 50  # reading instants a page of the session's meter table shows
 CSV_LIMIT = 100_000
 FILTER_FIELDS = ("charge_point_id", "id_tag", "from", "to", "active")
 
@@ -207,15 +209,64 @@ async def close_transaction(request: web.Request) -> web.Response:
     )
 
 
+async def _session(request: web.Request) -> TransactionView:
+    try:
+        return await request.app[SERVICES].transactions.get(path_int(request, "transaction_id"))
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound(text="No such session\n") from None
+
+
+def _page_number(request: web.Request, pages: int) -> int:
+    try:
+        page = int(request.query.get("page", "1"))
+    except ValueError:
+        page = 1
+    return min(max(page, 1), pages)
+
+
+async def meter_values_csv(request: web.Request) -> web.Response:
+    """The session's sampled values, one line each, oldest first."""
+    await require_role(request, "viewer")
+    tx = await _session(request)
+    samples = await request.app[SERVICES].transactions.meter_values_of(tx.id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["timestamp", "measurand", "phase", "value", "unit", "context", "location", "format"]
+    )
+    writer.writerows(
+        [
+            format_datetime(s.timestamp),
+            text_cell(s.measurand),
+            text_cell(s.phase or ""),
+            text_cell(s.value),
+            text_cell(s.unit or ""),
+            text_cell(s.context or ""),
+            text_cell(s.location or ""),
+            text_cell(s.format or ""),
+        ]
+        for s in samples
+    )
+    name = f"voltaro-session-{tx.id}-meter-values.csv"
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 async def transaction_page(request: web.Request, message: str | None = None) -> web.Response:
     await require_role(request, "viewer")
     services = request.app[SERVICES]
-    try:
-        transaction_id = path_int(request, "transaction_id")
-        tx = await services.transactions.get(transaction_id)
-    except (ValueError, NotFound):
-        raise web.HTTPNotFound(text="No such session\n") from None
+    tx = await _session(request)
+    transaction_id = tx.id
     samples = await services.transactions.meter_values_of(transaction_id)
+    table = meter_table(samples)
+    pages = max(1, math.ceil(len(table.readings) / READINGS_PAGE))
+    page = _page_number(request, pages)
+    # Newest first: the end of a session is what an operator looks at.
+    newest_first = table.readings[::-1]
+    shown = newest_first[(page - 1) * READINGS_PAGE : page * READINGS_PAGE]
     remote_start = (
         await services.operations.remote_start(tx.charge_point_id, tx.remote_start_id)
         if tx.remote_start_id is not None
@@ -234,6 +285,10 @@ async def transaction_page(request: web.Request, message: str | None = None) -> 
             "nav": "transactions",
             "tx": tx,
             "samples": samples,
+            "table": table,
+            "readings": shown,
+            "page": page,
+            "pages": pages,
             "events": events,
             "remote_start": remote_start,
             "chart": {"points": chart_points(tx, samples)},
