@@ -50,6 +50,7 @@ def setup(app: web.Application) -> None:
         kwh=presentation.kwh,
         kw=presentation.kw,
         duration=presentation.duration,
+        hours=presentation.hours,
         when=presentation.when,
         ago=presentation.ago,
         lasting=presentation.lasting,

@@ -79,6 +79,13 @@ def duration(start: datetime, stop: datetime | None) -> str:
     return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
 
 
+def hours(seconds: float) -> str:
+    """A total of time: "312 h 05 min", "7 min"."""
+    minutes = round(seconds / 60)
+    whole, rest = divmod(minutes, 60)
+    return f"{whole} h {rest:02d} min" if whole else f"{rest} min"
+
+
 def when(value: datetime | None) -> str:
     if value is None:
         return "never"

@@ -23,6 +23,7 @@ from ocpp_core.services.operations import OperationService
 from ocpp_core.services.registration import Registration
 from ocpp_core.services.retention import Retention
 from ocpp_core.services.transaction_events import TransactionEventService
+from ocpp_core.services.transaction_totals import TransactionTotals
 from ocpp_core.services.transactions import TransactionService
 from ocpp_core.services.users import UserService
 from ocpp_core.settings import Settings
@@ -33,6 +34,7 @@ class Services:
     charge_points: ChargePointService
     id_tags: IdTagService
     transactions: TransactionService
+    transaction_totals: TransactionTotals
     users: UserService
     api_tokens: ApiTokenService
     message_log: MessageLog
@@ -73,6 +75,7 @@ class Services:
             charge_points=ChargePointService(sessions, bus, settings, registration, budget),
             id_tags=id_tags,
             transactions=TransactionService(sessions, bus, id_tags, registration),
+            transaction_totals=TransactionTotals(sessions),
             users=UserService(sessions, bus),
             api_tokens=ApiTokenService(sessions, bus),
             message_log=MessageLog(

@@ -107,6 +107,34 @@ class TransactionFilter:
     active: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # Charge point and id tag as parts of theirs, in any case (the portal's search); else
+    # each exactly (the API's).
+    partial: bool = False
+
+
+def filtered(query: Select, filters: TransactionFilter) -> Select:
+    """`query` of transactions narrowed to those `filters` admit."""
+    if filters.charge_point_id:
+        if filters.partial:
+            query = query.where(
+                Transaction.charge_point_id.icontains(filters.charge_point_id, autoescape=True)
+            )
+        else:
+            query = query.where(Transaction.charge_point_id == filters.charge_point_id)
+    if filters.id_tag:
+        if filters.partial:
+            query = query.where(Transaction.id_tag.icontains(filters.id_tag, autoescape=True))
+        else:
+            query = query.where(Transaction.id_tag == filters.id_tag)
+    if filters.active is True:
+        query = query.where(Transaction.stop_time.is_(None))
+    elif filters.active is False:
+        query = query.where(Transaction.stop_time.is_not(None))
+    if filters.since is not None:
+        query = query.where(Transaction.start_time >= filters.since)
+    if filters.until is not None:
+        query = query.where(Transaction.start_time < filters.until)
+    return query
 
 
 class SampledValue(NamedTuple):
@@ -779,22 +807,6 @@ class TransactionService:
 
     # --- queries ------------------------------------------------------------------------
 
-    @staticmethod
-    def _filtered(query: Select, filters: TransactionFilter) -> Select:
-        if filters.charge_point_id:
-            query = query.where(Transaction.charge_point_id == filters.charge_point_id)
-        if filters.id_tag:
-            query = query.where(Transaction.id_tag == filters.id_tag)
-        if filters.active is True:
-            query = query.where(Transaction.stop_time.is_(None))
-        elif filters.active is False:
-            query = query.where(Transaction.stop_time.is_not(None))
-        if filters.since is not None:
-            query = query.where(Transaction.start_time >= filters.since)
-        if filters.until is not None:
-            query = query.where(Transaction.start_time < filters.until)
-        return query
-
     async def list(
         self,
         charge_point_id: str | None = None,
@@ -805,7 +817,7 @@ class TransactionService:
     ) -> list[TransactionView]:
         """Newest first. `filters` adds id tag and date range to the two plain ones."""
         filters = filters or TransactionFilter(charge_point_id=charge_point_id, active=active)
-        query = self._filtered(
+        query = filtered(
             select(Transaction).order_by(Transaction.id.desc()).limit(limit).offset(offset),
             filters,
         )
@@ -817,7 +829,7 @@ class TransactionService:
         return [_view(tx, registers.get(tx.id)) for tx in transactions]
 
     async def count(self, filters: TransactionFilter) -> int:
-        query = self._filtered(select(func.count()).select_from(Transaction), filters)
+        query = filtered(select(func.count()).select_from(Transaction), filters)
         async with self._sessions() as session:
             return int(await session.scalar(query) or 0)
 

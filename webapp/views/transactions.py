@@ -43,6 +43,7 @@ def _day(value: str, name: str) -> datetime | None:
 
 
 def _filters(query: Any) -> tuple[TransactionFilter, dict[str, str]]:
+    """The page's filters (charge point and id tag as parts, in any case)."""
     form = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
     active = {"true": True, "false": False}.get(form["active"])
     until = _day(form["to"], "To")
@@ -54,6 +55,7 @@ def _filters(query: Any) -> tuple[TransactionFilter, dict[str, str]]:
             since=_day(form["from"], "From"),
             # "to" is inclusive; to 9999-12-31 is to the end of time.
             until=until + timedelta(days=1) if until and until.date() < date.max else None,
+            partial=True,
         ),
         form,
     )
@@ -78,6 +80,13 @@ async def transactions_page(request: web.Request) -> web.Response:
     transactions = await services.transactions.list(
         filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
+    totals = await services.transaction_totals.of(filters)
+    chart = {
+        "days": [
+            {"day": d.key, "kwh": round(d.energy_wh / 1000, 3), "sessions": d.sessions}
+            for d in totals.by_day
+        ]
+    }
     return await render(
         request,
         "transactions.html",
@@ -89,6 +98,8 @@ async def transactions_page(request: web.Request) -> web.Response:
             "page": page,
             "pages": pages,
             "total": total,
+            "totals": totals,
+            "chart": chart,
             "error": error,
         },
         status=400 if error else 200,
