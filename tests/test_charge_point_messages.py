@@ -126,6 +126,7 @@ async def test_full_session_is_stored(client, connect) -> None:
         "charge_point_id": "CP1",
         "connector_id": 1,
         "id_tag": "TAG1",
+        "id_tag_status": "Accepted",
         "meter_start": 1000,
         "meter_stop": 1500,
         "start_time": "2026-11-25T08:00:00Z",

@@ -146,6 +146,8 @@ def _transaction(tx: TransactionView) -> dict[str, Any]:
         "charge_point_id": tx.charge_point_id,
         "connector_id": tx.connector_id,
         "id_tag": tx.id_tag,
+        # What the tag was answered at the start; anything but Accepted: a refused session.
+        "id_tag_status": tx.id_tag_status,
         "meter_start": tx.meter_start,
         "meter_stop": tx.meter_stop,
         "start_time": tx.start_time,

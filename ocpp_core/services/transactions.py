@@ -189,6 +189,12 @@ class TransactionView:
     def active(self) -> bool:
         return self.stop_time is None
 
+    @property
+    def refused(self) -> bool:
+        """Its tag was not accepted (unknown, blocked, expired, in another session): the
+        charger was told to stop it, whether or not it did."""
+        return self.id_tag_status not in (None, "Accepted")
+
 
 @dataclass(frozen=True)
 class LiveSession:

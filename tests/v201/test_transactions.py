@@ -159,6 +159,7 @@ async def test_full_session(client, connect) -> None:
         "charge_point_id": "CS1",
         "connector_id": 1,
         "id_tag": "TAG1",
+        "id_tag_status": "Accepted",
         "meter_start": 1000,
         "meter_stop": 2000,
         "start_time": iso(t0),

@@ -134,6 +134,7 @@ def _csv_row(tx: TransactionView) -> list[Any]:
         text_cell(" ".join(tx.flags)),
         "" if tx.evse_id is None else tx.evse_id,
         text_cell(tx.ocpp_transaction_id or ""),  # the charger's own id (2.0.1)
+        tx.id_tag_status or "",
     ]
 
 
@@ -162,6 +163,7 @@ async def transactions_csv(request: web.Request) -> web.Response:
             "flags",
             "evse_id",
             "ocpp_transaction_id",
+            "id_tag_status",
         ]
     )
     writer.writerows(_csv_row(tx) for tx in transactions)
