@@ -12,10 +12,14 @@ import aiohttp
 import pytest
 from aiohttp import WSServerHandshakeError, encode_basic_auth
 from aiohttp.test_utils import unused_port
+from sqlalchemy import insert
 
+from ocpp_core.db.engine import create_engine
+from ocpp_core.db.models import IdTag
 from ocpp_core.settings import Settings
 from tests.conftest import ADMIN
 from tests.ocpp_client import RawChargePoint
+from tests.test_migrations import migrate_to
 from webapp.app import create_app
 from webapp.keys import SERVICES
 
@@ -81,6 +85,11 @@ async def test_db_upgrade_user_charge_point_and_id_tag_commands(database_url, ai
     assert code == 0, out
     code, out = await run_cli(database_url, "id-tag", "add", "LOST", "--blocked")
     assert code == 0, out
+    # Id tags are case-insensitive: "lost" is the tag LOST, which stays as it was.
+    code, out = await run_cli(database_url, "id-tag", "add", "lost")
+    assert code == 2, out
+    assert "error: id tag 'lost' exists already as 'LOST' (id tags are case-insensitive)" in out
+    assert "Traceback" not in out
 
     # What the commands wrote is what the server uses.
     app = create_app(Settings(database_url=database_url, secret_key="x"))
@@ -132,6 +141,21 @@ async def test_bad_cli_input_is_a_clear_error(tmp_path, args, message) -> None:
     code, out = await run_cli(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}", *args)
     assert code == 2
     assert "error:" in out and message in out
+
+
+async def test_an_upgrade_refused_by_a_migration_is_a_clear_error(database_url) -> None:
+    """0022 stops at two tags that differ only in case: `db upgrade` says which, and
+    fails, without a traceback."""
+    engine = create_engine(database_url)
+    async with engine.connect() as connection:
+        await connection.run_sync(migrate_to(database_url, "downgrade", "0021"))
+        await connection.execute(insert(IdTag), [{"id_tag": "ABC"}, {"id_tag": "abc"}])
+        await connection.commit()
+    await engine.dispose()
+    code, out = await run_cli(database_url, "db", "upgrade")
+    assert code == 2, out
+    assert "error: revision 0022 makes id tags case-insensitive" in out
+    assert "'ABC' = 'abc'" in out and "Traceback" not in out
 
 
 async def test_bad_database_url_is_a_clear_error(tmp_path) -> None:

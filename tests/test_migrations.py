@@ -4,6 +4,7 @@ the newest one can be undone and done again, and start-up runs them only when ne
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from asyncio.subprocess import PIPE
 from collections.abc import Callable
@@ -13,22 +14,30 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, delete, insert, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocpp_core.db.engine import create_engine
 from ocpp_core.db.migrate import (
     HEAD_REVISION,
     PROJECT_ROOT,
+    MigrationRefused,
     alembic_config,
     current_revision,
     upgrade,
 )
-from ocpp_core.db.models import Base
+from ocpp_core.db.models import Base, IdTag
 
 # On SQLite every test here starts from an empty file and migrates it itself.
 pytestmark = pytest.mark.unmigrated
 
 
+# SQLAlchemy cannot reflect an expression index from SQLite, so alembic cannot compare the
+# id tags' lower() indexes there: test_the_id_tag_indexes_are_expressions_of_lower reads them.
+@pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index",
+    "ignore:autogenerate skipping metadata-specified expression-based index",
+)
 async def test_migrations_build_the_models_schema(database_url: str) -> None:
     engine = create_engine(database_url)
     await upgrade(engine)
@@ -53,7 +62,7 @@ METER_VALUES_INDEXES = {
 }
 
 
-def _migrate(database_url: str, direction: str, target: str) -> Callable[[Connection], None]:
+def migrate_to(database_url: str, direction: str, target: str) -> Callable[[Connection], None]:
     def step(sync: Connection) -> None:
         # Alembic's own transactions, as at start-up: on PostgreSQL 0015 builds its index
         # outside any.
@@ -65,19 +74,73 @@ def _migrate(database_url: str, direction: str, target: str) -> Callable[[Connec
     return step
 
 
+async def _index_sql(connection: AsyncConnection, table: str) -> dict[str, str]:
+    """The table's indexes by name, each with the SQL that makes it: expression indexes
+    too, which SQLAlchemy cannot reflect from SQLite."""
+    if connection.dialect.name == "sqlite":
+        rows = await connection.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"),
+            {"t": table},
+        )
+    else:
+        rows = await connection.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"), {"t": table}
+        )
+    return {name: sql or "" for name, sql in rows}
+
+
 async def test_the_open_session_index_can_be_undone_and_redone(database_url: str) -> None:
     engine = create_engine(database_url)
     await upgrade(engine)
-    indexes = _indexes("transactions")
     async with engine.connect() as connection:
-        assert "ix_transactions_tag_active" in await connection.run_sync(indexes)
-        await connection.run_sync(_migrate(database_url, "downgrade", "0011"))
-        after = await connection.run_sync(indexes)
+        indexes = await _index_sql(connection, "transactions")
+        assert "ix_transactions_tag_lower_active" in indexes
+        assert "ix_transactions_tag_active" not in indexes
+        await connection.run_sync(migrate_to(database_url, "downgrade", "0011"))
+        after = await _index_sql(connection, "transactions")
+        assert "ix_transactions_tag_lower_active" not in after
         assert "ix_transactions_tag_active" not in after
         assert "ix_transactions_id_tag" in after
-        await connection.run_sync(_migrate(database_url, "upgrade", "head"))
-        assert "ix_transactions_tag_active" in await connection.run_sync(indexes)
+        await connection.run_sync(migrate_to(database_url, "upgrade", "0021"))
+        assert "ix_transactions_tag_active" in await _index_sql(connection, "transactions")
+        await connection.run_sync(migrate_to(database_url, "upgrade", "head"))
+        indexes = await _index_sql(connection, "transactions")
+        assert "ix_transactions_tag_lower_active" in indexes
+        assert "ix_transactions_tag_active" not in indexes
     await engine.dispose()
+
+
+async def test_the_id_tag_indexes_are_expressions_of_lower(database_url: str) -> None:
+    """Id tags are compared by lower() (ocpp_core.db.ci_string), on indexes of lower():
+    checked from the SQL that built them, which any later SQLite table copy (a batch
+    migration of id_tags or transactions) would lose without saying so."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        tags = await _index_sql(connection, "id_tags")
+        sessions = await _index_sql(connection, "transactions")
+        # The constraints (of the table's SQL on SQLite: reflecting them reads the indexes).
+        constraints = await connection.scalar(
+            text("SELECT sql FROM sqlite_master WHERE name = 'transactions'")
+            if connection.dialect.name == "sqlite"
+            else text(
+                "SELECT string_agg(conname, ' ') FROM pg_constraint"
+                " WHERE conrelid = 'transactions'::regclass"
+            )
+        )
+    await engine.dispose()
+    # Compared without spaces, parentheses and PostgreSQL's casts: "lower((id_tag)::text)".
+    squeezed = {
+        name: re.sub(r"[\s()]|::\w+", "", sql.lower()) for name, sql in {**tags, **sessions}.items()
+    }
+    assert "uniqueindex" in squeezed["uq_id_tags_lower_id_tag"]
+    assert squeezed["uq_id_tags_lower_id_tag"].endswith("lowerid_tag")
+    assert "lowerid_tag,stop_time" in squeezed["ix_transactions_tag_lower_active"]
+    # The 1.6 start identity holds 1.6 sessions alone; the old constraint is gone.
+    identity = squeezed["uq_transactions_v16_start_identity"]
+    assert "uniqueindex" in identity and identity.endswith("whereocpp_transaction_idisnull")
+    assert "pk_transactions" in constraints
+    assert "uq_transactions_start_identity" not in constraints
 
 
 async def test_the_meter_values_index_can_be_undone_and_redone(database_url: str) -> None:
@@ -86,12 +149,12 @@ async def test_the_meter_values_index_can_be_undone_and_redone(database_url: str
     indexes = _indexes("meter_values")
     async with engine.connect() as connection:
         assert await connection.run_sync(indexes) == METER_VALUES_INDEXES
-        await connection.run_sync(_migrate(database_url, "downgrade", "0014"))
+        await connection.run_sync(migrate_to(database_url, "downgrade", "0014"))
         assert set(await connection.run_sync(indexes)) == {
             "ix_meter_values_transaction",
             "ix_meter_values_unlinked",
         }
-        await connection.run_sync(_migrate(database_url, "upgrade", "head"))
+        await connection.run_sync(migrate_to(database_url, "upgrade", "head"))
         assert await connection.run_sync(indexes) == METER_VALUES_INDEXES
     await engine.dispose()
 
@@ -103,7 +166,7 @@ async def test_instances_upgrading_together_take_turns(pg_database_url: str) -> 
     was one, and a deadlock)."""
     engines = [create_engine(pg_database_url) for _ in range(3)]
     async with engines[0].connect() as connection:
-        await connection.run_sync(_migrate(pg_database_url, "downgrade", "0014"))
+        await connection.run_sync(migrate_to(pg_database_url, "downgrade", "0014"))
     await asyncio.gather(*(upgrade(engine) for engine in engines))
     async with engines[0].connect() as connection:
         assert await connection.run_sync(current_revision) == HEAD_REVISION
@@ -117,7 +180,7 @@ async def test_an_upgrade_to_0015_cut_short_is_done_again(pg_database_url: str) 
     index (INVALID, if killed during the build) and perhaps dropped an old one."""
     engine = create_engine(pg_database_url)
     async with engine.connect() as connection:
-        await connection.run_sync(_migrate(pg_database_url, "downgrade", "0014"))
+        await connection.run_sync(migrate_to(pg_database_url, "downgrade", "0014"))
         await connection.exec_driver_sql(
             "CREATE INDEX ix_meter_values_charge_point ON meter_values (charge_point_id)"
         )
@@ -156,6 +219,38 @@ async def test_removing_a_charge_point_checks_its_samples_by_index(database_url:
     await engine.dispose()
     assert any("ix_meter_values_charge_point" in step for step in steps), steps
     assert not any("SCAN meter_values" in step or "Seq Scan" in step for step in steps), steps
+
+
+async def test_tags_differing_only_in_case_stop_the_upgrade(database_url: str) -> None:
+    """0022 makes id tags case-insensitive. Two tags that differ only in case cannot both
+    be kept (which one's status would a charger get?) nor merged by guessing: the upgrade
+    stops, names them and changes nothing; once the operator has kept one of each, it
+    goes through."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        await connection.run_sync(migrate_to(database_url, "downgrade", "0021"))
+        tags = ["ABC", "abc", "x1", "X1", "Solo", "abC"]
+        await connection.execute(insert(IdTag), [{"id_tag": tag} for tag in tags])
+        await connection.commit()
+    with pytest.raises(MigrationRefused) as refused:
+        await upgrade(engine)
+    assert "'ABC' = 'abC' = 'abc'; 'X1' = 'x1'." in str(refused.value)
+    assert "Solo" not in str(refused.value) and "Nothing was changed" in str(refused.value)
+    async with engine.connect() as connection:
+        assert await connection.run_sync(current_revision) == "0021"
+        # Still the schema of 0021: the old constraint is there, the new indexes are not.
+        assert "uq_id_tags_lower_id_tag" not in await _index_sql(connection, "id_tags")
+        assert "ix_transactions_tag_active" in await _index_sql(connection, "transactions")
+        stored = set(await connection.scalars(select(IdTag.id_tag)))
+        assert stored == set(tags)
+        await connection.execute(delete(IdTag).where(IdTag.id_tag.in_(["abc", "abC", "x1"])))
+        await connection.commit()
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        assert await connection.run_sync(current_revision) == HEAD_REVISION
+        assert set(await connection.scalars(select(IdTag.id_tag))) == {"ABC", "X1", "Solo"}
+    await engine.dispose()
 
 
 def test_the_head_revision_is_the_newest_script() -> None:

@@ -13,7 +13,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from ocpp_core.db.engine import create_engine, create_session_factory
-from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.migrate import MigrationRefused, upgrade
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"id tag {args.tag} saved")
         elif args.command == "simulate":
             return _simulate(args)
-    except (InvalidInput, NotFound) as error:
+    except (InvalidInput, NotFound, MigrationRefused) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -21,7 +21,12 @@ LOCK_KEY = {"key": MIGRATION_LOCK}
 # The newest revision in migrations/versions (tests/test_migrations.py checks it is).
 # A database already there is not handed to alembic: importing it and reading the scripts
 # would delay listening after a restart, while chargers wait to reconnect.
-HEAD_REVISION = "0021"
+HEAD_REVISION = "0022"
+
+
+class MigrationRefused(RuntimeError):
+    """A migration found data it cannot carry forward on its own, and changed nothing; its
+    message names what is in the way and what to do about it."""
 
 
 def alembic_config(database_url: str) -> Config:

@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ocpp_core.db.ci_string import folded
+
 # Stable constraint names on SQLite and PostgreSQL alike, so migrations can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -223,22 +225,28 @@ class IdTag(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# Id tags are case-insensitive (ci_string): one tag whatever its case, found by this index.
+Index("uq_id_tags_lower_id_tag", folded(IdTag.id_tag), unique=True)
+
+
 class Transaction(Base):
     __tablename__ = "transactions"
     __table_args__ = (
-        # What identifies a replayed StartTransaction (lost answer, charger retries).
-        UniqueConstraint(
+        # What identifies a replayed 1.6 StartTransaction (lost answer, charger retries).
+        # Not 2.0.1 sessions: their transactionId tells one from another, and a station
+        # whose clock stands still starts two with the same connector, tag, time and meter.
+        Index(
+            "uq_transactions_v16_start_identity",
             "charge_point_id",
             "connector_id",
             "id_tag",
             "start_time",
             "meter_start",
-            name="uq_transactions_start_identity",
+            unique=True,
+            sqlite_where=text("ocpp_transaction_id IS NULL"),
+            postgresql_where=text("ocpp_transaction_id IS NULL"),
         ),
         Index("ix_transactions_active", "charge_point_id", "stop_time"),
-        # An id tag's open session (ConcurrentTx, at every Authorize and start) without
-        # reading the tag's whole history: a fleet card has thousands of sessions.
-        Index("ix_transactions_tag_active", "id_tag", "stop_time"),
         # A 2.0.1 charger's transactionId names one session of that charger.
         Index(
             "uq_transactions_ocpp_transaction_id",
@@ -289,6 +297,12 @@ class Transaction(Base):
     # and energy stay either way.
     meter_values_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     meter_values_pruned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+# An id tag's open session (ConcurrentTx, at every Authorize and start) without reading the
+# tag's whole history (a fleet card has thousands of sessions), in whatever case the charger
+# spelled it (ci_string).
+Index("ix_transactions_tag_lower_active", folded(Transaction.id_tag), Transaction.stop_time)
 
 
 class MeterValue(Base):

@@ -1,4 +1,5 @@
-"""Id tags: the authorisation table and the IdTagInfo answers derived from it."""
+"""Id tags: the authorisation table and the IdTagInfo answers derived from it. A tag is
+one tag whatever its case (OCPP's CiString): found by `ci_string.same_tag`."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, exists, func, literal_column, select
+from sqlalchemy import Row, Select, String, bindparam, exists, func, literal_column, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db.ci_string import same_tag
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import IdTag, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
@@ -43,7 +46,7 @@ class IdTagPage:
 def _last_used(id_tag: Any) -> Any:
     return (
         select(func.max(Transaction.start_time))
-        .where(Transaction.id_tag == id_tag)
+        .where(same_tag(Transaction.id_tag, id_tag))
         .scalar_subquery()
         .label("last_used")
     )
@@ -52,8 +55,20 @@ def _last_used(id_tag: Any) -> Any:
 def _in_session(id_tag: Any) -> Any:
     return (
         exists()
-        .where(Transaction.id_tag == id_tag, Transaction.stop_time.is_(None))
+        .where(same_tag(Transaction.id_tag, id_tag), Transaction.stop_time.is_(None))
         .label("in_session")
+    )
+
+
+def _find(id_tag: str) -> Select[tuple[IdTag]]:
+    return select(IdTag).where(same_tag(IdTag.id_tag, id_tag))
+
+
+def spelled_otherwise(id_tag: str, stored: str) -> str:
+    """Why `id_tag` cannot be added: the tag `stored` is the same one."""
+    return (
+        f"id tag {id_tag!r} exists already as {stored!r} (id tags are case-insensitive): "
+        f"change or delete {stored!r}"
     )
 
 
@@ -78,25 +93,37 @@ class IdTagService:
         parent_id_tag: str | None = None,
         blocked: bool = False,
     ) -> IdTagView:
-        """Create or replace an id tag."""
+        """Create or replace an id tag. The same tag in another case is refused: it is
+        that tag (OCPP compares them case-insensitively), to be changed as it is spelled."""
         if id_tag is None:  # the column is NOT NULL: a database error (500) otherwise
             raise InvalidInput("id_tag must be given")
         _check_tag("id_tag", id_tag)
         _check_tag("parent_id_tag", parent_id_tag)
-        async with self._sessions.begin() as session:
-            tag = await session.get(IdTag, id_tag)
-            if tag is None:
-                tag = IdTag(id_tag=id_tag)
-                session.add(tag)
-            tag.expiry_date = expiry_date
-            tag.parent_id_tag = parent_id_tag
-            tag.blocked = blocked
-            tag.updated_at = utcnow()
+        for attempt in (1, 2):
+            try:
+                async with self._sessions.begin() as session:
+                    tag = await session.scalar(_find(id_tag))
+                    if tag is not None and tag.id_tag != id_tag:
+                        raise InvalidInput(spelled_otherwise(id_tag, tag.id_tag))
+                    if tag is None:
+                        tag = IdTag(id_tag=id_tag)
+                        session.add(tag)
+                    tag.expiry_date = expiry_date
+                    tag.parent_id_tag = parent_id_tag
+                    tag.blocked = blocked
+                    tag.updated_at = utcnow()
+                break
+            except IntegrityError:
+                # Added meanwhile by another request, in this spelling or another: the
+                # second attempt replaces it, or says how it is spelled.
+                if attempt == 2:
+                    raise
         return IdTagView(id_tag, parent_id_tag, expiry_date, blocked)
 
     async def delete(self, id_tag: str) -> None:
+        """Delete the tag `id_tag` names, in whatever case."""
         async with self._sessions.begin() as session:
-            tag = await session.get(IdTag, id_tag)
+            tag = await session.scalar(_find(id_tag))
             if tag is None:
                 raise NotFound(f"id tag {id_tag!r} does not exist")
             await session.delete(tag)
@@ -104,9 +131,10 @@ class IdTagService:
     async def list(self) -> list[IdTagView]:
         return (await self.search()).tags
 
-    async def exists(self, id_tag: str) -> bool:
+    async def spelling(self, id_tag: str) -> str | None:
+        """How the tag `id_tag` names (in whatever case) is stored; None if there is none."""
         async with self._sessions() as session:
-            return await session.get(IdTag, id_tag) is not None
+            return await session.scalar(select(IdTag.id_tag).where(same_tag(IdTag.id_tag, id_tag)))
 
     async def search(
         self, text: str | None = None, limit: int | None = None, offset: int = 0
@@ -188,10 +216,12 @@ def info_of(facts: Row[Any]) -> IdTagInfo:
 TAGS = IdTag.__table__
 _TRANSACTIONS = Transaction.__table__
 _ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
+# The tag asked about, in the case the charger sent it.
+ID_TAG = bindparam("id_tag", type_=String())
 _ACTIVE = (
     exists()
     .where(
-        _TRANSACTIONS.c.id_tag == bindparam("id_tag"),
+        same_tag(_TRANSACTIONS.c.id_tag, ID_TAG),
         _TRANSACTIONS.c.stop_time.is_(None),
         ~(
             (_TRANSACTIONS.c.id == bindparam("ignore"))
@@ -200,7 +230,7 @@ _ACTIVE = (
     )
     .correlate(None)
 )
-TAG_ROW = _ONE_ROW.outerjoin(TAGS, TAGS.c.id_tag == bindparam("id_tag"))
+TAG_ROW = _ONE_ROW.outerjoin(TAGS, same_tag(TAGS.c.id_tag, ID_TAG))
 
 
 def tag_facts(*more: Any) -> Select[Any]:

@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from ocpp_core.db.bulk import BulkInsert, Prepared
+from ocpp_core.db.ci_string import same_tag
 from ocpp_core.db.models import Reservation, Transaction, TransactionEvent, utcnow
 from ocpp_core.events import EventBus
 from ocpp_core.payload_keys import camel_keys
-from ocpp_core.services.id_tags import TAG_ROW, TAGS, IdTagInfo, IdTagService, info_of
+from ocpp_core.services.id_tags import ID_TAG, TAG_ROW, TAGS, IdTagInfo, IdTagService, info_of
 from ocpp_core.services.registration import Registration
 from ocpp_core.services.transactions import (
     ENERGY_REGISTER,
@@ -151,7 +152,7 @@ _OTHER = _TX.alias("other_session")
 _TOKEN_ELSEWHERE = (
     exists()
     .where(
-        _OTHER.c.id_tag == bindparam("id_tag"),
+        same_tag(_OTHER.c.id_tag, ID_TAG),
         _OTHER.c.stop_time.is_(None),
         _OTHER.c.id != func.coalesce(_TX.c.id, 0),
     )

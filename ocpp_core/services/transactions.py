@@ -13,11 +13,19 @@ from sqlalchemy import Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.bulk import BulkInsert
+from ocpp_core.db.ci_string import same_tag
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.frames import INT32_MAX
-from ocpp_core.services.id_tags import TAG_ROW, IdTagInfo, IdTagService, info_of, tag_facts
+from ocpp_core.services.id_tags import (
+    ID_TAG,
+    TAG_ROW,
+    IdTagInfo,
+    IdTagService,
+    info_of,
+    tag_facts,
+)
 from ocpp_core.services.registration import Registration
 from ocpp_core.timeutil import parse_datetime
 
@@ -125,7 +133,7 @@ def filtered(query: Select, filters: TransactionFilter) -> Select:
         if filters.partial:
             query = query.where(Transaction.id_tag.icontains(filters.id_tag, autoescape=True))
         else:
-            query = query.where(Transaction.id_tag == filters.id_tag)
+            query = query.where(same_tag(Transaction.id_tag, filters.id_tag))
     if filters.active is True:
         query = query.where(Transaction.stop_time.is_(None))
     elif filters.active is False:
@@ -448,7 +456,10 @@ _TX = Transaction.__table__
 _OWNERS = select(_TX.c.id, _TX.c.charge_point_id, _TX.c.stop_time, _TX.c.flags).where(
     _TX.c.id.in_(bindparam("ids", expanding=True))
 )
+# A replay sends the tag as it did the first time: compared exactly, on the index of 1.6
+# sessions (uq_transactions_v16_start_identity, whose condition the query repeats).
 _START_IDENTITY = select(_TX.c.id).where(
+    _TX.c.ocpp_transaction_id.is_(None),
     _TX.c.charge_point_id == bindparam("charge_point_id"),
     _TX.c.connector_id == bindparam("connector_id"),
     _TX.c.id_tag == bindparam("id_tag"),
@@ -484,7 +495,7 @@ _RESERVED = select(_RESERVATIONS.c.id).where(
 _RESERVATION_BY_ID = _RESERVED.where(_RESERVATIONS.c.id == bindparam("reservation_id")).limit(1)
 _RESERVATION_BY_TAG = _RESERVED.where(
     _RESERVATIONS.c.connector_id == bindparam("connector_id"),
-    _RESERVATIONS.c.id_tag == bindparam("id_tag"),
+    same_tag(_RESERVATIONS.c.id_tag, ID_TAG),
 ).limit(1)
 _USE_RESERVATION = (
     update(_RESERVATIONS)

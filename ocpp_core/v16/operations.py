@@ -122,8 +122,8 @@ async def _check_local_list(
         raise InvalidInput("list_version must be at least 1 (0 and -1 are reserved)")
     entries = request.get("local_authorization_list") or []
     tags = [entry["id_tag"] for entry in entries]
-    if len(tags) != len(set(tags)):
-        raise InvalidInput("local_authorization_list names an id tag twice")
+    if len(tags) != len({tag.lower() for tag in tags}):  # id tags are case-insensitive
+        raise InvalidInput("local_authorization_list names an id tag twice (in any case)")
     if request["update_type"] == "Full" and any("id_tag_info" not in entry for entry in entries):
         raise InvalidInput("a Full update needs id_tag_info for every entry")
 

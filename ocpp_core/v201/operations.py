@@ -114,8 +114,8 @@ async def _check_local_list(
     if request["version_number"] < 1:
         raise InvalidInput("version_number must be at least 1")
     tokens = [e["id_token"]["id_token"] for e in request.get("local_authorization_list") or []]
-    if len(tokens) != len(set(tokens)):
-        raise InvalidInput("local_authorization_list names an id token twice")
+    if len(tokens) != len({token.lower() for token in tokens}):  # case-insensitive
+        raise InvalidInput("local_authorization_list names an id token twice (in any case)")
 
 
 async def _check_location(

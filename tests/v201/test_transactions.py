@@ -522,3 +522,23 @@ async def test_events_of_any_number_of_samples_are_stored_whole(client, connect)
         assert len(values) == 3 * (count + 1) + 2
         voltages = sorted(int(v["value"]) for v in values if v["measurand"] == "Voltage")
         assert voltages == sorted([*range(200, 200 + count)] * 2 + [*range(200, 202 + count)])
+
+
+async def test_two_transactions_of_the_same_start_are_two_sessions(client, connect) -> None:
+    """A station whose clock does not move (reset to its build date at every power-up)
+    starts two transactions on the same connector, with the same token, at the same time
+    and the same meter reading: they differ by transactionId alone. Both are sessions,
+    each Started is answered; the 1.6 rule that calls such a second start a retry of the
+    first is no 2.0.1 rule."""
+    await add_tag(client, "TAG1")
+    cp = await station(connect, "CS1")
+    t0 = recent()
+
+    assert await cp.result("TransactionEvent", started("TX-1", t0, token="TAG1")) == ACCEPTED
+    await cp.result("TransactionEvent", ended("TX-1", t0, 1, energy=1000))
+    frame = await cp.call("TransactionEvent", started("TX-2", t0, token="TAG1"))
+    assert frame[0] == 3, f"the second transaction's Started was refused: {frame}"
+    assert frame[2] == ACCEPTED
+    listed = await sessions(client, "CS1")
+    starts = sorted((t["ocpp_transaction_id"], t["start_time"], t["meter_start"]) for t in listed)
+    assert starts == [("TX-1", iso(t0), 1000), ("TX-2", iso(t0), 1000)]

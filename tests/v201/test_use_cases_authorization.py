@@ -48,6 +48,49 @@ async def test_C01_authorize_accepted_invalid_blocked_expired(client, connect) -
     assert await api_get(client, "/api/transactions?charge_point_id=C01") == []
 
 
+async def test_C01_id_tokens_are_case_insensitive(client, connect) -> None:
+    """C01: idToken is a CiString36, compared case-insensitively. Authorize and
+    TransactionEvent find the stored token whatever case the station sends (the answer is
+    its status: Accepted with its group and expiry, or Blocked), the token in a session is
+    that token in any case (ConcurrentTx), and the session keeps the station's spelling."""
+    expiry = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    await add_tag(client, "04A1B2C3D4", expiry_date=iso(expiry), parent_id_tag="C01-GROUP")
+    await add_tag(client, "C01-Blocked", blocked=True)
+    cp = await station(connect, "C01-CASE", evses=2)
+
+    accepted = await authorize(cp, "04a1b2c3d4")
+    assert accepted["status"] == "Accepted"
+    assert accepted["groupIdToken"]["idToken"] == "C01-GROUP"
+    assert datetime.fromisoformat(accepted["cacheExpiryDateTime"]) == expiry
+    assert (await authorize(cp, "c01-BLOCKED"))["status"] == "Blocked"
+
+    t0 = recent()
+    answer = await cp.result("TransactionEvent", started("TX-CASE-1", t0, token="04a1b2c3d4"))
+    assert answer["idTokenInfo"]["status"] == "Accepted"
+    other = started("TX-CASE-2", t0, token="04A1B2C3D4", evse=2)
+    answer = await cp.result("TransactionEvent", other)
+    assert answer["idTokenInfo"]["status"] == "ConcurrentTx"
+    # Authorize answers the token's own status, in a session or not.
+    assert (await authorize(cp, "04A1b2C3d4"))["status"] == "Accepted"
+    blocked = started("TX-CASE-3", t0, token="C01-BLOCKED", evse=None)
+    assert (await cp.result("TransactionEvent", blocked))["idTokenInfo"]["status"] == "Blocked"
+
+    sessions = await api_get(client, "/api/transactions?charge_point_id=C01-CASE")
+    spelled = sorted((tx["ocpp_transaction_id"], tx["id_tag"]) for tx in sessions)
+    assert spelled == [
+        ("TX-CASE-1", "04a1b2c3d4"),
+        ("TX-CASE-2", "04A1B2C3D4"),
+        ("TX-CASE-3", "C01-BLOCKED"),
+    ]
+    [tag] = await api_get(client, "/api/id-tags?q=04a1&usage=true")
+    assert (tag["id_tag"], tag["in_session"]) == ("04A1B2C3D4", True)
+    # The first one ended, the token has no open session but the second's own.
+    await cp.result("TransactionEvent", ended("TX-CASE-1", t0 + timedelta(minutes=1), 1))
+    again = event("Updated", 1, "TX-CASE-2", t0 + timedelta(minutes=2), "Authorized", evse=2)
+    again["idToken"] = token("04a1B2c3D4")
+    assert (await cp.result("TransactionEvent", again))["idTokenInfo"]["status"] == "Accepted"
+
+
 async def test_C02_authorization_using_a_start_button(client, connect) -> None:
     """C02: a transaction started with the station's start button carries an idToken of type
     NoAuthorization: there is nothing to look up, it is Accepted and the session is recorded

@@ -81,10 +81,13 @@ async def add_id_tag(request: web.Request) -> web.Response:
     }
     if not id_tag:
         return await _page(request, Message("Give the id tag.", "error"), values, 400)
-    if await request.app[SERVICES].id_tags.exists(id_tag):
+    stored = await request.app[SERVICES].id_tags.spelling(id_tag)
+    if stored is not None:
+        # Id tags are case-insensitive: "abc" is the tag "ABC".
+        spelled = "" if stored == id_tag else f" as {stored} (id tags are case-insensitive)"
         return await _page(
             request,
-            Message(f"Id tag {id_tag} exists already: edit it below.", "error"),
+            Message(f"Id tag {id_tag} exists already{spelled}: edit it below.", "error"),
             values,
             400,
         )
@@ -98,9 +101,10 @@ async def add_id_tag(request: web.Request) -> web.Response:
 
 async def update_id_tag(request: web.Request) -> web.Response:
     await require_role(request, "operator")
-    id_tag = request.match_info["id_tag"]
-    if not await request.app[SERVICES].id_tags.exists(id_tag):
-        return await _page(request, Message(f"Id tag {id_tag} does not exist.", "error"), None, 404)
+    asked = request.match_info["id_tag"]
+    id_tag = await request.app[SERVICES].id_tags.spelling(asked)
+    if id_tag is None:
+        return await _page(request, Message(f"Id tag {asked} does not exist.", "error"), None, 404)
     try:
         await _save(request, id_tag, await request.post())
     except InvalidInput as error:
