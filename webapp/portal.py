@@ -15,6 +15,7 @@ from webapp import assets, presentation
 from webapp.auth import secure_session_cookie, session_storage
 from webapp.keys import SETTINGS, SSE_STREAMS
 from webapp.views import (
+    bulk_operations,
     charge_points,
     dashboard,
     device_model,
@@ -119,6 +120,8 @@ def setup(app: web.Application) -> None:
     r.add_post(
         "/charge-points/{charge_point_id}/remove", charge_points.remove, name="remove_charge_point"
     )
+    r.add_get("/operations", bulk_operations.bulk_page, name="bulk_operations")
+    r.add_post("/operations", bulk_operations.bulk_operation)
     r.add_get("/transactions", transactions.transactions_page, name="transactions")
     r.add_get("/transactions.csv", transactions.transactions_csv, name="transactions_csv")
     r.add_get("/transactions/{transaction_id}", transactions.transaction_page, name="transaction")
