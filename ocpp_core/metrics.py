@@ -49,6 +49,9 @@ class Scraped:
     sse_subscribers: int
     active_sessions: int | None
     energy_wh: float | None
+    # Webhook deliveries not yet delivered and given up on (the whole database).
+    webhook_deliveries_pending: int | None = None
+    webhook_deliveries_failed: int | None = None
 
 
 class Metrics:
@@ -191,4 +194,17 @@ class _ScrapedCollector(Collector):
                 "Wh delivered in stopped sessions, meterStop - meterStart where not below "
                 "it (the whole database, not this instance)",
                 value=values.energy_wh,
+            )
+        if values.webhook_deliveries_pending is not None:
+            yield GaugeMetricFamily(
+                "voltaro_webhook_deliveries_pending",
+                "Webhook deliveries waiting for a first try or a retry (the whole database)",
+                value=values.webhook_deliveries_pending,
+            )
+        if values.webhook_deliveries_failed is not None:
+            yield GaugeMetricFamily(
+                "voltaro_webhook_deliveries_failed",
+                "Webhook deliveries given up on after their attempts or age, kept until "
+                "retention prunes them (the whole database)",
+                value=values.webhook_deliveries_failed,
             )

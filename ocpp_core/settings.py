@@ -72,6 +72,20 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _seconds(env: dict[str, str], name: str, default: float, minimum: float) -> float:
+    """A duration in seconds, fractions allowed."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value >= minimum or value == float("inf"):
+        raise SettingsError(f"{name} must be at least {minimum:g} seconds, got {raw}")
+    return value
+
+
 # A hundred years: the longest retention a cut-off date can be computed for safely.
 MAX_RETAIN_DAYS = 36_500
 
@@ -147,7 +161,17 @@ class Settings:
     retain_status_history_days: int = 90
     retain_journal_days: int = 180
     retain_audit_days: int = 365
+    # The events outbox (`/api/events` replays it, webhooks are sent from it): days kept
+    # once every webhook's delivery of an event is done.
+    retain_events_days: int = 7
     prune_interval: int = 3600
+    # Webhooks: a delivery is tried again after `webhook_retry_seconds`, doubling each time
+    # (at most an hour apart), until a 2xx answer; after `webhook_max_attempts` tries or
+    # `webhook_max_age` seconds it is marked failed. Each try waits `webhook_timeout`.
+    webhook_retry_seconds: float = 10.0
+    webhook_max_attempts: int = 12
+    webhook_max_age: float = 86_400.0
+    webhook_timeout: float = 10.0
     # Several instances on one PostgreSQL: an instance silent for this long is dead, and
     # the charge points it held show as not connected.
     instance_ttl: float = 30.0
@@ -265,6 +289,11 @@ class Settings:
             retain_status_history_days=_days(env, "RETAIN_STATUS_HISTORY_DAYS", 90),
             retain_journal_days=_days(env, "RETAIN_JOURNAL_DAYS", 180),
             retain_audit_days=_days(env, "RETAIN_AUDIT_DAYS", 365),
+            retain_events_days=_days(env, "RETAIN_EVENTS_DAYS", 7),
+            webhook_retry_seconds=_seconds(env, "WEBHOOK_RETRY_SECONDS", 10.0, minimum=0.01),
+            webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 12),
+            webhook_max_age=_seconds(env, "WEBHOOK_MAX_AGE", 86_400.0, minimum=1),
+            webhook_timeout=_seconds(env, "WEBHOOK_TIMEOUT", 10.0, minimum=0.1),
             prune_interval=_int(env, "PRUNE_INTERVAL", 3600, minimum=0),
             instance_ttl=float(_int(env, "INSTANCE_TTL", 30, minimum=3)),
             admin_user=env.get("ADMIN_USER") or None,

@@ -47,9 +47,17 @@ RETAIN = {
     "RETAIN_STATUS_HISTORY_DAYS": "90",
     "RETAIN_JOURNAL_DAYS": "180",
     "RETAIN_AUDIT_DAYS": "365",
+    "RETAIN_EVENTS_DAYS": "7",
 }
 FOREVER = dict.fromkeys(RETAIN, "0")
-TABLES = ("ocpp_messages", "meter_values", "status_notifications", "operations", "audit_log")
+TABLES = (
+    "ocpp_messages",
+    "meter_values",
+    "status_notifications",
+    "operations",
+    "audit_log",
+    "events",
+)
 LINE = re.compile(
     r"^(?P<table>\w+): (?P<verb>would remove|removed) (?P<rows>\d+) rows"
     r"(?: of (?P<sessions>\d+) sessions closed| stored) before (?P<cutoff>\S+) "
@@ -227,7 +235,7 @@ async def test_db_prune_removes_only_what_is_older_and_a_dry_run_says_the_same(
     assert out.splitlines()[0] == "dry run: nothing is removed"
     dry = report(out)
     expected = {"ocpp_messages": 2500, "meter_values": 6, "status_notifications": 3,
-                "operations": 2, "audit_log": 2}  # fmt: skip
+                "operations": 2, "audit_log": 2, "events": 0}  # fmt: skip
     assert {t: int(r["rows"]) for t, r in dry.items()} == expected, out
     assert {r["verb"] for r in dry.values()} == {"would remove"}
     assert dry["ocpp_messages"]["batches"] == "3"  # 1,000 + 1,000 + 500

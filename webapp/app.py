@@ -18,7 +18,7 @@ from ocpp_core.events import EventBus
 from ocpp_core.metrics import Metrics
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
-from webapp import api, api_tokens, portal
+from webapp import api, api_events, api_tokens, api_webhooks, portal
 from webapp.auth import api_write_guard
 from webapp.client_address import TrustedProxies
 from webapp.error_pages import portal_error_pages
@@ -43,6 +43,7 @@ from webapp.ocpp_route import ocpp_socket
 from webapp.security_headers import add_security_headers
 from webapp.throttle import Throttle
 from webapp.views import health, metrics
+from webapp.webhook_delivery import DeliveryWorker
 
 LOGGER = logging.getLogger(__name__)
 
@@ -78,9 +79,12 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         log_writer = asyncio.create_task(services.message_log.run())
         services.budget.start()
         services.retention.start()
+        deliveries = DeliveryWorker(services.webhooks, app[BUS], settings.webhook_timeout)
+        deliveries.start()
         try:
             yield
         finally:
+            await deliveries.stop()
             await services.retention.stop()
             await services.budget.stop()
             await cluster.stop()
@@ -153,5 +157,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/metrics", metrics.metrics, name="metrics")
     api.add_routes(app)
     api_tokens.add_routes(app)
+    api_events.add_routes(app)
+    api_webhooks.add_routes(app)
     portal.setup(app)
     return app

@@ -27,6 +27,7 @@ from webapp.views import (
     tokens,
     transactions,
     users,
+    webhooks,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,3 +149,13 @@ def setup(app: web.Application) -> None:
     r.add_get("/tokens", tokens.tokens_page, name="tokens")
     r.add_post("/tokens", tokens.create_token)
     r.add_post("/tokens/{token_id}/revoke", tokens.revoke_token, name="revoke_token")
+    r.add_get("/webhooks", webhooks.webhooks_page, name="webhooks")
+    r.add_post("/webhooks", webhooks.create_webhook)
+    r.add_get("/webhooks/{webhook_id}", webhooks.webhook_page, name="webhook")
+    r.add_post("/webhooks/{webhook_id}/active", webhooks.toggle_webhook, name="webhook_active")
+    r.add_post("/webhooks/{webhook_id}/delete", webhooks.delete_webhook, name="delete_webhook")
+    r.add_post(
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        webhooks.retry_delivery,
+        name="retry_webhook_delivery",
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from ocpp_core.db import bulk, sqlite_loop
+from ocpp_core.db import bulk, outbox, sqlite_loop
 
 T = TypeVar("T")
 
@@ -104,4 +104,6 @@ async def once_more_if_reconnected(transaction: Callable[[], Awaitable[T]]) -> T
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose transactions write the events recorded in them (`outbox`)."""
+    assert outbox.OUTBOX_LOCK  # its listeners are installed on import
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db import outbox
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.events import EventBus
 from ocpp_core.metrics import Metrics
@@ -15,6 +16,7 @@ from ocpp_core.services.budget import StorageBudget
 from ocpp_core.services.charge_points import ChargePointService
 from ocpp_core.services.deviations import DeviationService
 from ocpp_core.services.device_model import DeviceModelService
+from ocpp_core.services.event_log import EVENTS_WRITTEN, EventLog
 from ocpp_core.services.fleet import FleetService
 from ocpp_core.services.id_tags import IdTagService
 from ocpp_core.services.message_log import MessageLog
@@ -26,6 +28,7 @@ from ocpp_core.services.transaction_events import TransactionEventService
 from ocpp_core.services.transaction_totals import TransactionTotals
 from ocpp_core.services.transactions import TransactionService
 from ocpp_core.services.users import UserService
+from ocpp_core.services.webhooks import WebhookService
 from ocpp_core.settings import Settings
 
 
@@ -49,6 +52,9 @@ class Services:
     device_model: DeviceModelService
     notifications: NotificationService
     fleet: FleetService
+    # Events outbox and webhooks
+    event_log: EventLog
+    webhooks: WebhookService
     # Not a service: what the handlers and the group commit count, for /metrics.
     metrics: Metrics
 
@@ -71,6 +77,8 @@ class Services:
         id_tags = IdTagService(sessions, writes)
         registration = Registration(writes, settings.unknown_charge_points)
         budget = StorageBudget(sessions, settings)
+        # After a commit that wrote events: readers here and on the other instances look.
+        outbox.notify(sessions, lambda highest: bus.publish(EVENTS_WRITTEN, "", last_id=highest))
         return cls(
             charge_points=ChargePointService(sessions, bus, settings, registration, budget),
             id_tags=id_tags,
@@ -91,5 +99,7 @@ class Services:
             device_model=DeviceModelService(sessions, bus, registration),
             notifications=NotificationService(sessions, bus, registration, budget),
             fleet=FleetService(sessions),
+            event_log=EventLog(sessions),
+            webhooks=WebhookService(sessions, settings),
             metrics=metrics,
         )

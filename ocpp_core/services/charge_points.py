@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core import versions
+from ocpp_core.db import outbox
 from ocpp_core.db.models import (
     ChargePoint,
     Connector,
@@ -234,6 +235,23 @@ class StatusWrite:
             _CONNECTOR_UPSERT(session),
             [item._connector_row(now) for item in items],
         )
+        for item in items:
+            row = item.row
+            # 2.0.1 statuses name their EVSE, as the bus's events do.
+            where = {"evse_id": row["evse_id"]} if row["evse_id"] else {}
+            fields = {
+                "connector_id": row["connector_id"],
+                "status": row["status"],
+                "error_code": row["error_code"],
+                "info": row["info"],
+                "vendor_error_code": row["vendor_error_code"],
+                "timestamp": row["timestamp"],
+                **where,
+            }
+            charge_point_id = str(row["charge_point_id"])
+            outbox.record(session, "status", charge_point_id, **fields)
+            if row["status"] == "Faulted":
+                outbox.record(session, "fault", charge_point_id, **fields)
         return [None] * len(items)
 
     def _connector_row(self, now: datetime) -> dict[str, object]:
@@ -326,7 +344,18 @@ class BootWrite:
             known = [_by_id(row) for row in rows if row["id"] in statuses]
             if known:
                 await session.execute(_UPDATE_BY_ID, known)
-        return [statuses.get(item.charge_point_id, "Rejected") for item in items]
+        answers = [statuses.get(item.charge_point_id, "Rejected") for item in items]
+        for item, status in zip(items, answers, strict=True):
+            outbox.record(
+                session,
+                "boot",
+                item.charge_point_id,
+                registration_status=status,
+                vendor=item.info.vendor,
+                model=item.info.model,
+                firmware_version=item.info.firmware_version,
+            )
+        return answers
 
 
 async def _registration_statuses(session: AsyncSession, ids: list[str]) -> dict[str, str]:
@@ -411,6 +440,8 @@ class SeenWrite:
                 for item in items
             ],
         )  # fmt: skip
+        for item in items:
+            _record_connected(session, item.charge_point_id, item.ocpp_version)
         return [None] * len(items)
 
 
@@ -435,7 +466,17 @@ class DisconnectWrite:
                 for item in items
             ],
         )  # fmt: skip
+        for item in items:
+            outbox.record(
+                session, "disconnected", item.charge_point_id, last_seen_at=item.last_message_at
+            )
         return [None] * len(items)
+
+
+def _record_connected(session: AsyncSession, charge_point_id: str, version: str | None) -> None:
+    """Admitted: `connected_at` is written with this event. (An upgrade that then fails
+    is rare, and the charge point's record says `connected` just as this does.)"""
+    outbox.record(session, "connected", charge_point_id, ocpp_version=version)
 
 
 @dataclass(frozen=True)
@@ -523,6 +564,10 @@ class AdmissionCheck:
             await session.execute(_REGISTER, registered)
         if seen:
             await session.execute(_NOTE_SEEN, seen)
+        for row in registered:
+            _record_connected(session, str(row["id"]), str(row["ocpp_version"]))
+        for row in seen:
+            _record_connected(session, str(row["seen_id"]), str(row["seen_version"]))
         return results
 
     def _unknown(self) -> _AdmissionFacts | None:
@@ -889,6 +934,7 @@ class ChargePointService:
             elif kind in ("firmware", "signed_firmware"):
                 cp.firmware_status, cp.firmware_status_at = status, now
             session.add(StatusReport(charge_point_id=charge_point_id, kind=kind, status=status))
+            outbox.record(session, f"{kind}_status", charge_point_id, status=status)
 
         await self._writes.run(work)
         self._bus.publish(f"{kind}_status", charge_point_id, status=status)
@@ -904,6 +950,14 @@ class ChargePointService:
                     timestamp=timestamp,
                     tech_info=bounded(tech_info),
                 )
+            )
+            outbox.record(
+                session,
+                "security_event",
+                charge_point_id,
+                type=type,
+                timestamp=timestamp,
+                tech_info=bounded(tech_info),
             )
 
         await self._registration.run(charge_point_id, work)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db import outbox
 from ocpp_core.db.models import (
     ChargePoint,
     ChargePointConnection,
@@ -64,6 +65,23 @@ class InstanceService:
         """Forget dead instances (with their connections) and stale large messages."""
         now = utcnow()
         async with self._sessions.begin() as session:
+            # Their charge points' disconnection goes in the outbox with the rows that
+            # said they were connected (RETURNING: an instance reaping at the same time
+            # finds them gone, and records nothing twice).
+            dead = select(Instance.id).where(Instance.expires_at < now)
+            gone = await session.execute(
+                delete(ChargePointConnection)
+                .where(ChargePointConnection.instance_id.in_(dead))
+                .returning(ChargePointConnection.charge_point_id, ChargePointConnection.instance_id)
+            )
+            for charge_point_id, instance_id in gone:
+                outbox.record(
+                    session,
+                    "disconnected",
+                    charge_point_id,
+                    instance=instance_id,
+                    reason="instance gone",
+                )
             await session.execute(delete(Instance).where(Instance.expires_at < now))
             await session.execute(
                 delete(ClusterMessage).where(ClusterMessage.created_at < now - self._ttl * 2)

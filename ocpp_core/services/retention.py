@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Table, and_, case, delete, func, or_, select, text, update
+from sqlalchemy import Column, Table, and_, case, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import (
@@ -31,8 +31,11 @@ from ocpp_core.db.models import (
     MeterValue,
     OcppMessage,
     Operation,
+    OutboxEvent,
     StatusNotification,
     Transaction,
+    Webhook,
+    WebhookDelivery,
     utcnow,
 )
 from ocpp_core.settings import Settings
@@ -103,6 +106,7 @@ class Retention:
         self._interval = settings.prune_interval
         self._postgres = settings.database_url.startswith("postgresql")
         self._meter_values_days = settings.retain_meter_values_days
+        self._events_days = settings.retain_events_days
         self._by_age = {
             rule.name: rule
             for rule in (
@@ -174,9 +178,12 @@ class Retention:
             StatusNotification.__tablename__,
             Operation.__tablename__,
             AuditEntry.__tablename__,
+            OutboxEvent.__tablename__,
         ):
             if name == METER_VALUES:
                 results.append(await self._prune_meter_values(now, dry_run))
+            elif name == OutboxEvent.__tablename__:
+                results.append(await self._prune_events(now, dry_run))
             else:
                 results.append(await self._prune_by_age(self._by_age[name], now, dry_run))
         return results
@@ -216,6 +223,62 @@ class Retention:
             after = last
             await self._step(old)
         return Pruned(rule.name, rule.setting, rule.days, cutoff, removed, batches)
+
+    # --- the events outbox ------------------------------------------------------------
+
+    async def _prune_events(self, now: datetime, dry_run: bool) -> Pruned:
+        """Events older than RETAIN_EVENTS_DAYS go, with their deliveries and tries,
+        unless a delivery of theirs is still pending or an active webhook has not had
+        them fanned out yet: nothing owed to a receiver is pruned."""
+        setting, table = "RETAIN_EVENTS_DAYS", OutboxEvent.__table__
+        if self._events_days <= 0:
+            return Pruned(table.name, setting, 0, None)
+        cutoff = now - timedelta(days=self._events_days)
+        owed = exists().where(
+            WebhookDelivery.event_id == table.c.id, WebhookDelivery.status == "pending"
+        )
+        removed = batches = 0
+        after = 0
+        while not self._stopping:
+            window = (
+                select(table.c.id, table.c.created_at)
+                .where(table.c.id > after)
+                .order_by(table.c.id)
+                .limit(self._batch)
+                .subquery()
+            )
+            summary = select(
+                func.max(window.c.id),
+                func.count(),
+                func.coalesce(func.sum(case((window.c.created_at < cutoff, 1), else_=0)), 0),
+            )
+            async with self._sessions.begin() as session:
+                last, seen, aged = (await session.execute(summary)).one()
+                if not seen:
+                    break
+                old = aged
+                fanned_out = await session.scalar(
+                    select(func.min(Webhook.last_event_id)).where(Webhook.active.is_(True))
+                )
+                prunable = [table.c.id > after, table.c.id <= last, table.c.created_at < cutoff]
+                prunable.append(~owed)
+                if fanned_out is not None:
+                    prunable.append(table.c.id <= fanned_out)
+                if old and dry_run:
+                    old = await session.scalar(
+                        select(func.count()).select_from(table).where(*prunable)
+                    )
+                elif old:
+                    # Their deliveries and tries go with them (ON DELETE CASCADE).
+                    old = (await session.execute(delete(table).where(*prunable))).rowcount
+            removed += old
+            batches += 1 if old else 0
+            # Ids follow time: a batch with nothing old in it has nothing old after it.
+            if not aged or seen < self._batch:
+                break
+            after = last
+            await self._step(old)
+        return Pruned(table.name, setting, self._events_days, cutoff, removed, batches)
 
     # --- closed sessions' samples -----------------------------------------------------
 

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, exists, func, insert, literal_column, select, 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from ocpp_core.db import outbox
 from ocpp_core.db.bulk import BulkInsert, Prepared
 from ocpp_core.db.ci_string import same_tag
 from ocpp_core.db.models import Reservation, Transaction, TransactionEvent, utcnow
@@ -534,6 +535,38 @@ def _has_gap(session: Session, keys: dict[str, Any], tx: _Session, seq_no: int) 
     return low == 0 and high - low + 1 > count + 1
 
 
+def _record(
+    session: AsyncSession, charge_point_id: str, event: dict[str, Any], outcome: dict[str, Any]
+) -> None:
+    """The session's start and end, in the outbox with the event that made them."""
+    common = {
+        "transaction_id": outcome.get("transaction_id"),
+        "ocpp_transaction_id": event["transaction_info"]["transaction_id"],
+        "evse_id": outcome.get("evse_id"),
+        "connector_id": outcome.get("connector_id"),
+        "timestamp": event["timestamp"],
+    }
+    if outcome["started"]:
+        outbox.record(
+            session,
+            "transaction_started",
+            charge_point_id,
+            **common,
+            id_tag=outcome["id_tag"],
+            id_tag_status=outcome["id_tag_status"],
+            meter_start=outcome["meter_start"],
+        )
+    if outcome["stopped"]:
+        outbox.record(
+            session,
+            "transaction_stopped",
+            charge_point_id,
+            **common,
+            meter_stop=outcome["meter_stop"],
+            reason=outcome["reason"],
+        )
+
+
 class TransactionEventService:
     def __init__(
         self,
@@ -560,7 +593,9 @@ class TransactionEventService:
 
         async def work(session: AsyncSession) -> tuple[dict[str, Any], dict[str, Any] | None]:
             # One trip into SQLAlchemy's synchronous side for all of the event's statements.
-            return await session.run_sync(_store, charge_point_id, event, samples)
+            outcome, answer = await session.run_sync(_store, charge_point_id, event, samples)
+            _record(session, charge_point_id, event, outcome)
+            return outcome, answer
 
         outcome, answer = await self._registration.run(charge_point_id, work)
         if not outcome["stored"]:

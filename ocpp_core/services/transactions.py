@@ -12,6 +12,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 from sqlalchemy import Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocpp_core.db import outbox
 from ocpp_core.db.bulk import BulkInsert
 from ocpp_core.db.ci_string import same_tag
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
@@ -636,6 +637,17 @@ class TransactionService:
                     _USE_RESERVATION,
                     {"reservation": reservation, "transaction_id": transaction_id},
                 )
+            outbox.record(
+                session,
+                "transaction_started",
+                charge_point_id,
+                transaction_id=transaction_id,
+                connector_id=connector_id,
+                id_tag=id_tag,
+                id_tag_status=info.status,
+                meter_start=meter_start,
+                timestamp=timestamp,
+            )
             return transaction_id, info, True
 
         # Run again if the same start raced in twice: the second attempt finds the first.
@@ -738,6 +750,17 @@ class TransactionService:
                 utcnow(),
             )
             await METER_VALUE_ROWS.write(session, rows)
+            if stopped:
+                outbox.record(
+                    session,
+                    "transaction_stopped",
+                    charge_point_id,
+                    transaction_id=transaction_id,
+                    connector_id=connector_id,
+                    meter_stop=meter_stop,
+                    reason=reason or "Local",
+                    timestamp=timestamp,
+                )
             return known, stopped, connector_id, info_of(tx) if id_tag else None
 
         known, stopped, connector_id, info = await self._registration.run(charge_point_id, work)
@@ -812,6 +835,17 @@ class TransactionService:
             add_flags(tx, CLOSED_BY_OPERATOR)
             charge_point_id, connector_id = tx.charge_point_id, tx.connector_id
             view = _view(tx)
+            outbox.record(
+                session,
+                "transaction_stopped",
+                charge_point_id,
+                transaction_id=transaction_id,
+                connector_id=connector_id,
+                meter_stop=view.meter_stop,
+                reason="Other",
+                timestamp=tx.stop_time,
+                closed_by=closed_by,
+            )
         self._bus.publish(
             "transaction_stopped",
             charge_point_id,

@@ -25,6 +25,7 @@ from aiohttp_sse import EventSourceResponse, sse_response
 
 from ocpp_core.errors import NotFound
 from ocpp_core.events import Event
+from ocpp_core.services.event_log import EVENTS_WRITTEN
 from ocpp_core.services.message_log import LoggedMessage
 from ocpp_core.services.users import REVOKED
 from webapp.auth import require_role
@@ -181,7 +182,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                     # Logged out, new password or role, removed: the stream ends, and the
                     # browser's reconnection is authenticated afresh.
                     break
-                batch = [e for e in batch if e.kind != REVOKED]
+                # Not the pages' concern: accounts, and the outbox's readers' wake-up.
+                batch = [e for e in batch if e.kind not in (REVOKED, EVENTS_WRITTEN)]
                 if not batch:
                     continue
                 if charge_point_id and device_model:

@@ -27,11 +27,19 @@ async def metrics(request: web.Request) -> web.Response:
     except Exception as error:  # the other metrics matter most when the database fails
         LOGGER.warning("metrics: the sessions' totals could not be read (%s)", kind_of(error))
         totals = None
+    try:
+        async with asyncio.timeout(TOTALS_SECONDS):
+            deliveries = await services.webhooks.totals()
+    except Exception as error:
+        LOGGER.warning("metrics: the webhook deliveries could not be read (%s)", kind_of(error))
+        deliveries = None
     scraped = Scraped(
         connected=request.app[CENTRAL_SYSTEM].connected_by_version(),
         sse_subscribers=request.app[BUS].subscriber_count,
         active_sessions=totals.active_sessions if totals else None,
         energy_wh=totals.energy_wh if totals else None,
+        webhook_deliveries_pending=deliveries["pending"] if deliveries else None,
+        webhook_deliveries_failed=deliveries["failed"] if deliveries else None,
     )
     body, content_type = services.metrics.exposition(scraped, request.headers.get(hdrs.ACCEPT))
     return web.Response(body=body, headers={hdrs.CONTENT_TYPE: content_type})

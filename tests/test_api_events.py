@@ -1,0 +1,78 @@
+"""`GET /api/events` over real HTTP with real WebSocket charge points: JSON events with
+ids, resumed with Last-Event-ID (what happened meanwhile replayed from the database),
+filtered by type, refused without a login or with a bad id."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+from tests.conftest import VIEWER
+
+
+async def read_json_events(response: aiohttp.ClientResponse, count: int, timeout: float = 5):
+    """The next `count` events of the stream: (id, event name, parsed data)."""
+    events, fields = [], {}
+    async with asyncio.timeout(timeout):
+        async for raw in response.content:
+            line = raw.decode().rstrip("\r\n")
+            if line == "":
+                if "data" in fields:
+                    events.append(
+                        (fields.get("id"), fields.get("event"), json.loads(fields["data"]))
+                    )
+                    if len(events) == count:
+                        return events
+                fields = {}
+            elif ":" in line and not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+    raise AssertionError("stream ended")
+
+
+async def test_events_resume_with_last_event_id(client, connect) -> None:
+    url = client.make_url("/api/events")
+    async with aiohttp.ClientSession(headers=VIEWER) as http:
+        async with http.get(url) as stream:
+            assert stream.status == 200 and stream.content_type == "text/event-stream"
+            cp = await connect("API-EV")
+            await cp.boot()
+            await cp.status(1, "Available")
+            got = await read_json_events(stream, 3)
+        assert [name for _, name, _ in got] == ["connected", "boot", "status"]
+        for event_id, name, data in got:
+            assert data["id"] == int(event_id) and data["type"] == name
+            assert data["charge_point_id"] == "API-EV" and data["at"].endswith("Z")
+        assert got[2][2]["data"]["status"] == "Available"
+        last = got[-1][0]
+
+        # Away: what happens now is not lost.
+        await cp.status(1, "Preparing")
+        transaction_id = await cp.start(id_tag="T1")
+        await cp.status(1, "Charging")
+
+        async with http.get(url, headers={"Last-Event-ID": last}) as stream:
+            again = await read_json_events(stream, 3)
+            assert [name for _, name, _ in again] == ["status", "transaction_started", "status"]
+            assert [d["data"].get("status") for _, _, d in again] == ["Preparing", None, "Charging"]
+            assert again[1][2]["data"]["transaction_id"] == transaction_id
+            assert int(again[0][0]) > int(last)
+            # Then live, on the same stream.
+            await cp.status(1, "Finishing")
+            [(_, name, live)] = await read_json_events(stream, 1)
+            assert name == "status" and live["data"]["status"] == "Finishing"
+
+        # Only the types asked for, from the start of what is kept.
+        async with http.get(url, params={"types": "transaction_started,fault", "after": "0"}) as s:
+            [(_, name, data)] = await read_json_events(s, 1)
+            assert name == "transaction_started" and data["data"]["id_tag"] == "T1"
+
+
+async def test_events_refuse_what_they_cannot_serve(client) -> None:
+    assert (await client.get("/api/events")).status == 401
+    response = await client.get("/api/events", headers={**VIEWER, "Last-Event-ID": "abc"})
+    assert response.status == 400 and "Last-Event-ID" in (await response.json())["error"]
+    response = await client.get("/api/events", params={"types": "status,bogus"}, headers=VIEWER)
+    assert response.status == 400 and "bogus" in (await response.json())["error"]

@@ -1,0 +1,165 @@
+"""The webhook delivery worker: sends the outbox's events to the registered URLs.
+
+Every instance runs one. A round fans the new events out to deliveries, leases those due
+(`WebhookService.claim`: on PostgreSQL with SKIP LOCKED, so each is sent by one instance)
+and POSTs each with aiohttp's client, a few at a time; then it waits for the next commit
+that wrote events (here or on another instance, told on the bus), for the soonest retry,
+or `POLL_SECONDS`, whichever comes first.
+
+Each request carries the event as JSON and, for the receiver to check:
+`X-Voltaro-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact body with the webhook's
+secret; `X-Voltaro-Event-Id` (the same event is sent again after a failed try: the
+receiver may see it twice); `X-Voltaro-Event-Type`; `X-Voltaro-Timestamp`, when this
+try was sent (Unix seconds); `X-Voltaro-Delivery-Attempt`, this try's number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+
+import aiohttp
+import orjson
+
+from ocpp_core.db.models import utcnow
+from ocpp_core.events import Event, EventBus
+from ocpp_core.services.event_log import EVENTS_WRITTEN
+from ocpp_core.services.webhooks import DELIVERED, FAILED, Claimed, Outcome, WebhookService
+
+LOGGER = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Voltaro-Signature"
+EVENT_ID_HEADER = "X-Voltaro-Event-Id"
+EVENT_TYPE_HEADER = "X-Voltaro-Event-Type"
+TIMESTAMP_HEADER = "X-Voltaro-Timestamp"
+ATTEMPT_HEADER = "X-Voltaro-Delivery-Attempt"
+# Without news on the bus (a NOTIFY lost while the LISTEN connection was down, another
+# process's commit), the worker looks this often all the same.
+POLL_SECONDS = 5.0
+# Requests under way at once.
+CONCURRENCY = 10
+# What is kept of a receiver's answer that was not a 2xx, or of an error.
+MAX_ERROR = 300
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _body(claimed: Claimed) -> bytes:
+    return orjson.dumps(claimed.event.as_json())
+
+
+class DeliveryWorker:
+    def __init__(self, webhooks: WebhookService, bus: EventBus, timeout: float) -> None:
+        self._webhooks = webhooks
+        self._timeout = timeout
+        self._news = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._http: aiohttp.ClientSession | None = None
+        bus.add_listener(EVENTS_WRITTEN, self._heard)
+
+    def _heard(self, _event: Event) -> None:
+        self._news.set()
+
+    def start(self) -> None:
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            headers={"User-Agent": "Voltaro-Webhooks"},
+        )
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop after the round under way (a query cancelled half-way leaves an asyncpg
+        connection unusable), waiting at most a request's timeout for it."""
+        self._stopping = True
+        self._news.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self._timeout + 1)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        if self._http is not None:
+            await self._http.close()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._news.clear()
+            try:
+                await self.round()
+                wait = await self._until_due()
+            except Exception:
+                LOGGER.exception("webhook deliveries: a round failed; trying again")
+                wait = POLL_SECONDS
+            if self._stopping:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), wait)
+
+    async def _until_due(self) -> float:
+        due = await self._webhooks.next_due()
+        if due is None:
+            return POLL_SECONDS
+        return min(max((due - utcnow()).total_seconds(), 0.0), POLL_SECONDS)
+
+    async def round(self) -> None:
+        """Fan out, then send everything due, until nothing is."""
+        await self._webhooks.fan_out()
+        while not self._stopping and (claimed := await self._webhooks.claim()):
+            gate = asyncio.Semaphore(CONCURRENCY)
+            await asyncio.gather(*(self._deliver(one, gate) for one in claimed))
+
+    async def _deliver(self, claimed: Claimed, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            outcome = await self._send(claimed)
+        state = await self._webhooks.settle(claimed, outcome)
+        if state == FAILED:
+            LOGGER.warning(
+                "webhook %d: event %d not delivered after %d attempt(s): %s",
+                claimed.webhook_id,
+                claimed.event.id,
+                claimed.attempt,
+                outcome.error or f"HTTP {outcome.status_code}",
+            )
+        elif state != DELIVERED:
+            LOGGER.info(
+                "webhook %d: event %d attempt %d got %s; trying again later",
+                claimed.webhook_id,
+                claimed.event.id,
+                claimed.attempt,
+                outcome.error or f"HTTP {outcome.status_code}",
+            )
+
+    async def _send(self, claimed: Claimed) -> Outcome:
+        assert self._http is not None
+        body = _body(claimed)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(claimed.secret, body),
+            EVENT_ID_HEADER: str(claimed.event.id),
+            EVENT_TYPE_HEADER: claimed.event.kind,
+            TIMESTAMP_HEADER: str(int(time.time())),
+            ATTEMPT_HEADER: str(claimed.attempt),
+        }
+        began = time.monotonic()
+        try:
+            async with self._http.post(
+                claimed.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                status = response.status
+                error = None
+                if not 200 <= status < 300:
+                    text = await response.text(errors="replace")
+                    error = f"HTTP {status}: {text[:MAX_ERROR]}".rstrip(": ")
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as failure:
+            status = None
+            error = f"{type(failure).__name__}: {failure}"[:MAX_ERROR]
+        return Outcome(status, error, time.monotonic() - began)
