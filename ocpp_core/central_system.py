@@ -11,7 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from ocpp_core import charge_point_state, frames
 from ocpp_core.catalogue import Operation
@@ -297,6 +297,16 @@ class CentralSystem:
             self.bus.publish("state", charge_point_id, action=action)
         return answer
 
+    @overload
+    async def get_charge_point_status(self, charge_point_id: str) -> ChargePointStatus: ...
+    @overload
+    async def get_charge_point_status(
+        self, charge_point_id: None = None
+    ) -> list[ChargePointStatus]: ...
+    @overload
+    async def get_charge_point_status(
+        self, charge_point_id: str | None
+    ) -> ChargePointStatus | list[ChargePointStatus]: ...
     async def get_charge_point_status(
         self, charge_point_id: str | None = None
     ) -> ChargePointStatus | list[ChargePointStatus]:

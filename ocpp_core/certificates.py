@@ -12,12 +12,17 @@ import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, get_args
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPublicKeyTypes,
+    CertificatePublicKeyTypes,
+    PublicKeyTypes,
+)
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -169,7 +174,12 @@ def check_request(pem: str, serial_number: str | None) -> SigningRequest:
     return SigningRequest(csr=csr, common_name=names[0], key=description)
 
 
-def _public_der(key: Any) -> bytes:
+def _signs(key: CertificatePublicKeyTypes) -> TypeGuard[CertificateIssuerPublicKeyTypes]:
+    """Whether a certificate's key is of a kind that signs (not X25519, X448, ML-KEM)."""
+    return isinstance(key, get_args(CertificateIssuerPublicKeyTypes))
+
+
+def _public_der(key: PublicKeyTypes) -> bytes:
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -246,7 +256,10 @@ class FileAuthority:
                 ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
             )
         except x509.ExtensionNotFound:
-            authority_key = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key())
+            ca_key = ca.public_key()
+            if not _signs(ca_key):
+                raise SigningFailed("the CA certificate's key cannot sign") from None
+            authority_key = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key)
         builder = (
             x509.CertificateBuilder()
             .subject_name(request.csr.subject)

@@ -34,10 +34,19 @@ _CONNECTOR_STATUSES_201 = ("Occupied", "Reserved", "Faulted", "Available", "Unav
 
 
 class Connector(Protocol):
-    connector_id: int
-    status: str
-    timestamp: datetime | None
-    updated_at: datetime | None
+    """What a connector's last status says; read only, as a frozen view is."""
+
+    @property
+    def connector_id(self) -> int: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def timestamp(self) -> datetime | None: ...
+
+    @property
+    def updated_at(self) -> datetime | None: ...
 
 
 def overall_status(
@@ -99,8 +108,8 @@ def status_since(
     if status == CONNECTED:
         return connected_since
     times = [
-        c.timestamp or c.updated_at
+        time
         for c in connectors
-        if c.status == status and (c.timestamp or c.updated_at) is not None
+        if c.status == status and (time := c.timestamp or c.updated_at) is not None
     ]
-    return max(times) if times else None  # type: ignore[type-var]
+    return max(times) if times else None

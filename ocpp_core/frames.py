@@ -26,6 +26,7 @@ import fastjsonschema
 import orjson
 from jsonschema import Draft4Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError as SchemaValidationError
+from jsonschema.protocols import Validator
 from ocpp.exceptions import (
     FormationViolationError,
     FormatViolationError,
@@ -48,14 +49,14 @@ MAX_MESSAGE_ID_LENGTH = 36
 V16_ACTIONS = frozenset(action.value for action in Action)
 
 
-class RpcFrameworkError(OCPPError):
+class RpcFrameworkError(OCPPError):  # type: ignore[misc]  # the ocpp package is untyped
     """OCPP-J 2.0.1: the frame is no valid RPC message (the library has no class for it)."""
 
     code = "RpcFrameworkError"
     default_description = "Content of the call is not a valid RPC Request"
 
 
-class MessageTypeNotSupportedError(OCPPError):
+class MessageTypeNotSupportedError(OCPPError):  # type: ignore[misc]  # the ocpp package is untyped
     """OCPP-J 2.0.1: a message type number this version does not know."""
 
     code = "MessageTypeNotSupported"
@@ -248,13 +249,14 @@ def _is_integer(_checker: object, instance: object) -> bool:
     return type(instance) is int and INT32_MIN <= instance <= INT32_MAX
 
 
-_OcppValidator = validators.extend(
+# types-jsonschema leaves `extend` unannotated; it makes a class of the validator protocol.
+_OcppValidator: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
     Draft4Validator,
     type_checker=Draft4Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
 
 
-_Ocpp201Validator = validators.extend(
+_Ocpp201Validator: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
     validators.Draft6Validator,
     type_checker=validators.Draft6Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
@@ -265,7 +267,7 @@ def _schema_text(schema_name: str, dialect: Dialect = V16) -> str:
 
 
 @cache
-def _validator(schema_name: str, dialect: Dialect = V16) -> Any:
+def _validator(schema_name: str, dialect: Dialect = V16) -> Validator:
     parse_float = decimal.Decimal if schema_name in dialect.decimal_schemas else float
     schema = json.loads(_schema_text(schema_name, dialect), parse_float=parse_float)
     validator = _OcppValidator if dialect is V16 else _Ocpp201Validator
@@ -299,7 +301,8 @@ def _fast_validator(schema_name: str, dialect: Dialect = V16) -> Callable[[Any],
 
 def bounded_schema(schema_name: str, dialect: Dialect = V16) -> dict[str, Any]:
     """The library's schema with OCPP's 32-bit range made explicit on every integer."""
-    return _int32(json.loads(_schema_text(schema_name, dialect)))
+    schema: dict[str, Any] = _int32(json.loads(_schema_text(schema_name, dialect)))
+    return schema
 
 
 _ERROR_FOR_KEYWORD: dict[str, type[OCPPError]] = {
@@ -361,7 +364,9 @@ def describe(error: SchemaValidationError) -> str:
 
 def raise_for(error: SchemaValidationError, dialect: Dialect = V16) -> NoReturn:
     """Raise the error, in the version's spelling, that a schema violation calls for."""
-    error_class = _ERROR_FOR_KEYWORD.get(error.validator, dialect.format_error)
+    error_class = dialect.format_error
+    if isinstance(error.validator, str):  # always, for an error a validator found
+        error_class = _ERROR_FOR_KEYWORD.get(error.validator, error_class)
     if error_class is OccurenceConstraintViolationError:
         error_class = dialect.occurrence_error
     elif error_class is FormationViolationError:

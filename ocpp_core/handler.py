@@ -205,7 +205,8 @@ class ChargePointHandler:
             if self._asked is None:
                 self._asked = AskedFor()
             self._asked.note(action, payload)
-        return response.payload
+        answered_payload: dict[str, Any] = response.payload
+        return answered_payload
 
     async def _await_answer(
         self, call: Call, answer: asyncio.Future[Any]
@@ -341,6 +342,7 @@ class ChargePointHandler:
         expressions and inspects the handler's signature on every message; here each key's
         conversion is the library's, done once."""
         route = self.routes[msg.action]
+        assert route.on is not None  # route_message refuses an action without a handler
         arguments = snake_keys(msg.payload)
         try:
             response = await route.on(self, **arguments)

@@ -20,6 +20,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v16.enums import UnitOfMeasure
+from sqlalchemy import String
 
 from ocpp_core import frames
 from ocpp_core.db.models import MeterValue
@@ -44,11 +45,19 @@ LONG_TEXT_FIELDS = frozenset(
 )
 LONG_TEXT_LIMIT = 255
 
+
+def _column_chars(name: str) -> int:
+    """The size of the meter-values text column `name`."""
+    column_type = MeterValue.__table__.c[name].type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"meter_values.{name} is not a bounded text column")
+    return column_type.length
+
+
 # Descriptive fields of a sampled value: an unknown value is kept as sent, up to the size of
 # its database column.
 SAMPLE_ENUM_LIMITS = {
-    name: MeterValue.__table__.c[name].type.length
-    for name in ("unit", "measurand", "phase", "context", "location")
+    name: _column_chars(name) for name in ("unit", "measurand", "phase", "context", "location")
 }
 
 # kilo-units a charger may report in; stored in the base unit like every other reading.

@@ -114,10 +114,10 @@ class Metrics:
             return counter
         # Not kept under the charger's own spelling: that would grow without bound.
         known = (UNKNOWN_ACTION, direction, outcome)
-        counter = self._message_counters.get(known)
-        if counter is None:
-            counter = self._message_counters[known] = self._messages.labels(*known)
-        return counter
+        known_counter = self._message_counters.get(known)
+        if known_counter is None:
+            known_counter = self._message_counters[known] = self._messages.labels(*known)
+        return known_counter
 
     def record_call(self, action: str, outcome: str, seconds: float | None = None) -> None:
         """A CALL of ours, by its outcome; `seconds` until the charge point answered (None

@@ -341,9 +341,10 @@ class SimulatedChargePoint(LibraryChargePoint):
             free = [c for c in sorted(self.meters) if c not in self.sessions]
             connector_id = free[0] if free else None
         reservation = self._reservation_on(connector_id)
-        usable = self.status.get(connector_id) == ChargePointStatus.available or (
-            reservation is not None and reservation["id_tag"] == id_tag
-        )
+        usable = (
+            connector_id is not None
+            and self.status.get(connector_id) == ChargePointStatus.available
+        ) or (reservation is not None and reservation["id_tag"] == id_tag)
         if (
             connector_id is None
             or connector_id not in self.meters

@@ -23,6 +23,7 @@ the 1.6 simulator leaves it: answers go out before the messages that follow them
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -228,7 +229,7 @@ class SimulatedChargingStation(LibraryChargePoint):
         """Serve a new connection (after a lost link or a reboot): the library's pending
         answers and its CALL lock belonged to the old one."""
         self._connection = connection
-        self._response_queue = asyncio.Queue()
+        self._response_queue: asyncio.Queue[Any] = asyncio.Queue()
         self._call_lock = asyncio.Lock()
 
     async def run(self) -> bool:
@@ -755,7 +756,7 @@ class SimulatedChargingStation(LibraryChargePoint):
             )
             self._begin(tx, authorize=True, local=True)
             by_card = self.rng.random() < 0.5
-            self._spawn(lambda tx=tx, by_card=by_card: self._driver_stops(tx, by_card))
+            self._spawn(functools.partial(self._driver_stops, tx, by_card))
 
     async def _driver_stops(self, tx: Transaction, by_card: bool) -> None:
         await asyncio.sleep(self.config.session_length)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -35,6 +35,9 @@ from ocpp_core.v201 import operations as v201_operations
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.path_ids import path_int
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 LOGGER = logging.getLogger(__name__)
 
@@ -369,12 +372,14 @@ async def charge_point_state(request: web.Request) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     await request.app[SERVICES].charge_points.get(charge_point_id)
     operations = request.app[SERVICES].operations
-    reader = {
+    # Each reads a list of views of a charge point.
+    readers: dict[str, Callable[[str], Awaitable[Sequence[DataclassInstance]]]] = {
         "configuration": operations.configuration,
         "reservations": operations.reservations,
         "charging-profiles": operations.charging_profiles,
         "deviations": request.app[SERVICES].deviations.recent,
-    }[request.match_info["state"]]
+    }
+    reader = readers[request.match_info["state"]]
     return json_response([dataclasses.asdict(item) for item in await reader(charge_point_id)])
 
 

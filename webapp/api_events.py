@@ -56,8 +56,10 @@ async def api_events(request: web.Request) -> web.StreamResponse:
     response = None
     try:
         # Subscribed before the first read: nothing committed after it goes unheard.
-        async with request.app[BUS].subscribe() as queue, sse_response(request) as response:
-            response.ping_interval = PING_SECONDS
+        async with (
+            request.app[BUS].subscribe() as queue,
+            sse_response(request, ping_interval=PING_SECONDS) as response,
+        ):
             while True:
                 page = await events.after(position, kinds, PAGE)
                 for event in page:

@@ -252,7 +252,7 @@ async def check_csrf(request: web.Request, always: bool = False) -> None:
     if not always and not request.get(_VIA_SESSION, True):
         return
     expected = (await get_session(request)).get("csrf")
-    sent = request.headers.get("X-CSRF-Token")
+    sent: object = request.headers.get("X-CSRF-Token")
     if sent is None and request.content_type in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
@@ -330,7 +330,7 @@ def _same_origin(request: web.Request, origin: str) -> bool:
         parsed = URL(origin)
     except ValueError:
         return False
-    if not parsed.is_absolute() or parsed.host is None:
+    if not parsed.is_absolute() or parsed.raw_host is None:
         return False  # "null": a sandboxed or file page
     host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
     return parsed.raw_authority.lower() == host.lower() or (

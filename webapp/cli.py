@@ -250,9 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 return results
 
-            for line in prune_report(
-                asyncio.run(_with_services(settings, prune)) or [], args.dry_run
-            ):
+            pruned = asyncio.run(_with_services(settings, prune))
+            for line in prune_report(pruned or [], args.dry_run):
                 print(line)
         elif args.command == "db":
             asyncio.run(_with_services(settings, _noop))

@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from aiohttp_session import session_middleware
 
 from ocpp_core.services.message_log import is_secret_variable
@@ -33,7 +34,7 @@ from webapp.views import (
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def middlewares(secret_key: str) -> list:
+def middlewares(secret_key: str) -> list[Middleware]:
     """Outermost first: the Secure flag is set on the cookie the session middleware wrote."""
     return [secure_session_cookie, session_middleware(session_storage(secret_key))]
 

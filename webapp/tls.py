@@ -39,5 +39,6 @@ def client_certificate_cn(request: web.Request) -> str | None:
     for rdn in certificate.get("subject", ()):
         for key, value in rdn:
             if key == "commonName":
-                return value
+                common_name: str = value
+                return common_name
     return None

@@ -66,9 +66,11 @@ class WebSocketConnection:
                 if self._limit is not None and not self._limit.take():
                     raise RateLimited("more messages than RATE_LIMIT allows")
                 if msg.type == WSMsgType.TEXT:
-                    return msg.data
+                    text: str = msg.data
+                    return text
                 # OCPP-J uses text frames; a charger that sends binary ones still means JSON.
-                return msg.data.decode("utf-8", "replace")
+                data: bytes = msg.data
+                return data.decode("utf-8", "replace")
             if msg.type in (WSMsgType.PING, WSMsgType.PONG):
                 # Control frames count against the same limit: each PING is answered, and
                 # a peer flooding either kept this loop busy without limit.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -27,7 +27,7 @@ OnMessage = Callable[[str, str], None]
 class NotifyTransport:
     def __init__(
         self,
-        connect_kwargs: dict[str, Any],
+        connect_kwargs: Mapping[str, Any],
         channels: list[str],
         on_message: OnMessage,
         on_reconnect: Callable[[], Awaitable[None]],
@@ -50,9 +50,11 @@ class NotifyTransport:
         return self._connection is not None and not self._connection.is_closed()
 
     async def _connect(self) -> asyncpg.Connection:
-        connection = await asyncpg.connect(**self._connect_kwargs, timeout=10)
+        # The keywords are SQLAlchemy's for the engine's URL: no overload of the stubs to pick.
+        connection: asyncpg.Connection = await asyncpg.connect(**self._connect_kwargs, timeout=10)
         for channel in self._channels:
-            await connection.add_listener(channel, self._received)
+            # asyncpg-stubs types a notification's payload as object; asyncpg passes its str.
+            await connection.add_listener(channel, self._received)  # type: ignore[arg-type]
         connection.add_termination_listener(self._terminated)
         return connection
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -50,7 +51,7 @@ class PostgresCluster(Cluster):
     clustered = True
 
     def __init__(
-        self, instances: InstanceService, connect_kwargs: dict[str, Any], ttl: float
+        self, instances: InstanceService, connect_kwargs: Mapping[str, Any], ttl: float
     ) -> None:
         super().__init__()
         self._instances = instances

@@ -45,7 +45,8 @@ def decode_reply(charge_point_id: str, action: str, reply: dict[str, Any]) -> di
     """The charge point's answer from a holder's reply, or the failure it reports."""
     error = reply.get("error")
     if error is None:
-        return reply["answer"]
+        answer: dict[str, Any] = reply["answer"]
+        return answer
     if error == "callerror":
         raise CallErrorReply(reply["code"], reply["description"], reply.get("details"))
     if error == "timeout":

@@ -63,10 +63,9 @@ class BulkInsert:
             statement = insert(self.table).compile(dialect=dialect, column_keys=self.columns)
             # The driver's parameter order (qmark, $n) is the compiled statement's.
             names = _compiled_positions(statement, self.columns)
-            order = tuple(self.columns.index(name) for name in names)
-            if order == tuple(range(len(order))):
-                order = None
-            processors = {}
+            positions = tuple(self.columns.index(name) for name in names)
+            order = None if positions == tuple(range(len(positions))) else positions
+            processors: dict[int, Processor] = {}
             for position, name in enumerate(names):
                 process = self.table.c[name].type.bind_processor(dialect)
                 if process is not None:

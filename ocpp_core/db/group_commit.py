@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,18 +37,19 @@ from ocpp_core.db.sqlite_loop import on_loop_thread
 T = TypeVar("T")
 
 
-class Batched(Protocol):
-    """A write whose class writes all of its kind in a transaction at once."""
+class Batched(Protocol[T]):
+    """A write whose class writes all of its kind in a transaction at once; each one's
+    result is a `T`."""
 
     batched: ClassVar[bool]
 
     @classmethod
-    async def write_all(cls, session: AsyncSession, items: list[Any]) -> list[Any]:
+    async def write_all(cls, session: AsyncSession, items: list[Any]) -> list[T]:
         """Write `items` (all of this class); return each one's result, in order."""
         ...
 
 
-Work = Callable[[AsyncSession], Awaitable[T]] | Batched
+Work = Callable[[AsyncSession], Awaitable[T]] | Batched[T]
 # What a rider hands in: a work and the future its commit settles, or None for nothing.
 Rider = Callable[[], tuple[Work[Any], asyncio.Future[Any]] | None]
 # Told of each transaction written: how many works it held, and how long it took.
@@ -111,7 +112,8 @@ class GroupCommit:
 
     async def _write(self) -> None:
         batch: list[tuple[Work[Any], asyncio.Future[Any]]] = []
-        me: asyncio.Task[None] = asyncio.current_task()  # type: ignore[assignment]
+        me = asyncio.current_task()
+        assert me is not None  # a writer is a task of its own
         loop = asyncio.get_running_loop()
         try:
             # Short, indexed statements: on SQLite cheaper run where they are made.
@@ -167,17 +169,19 @@ class GroupCommit:
 
 async def write_one(session: AsyncSession, work: Work[T]) -> T:
     """Write one work, batched or not, in `session` (inside another work)."""
-    return (await _write(session, [work]))[0]
+    result: T = (await _write(session, [work]))[0]
+    return result
 
 
 async def _write(session: AsyncSession, works: list[Work[Any]]) -> list[Any]:
     results: list[Any] = [None] * len(works)
-    kinds: dict[type, list[int]] = {}
+    kinds: dict[type[Batched[Any]], list[int]] = {}
     for index, work in enumerate(works):
-        if getattr(work, "batched", False):  # cheaper than isinstance(work, Batched)
-            kinds.setdefault(type(work), []).append(index)
+        # Told apart by the flag, cheaper than isinstance(work, Batched); the casts say so.
+        if getattr(work, "batched", False):
+            kinds.setdefault(cast("type[Batched[Any]]", type(work)), []).append(index)
         else:
-            results[index] = await work(session)
+            results[index] = await cast("Callable[[AsyncSession], Awaitable[Any]]", work)(session)
     for kind, indexes in kinds.items():
         written = await kind.write_all(session, [works[i] for i in indexes])
         for index, result in zip(indexes, written, strict=True):
@@ -185,7 +189,9 @@ async def _write(session: AsyncSession, works: list[Work[Any]]) -> list[Any]:
     return results
 
 
-def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None):
+def _settle(
+    future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None
+) -> None:
     if future.done():
         return
     if error is not None:

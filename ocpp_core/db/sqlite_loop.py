@@ -15,7 +15,7 @@ one another, so the sqlite3 connection is never used from both threads at once.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -41,20 +41,23 @@ class LoopThreadConnection(aiosqlite.Connection):
         if _ON_LOOP_THREAD.get() and self._connection is not None and self._running:
             if fn != self._connection.commit:
                 return fn(*args, **kwargs)
-        return await super()._execute(fn, *args, **kwargs)
+        # aiosqlite leaves its private `_execute` unannotated.
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
 
-def connector(engine: Callable[[], AsyncEngine]) -> Callable[[], Any]:
+def connector(engine: Callable[[], AsyncEngine]) -> Callable[[], Awaitable[LoopThreadConnection]]:
     """`async_creator` for `create_async_engine`: the connection the aiosqlite dialect
     would open (same arguments, from `engine()`'s URL), as a LoopThreadConnection."""
 
     async def connect() -> LoopThreadConnection:
         current = engine()
-        args, kwargs = current.dialect.create_connect_args(current.url)
+        # The dialect's positional arguments are the one file name (or URI).
+        (database,), kwargs = current.dialect.create_connect_args(current.url)
         # Used from the loop's thread and aiosqlite's, one after the other.
         kwargs["check_same_thread"] = False
-        connection = LoopThreadConnection(lambda: sqlite3.connect(*args, **kwargs), 64)
+        connection = LoopThreadConnection(lambda: sqlite3.connect(database, **kwargs), 64)
         connection._thread.daemon = True  # as the dialect does: never hold up exit
-        return await connection
+        await connection  # starts its thread and opens the file
+        return connection
 
     return connect

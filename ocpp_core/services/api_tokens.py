@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import ApiToken, User, utcnow
+from ocpp_core.db.rowcount import rowcount
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services.users import REVOKED, ROLES, UserView
@@ -134,7 +135,7 @@ class ApiTokenService:
                 .select_from(ApiToken)
                 .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
             )
-            if active >= MAX_ACTIVE_TOKENS:
+            if (active or 0) >= MAX_ACTIVE_TOKENS:  # None only to the type checker
                 raise InvalidInput(
                     f"{owner.username} has {MAX_ACTIVE_TOKENS} tokens already: revoke one first"
                 )
@@ -189,7 +190,7 @@ class ApiTokenService:
             )
         view = await self.get(token_id)
         self._touched.pop(token_id, None)
-        revoked_now = result.rowcount == 1
+        revoked_now = rowcount(result) == 1
         if revoked_now:
             self._bus.publish(REVOKED, "", user_id=view.user_id)
         return view, revoked_now

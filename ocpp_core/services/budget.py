@@ -29,6 +29,7 @@ from ocpp_core.db.models import (
     SecurityEvent,
     StatusNotification,
 )
+from ocpp_core.db.rowcount import rowcount
 from ocpp_core.services.message_log import truncated
 from ocpp_core.settings import Settings
 
@@ -167,8 +168,9 @@ class StorageBudget:
             )  # fmt: skip
             async with self._sessions.begin() as session:
                 result = await session.execute(delete(model).where(model.id.in_(batch)))
-            deleted += result.rowcount
-            if result.rowcount < PRUNE_BATCH:
+            removed = rowcount(result)
+            deleted += removed
+            if removed < PRUNE_BATCH:
                 break
             await asyncio.sleep(PRUNE_PAUSE)
         return deleted

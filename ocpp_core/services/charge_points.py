@@ -553,7 +553,7 @@ class AdmissionCheck:
                 profile = dataclasses.replace(facts.profile, ocpp_version=version)
                 facts = dataclasses.replace(facts, profile=profile)
             admission = None if facts is None else _decide_now(item, facts)
-            if admission is Admission.ACCEPT and not facts.created:
+            if admission is Admission.ACCEPT and facts is not None and not facts.created:
                 seen.append(
                     {"seen_id": item.charge_point_id, "seen_at": now, "seen_version": version}
                 )
@@ -836,6 +836,7 @@ class ChargePointService:
             await self._writes.run(SeenWrite(charge_point_id, utcnow(), facts.profile.ocpp_version))
         if admission is not Admission.ACCEPT:
             return admission, None
+        assert facts.profile is not None  # only one refused for its certificate has none
         if facts.created:
             # Logged here, after the commit: a batch that fails runs its works again.
             LOGGER.info(
@@ -891,7 +892,7 @@ class ChargePointService:
             vendor_error_code,
             timestamp,
         )
-        row = dict(zip(_STATUS_COLUMNS, values, strict=True))
+        row: dict[str, object] = dict(zip(_STATUS_COLUMNS, values, strict=True))
         await self._registration.run(charge_point_id, StatusWrite(row))
         self._budget.note("status_notifications", charge_point_id)
         # 2.0.1 statuses name their EVSE; 1.6 events stay as they were.

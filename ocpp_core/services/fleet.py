@@ -38,4 +38,4 @@ class FleetService:
         )
         async with self._sessions() as session:
             active, energy = (await session.execute(statement)).one()
-        return FleetTotals(active_sessions=int(active), energy_wh=float(energy))
+        return FleetTotals(active_sessions=int(active), energy_wh=float(energy or 0))

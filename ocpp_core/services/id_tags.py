@@ -60,7 +60,7 @@ def _in_session(id_tag: Any) -> Any:
     )
 
 
-def _find(id_tag: str) -> Select[tuple[IdTag]]:
+def _find(id_tag: str) -> Select[IdTag]:
     return select(IdTag).where(same_tag(IdTag.id_tag, id_tag))
 
 
@@ -193,7 +193,7 @@ class IdTagService:
         return info_of((await session.execute(TAG_FACTS, parameters)).one())
 
 
-def info_of(facts: Row[Any]) -> IdTagInfo:
+def info_of(facts: Row[*tuple[Any, ...]]) -> IdTagInfo:
     """The IdTagInfo of a row with TAG_FACTS' columns."""
     if facts.blocked is None:  # no such tag (the column itself is never NULL)
         return IdTagInfo("Invalid")

@@ -25,6 +25,7 @@ from ocpp_core.db.models import (
     UTCDateTime,
     utcnow,
 )
+from ocpp_core.db.rowcount import rowcount
 
 
 class InstanceService:
@@ -54,7 +55,7 @@ class InstanceService:
                 .where(Instance.id == instance_id, Instance.expires_at >= now)
                 .values(expires_at=now + self._ttl)
             )
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     async def deregister(self, instance_id: str) -> None:
         """A clean shutdown: the instance and the connections it held are gone at once."""

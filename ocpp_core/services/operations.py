@@ -133,7 +133,8 @@ def _redacted(action: str, request: dict[str, Any]) -> dict[str, Any]:
     if action == "ChangeConfiguration" and is_secret_key(request.get("key")):
         return {**request, "value": REDACTED}
     if action == "SetVariables":
-        return redact_variables(request)
+        redacted: dict[str, Any] = redact_variables(request)
+        return redacted
     return request
 
 
@@ -143,7 +144,8 @@ def _redacted_answer(response: dict[str, Any]) -> dict[str, Any]:
     if "configuration_key" in response:
         keys = redact_configuration(response["configuration_key"])
         return {**response, "configuration_key": keys}
-    return redact_variables(response)
+    redacted: dict[str, Any] = redact_variables(response)
+    return redacted
 
 
 def _json(data: Any) -> str:

@@ -38,6 +38,7 @@ from ocpp_core.db.models import (
     WebhookDelivery,
     utcnow,
 )
+from ocpp_core.db.rowcount import rowcount
 from ocpp_core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ class Retention:
                     result = await session.execute(
                         delete(rule.table).where(ids > after, ids <= last, at < cutoff)
                     )
-                    old = result.rowcount
+                    old = rowcount(result)
             removed += old
             batches += 1 if old else 0
             if not old or seen < self._batch:
@@ -270,7 +271,7 @@ class Retention:
                     )
                 elif old:
                     # Their deliveries and tries go with them (ON DELETE CASCADE).
-                    old = (await session.execute(delete(table).where(*prunable))).rowcount
+                    old = rowcount(await session.execute(delete(table).where(*prunable)))
             removed += old
             batches += 1 if old else 0
             # Ids follow time: a batch with nothing old in it has nothing old after it.
@@ -366,7 +367,7 @@ class Retention:
                 if not keep:
                     batch = select(table.c.id).where(of_session).limit(self._batch)
                     result = await session.execute(delete(table).where(table.c.id.in_(batch)))
-                    rows = result.rowcount
+                    rows = rowcount(result)
                 done = rows < self._batch
                 values: dict[str, Any] = {}
                 if rows:

@@ -102,11 +102,12 @@ def _register(samples: list[SampledValue], context: str | None = None) -> int | 
     """The energy register in Wh: the reading of `context` if there is one, else the
     latest. None if the event carries none (or none a meter can read)."""
     readings = [
-        (s.context == context, s.timestamp, energy_in_wh(s.value, s.unit))
+        (s.context == context, s.timestamp, wh)
         for s in samples
-        if s.measurand == ENERGY_REGISTER and s.phase is None
+        if s.measurand == ENERGY_REGISTER
+        and s.phase is None
+        and (wh := energy_in_wh(s.value, s.unit)) is not None
     ]
-    readings = [r for r in readings if r[2] is not None]
     if not readings:
         return None
     matching = [r for r in readings if r[0]] or readings
@@ -243,15 +244,17 @@ def _one_statement(session_write: str, samples: int) -> Prepared:
     parts: list[Any] = []
     session_id: Any = None
     if session_write == "insert":
-        values = {n: bindparam(p) for n, p in zip(_NEW_COLUMNS, _NEW_PARAMS, strict=True)}
-        new = insert(_TX).values(values).returning(_TX.c.id).cte("session_row")
+        new_values: dict[str, Any] = {
+            n: bindparam(p) for n, p in zip(_NEW_COLUMNS, _NEW_PARAMS, strict=True)
+        }
+        new = insert(_TX).values(new_values).returning(_TX.c.id).cte("session_row")
         parts.append(new)
         session_id = select(new.c.id).scalar_subquery()
     elif session_write == "update":
         parts.append(_UPDATE_SESSION.cte("session_row"))
 
     def row(params: tuple[str, ...], columns: tuple[str, ...]) -> dict[str, Any]:
-        values = {n: bindparam(p) for n, p in zip(columns, params, strict=True)}
+        values: dict[str, Any] = {n: bindparam(p) for n, p in zip(columns, params, strict=True)}
         if session_id is not None:
             values["transaction_id"] = session_id
         return values
@@ -532,7 +535,7 @@ def _has_gap(session: Session, keys: dict[str, Any], tx: _Session, seq_no: int) 
     low, high = min(low, seq_no), max(high, seq_no)
     # A charger counting per transaction starts at 0; one whose lowest is higher counts
     # across its EVSEs (or lost its Started, flagged apart): a gap then proves nothing.
-    return low == 0 and high - low + 1 > count + 1
+    return bool(low == 0 and high - low + 1 > count + 1)
 
 
 def _record(

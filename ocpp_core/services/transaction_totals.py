@@ -5,9 +5,11 @@ sessions are far too many to read for a sum)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ocpp_core.db.models import Transaction
 from ocpp_core.services.transactions import TransactionFilter, filtered
@@ -47,7 +49,7 @@ _ENERGY = case(
 )
 
 
-def _seconds(dialect: str) -> ColumnElement[float]:
+def _seconds(dialect: str) -> ColumnElement[Any]:
     """A finished session's length in seconds (SQLite keeps times as text)."""
     if dialect == "sqlite":
         days = func.julianday(Transaction.stop_time) - func.julianday(Transaction.start_time)
@@ -68,7 +70,7 @@ class TransactionTotals:
 
     async def of(self, filters: TransactionFilter) -> Totals:
         async with self._sessions() as session:
-            dialect = session.bind.dialect.name
+            dialect = session.get_bind().dialect.name
             sums = (
                 await session.execute(
                     filtered(
@@ -109,12 +111,12 @@ class TransactionTotals:
     async def _shares(
         session: AsyncSession,
         filters: TransactionFilter,
-        key: ColumnElement[str],
-        order: ColumnElement[object],
+        key: ColumnElement[Any] | InstrumentedAttribute[Any],
+        order: ColumnElement[Any],
         limit: int,
         skip_null: bool = False,
     ) -> tuple[Share, ...]:
-        query: Select = select(key, func.count(), func.coalesce(func.sum(_ENERGY), 0))
+        query = select(key, func.count(), func.coalesce(func.sum(_ENERGY), 0))
         if skip_null:
             query = query.where(key.is_not(None))
         query = filtered(query.group_by(key).order_by(order, key).limit(limit), filters)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVarTuple
 
 from sqlalchemy import Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +32,8 @@ from ocpp_core.services.registration import Registration
 from ocpp_core.timeutil import parse_datetime
 
 LOGGER = logging.getLogger(__name__)
+# The columns of a query's rows, which filtering keeps.
+Columns = TypeVarTuple("Columns")
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
@@ -79,6 +82,15 @@ def remove_flag(tx: Flagged, flag: str) -> None:
     tx.flags = ",".join(f for f in (tx.flags or "").split(",") if f and f != flag)
 
 
+class Stopped(Flagged, Protocol):
+    """A session's stop: its row (Transaction) or the columns a writer holds of it."""
+
+    start_time: datetime
+    meter_stop: int | None
+    stop_time: datetime | None
+    stop_reason: str | None
+
+
 def closed_by_operator(tx: Any) -> bool:
     """Whether a session (a Transaction, or a row with its `flags`) is closed by an
     operator and nothing the charger sent has ended it since."""
@@ -86,7 +98,7 @@ def closed_by_operator(tx: Any) -> bool:
 
 
 def correct_closed(
-    tx: Transaction,
+    tx: Stopped,
     at: datetime,
     meter_stop: int | None,
     ended: bool = False,
@@ -121,7 +133,7 @@ class TransactionFilter:
     partial: bool = False
 
 
-def filtered(query: Select, filters: TransactionFilter) -> Select:
+def filtered(query: Select[*Columns], filters: TransactionFilter) -> Select[*Columns]:
     """`query` of transactions narrowed to those `filters` admit."""
     if filters.charge_point_id:
         if filters.partial:
@@ -385,7 +397,7 @@ class MeterValuesWrite:
             }
             # Stored applied to the session it names, or (unknown, foreign, none named)
             # to no session: each way has its own index.
-            queries = (_STORED_UNLINKED,)
+            queries: tuple[Select[int], ...] = (_STORED_UNLINKED,)
             if item.transaction_id is not None:
                 queries = (_STORED_LINKED, _STORED_STRAY)
             for query in queries:
@@ -720,11 +732,11 @@ class TransactionService:
             elif known and closed_by_operator(tx):
                 # Closed by an operator while the charger was still there: its own stop
                 # is the truth (meter, time, reason), and the session says it was corrected.
-                flags = _with_flags(
+                corrected = _with_flags(
                     tx.flags, CORRECTED_AFTER_CLOSE, *timing_flags(timestamp, utcnow())
                 )
                 if tx.meter_start is not None and meter_stop < tx.meter_start:
-                    flags = _with_flags(flags, METER_BACKWARDS)
+                    corrected = _with_flags(corrected, METER_BACKWARDS)
                 await session.execute(
                     _STOP_TRANSACTION,
                     {
@@ -733,7 +745,9 @@ class TransactionService:
                         "stop_time": timestamp,
                         "stop_reason": reason or "Local",
                         "stop_id_tag": id_tag,
-                        "flags": ",".join(f for f in flags.split(",") if f != CLOSED_BY_OPERATOR),
+                        "flags": ",".join(
+                            f for f in corrected.split(",") if f != CLOSED_BY_OPERATOR
+                        ),
                     },
                 )
                 stopped = True
@@ -885,8 +899,8 @@ class TransactionService:
             return int(await session.scalar(query) or 0)
 
     async def charging_states(
-        self, charge_point_ids: list[str] | None = None
-    ) -> dict[str, list[str | None]]:
+        self, charge_point_ids: builtins.list[str] | None = None
+    ) -> dict[str, builtins.list[str | None]]:
         """The chargingState of each open session (2.0.1; None for 1.6) by charge point:
         what the one-word status of a 2.0.1 station needs, without the meter readings."""
         query = select(Transaction.charge_point_id, Transaction.charging_state).where(
@@ -894,13 +908,15 @@ class TransactionService:
         )
         if charge_point_ids is not None:
             query = query.where(Transaction.charge_point_id.in_(charge_point_ids))
-        states: dict[str, list[str | None]] = {}
+        states: dict[str, builtins.list[str | None]] = {}
         async with self._sessions() as session:
             for charge_point_id, state in await session.execute(query):
                 states.setdefault(charge_point_id, []).append(state)
         return states
 
-    async def live(self, charge_point_ids: list[str] | None = None) -> list[LiveSession]:
+    async def live(
+        self, charge_point_ids: builtins.list[str] | None = None
+    ) -> builtins.list[LiveSession]:
         """The open sessions (of the given charge points), with energy and power so far."""
         query = select(Transaction).where(Transaction.stop_time.is_(None))
         if charge_point_ids is not None:
@@ -933,7 +949,7 @@ class TransactionService:
             )
         return _view(tx) if tx is not None else None
 
-    async def meter_values_of(self, transaction_id: int) -> list[SampledValue]:
+    async def meter_values_of(self, transaction_id: int) -> builtins.list[SampledValue]:
         async with self._sessions() as session:
             tx = await session.get(Transaction, transaction_id)
             if tx is None:
@@ -963,7 +979,7 @@ class TransactionService:
 
     @staticmethod
     async def _last_registers(
-        session: AsyncSession, transaction_ids: list[int], measurand: str = ENERGY_REGISTER
+        session: AsyncSession, transaction_ids: builtins.list[int], measurand: str = ENERGY_REGISTER
     ) -> dict[int, float]:
         """The latest total (not per-phase) reading of `measurand` of each transaction, in
         Wh or W: kWh and kW are converted."""
@@ -999,8 +1015,10 @@ class TransactionService:
             .where(MeterValue.measurand == measurand, MeterValue.phase.is_(None))
         )
         registers: dict[int, float] = {}
-        unreadable = set()
+        unreadable: set[int] = set()
         for transaction_id, value, unit in rows:
+            if transaction_id is None:  # the samples are joined by it: never, but nullable
+                continue
             wh = energy_in_wh(value, unit)
             if wh is not None:
                 registers[transaction_id] = wh

@@ -16,6 +16,7 @@ when the webhook is made and never again.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from ocpp_core.db.models import (
     WebhookDelivery,
     utcnow,
 )
+from ocpp_core.db.rowcount import rowcount
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.services.event_log import StoredEvent, event_kinds, stored
 from ocpp_core.settings import Settings
@@ -119,10 +121,10 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def check_url(url: Any) -> str:
-    if not isinstance(url, str):
+def check_url(given: Any) -> str:
+    if not isinstance(given, str):
         raise InvalidInput("url must be a string")
-    url = url.strip()
+    url = given.strip()
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(f"url must be at most {MAX_URL_LENGTH} characters")
     try:
@@ -139,7 +141,7 @@ def check_url(url: Any) -> str:
 
 def backoff(first: float, attempts: int) -> float:
     """Seconds before the try after `attempts` tries: doubling from `first`."""
-    return min(first * 2 ** (attempts - 1), MAX_BACKOFF)
+    return min(first * 2.0 ** (attempts - 1), MAX_BACKOFF)
 
 
 def _view(row: Webhook, counts: dict[str, int] | None = None) -> WebhookView:
@@ -262,7 +264,7 @@ class WebhookService:
 
     async def deliveries(
         self, webhook_id: int, status: str | None = None, limit: int = 50
-    ) -> list[DeliveryView]:
+    ) -> builtins.list[DeliveryView]:
         """A webhook's deliveries, newest first, each with its tries."""
         if status is not None and status not in DELIVERY_STATES:
             raise InvalidInput(f"status must be one of {', '.join(DELIVERY_STATES)}")
@@ -358,7 +360,7 @@ class WebhookService:
                 hook.last_event_id = events[-1][0]
         return made
 
-    async def claim(self, limit: int = CLAIM_BATCH) -> list[Claimed]:
+    async def claim(self, limit: int = CLAIM_BATCH) -> builtins.list[Claimed]:
         """Lease the deliveries due now to this instance, for one try each."""
         now = utcnow()
         async with self._sessions.begin() as session:
@@ -455,5 +457,5 @@ class WebhookService:
                 )
                 .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
             )
-            if not result.rowcount:
+            if not rowcount(result):
                 raise NotFound(f"webhook {webhook_id} has no failed delivery {delivery_id}")

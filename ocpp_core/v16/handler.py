@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 
 from ocpp_core import frames
 from ocpp_core.db.models import utcnow
 from ocpp_core.handler import ChargePointHandler
-from ocpp_core.routes import routes_of
+from ocpp_core.routes import after, on, routes_of
 from ocpp_core.services.budget import STORED_TEXT_CHARS, bounded
 from ocpp_core.services.charge_points import (
     REGISTRATION_RETRY_INTERVAL,

@@ -566,7 +566,8 @@ def _request(action: str, values: dict[str, Any]) -> dict[str, Any]:
         payload = getattr(call, action)(**values)
     except TypeError as error:  # a required field left out
         raise InvalidInput(str(error)) from None
-    return remove_nones(serialize_as_dict(payload))
+    request: dict[str, Any] = remove_nones(serialize_as_dict(payload))
+    return request
 
 
 async def _completed(

@@ -10,14 +10,13 @@ import logging
 from typing import Any
 
 import orjson
-from ocpp.routing import after, on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from ocpp_core import frames
 from ocpp_core.db.models import utcnow
 from ocpp_core.handler import ChargePointHandler, camel_keys
-from ocpp_core.routes import routes_of
+from ocpp_core.routes import after, on, routes_of
 from ocpp_core.services.charge_points import REGISTRATION_RETRY_INTERVAL, BootInfo
 from ocpp_core.timeutil import format_datetime, parse_datetime
 

@@ -129,7 +129,7 @@ async def _send(
             body = await v16.from_form(services, charge_point_id, entry, fields)
         return await send_operation(request, user, charge_point_id, version, entry, body)
 
-    summary = summary_201(entry.action) if version == "2.0.1" else entry.summary
+    summary = entry.summary if version == "1.6" and entry.summary else summary_201(entry.action)
     try:
         result = await run_operation(label, send(), summary)
     except web.HTTPNotFound:  # removed while the others were sent

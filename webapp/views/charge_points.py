@@ -207,6 +207,7 @@ async def _remote(
         body = await v16_operations.from_form(services, charge_point_id, entry, fields)
         return await send_operation(request, user, charge_point_id, "1.6", entry, body)
 
+    assert entry.summary is not None  # every 1.6 entry has one (test_operation_catalogue)
     result = await run_operation(label, send(), entry.summary)
     if action == "RemoteStartTransaction" and result.ok:
         result = dataclasses.replace(result, follow="remote-start")

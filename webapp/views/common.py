@@ -100,7 +100,7 @@ def submitted(form: Any) -> dict[str, str]:
 
 
 def redirect(request: web.Request, name: str, **parts: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(path_url(request.app.router, name, **parts))
+    return web.HTTPSeeOther(path_url(request.app.router, name, query_=None, **parts))
 
 
 async def rows(app: web.Application, charge_point_id: str | None = None) -> list[Row]:

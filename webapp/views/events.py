@@ -174,8 +174,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     streams.add(task)
     response = None
     try:
-        async with request.app[BUS].subscribe() as queue, sse_response(request) as response:
-            response.ping_interval = PING_SECONDS
+        async with (
+            request.app[BUS].subscribe() as queue,
+            sse_response(request, ping_interval=PING_SECONDS) as response,
+        ):
             while True:
                 batch = await _gather(queue)
                 if any(e.kind == REVOKED and e.data["user_id"] == user.id for e in batch):
@@ -202,7 +204,8 @@ async def events(request: web.Request) -> web.StreamResponse:
 async def stop_streams(app: web.Application) -> None:
     """On shutdown: end every event stream, so the server need not wait for browsers. A
     stream caught mid-query is given a moment, never the whole shutdown."""
-    tasks = list(app[SSE_STREAMS])
+    streams = app[SSE_STREAMS]
+    tasks = list(streams)
     for task in tasks:
         task.cancel()
     if tasks:

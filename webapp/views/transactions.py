@@ -189,7 +189,7 @@ def chart_points(tx: TransactionView, samples: list[SampledValue]) -> list[dict[
         )
         if sample.measurand == POWER:
             point["kw"] = round(value / 1000, 3)
-        else:
+        elif tx.meter_start is not None:  # a session with energy readings has one
             point["kwh"] = round((value - tx.meter_start) / 1000, 3)
     return [points[t] for t in sorted(points)]
 
