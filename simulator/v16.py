@@ -80,14 +80,23 @@ class Session:
 
 
 class SimulatedChargePoint(LibraryChargePoint):
-    def __init__(self, charge_point_id: str, connection: Any, config: SimulatorConfig) -> None:
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: Any,
+        config: SimulatorConfig,
+        *,
+        seed: int | str | None = None,
+    ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=30, logger=FRAME_LOGGER)
         self.config = config
+        # Seeded by its id unless told otherwise: the same charge point plays the same way.
+        self.rng = random.Random(charge_point_id if seed is None else seed)
         self.heartbeat_interval = 300
         self.status: dict[int, str] = {}
         # Energy meter per connector, in Wh; starts where a real meter might.
         self.meters: dict[int, float] = {
-            c: float(random.randint(1_000, 100_000)) for c in range(1, config.connectors + 1)
+            c: float(self.rng.randint(1_000, 100_000)) for c in range(1, config.connectors + 1)
         }
         self.sessions: dict[int, Session] = {}
         # value, read-only: what GetConfiguration reports and ChangeConfiguration may change.
@@ -200,7 +209,7 @@ class SimulatedChargePoint(LibraryChargePoint):
     async def _local_session_loop(self) -> None:
         assert self.config.session_every is not None
         while True:
-            await asyncio.sleep(self.config.session_every * random.uniform(0.5, 1.5))
+            await asyncio.sleep(self.config.session_every * self.rng.uniform(0.5, 1.5))
             free = [c for c in self.meters if c not in self.sessions]
             if not free:
                 continue
@@ -212,7 +221,7 @@ class SimulatedChargePoint(LibraryChargePoint):
                     refused_tag_hint(self.config.id_tag, answer.id_tag_info["status"]),
                 )
                 continue
-            session = self.begin_session(random.choice(free), self.config.id_tag)
+            session = self.begin_session(self.rng.choice(free), self.config.id_tag)
             self._spawn(self._stop_after(session, self.config.session_length))
 
     async def _stop_after(self, session: Session, seconds: float) -> None:

@@ -10,6 +10,10 @@ tests marked `unmigrated` get an empty file, which their code migrates itself.
 Passwords are hashed with argon2id at the lowest cost in tests (some 0.1 ms, not 170 ms a
 hash: three accounts per test, a login in most); tests marked `production_argon2` use
 the production cost, and tests/security/test_password_hashing.py checks what it is.
+
+Random numbers come from the `seed` fixture (and `rng`, made from it): printed with the
+test's output, and taken from VOLTARO_TEST_SEED when set, so a failure replays.
+Helpers a test module imports are in tests/helpers.py; this one holds the fixtures.
 """
 
 from __future__ import annotations
@@ -17,18 +21,16 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
-import re
+import random
 import shutil
-import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
-from aiohttp import encode_basic_auth
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
@@ -36,44 +38,31 @@ from ocpp_core import passwords
 from ocpp_core.db.engine import create_engine
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.settings import Settings
+from simulator.common import SimulatorConfig
+from simulator.v16 import SimulatedChargePoint
+from tests.helpers import (
+    ACCOUNTS,
+    IN_CI,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    Browserless,
+    bounded_close,
+    pg_admin,
+    simulated,
+)
 from tests.ocpp_client import RawChargePoint
+from tests.pki import ChargerCa, Pki, make_ca, make_pki
 from webapp.app import create_app
 from webapp.keys import SERVICES
+from webapp.tls import server_ssl_context
 
-PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("TEST_PG_USER", "postgres")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-ACCOUNTS = {
-    "admin": ("admin", "admin-password"),
-    "operator": ("oper", "operator-password"),
-    "viewer": ("view", "viewer-password"),
-}
-
-
-def basic(login: str, password: str) -> dict[str, str]:
-    """Headers for HTTP Basic auth (aiohttp 3.14 deprecates BasicAuth objects)."""
-    return {"Authorization": encode_basic_auth(login, password)}
-
-
-ADMIN = basic(*ACCOUNTS["admin"])
-OPERATOR = basic(*ACCOUNTS["operator"])
-VIEWER = basic(*ACCOUNTS["viewer"])
+# Where a test's random seed may be given, to replay a failure (see the `seed` fixture).
+SEED_VARIABLE = "VOLTARO_TEST_SEED"
 
 
 def _pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
     return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres", timeout=5
-    )
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -182,7 +171,7 @@ class DatabasePool:
         self.thread.join(timeout=120)
         while not self.ready.empty():
             if isinstance(name := self.ready.get(), str):
-                asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         assert not self.thread.is_alive(), "the database pool's thread did not finish"
         if self.failed_drops:
             raise AssertionError(f"used databases not dropped: {self.failed_drops!r}")
@@ -193,7 +182,7 @@ def pg_template() -> Iterator[str]:
     """A migrated template database, or a skip (a failure under CI) without PostgreSQL."""
     name = f"voltaro_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         message = f"PostgreSQL at {PG_HOST}:{PG_PORT} is not reachable: {error!r}"
         if IN_CI:
@@ -207,7 +196,7 @@ def pg_template() -> Iterator[str]:
 
     asyncio.run(migrate())
     yield name
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -255,18 +244,6 @@ async def client(settings: Settings, aiohttp_client) -> TestClient:
     return test_client
 
 
-async def bounded_close(what: str, closing: Awaitable[object], seconds: float = 12) -> None:
-    """Close a test's client side without ever hanging the run: a close that takes too
-    long dumps every task's stack (to see what holds it) and fails the test."""
-    try:
-        await asyncio.wait_for(closing, seconds)
-    except TimeoutError:
-        print(f"closing {what} took over {seconds} s; tasks:", file=sys.stderr)
-        for task in asyncio.all_tasks():
-            task.print_stack(file=sys.stderr)
-        raise
-
-
 @pytest.fixture
 async def connect(client: TestClient) -> AsyncIterator:
     """`await connect("CP1")`: a raw OCPP 1.6J charge point over a real WebSocket."""
@@ -282,32 +259,6 @@ async def connect(client: TestClient) -> AsyncIterator:
     yield _connect
     for cp in opened:
         await bounded_close("a test charge point's WebSocket", cp.ws.close())
-
-
-class Browserless:
-    """A logged-in portal user over plain HTTP, with its own cookie jar."""
-
-    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
-        self.http = http
-        self.base = base
-        self.csrf = ""
-
-    async def get(self, path: str, **kwargs) -> tuple[int, str]:
-        async with self.http.get(self.base + path, **kwargs) as response:
-            return response.status, await response.text()
-
-    async def post(self, path: str, data: dict | None = None, csrf: bool = True, **kwargs):
-        data = dict(data or {})
-        if csrf:
-            data["csrf_token"] = self.csrf
-        async with self.http.post(self.base + path, data=data, **kwargs) as response:
-            return response.status, await response.text()
-
-    async def refresh_csrf(self, path: str = "/") -> None:
-        _, html = await self.get(path)
-        match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
-        assert match, "page without a csrf-token meta tag"
-        self.csrf = match.group(1)
 
 
 @pytest.fixture
@@ -329,3 +280,54 @@ async def portal(client: TestClient) -> AsyncIterator:
     yield _login
     for http in opened:
         await bounded_close("a portal user's HTTP session", http.close())
+
+
+@pytest.fixture
+def seed() -> int:
+    """This test's random seed: VOLTARO_TEST_SEED when set, otherwise a new one. Printed at
+    setup, so a failing test's report shows it under "Captured stdout setup"."""
+    given = os.environ.get(SEED_VARIABLE)
+    value = int(given) if given else random.SystemRandom().randrange(2**32)
+    print(f"random seed {value} (replay: {SEED_VARIABLE}={value})")
+    return value
+
+
+@pytest.fixture
+def rng(seed: int) -> random.Random:
+    """The test's random numbers (jitter, choices), from its reported `seed`."""
+    return random.Random(seed)
+
+
+@pytest.fixture
+async def sim(client: TestClient, seed: int) -> AsyncIterator[SimulatedChargePoint]:
+    """SIM1: a simulated 1.6 charge point with two connectors, booted and Available, and
+    the id tag TAG it may start with."""
+    await client.app[SERVICES].id_tags.add("TAG")
+    config = SimulatorConfig(connectors=2, meter_interval=0.2, notification_delay=0.05)
+    async with simulated(client, config, seed) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """Certificate authorities and certificates for TLS: see tests/pki.py."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+async def tls_server(aiohttp_server, database_url: str, pki: Pki):
+    """The application behind TLS, asking chargers for a certificate of the charger CA."""
+    settings = Settings(
+        database_url=database_url,
+        secret_key="test-secret",
+        tls_cert=str(pki.server.cert),
+        tls_key=str(pki.server.key),
+        tls_client_ca=str(pki.charger_ca.cert),
+    )
+    return await aiohttp_server(create_app(settings), ssl=server_ssl_context(settings))
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> ChargerCa:
+    """A charger CA in PEM files, as CA_CERT and CA_KEY name them."""
+    return make_ca(tmp_path)

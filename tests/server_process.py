@@ -1,4 +1,5 @@
-"""`python -m webapp` as a separate process, for tests that kill, restart or run several."""
+"""`python -m webapp` as a separate process: a server for tests that kill, restart or run
+several, and a CLI command run to its end."""
 
 from __future__ import annotations
 
@@ -54,3 +55,30 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def paas_style(database_url: str) -> str:
+    """PaaS platforms hand out `postgres://` URLs; the CLI must take them as they are."""
+    return database_url.replace("postgresql+asyncpg://", "postgres://")
+
+
+async def run_cli(database_url: str, *args: str, timeout: float = 60) -> tuple[int, str]:
+    """`python -m webapp ARGS` against `database_url`, to its end; (exit code, output)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": paas_style(database_url),
+        "SECRET_KEY": "cli-test",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "webapp",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    return process.returncode, output.decode()

@@ -4,32 +4,9 @@ filtered by type, refused without a login or with a bad id."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import aiohttp
 
-from tests.conftest import VIEWER
-
-
-async def read_json_events(response: aiohttp.ClientResponse, count: int, timeout: float = 5):
-    """The next `count` events of the stream: (id, event name, parsed data)."""
-    events, fields = [], {}
-    async with asyncio.timeout(timeout):
-        async for raw in response.content:
-            line = raw.decode().rstrip("\r\n")
-            if line == "":
-                if "data" in fields:
-                    events.append(
-                        (fields.get("id"), fields.get("event"), json.loads(fields["data"]))
-                    )
-                    if len(events) == count:
-                        return events
-                fields = {}
-            elif ":" in line and not line.startswith(":"):
-                name, _, value = line.partition(":")
-                fields[name] = value.removeprefix(" ")
-    raise AssertionError("stream ended")
+from tests.helpers import VIEWER, read_json_events
 
 
 async def test_events_resume_with_last_event_id(client, connect) -> None:

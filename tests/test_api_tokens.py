@@ -10,16 +10,10 @@ import pytest
 from aiohttp import encode_basic_auth
 
 from ocpp_core.settings import Settings
-from tests.conftest import ACCOUNTS, ADMIN, OPERATOR, VIEWER
-from tests.test_cli import run_cli
+from tests.helpers import ACCOUNTS, ADMIN, API_TOKEN, OPERATOR, VIEWER, bearer
+from tests.server_process import run_cli
 from webapp.app import create_app
 from webapp.keys import LOGIN_THROTTLE, SERVICES
-
-SECRET = re.compile(r"vlt_[A-Za-z0-9_-]{43}")
-
-
-def bearer(token: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **headers}
 
 
 async def _create(client, auth: dict[str, str], **body) -> dict:
@@ -39,7 +33,7 @@ async def _audit(client) -> list[tuple[str, str, str]]:
 async def test_create_use_list_and_revoke_through_the_api(client) -> None:
     made = await _create(client, OPERATOR, name="nightly export")
     secret = made["token"]
-    assert SECRET.fullmatch(secret)
+    assert API_TOKEN.fullmatch(secret)
     assert made["role"] == made["effective_role"] == "operator"
     assert made["user"] == "oper" and made["prefix"] == secret[:12]
     assert made["last_used_at"] is None and made["revoked_at"] is None
@@ -274,7 +268,7 @@ async def test_bad_tokens_count_against_the_address_like_failed_logins(client) -
 
 
 async def _form_secret(html: str) -> str:
-    match = SECRET.search(html)
+    match = API_TOKEN.search(html)
     assert match, "no token on the page"
     return match.group(0)
 
@@ -292,7 +286,7 @@ async def test_portal_creates_shows_once_lists_and_revokes(client, portal) -> No
     assert 'data-copy="new-token"' in html and "Token grafana created with role viewer." in html
 
     status, html = await operator.get("/tokens")
-    assert secret not in html and SECRET.search(html) is None
+    assert secret not in html and API_TOKEN.search(html) is None
     assert f"<code>{secret[:12]}…</code>" in html and "grafana" in html
     row = re.search(r'<tr id="token-(\d+)">(.*?)</tr>', html, re.S)
     assert row and ">never<" in row.group(2)  # last used
@@ -345,7 +339,7 @@ async def test_token_commands_of_the_cli(database_url, aiohttp_client) -> None:
     )
     assert code == 0, out
     secret = out.splitlines()[0]
-    assert SECRET.fullmatch(secret)
+    assert API_TOKEN.fullmatch(secret)
     assert "not shown again" in out
     code, out = await run_cli(
         database_url, "token", "create", "--user", "ci", "--name", "x", "--role", "admin"

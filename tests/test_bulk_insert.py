@@ -19,7 +19,7 @@ from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import MeterValue, OcppMessage, utcnow
 from ocpp_core.services.message_log import LOG_ROWS
 from ocpp_core.services.transactions import METER_VALUE_ROWS
-from tests.test_database_faults import terminate
+from tests.helpers import terminate_backends
 
 
 @asynccontextmanager
@@ -127,7 +127,7 @@ async def test_a_copy_on_a_dropped_connection_is_run_again_on_a_new_one(
             backend = await session.scalar(text("SELECT pg_backend_pid()"))
             attempts.append(backend)
             if len(attempts) == 1 and dropped == "by PostgreSQL":  # a restart, a failover
-                assert await terminate(f"pid = {backend}") == 1
+                assert await terminate_backends(f"pid = {backend}") == 1
             elif len(attempts) == 1:
                 # Gone with nothing awaited before the COPY: the driver learns it there.
                 raw = await (await session.connection()).get_raw_connection()

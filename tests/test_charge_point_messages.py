@@ -16,19 +16,13 @@ from ocpp_core.db.models import (
     StatusReport,
 )
 from ocpp_core.services.event_log import EVENTS_WRITTEN
-from tests.conftest import ADMIN
+from tests.helpers import ADMIN, get_json
 from webapp.keys import BUS, CENTRAL_SYSTEM, ENGINE, SERVICES
 
 
 async def rows(client, model, *where):
     async with AsyncSession(client.app[ENGINE]) as session:
         return (await session.scalars(select(model).where(*where))).all()
-
-
-async def api(client, path: str):
-    response = await client.get(path, headers=ADMIN)
-    assert response.status == 200, await response.text()
-    return await response.json()
 
 
 def _iso(dt: datetime) -> str:
@@ -99,7 +93,7 @@ async def test_full_session_is_stored(client, connect) -> None:
             ],
         },
     )
-    active = await api(client, "/api/transactions?active=true")
+    active = await get_json(client, "/api/transactions?active=true")
     assert [(t["id"], t["energy_wh"]) for t in active] == [(tx_id, 200.0)]
 
     stop = await cp.result(
@@ -121,7 +115,7 @@ async def test_full_session_is_stored(client, connect) -> None:
     assert stop == {"idTagInfo": {"status": "Accepted"}}
     await cp.status(1, "Available")
 
-    [tx] = await api(client, "/api/transactions?charge_point_id=CP1")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=CP1")
     assert tx == {
         "id": tx_id,
         "charge_point_id": "CP1",
@@ -140,9 +134,9 @@ async def test_full_session_is_stored(client, connect) -> None:
         "meter_values_pruned": 0,  # retention has removed none of its samples
         "meter_values_pruned_at": None,
     }
-    assert await api(client, "/api/transactions?active=true") == []
+    assert await get_json(client, "/api/transactions?active=true") == []
 
-    values = await api(client, f"/api/transactions/{tx_id}/meter-values")
+    values = await get_json(client, f"/api/transactions/{tx_id}/meter-values")
     assert [(v["measurand"], v["value"], v["unit"], v["phase"], v["context"]) for v in values] == [
         ("Energy.Active.Import.Register", "1200", "Wh", None, "Sample.Periodic"),
         ("Current.Import", "16.1", "A", "L1", "Sample.Periodic"),
@@ -168,7 +162,7 @@ async def test_full_session_is_stored(client, connect) -> None:
     history = await rows(client, StatusNotification, StatusNotification.charge_point_id == "CP1")
     assert [h.status for h in history] == ["Preparing", "Charging", "Available"]
 
-    info = await api(client, "/api/charge-points/CP1")
+    info = await get_json(client, "/api/charge-points/CP1")
     assert info["connected"] is True
     assert info["vendor"] == "TestVendor"
     assert info["firmware_version"] == "4.2"
@@ -193,7 +187,7 @@ async def test_status_notification_keeps_connector_zero_and_error_codes(client, 
             "timestamp": "2020-01-01T00:00:00Z",
         },
     )
-    info = await api(client, "/api/charge-points/CP-Z")
+    info = await get_json(client, "/api/charge-points/CP-Z")
     # The one status rule (ocpp_core.charge_point_state): a connector Faulted and none
     # charging; the late Charging counted for nothing.
     assert info["status"] == "Faulted"
@@ -299,7 +293,7 @@ async def test_start_transaction_keeps_charger_timestamp_reservation_and_replays
     assert tx.start_time == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert tx.reservation_id == 7
     assert tx.meter_start == 42
-    assert len(await api(client, "/api/transactions")) == 1
+    assert len(await get_json(client, "/api/transactions")) == 1
 
 
 async def test_unknown_tag_still_gets_a_transaction_id(client, connect) -> None:
@@ -358,7 +352,7 @@ async def test_stop_and_meter_values_for_foreign_transactions_are_accepted_not_a
     # ... but nothing of it touches the owner's session.
     tx = await client.app[SERVICES].transactions.get(tx_id)
     assert tx.active and tx.meter_stop is None
-    assert await api(client, f"/api/transactions/{tx_id}/meter-values") == []
+    assert await get_json(client, f"/api/transactions/{tx_id}/meter-values") == []
     stray = await rows(client, MeterValue, MeterValue.charge_point_id == "OTHER")
     assert sorted(v.claimed_transaction_id for v in stray) == [-1, tx_id]
     assert all(v.transaction_id is None for v in stray)

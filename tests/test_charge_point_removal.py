@@ -3,7 +3,6 @@ an unknown charger would, and a message already on its way is stored, not refuse
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 import pytest
@@ -13,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, MeterValue, Transaction
 from ocpp_core.errors import NotFound
+from tests.helpers import next_event
 from tests.ocpp_client import RawChargePoint
 from webapp.app import create_app
-from webapp.keys import ENGINE, SERVICES
+from webapp.keys import BUS, ENGINE, SERVICES
 
 READING = {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "5"}]}
 
@@ -53,11 +53,15 @@ async def test_removing_a_connected_charge_point_closes_its_connection(
 ) -> None:
     cp = await connect("GONE")
     await cp.boot()
-    status, _ = await (await portal("admin")).post("/charge-points/GONE/remove")
-    assert status == 200
-    await _closed(cp)
-    # Its going leaves nothing behind that would register it again.
-    await asyncio.sleep(0.2)
+    admin = await portal("admin")
+    async with client.app[BUS].subscribe() as events:
+        status, _ = await admin.post("/charge-points/GONE/remove")
+        assert status == 200
+        await _closed(cp)
+        await next_event(events, "disconnected", "GONE")
+    # Its going (the disconnection's write, by now handed to the group commit) leaves
+    # nothing behind that would register it again.
+    await client.app[SERVICES].writes.drain()
     with pytest.raises(NotFound):
         await client.app[SERVICES].charge_points.get("GONE")
 

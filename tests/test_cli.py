@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,39 +16,11 @@ from sqlalchemy import insert
 from ocpp_core.db.engine import create_engine
 from ocpp_core.db.models import IdTag
 from ocpp_core.settings import Settings
-from tests.conftest import ADMIN
+from tests.helpers import ADMIN, migrate_to
 from tests.ocpp_client import RawChargePoint
-from tests.test_migrations import migrate_to
+from tests.server_process import ROOT, paas_style, run_cli
 from webapp.app import create_app
 from webapp.keys import SERVICES
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def paas_style(database_url: str) -> str:
-    """PaaS platforms hand out `postgres://` URLs; the CLI must take them as they are."""
-    return database_url.replace("postgresql+asyncpg://", "postgres://")
-
-
-async def run_cli(database_url: str, *args: str, timeout: float = 60) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": paas_style(database_url),
-        "SECRET_KEY": "cli-test",
-        "LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "webapp",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout)
-    return process.returncode, output.decode()
 
 
 @pytest.mark.unmigrated  # `db upgrade` builds the SQLite schema from nothing

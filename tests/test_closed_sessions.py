@@ -5,39 +5,22 @@ portal."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.conftest import OPERATOR, VIEWER
-from tests.v201.test_transactions import ended, started, station, updated
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-async def api(client, path: str) -> Any:
-    response = await client.get(path, headers=VIEWER)
-    assert response.status == 200, await response.text()
-    return await response.json()
+from tests.helpers import OPERATOR, disconnected, get_json, iso
+from tests.v201.charging_station import ended, started, station, updated
 
 
 async def transaction(client, charge_point_id: str, transaction_id: int) -> dict[str, Any]:
     """The session as `GET /api/transactions` lists it (flags included)."""
-    listed = await api(client, f"/api/transactions?charge_point_id={charge_point_id}")
+    listed = await get_json(
+        client, f"/api/transactions?charge_point_id={charge_point_id}", role="viewer"
+    )
     [tx] = [t for t in listed if t["id"] == transaction_id]
     return tx
-
-
-async def disconnected(client, charge_point_id: str) -> None:
-    for _ in range(100):
-        if not (await api(client, f"/api/charge-points/{charge_point_id}"))["connected"]:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{charge_point_id} still shown connected")
 
 
 def register(value: str, at: datetime, unit: str = "Wh") -> dict[str, Any]:
@@ -139,11 +122,11 @@ async def test_a_201_session_closed_while_charging_is_corrected_by_its_events(
     client, connect, portal
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=4)
-    cp = await station(connect, "CS-ON")
+    cp = await station(connect, "CS-ON", connector_status="Occupied")
     await cp.result("TransactionEvent", started("TX-1", t0))  # register 1000 Wh
     update = updated("TX-1", t0 + timedelta(minutes=1), 1, energy=1610, chargingState="Charging")
     assert await cp.result("TransactionEvent", update) == {}
-    [listed] = await api(client, "/api/transactions?charge_point_id=CS-ON")
+    [listed] = await get_json(client, "/api/transactions?charge_point_id=CS-ON", role="viewer")
     tx = listed["id"]
 
     operator = await portal("operator")

@@ -15,10 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ocpp_core.cluster.notify import MAX_PAYLOAD_BYTES
 from ocpp_core.settings import Settings
-from tests.conftest import ACCOUNTS, ADMIN, bounded_close
+from tests.helpers import ACCOUNTS, ADMIN, bounded_close, eventually, get_json, post, read_events
 from tests.ocpp_client import RawChargePoint
-from tests.test_portal import read_events
-from tests.test_remote_operations import eventually, get_json, post
 from webapp.app import create_app
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 

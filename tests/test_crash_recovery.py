@@ -74,6 +74,8 @@ class Message:
 @dataclass
 class QueuedChargePoint:
     id: str
+    # Its pauses' jitter: seeded from the test's seed and its id, each charge point its own.
+    rng: random.Random
     queue: deque[Message] = field(default_factory=deque)
     acked: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     acked_unique_ids: list[str] = field(default_factory=list)  # BootNotification's too
@@ -119,13 +121,13 @@ class QueuedChargePoint:
                         self.acked.append((message.action, message.payload, answer))
                         self.queue.popleft()
                         acks[0] += 1
-                        await asyncio.sleep(random.uniform(0.02, 0.12))
+                        await asyncio.sleep(self.rng.uniform(0.02, 0.12))
             except (Dropped, aiohttp.ClientError, OSError, TimeoutError, ConnectionError):
-                await asyncio.sleep(random.uniform(0.2, 0.8))  # reconnect jitter
+                await asyncio.sleep(self.rng.uniform(0.2, 0.8))  # reconnect jitter
 
 
 @pytest.mark.timeout(300)
-async def test_sigkill_mid_run_loses_and_duplicates_nothing(database_url) -> None:
+async def test_sigkill_mid_run_loses_and_duplicates_nothing(database_url, seed: int) -> None:
     port = unused_port()
     env = {
         **os.environ,
@@ -145,7 +147,7 @@ async def test_sigkill_mid_run_loses_and_duplicates_nothing(database_url) -> Non
     server = start_server(env)
     charge_points = []
     for number in range(1, CHARGE_POINTS + 1):
-        cp = QueuedChargePoint(f"CRASH{number}")
+        cp = QueuedChargePoint(f"CRASH{number}", random.Random(f"{seed}-{number}"))
         cp.script(number)
         charge_points.append(cp)
     total = sum(len(cp.queue) for cp in charge_points)

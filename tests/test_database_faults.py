@@ -6,38 +6,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import asyncpg
 import pytest
 
 from ocpp_core.db import engine
 from ocpp_core.settings import Settings
-from tests.conftest import ACCOUNTS, ADMIN, PG_HOST, PG_PORT, PG_USER, bounded_close
+from tests.helpers import ACCOUNTS, ADMIN, bounded_close, terminate_backends
 from tests.ocpp_client import RawChargePoint
 from webapp.app import create_app
 from webapp.keys import SERVICES
 
 
-async def terminate(where: str, *args: object) -> int:
-    """Terminate the server processes `where` selects in pg_stat_activity, as a
-    restart would; return how many."""
-    admin = await asyncpg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres", timeout=5
-    )
-    try:
-        return len(
-            await admin.fetch(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                f" WHERE {where} AND pid <> pg_backend_pid()",
-                *args,
-            )
-        )
-    finally:
-        await admin.close()
-
-
 async def _drop_connections(database: str) -> int:
     """Terminate every server process of `database`."""
-    return await terminate("datname = $1", database)
+    return await terminate_backends("datname = $1", database)
 
 
 @pytest.fixture

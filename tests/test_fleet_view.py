@@ -10,31 +10,11 @@ import io
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from tests.conftest import ADMIN, VIEWER
-from tests.v201.test_transactions import started, station, updated
+from tests.helpers import ADMIN, VIEWER, disconnected, get_json, iso
+from tests.v201.charging_station import started, station, updated
 from webapp.app import create_app
 from webapp.keys import SERVICES
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-async def api(client, path: str) -> Any:
-    response = await client.get(path, headers=VIEWER)
-    assert response.status == 200, await response.text()
-    return await response.json()
-
-
-async def disconnected(client, charge_point_id: str) -> dict[str, Any]:
-    for _ in range(100):
-        listed = await api(client, f"/api/charge-points/{charge_point_id}")
-        if not listed["connected"]:
-            return listed
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{charge_point_id} still shown connected")
 
 
 def row_of(html: str, charge_point_id: str) -> str:
@@ -53,12 +33,14 @@ async def test_any_message_counts_as_heard_and_is_not_written_per_message(
     cp = await connect("CP-HEARD")
     await cp.boot()
     booted = (await client.app[SERVICES].charge_points.get("CP-HEARD")).last_seen_at
+    # The time passing is what is tested: a message over a second after the boot must be
+    # shown as heard then, though nothing is written for it.
     await asyncio.sleep(1.1)
     sent = datetime.now(UTC)
     sample = {"timestamp": iso(sent), "sampledValue": [{"value": "5"}]}
     await cp.result("MeterValues", {"connectorId": 1, "meterValue": [sample]})
 
-    listed = await api(client, "/api/charge-points/CP-HEARD")
+    listed = await get_json(client, "/api/charge-points/CP-HEARD", role="viewer")
     last_seen = datetime.fromisoformat(listed["last_seen"])
     assert last_seen >= sent - timedelta(milliseconds=5), (last_seen, sent)
     assert datetime.fromisoformat(listed["connected_since"]) <= booted + timedelta(seconds=1)
@@ -90,7 +72,7 @@ async def test_one_status_rule_for_page_and_api(client, connect, portal) -> None
     await cp.status(0, "Available")
     await cp.status(1, "Charging")
     await cp.status(2, "Available")
-    cs = await station(connect, "CS-RULE")  # EVSE 1 Occupied
+    cs = await station(connect, "CS-RULE", connector_status="Occupied")  # EVSE 1 Occupied
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     await cs.result("TransactionEvent", started("TX-R", t0))
     update = updated("TX-R", t0 + timedelta(seconds=5), 1, energy=1200, chargingState="Charging")
@@ -98,7 +80,7 @@ async def test_one_status_rule_for_page_and_api(client, connect, portal) -> None
 
     viewer = await portal("viewer")
     _, html = await viewer.get("/")
-    listed = {c["id"]: c for c in await api(client, "/api/charge-points")}
+    listed = {c["id"]: c for c in await get_json(client, "/api/charge-points", role="viewer")}
     for charge_point_id in ("CP-RULE", "CS-RULE"):
         shown = re.search(r'data-status="([^"]+)"', row_of(html, charge_point_id)).group(1)
         assert shown == listed[charge_point_id]["status"] == "Charging", charge_point_id
@@ -148,7 +130,7 @@ async def test_status_history_on_the_page_and_in_the_api(client, connect, portal
     }
     await cp.result("StatusNotification", fault)
 
-    history = await api(client, "/api/charge-points/CP-HIST/status-history")
+    history = await get_json(client, "/api/charge-points/CP-HIST/status-history", role="viewer")
     assert [h["status"] for h in history] == ["Faulted", "Available"]
     newest = history[0]
     assert {k: newest[k] for k in ("evse_id", "connector_id", "error_code", "info")} == {
@@ -160,8 +142,12 @@ async def test_status_history_on_the_page_and_in_the_api(client, connect, portal
     assert (newest["vendor_id"], newest["vendor_error_code"]) == ("ACME", "E-4711")
     assert newest["timestamp"] == fault["timestamp"] and newest["received_at"]
     # Paged: newest first, then those before the last one seen.
-    [first] = await api(client, "/api/charge-points/CP-HIST/status-history?limit=1")
-    after = await api(client, f"/api/charge-points/CP-HIST/status-history?before={first['id']}")
+    [first] = await get_json(
+        client, "/api/charge-points/CP-HIST/status-history?limit=1", role="viewer"
+    )
+    after = await get_json(
+        client, f"/api/charge-points/CP-HIST/status-history?before={first['id']}", role="viewer"
+    )
     assert first == newest and [h["status"] for h in after] == ["Available"]
     response = await client.get("/api/charge-points/CP-HIST/status-history?limit=0", headers=VIEWER)
     assert response.status == 400 and "limit" in (await response.json())["error"]
@@ -178,8 +164,8 @@ async def test_status_history_on_the_page_and_in_the_api(client, connect, portal
     assert "E-4711" in re.search(r'<tr id="connector-1">.*?</tr>', html, re.S).group(0)
 
     # 2.0.1: each entry names its EVSE.
-    await station(connect, "CS-HIST")
-    [entry] = await api(client, "/api/charge-points/CS-HIST/status-history")
+    await station(connect, "CS-HIST", connector_status="Occupied")
+    [entry] = await get_json(client, "/api/charge-points/CS-HIST/status-history", role="viewer")
     assert (entry["evse_id"], entry["connector_id"], entry["status"]) == (1, 1, "Occupied")
 
 
@@ -191,7 +177,7 @@ async def test_energy_is_whole_wh_in_page_api_and_csv(client, connect, portal) -
     # 30.6 kWh is no exact binary fraction: 30.6 * 1000 is 30599.999999999996.
     reading = {"timestamp": iso(now), "sampledValue": [{"value": "30.6", "unit": "kWh"}]}
     await cp.result("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [reading]})
-    [listed] = await api(client, "/api/transactions?charge_point_id=CP-WH")
+    [listed] = await get_json(client, "/api/transactions?charge_point_id=CP-WH", role="viewer")
     assert listed["energy_wh"] == 30600 and isinstance(listed["energy_wh"], int)
     viewer = await portal("viewer")
     _, html = await viewer.get(f"/transactions/{tx}")

@@ -25,9 +25,9 @@ from ocpp_core.db.models import Transaction
 from ocpp_core.frames import bounded_schema, nul_cause
 from ocpp_core.settings import Settings
 from ocpp_core.v16.operations import CATALOGUE
-from tests.conftest import ADMIN, OPERATOR
+from tests.helpers import ADMIN, OPERATOR, tenths
 from tests.ocpp_client import RawChargePoint
-from tests.test_operations import OPERATIONS as OPERATION_REQUESTS
+from tests.operation_requests import OPERATIONS
 from webapp.app import create_app
 from webapp.keys import ENGINE, SERVICES
 
@@ -301,18 +301,6 @@ async def test_a_valid_call_in_a_session_never_meets_an_internal_error(client, c
     await _assert_consistent(client)
 
 
-def _tenths(value: Any) -> Any:
-    """Floats as JSON writes tenths: hypothesis makes `multipleOf: 0.1` as 141 * 0.1,
-    14.100000000000001, which is no multiple of 0.1 and rightly refused."""
-    if isinstance(value, float):
-        return round(value, 1)
-    if isinstance(value, dict):
-        return {key: _tenths(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_tenths(item) for item in value]
-    return value
-
-
 # An operation from the API, answered by the charge point with any answer its 1.6 schema
 # allows: stored and returned, never a 500.
 # One strategy per operation, built once (a flatmap built it again for every draw).
@@ -320,9 +308,9 @@ answered_operations = st.one_of(
     [
         st.tuples(
             st.just(operation),
-            from_schema(bounded_schema(OPERATION_REQUESTS[operation][1] + "Response")).map(_tenths),
+            from_schema(bounded_schema(OPERATIONS[operation][1] + "Response")).map(tenths),
         )
-        for operation in sorted(OPERATION_REQUESTS)
+        for operation in sorted(OPERATIONS)
     ]
 )
 _RESERVATION_IDS = itertools.count(1000)
@@ -333,7 +321,7 @@ _RESERVATION_IDS = itertools.count(1000)
 @given(case=answered_operations)
 async def test_any_valid_answer_to_an_operation_is_taken(client, case) -> None:
     operation, answer = case
-    body, action, _ = OPERATION_REQUESTS[operation]
+    body, action, _ = OPERATIONS[operation]
     if operation == "reserve-now":  # an id already used would be refused before sending
         body = {**body, "reservation_id": next(_RESERVATION_IDS)}
     await client.app[SERVICES].charge_points.register("FUZZ-OP")

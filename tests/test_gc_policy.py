@@ -98,6 +98,8 @@ async def test_frozen_cycles_are_collected_once_the_heap_has_grown(
 
     # The heap grows past the thaw factor (new connections), then no more: one thaw.
     grown = _grow_past_the_thaw_factor()
+    # The policy thaws once the heap has stopped growing for SETTLE: that time has to pass
+    # (and a thaw within it is what is checked).
     await asyncio.sleep(SETTLE * 2)
 
     assert policy.thaws == thaws + 1

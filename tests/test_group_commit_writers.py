@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.engine import create_engine, create_session_factory
 from ocpp_core.db.group_commit import GroupCommit
-from tests.conftest import PG_HOST, PG_PORT, PG_USER
+from tests.helpers import PG_HOST, PG_PORT, PG_USER
 from webapp.keys import SERVICES
 
 

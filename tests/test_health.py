@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ocpp_core.db.migrate import HEAD_REVISION, PROJECT_ROOT, alembic_config
 from ocpp_core.settings import Settings
-from tests.conftest import _pg_admin
-from tests.test_metrics import scrape
+from tests.helpers import pg_admin, scrape
 from webapp.app import create_app
 from webapp.keys import CENTRAL_SYSTEM, ENGINE
 
@@ -120,7 +119,7 @@ async def test_not_ready_when_the_database_is_gone(pg_client, pg_database_url) -
     client = pg_client
     assert (await client.get("/readyz")).status == 200
     database = pg_database_url.rsplit("/", 1)[1]
-    await _pg_admin(f'DROP DATABASE "{database}" WITH (FORCE)')
+    await pg_admin(f'DROP DATABASE "{database}" WITH (FORCE)')
 
     status, body = await get(client, "/readyz")
     assert status == 503

@@ -17,7 +17,7 @@ from ocpp_core.db.engine import create_engine
 from ocpp_core.db.models import Transaction
 from ocpp_core.services.id_tags import TAG_FACTS
 from ocpp_core.services.transactions import TransactionFilter, filtered
-from tests.conftest import OPERATOR, VIEWER
+from tests.helpers import OPERATOR, VIEWER
 
 HTMX = {"HX-Request": "true"}
 

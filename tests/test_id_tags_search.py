@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from tests.conftest import OPERATOR, VIEWER
+from tests.helpers import OPERATOR, VIEWER
 
 
 def iso_now() -> str:

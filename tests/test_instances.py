@@ -14,11 +14,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import unused_port
 
-from tests.conftest import basic
+from tests.helpers import basic, eventually, read_events
 from tests.ocpp_client import RawChargePoint
 from tests.server_process import server_env, start_server, stop, wait_until_listening
-from tests.test_portal import read_events
-from tests.test_remote_operations import eventually
 
 ADMIN = basic("admin", "admin-password")
 TTL = 3

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, MeterValue, Transaction
-from tests.conftest import ADMIN
+from tests.helpers import ADMIN
 from webapp.keys import ENGINE, SERVICES
 
 TIME = "2026-11-25T08:00:00Z"

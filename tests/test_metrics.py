@@ -11,43 +11,14 @@ import json
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from ocpp_core.settings import Settings
-from tests.conftest import ADMIN, OPERATOR
-from tests.test_remote_operations import eventually
-from tests.v201.test_messages import boot as boot_201
+from tests.helpers import ADMIN, OPERATOR, Scrape, eventually, scrape
+from tests.v201.charging_station import boot
 from webapp.app import create_app
 from webapp.keys import SERVICES
 
 TOKEN = "a-metrics-token-of-some-length"
-
-
-class Scrape:
-    """One scrape, read with prometheus_client's own parser."""
-
-    def __init__(self, text: str) -> None:
-        self.samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                self.samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-
-    def value(self, name: str, **labels: str) -> float | None:
-        return self.samples.get((name, frozenset(labels.items())))
-
-    def label_values(self, name: str, label: str) -> set[str]:
-        return {
-            dict(labels)[label]
-            for (sample, labels) in self.samples
-            if sample == name and label in dict(labels)
-        }
-
-
-async def scrape(client: TestClient, **kwargs: Any) -> Scrape:
-    response = await client.get("/metrics", **kwargs)
-    assert response.status == 200, await response.text()
-    assert response.content_type == "text/plain"
-    return Scrape(await response.text())
 
 
 def messages(scraped: Scrape, action: str, direction: str, outcome: str) -> float | None:
@@ -71,7 +42,7 @@ async def test_metrics_follow_charge_points_calls_commits_and_sessions(
     await cp.boot()
     await cp.result("Heartbeat", {})
     station = await connect("CP201", protocols=("ocpp2.0.1",))
-    await boot_201(station)
+    await boot(station)
     # An action no version has: counted as "unknown", never under the charger's spelling.
     refused = await cp.call("MadeUpAction", {})
     assert refused[0] == 4 and refused[2] == "NotImplemented"

@@ -27,6 +27,7 @@ from ocpp_core.db.migrate import (
     upgrade,
 )
 from ocpp_core.db.models import Base, IdTag
+from tests.helpers import migrate_to
 
 # On SQLite every test here starts from an empty file and migrates it itself.
 pytestmark = pytest.mark.unmigrated
@@ -60,18 +61,6 @@ def _indexes(table: str) -> Callable[[Connection], dict[str, list[str]]]:
 METER_VALUES_INDEXES = {
     "ix_meter_values_charge_point": ["charge_point_id", "transaction_id", "timestamp"]
 }
-
-
-def migrate_to(database_url: str, direction: str, target: str) -> Callable[[Connection], None]:
-    def step(sync: Connection) -> None:
-        # Alembic's own transactions, as at start-up: on PostgreSQL 0015 builds its index
-        # outside any.
-        sync.commit()
-        config = alembic_config(database_url)
-        config.attributes["connection"] = sync
-        getattr(command, direction)(config, target)
-
-    return step
 
 
 async def _index_sql(connection: AsyncConnection, table: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import encode_basic_auth
 
-from tests.conftest import ACCOUNTS, ADMIN, OPERATOR
+from tests.helpers import ACCOUNTS, ADMIN, OPERATOR
 from webapp.keys import SERVICES
 
 

@@ -22,9 +22,8 @@ from ocpp_core.payload_keys import snake_keys
 from ocpp_core.v16.handler import V16Handler
 from ocpp_core.v16.operations import BY_ACTION, CATALOGUE
 from ocpp_core.v201 import operations as catalogue_201
-from tests.test_fuzz import _tenths
-from tests.test_operations import PROFILE
-from tests.test_remote_operations import post
+from tests.helpers import post, tenths
+from tests.operation_requests import PROFILE
 from webapp.keys import SERVICES
 
 HTMX = {"HX-Request": "true"}
@@ -70,7 +69,7 @@ def _inlined(schema: Any, definitions: dict[str, Any]) -> Any:
 
 def _answers(action: str) -> st.SearchStrategy[Any]:
     schema = bounded_schema(action + "Response")
-    return from_schema(_inlined(schema, schema.get("definitions", {}))).map(_tenths)
+    return from_schema(_inlined(schema, schema.get("definitions", {}))).map(tenths)
 
 
 ANSWERS = st.one_of([st.tuples(st.just(action), _answers(action)) for action in sorted(BY_ACTION)])

@@ -7,92 +7,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from simulator.common import SimulatorConfig
-from simulator.v16 import SimulatedChargePoint
-from tests.conftest import ACCOUNTS, ADMIN, OPERATOR
-from tests.test_remote_operations import eventually, get_json, post
+from tests.helpers import (
+    ACCOUNTS,
+    ADMIN,
+    OPERATOR,
+    eventually,
+    get_json,
+    journal,
+    operate,
+    post,
+    soon,
+)
+from tests.operation_requests import OPERATIONS, PROFILE
 from webapp.app import create_app
 from webapp.keys import SERVICES
-from webapp.ws_adapter import WebSocketConnection
-
-
-def soon(seconds: float = 3600) -> str:
-    moment = datetime.now(UTC) + timedelta(seconds=seconds)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-PROFILE = {
-    "charging_profile_id": 7,
-    "stack_level": 1,
-    "charging_profile_purpose": "TxDefaultProfile",
-    "charging_profile_kind": "Absolute",
-    "charging_schedule": {
-        "charging_rate_unit": "A",
-        "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
-    },
-}
-
-# operation -> (a valid body, the action on the wire, a refusal the charge point may answer)
-OPERATIONS: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
-    "reset": ({"type": "Soft"}, "Reset", {"status": "Rejected"}),
-    "change-availability": (
-        {"connector_id": 1, "type": "Inoperative"},
-        "ChangeAvailability",
-        {"status": "Rejected"},
-    ),
-    "get-configuration": (
-        {"key": ["Nope"]},
-        "GetConfiguration",
-        {"configurationKey": [], "unknownKey": ["Nope"]},
-    ),
-    "change-configuration": (
-        {"key": "HeartbeatInterval", "value": "60"},
-        "ChangeConfiguration",
-        {"status": "Rejected"},
-    ),
-    "clear-cache": ({}, "ClearCache", {"status": "Rejected"}),
-    "unlock-connector": ({"connector_id": 1}, "UnlockConnector", {"status": "UnlockFailed"}),
-    "data-transfer": ({"vendor_id": "Other"}, "DataTransfer", {"status": "Rejected"}),
-    "trigger-message": (
-        {"requested_message": "Heartbeat"},
-        "TriggerMessage",
-        {"status": "Rejected"},
-    ),
-    "reserve-now": (
-        {"connector_id": 1, "expiry_date": soon(), "id_tag": "TAG", "reservation_id": 41},
-        "ReserveNow",
-        {"status": "Occupied"},
-    ),
-    "send-local-list": (
-        {"list_version": 3, "update_type": "Full", "local_authorization_list": []},
-        "SendLocalList",
-        {"status": "VersionMismatch"},
-    ),
-    "get-local-list-version": ({}, "GetLocalListVersion", {"listVersion": -1}),
-    "set-charging-profile": (
-        {"connector_id": 1, "cs_charging_profiles": PROFILE},
-        "SetChargingProfile",
-        {"status": "Rejected"},
-    ),
-    "clear-charging-profile": ({"id": 7}, "ClearChargingProfile", {"status": "Unknown"}),
-    "get-composite-schedule": (
-        {"connector_id": 1, "duration": 3600},
-        "GetCompositeSchedule",
-        {"status": "Rejected"},
-    ),
-    "get-diagnostics": ({"location": "ftp://logs.example.com/up"}, "GetDiagnostics", {}),
-    "update-firmware": (
-        {"location": "https://fw.example.com/v2.bin", "retrieve_date": soon(0)},
-        "UpdateFirmware",
-        {},
-    ),
-}
 
 # operation -> (a body that must be refused, what the refusal says)
 BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
@@ -126,10 +58,6 @@ BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
     "get-diagnostics": ({"location": "not a url"}, "URL"),
     "update-firmware": ({"location": "ftp://x/y", "retrieve_date": "later"}, "date-time"),
 }
-
-
-async def journal(client, charge_point_id: str) -> list[dict[str, Any]]:
-    return await get_json(client, f"/api/charge-points/{charge_point_id}/operations")
 
 
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
@@ -211,57 +139,36 @@ async def test_bad_input_is_400_and_nothing_is_sent(client, connect, operation: 
     assert await journal(client, "RAW") == []
 
 
-@pytest.fixture
-async def sim(client) -> AsyncIterator[SimulatedChargePoint]:
-    """SIM1: a simulated charge point with two connectors, booted and Available."""
-    await client.app[SERVICES].id_tags.add("TAG")
-    ws = await client.ws_connect("/ocpp/SIM1", protocols=("ocpp1.6",))
-    config = SimulatorConfig(connectors=2, meter_interval=0.2, notification_delay=0.05)
-    simulator = SimulatedChargePoint("SIM1", WebSocketConnection(ws), config)
-    task = asyncio.create_task(simulator.run())
-
-    async def ready() -> bool:
-        cp = await get_json(client, "/api/charge-points/SIM1")
-        return cp["connected"] and len(cp["connectors"]) == 3
-
-    await eventually(ready)
-    yield simulator
-    task.cancel()
-    await ws.close()
-
-
-async def op(client, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-    status, answer = await post(client, f"/api/charge-points/SIM1/{operation}", body)
-    assert status == 200, (operation, answer)
-    return answer
-
-
 async def connector_status(client, connector_id: int) -> str:
     cp = await get_json(client, "/api/charge-points/SIM1")
     return {c["connector_id"]: c["status"] for c in cp["connectors"]}[connector_id]
 
 
 async def test_core_operations_accepted(client, sim) -> None:
-    assert await op(client, "clear-cache", {}) == {"status": "Accepted"}
+    assert await operate(client, "clear-cache", {}) == {"status": "Accepted"}
 
-    assert await op(client, "change-availability", {"connector_id": 2, "type": "Inoperative"}) == {
-        "status": "Accepted"
-    }
+    assert await operate(
+        client, "change-availability", {"connector_id": 2, "type": "Inoperative"}
+    ) == {"status": "Accepted"}
     await eventually(lambda: _is(client, 2, "Unavailable"))
-    await op(client, "change-availability", {"connector_id": 2, "type": "Operative"})
+    await operate(client, "change-availability", {"connector_id": 2, "type": "Operative"})
     await eventually(lambda: _is(client, 2, "Available"))
 
-    assert await op(client, "unlock-connector", {"connector_id": 1}) == {"status": "Unlocked"}
-    assert await op(client, "unlock-connector", {"connector_id": 9}) == {"status": "NotSupported"}
+    assert await operate(client, "unlock-connector", {"connector_id": 1}) == {"status": "Unlocked"}
+    assert await operate(client, "unlock-connector", {"connector_id": 9}) == {
+        "status": "NotSupported"
+    }
 
-    assert await op(
+    assert await operate(
         client, "data-transfer", {"vendor_id": "Voltaro", "message_id": "echo", "data": "hi"}
     ) == {"status": "Accepted", "data": "hi"}
-    assert await op(client, "data-transfer", {"vendor_id": "ACME"}) == {"status": "UnknownVendorId"}
+    assert await operate(client, "data-transfer", {"vendor_id": "ACME"}) == {
+        "status": "UnknownVendorId"
+    }
 
     before = (await client.app[SERVICES].charge_points.get("SIM1")).last_heartbeat_at
     assert before is None
-    assert await op(client, "trigger-message", {"requested_message": "Heartbeat"}) == {
+    assert await operate(client, "trigger-message", {"requested_message": "Heartbeat"}) == {
         "status": "Accepted"
     }
 
@@ -271,7 +178,7 @@ async def test_core_operations_accepted(client, sim) -> None:
     await eventually(heartbeat_arrived)
 
     boots = (await client.app[SERVICES].charge_points.get("SIM1")).last_boot_at
-    assert await op(client, "reset", {"type": "Soft"}) == {"status": "Accepted"}
+    assert await operate(client, "reset", {"type": "Soft"}) == {"status": "Accepted"}
 
     async def rebooted() -> bool:
         return (await client.app[SERVICES].charge_points.get("SIM1")).last_boot_at > boots
@@ -298,7 +205,7 @@ async def _is(client, connector_id: int, status: str) -> bool:
 
 
 async def test_configuration_is_read_stored_and_changed(client, sim) -> None:
-    answer = await op(client, "get-configuration", {})
+    answer = await operate(client, "get-configuration", {})
     keys = {k["key"]: k for k in answer["configuration_key"]}
     assert keys["NumberOfConnectors"] == {
         "key": "NumberOfConnectors",
@@ -309,7 +216,7 @@ async def test_configuration_is_read_stored_and_changed(client, sim) -> None:
     assert stored.keys() == keys.keys()
     assert stored["NumberOfConnectors"]["readonly"] is True
 
-    assert await op(
+    assert await operate(
         client, "change-configuration", {"key": "HeartbeatInterval", "value": "60"}
     ) == {"status": "Accepted"}
     stored = {k["key"]: k for k in await get_json(client, "/api/charge-points/SIM1/configuration")}
@@ -323,10 +230,10 @@ async def test_configuration_is_read_stored_and_changed(client, sim) -> None:
         {"key": "NumberOfConnectors", "value": "4"},
     )
     assert status == 400 and "read-only" in answer["error"]
-    assert await op(client, "change-configuration", {"key": "Colour", "value": "red"}) == {
+    assert await operate(client, "change-configuration", {"key": "Colour", "value": "red"}) == {
         "status": "NotSupported"
     }
-    assert await op(client, "get-configuration", {"key": ["HeartbeatInterval", "Nope"]}) == {
+    assert await operate(client, "get-configuration", {"key": ["HeartbeatInterval", "Nope"]}) == {
         "configuration_key": [{"key": "HeartbeatInterval", "readonly": False, "value": "60"}],
         "unknown_key": ["Nope"],
     }
@@ -361,7 +268,7 @@ async def test_authorization_key_rotation_takes_effect_once_accepted(client, sim
 
 async def test_reservations_are_kept_used_cancelled_and_expire(client, sim) -> None:
     # Without a reservation_id the central system assigns the next one.
-    answer = await op(
+    answer = await operate(
         client, "reserve-now", {"connector_id": 1, "expiry_date": soon(), "id_tag": "TAG"}
     )
     assert answer == {"status": "Accepted"}
@@ -374,14 +281,14 @@ async def test_reservations_are_kept_used_cancelled_and_expire(client, sim) -> N
     await eventually(lambda: _is(client, 1, "Reserved"))
 
     # Another reservation on the same connector: the charge point says Occupied.
-    assert await op(
+    assert await operate(
         client,
         "reserve-now",
         {"connector_id": 1, "expiry_date": soon(), "id_tag": "TAG", "reservation_id": 2},
     ) == {"status": "Occupied"}
 
     # The holder starts charging on it: the session names the reservation, which is used.
-    await op(client, "remote-start", {"id_tag": "TAG", "connector_id": 1})
+    await operate(client, "remote-start", {"id_tag": "TAG", "connector_id": 1})
 
     async def used() -> Any:
         [r] = await get_json(client, "/api/charge-points/SIM1/reservations")
@@ -392,13 +299,23 @@ async def test_reservations_are_kept_used_cancelled_and_expire(client, sim) -> N
     assert tx.reservation_id == 1
 
     # Cancelled, and expired.
-    await op(client, "reserve-now", {"connector_id": 2, "expiry_date": soon(), "id_tag": "TAG"})
-    assert await op(client, "cancel-reservation", {"reservation_id": 2}) == {"status": "Accepted"}
-    await op(client, "reserve-now", {"connector_id": 2, "expiry_date": soon(0.5), "id_tag": "TAG"})
-    await asyncio.sleep(0.7)
-    statuses = {
-        r["id"]: r["status"] for r in await get_json(client, "/api/charge-points/SIM1/reservations")
+    await operate(
+        client, "reserve-now", {"connector_id": 2, "expiry_date": soon(), "id_tag": "TAG"}
+    )
+    assert await operate(client, "cancel-reservation", {"reservation_id": 2}) == {
+        "status": "Accepted"
     }
+    await operate(
+        client, "reserve-now", {"connector_id": 2, "expiry_date": soon(0.5), "id_tag": "TAG"}
+    )
+
+    async def third_expired() -> dict[int, str] | None:
+        shown = await get_json(client, "/api/charge-points/SIM1/reservations")
+        statuses = {r["id"]: r["status"] for r in shown}
+        return statuses if statuses[3] == "Expired" else None
+
+    # Its half second has to pass: asked until then, not slept past.
+    statuses = await eventually(third_expired, timeout=5, what="reservation 3 shown Expired")
     assert statuses == {1: "Used", 2: "Cancelled", 3: "Expired"}
     await eventually(lambda: _is(client, 2, "Available"))
 
@@ -407,9 +324,11 @@ async def test_local_list_from_the_id_tag_table_full_and_differential(client, si
     tags = client.app[SERVICES].id_tags
     await tags.add("CARD-A", parent_id_tag="FLEET")
     await tags.add("CARD-B", blocked=True)
-    assert await op(client, "get-local-list-version", {}) == {"list_version": 0}
+    assert await operate(client, "get-local-list-version", {}) == {"list_version": 0}
 
-    assert await op(client, "send-local-list", {"update_type": "Full"}) == {"status": "Accepted"}
+    assert await operate(client, "send-local-list", {"update_type": "Full"}) == {
+        "status": "Accepted"
+    }
     assert sim.local_list_version == 1
     assert sim.local_list == {
         "CARD-A": {"status": "Accepted", "parent_id_tag": "FLEET"},
@@ -421,7 +340,7 @@ async def test_local_list_from_the_id_tag_table_full_and_differential(client, si
 
     await tags.add("CARD-B", blocked=False)
     await tags.add("CARD-C")
-    assert await op(client, "send-local-list", {"update_type": "Differential"}) == {
+    assert await operate(client, "send-local-list", {"update_type": "Differential"}) == {
         "status": "Accepted"
     }
     assert sim.local_list_version == 2
@@ -429,9 +348,9 @@ async def test_local_list_from_the_id_tag_table_full_and_differential(client, si
     assert "CARD-C" in sim.local_list
     [entry] = [e for e in await journal(client, "SIM1") if e["action"] == "SendLocalList"][:1]
     assert [t["idTag"] for t in entry["request"]["localAuthorizationList"]] == ["CARD-B", "CARD-C"]
-    assert await op(client, "get-local-list-version", {}) == {"list_version": 2}
+    assert await operate(client, "get-local-list-version", {}) == {"list_version": 2}
     # An explicit differential with a stale version: the charge point says so.
-    assert await op(
+    assert await operate(
         client,
         "send-local-list",
         {"list_version": 2, "update_type": "Differential", "local_authorization_list": []},
@@ -439,7 +358,7 @@ async def test_local_list_from_the_id_tag_table_full_and_differential(client, si
 
 
 async def test_charging_profiles_and_composite_schedule(client, sim) -> None:
-    assert await op(
+    assert await operate(
         client, "set-charging-profile", {"connector_id": 1, "cs_charging_profiles": PROFILE}
     ) == {"status": "Accepted"}
     [stored] = await get_json(client, "/api/charge-points/SIM1/charging-profiles")
@@ -451,7 +370,7 @@ async def test_charging_profiles_and_composite_schedule(client, sim) -> None:
     assert stored["profile"]["charging_schedule"]["charging_schedule_period"] == [
         {"start_period": 0, "limit": 16.0}
     ]
-    schedule = await op(client, "get-composite-schedule", {"connector_id": 1, "duration": 600})
+    schedule = await operate(client, "get-composite-schedule", {"connector_id": 1, "duration": 600})
     assert schedule["status"] == "Accepted"
     assert schedule["charging_schedule"]["charging_schedule_period"] == [
         {"start_period": 0, "limit": 16.0}
@@ -471,13 +390,13 @@ async def test_charging_profiles_and_composite_schedule(client, sim) -> None:
         },
     )
     assert status == 400 and "does not exist" in answer["error"]
-    assert await op(client, "clear-charging-profile", {"id": 7}) == {"status": "Accepted"}
+    assert await operate(client, "clear-charging-profile", {"id": 7}) == {"status": "Accepted"}
     assert await get_json(client, "/api/charge-points/SIM1/charging-profiles") == []
-    assert await op(client, "clear-charging-profile", {"id": 7}) == {"status": "Unknown"}
+    assert await operate(client, "clear-charging-profile", {"id": 7}) == {"status": "Unknown"}
 
 
 async def test_diagnostics_and_firmware_with_their_notifications(client, sim) -> None:
-    answer = await op(client, "get-diagnostics", {"location": "ftp://logs.example.com/in"})
+    answer = await operate(client, "get-diagnostics", {"location": "ftp://logs.example.com/in"})
     assert answer == {"file_name": "diagnostics-SIM1.log"}
 
     async def uploaded() -> bool:
@@ -488,7 +407,7 @@ async def test_diagnostics_and_firmware_with_their_notifications(client, sim) ->
     await eventually(uploaded)
 
     assert (
-        await op(
+        await operate(
             client,
             "update-firmware",
             {"location": "https://fw.example.com/2.0.0", "retrieve_date": soon(0)},

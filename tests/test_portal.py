@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import MeterValue
-from tests.conftest import ACCOUNTS, OPERATOR
+from tests.helpers import ACCOUNTS, OPERATOR, read_events
 from webapp.auth import SESSION_COOKIE
 from webapp.keys import ENGINE, SERVICES
 
@@ -419,23 +419,6 @@ async def test_cdn_assets_are_pinned_with_integrity(portal) -> None:
     for asset in (assets.HTMX, assets.HTMX_SSE):
         assert f'src="{asset.url}" integrity="{asset.integrity}" crossorigin="anonymous"' in html
         assert re.search(r"@\d+\.\d+\.\d+/", asset.url)
-
-
-async def read_events(response: aiohttp.ClientResponse, wanted: str, timeout: float = 5) -> str:
-    """Read the SSE stream until an event named `wanted` arrives; return its data."""
-    event, data = None, []
-    async with asyncio.timeout(timeout):
-        async for raw in response.content:
-            line = raw.decode().rstrip("\r\n")
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif line == "":
-                if event == wanted:
-                    return "\n".join(data)
-                event, data = None, []
-    raise AssertionError("stream ended")
 
 
 async def test_events_stream_pushes_rows_counters_and_log(portal, client, connect) -> None:

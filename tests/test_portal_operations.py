@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from tests.test_operations import sim, soon  # noqa: F401  (the simulator fixture)
-from tests.test_remote_operations import eventually
+from tests.helpers import eventually, soon
 from webapp.keys import SERVICES
 
 HTMX = {"HX-Request": "true"}
@@ -49,7 +48,7 @@ FORMS = {
 
 
 @pytest.mark.parametrize("operation", sorted(FORMS))
-async def test_operation_forms_answer_in_place(portal, sim, operation: str) -> None:  # noqa: F811
+async def test_operation_forms_answer_in_place(portal, sim, operation: str) -> None:
     fields, shown = FORMS[operation]
     operator = await portal("operator")
     status, html = await operator.post(
@@ -63,7 +62,7 @@ async def test_operation_forms_answer_in_place(portal, sim, operation: str) -> N
     assert "<td>oper</td>" in journal  # who asked, on the charge point page
 
 
-async def test_operations_page_roles_and_state(portal, client, sim) -> None:  # noqa: F811
+async def test_operations_page_roles_and_state(portal, client, sim) -> None:
     viewer = await portal("viewer")
     status, html = await viewer.get("/charge-points/SIM1/operations")
     assert status == 200 and "Read configuration" not in html and "Operations sent" in html

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.test_cli import run_cli
+from tests.server_process import run_cli
 from webapp.keys import SERVICES
 
 

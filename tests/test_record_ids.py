@@ -3,7 +3,7 @@ message, never a 500 (a 20-digit session id and `to=9999-12-31` were)."""
 
 from __future__ import annotations
 
-from tests.conftest import ADMIN
+from tests.helpers import ADMIN
 
 TOO_BIG = ["2147483648", "99999999999999999999"]
 

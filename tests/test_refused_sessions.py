@@ -8,7 +8,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import OPERATOR, VIEWER
+from tests.helpers import OPERATOR, VIEWER
 
 
 def iso(at: datetime) -> str:

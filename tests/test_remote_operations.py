@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,55 +13,18 @@ from ocpp_core.errors import CallTimedOut, NotConnected
 from ocpp_core.v16.operations import BY_ACTION
 from simulator.common import SimulatorConfig
 from simulator.v16 import SimulatedChargePoint
-from tests.conftest import ADMIN, OPERATOR, VIEWER
+from tests.helpers import ADMIN, OPERATOR, VIEWER, eventually, get_json, post, simulated
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
-from webapp.ws_adapter import WebSocketConnection
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def get_json(client, path: str) -> Any:
-    response = await client.get(path, headers=ADMIN)
-    assert response.status == 200, await response.text()
-    return await response.json()
-
-
-async def post(client, path: str, body: Any, headers=OPERATOR):
-    data = body if isinstance(body, str) else json.dumps(body)
-    response = await client.post(
-        path, data=data, headers={**headers, "Content-Type": "application/json"}
-    )
-    return response.status, await response.json()
 
 
 @pytest.fixture
-async def simulator(client) -> AsyncIterator[SimulatedChargePoint]:
-    """A simulated charge point SIM1 with two connectors, booted and Available."""
+async def simulator(client, seed: int) -> AsyncIterator[SimulatedChargePoint]:
+    """A simulated charge point SIM1 with two connectors, booted and Available, metering
+    every 0.1 s, and the id tag TAG."""
     await client.app[SERVICES].id_tags.add("TAG")
-    ws = await client.ws_connect("/ocpp/SIM1", protocols=("ocpp1.6",))
-    sim = SimulatedChargePoint(
-        "SIM1", WebSocketConnection(ws), SimulatorConfig(connectors=2, meter_interval=0.1)
-    )
-    task = asyncio.create_task(sim.run())
-
-    async def ready() -> bool:
-        cp = await get_json(client, "/api/charge-points/SIM1")
-        return cp["connected"] and len(cp["connectors"]) == 3
-
-    await eventually(ready)
-    yield sim
-    task.cancel()
-    await ws.close()
+    config = SimulatorConfig(connectors=2, meter_interval=0.1)
+    async with simulated(client, config, seed) as sim:
+        yield sim
 
 
 async def test_remote_start_and_stop_round_trip(client, simulator) -> None:

@@ -10,13 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.helpers import iso
 from webapp.keys import SERVICES
 
 HTMX = {"HX-Request": "true"}
-
-
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 async def a_charger(connect, charge_point_id: str):

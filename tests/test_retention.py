@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import re
 import sys
@@ -32,9 +33,9 @@ from ocpp_core.db.models import (
 )
 from ocpp_core.services.retention import RETENTION_LOCK, Retention
 from ocpp_core.settings import Settings, SettingsError
-from tests.conftest import PG_HOST, PG_PORT, PG_USER, VIEWER, bounded_close
+from tests.helpers import PG_HOST, PG_PORT, PG_USER, VIEWER, bounded_close, eventually
 from tests.ocpp_client import RawChargePoint
-from tests.v201.test_transactions import event, recent, started, station, updated
+from tests.v201.charging_station import event, recent, started, station, updated
 from webapp.api import METER_VALUES_PRUNED_HEADER
 from webapp.app import create_app
 from webapp.keys import ENGINE, SERVICES
@@ -175,7 +176,7 @@ async def test_db_prune_removes_only_what_is_older_and_a_dry_run_says_the_same(
     await backdate_stop(engine, clock_session, 1000, stored=False)
     # A 2.0.1 session ended without a final reading: its energy is its samples'.
     at = recent()
-    station_201 = await station(connect, "RET201")
+    station_201 = await station(connect, "RET201", connector_status="Occupied")
     await station_201.result("TransactionEvent", started("T201", at, token="TAG201"))
     await station_201.result(
         "TransactionEvent", updated("T201", at + timedelta(seconds=30), 1, energy=3500)
@@ -360,7 +361,8 @@ async def test_a_charge_point_is_answered_while_a_large_prune_runs(
     assert 0 < results["ocpp_messages"].rows <= 100 * results["ocpp_messages"].batches
 
 
-async def test_one_instance_prunes_at_a_time(pg_database_url: str) -> None:
+async def test_one_instance_prunes_at_a_time(pg_database_url: str, caplog) -> None:
+    caplog.set_level(logging.INFO, "ocpp_core.services.retention")
     settings = Settings(database_url=pg_database_url, secret_key="k")
     engine = create_engine(pg_database_url)
     retention = Retention(create_session_factory(engine), settings)
@@ -371,7 +373,10 @@ async def test_one_instance_prunes_at_a_time(pg_database_url: str) -> None:
         assert await other.fetchval("SELECT pg_try_advisory_lock($1)", RETENTION_LOCK)
         assert await retention.prune(wait=False) is None
         waiting = asyncio.create_task(retention.prune())
-        await asyncio.sleep(0.3)
+        await eventually(
+            lambda: "another instance is pruning; waiting" in caplog.text,
+            what="the prune found the lock taken and waits",
+        )
         assert not waiting.done()
         await other.execute("SELECT pg_advisory_unlock($1)", RETENTION_LOCK)
         results = await asyncio.wait_for(waiting, 30)

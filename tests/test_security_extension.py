@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import StatusReport
-from tests.test_remote_operations import post
+from tests.helpers import post
 from webapp.keys import ENGINE, SERVICES
 
 

@@ -9,7 +9,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import OPERATOR
+from tests.helpers import OPERATOR
 
 PHASES = ("L1", "L2", "L3")
 

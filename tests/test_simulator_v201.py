@@ -20,6 +20,7 @@ from ocpp.v201 import ChargePoint, call, call_result
 
 from simulator.common import SimulatorConfig
 from simulator.v201 import REPORT_PART, SimulatedChargingStation
+from tests.helpers import eventually
 from webapp.simulate import run_charge_point
 from webapp.ws_adapter import ConnectionClosed, WebSocketConnection
 
@@ -502,9 +503,12 @@ async def test_local_sessions_authorize_first(hub: Hub, start, caplog) -> None:
     )
     start(config)
     await hub.until(lambda: hub.of("Authorize"))
-    await asyncio.sleep(0.1)
+    # Its warning is written once it has taken the refusal (and started nothing).
+    await eventually(
+        lambda: "id tag GONE is unknown to the central system (Invalid)" in caplog.text,
+        what="the simulator's warning of the refused tag",
+    )
     assert not hub.of("TransactionEvent")
-    assert "id tag GONE is unknown to the central system (Invalid)" in caplog.text
     assert "python -m webapp id-tag add GONE" in caplog.text
 
 

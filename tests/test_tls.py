@@ -3,171 +3,25 @@ the charge point's serial number), over real TLS sockets with certificates made 
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import WSServerHandshakeError, encode_basic_auth
 from aiohttp.test_utils import unused_port
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ocpp_core.settings import Settings, SettingsError
 from tests.ocpp_client import RawChargePoint
+from tests.pki import client_context, connect_tls
 from tests.server_process import server_env, start_server, stop, wait_until_listening
-from webapp.app import create_app
 from webapp.keys import SERVICES
 from webapp.tls import server_ssl_context
-
-
-@dataclass(frozen=True)
-class Issued:
-    cert: Path
-    key: Path
-
-
-class Authority:
-    """A certificate authority for one test run."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.directory = directory
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.now(UTC)
-        self.certificate = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(hours=1))
-            .not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-        self.cert = directory / f"{name}.pem"
-        self.cert.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
-
-    def issue(self, common_name: str, server: bool = False) -> Issued:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(hours=1))
-            .not_valid_after(now + timedelta(days=1))
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                critical=False,
-            )
-        )
-        if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-                ),
-                critical=False,
-            )
-        certificate = builder.sign(self.key, hashes.SHA256())
-        stem = self.directory / common_name.replace(" ", "_")
-        cert, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")
-        cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        return Issued(cert, key_file)
-
-
-@dataclass(frozen=True)
-class Pki:
-    server_ca: Authority
-    charger_ca: Authority
-    server: Issued
-    charger: Issued  # CN = SN-100
-    other_charger: Issued  # CN = SN-999, same CA
-    stranger: Issued  # CN = SN-100, from a CA Voltaro does not trust
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("pki")
-    server_ca = Authority(directory, "server-ca")
-    charger_ca = Authority(directory, "charger-ca")
-    rogue_ca = Authority(directory, "rogue-ca")
-    return Pki(
-        server_ca=server_ca,
-        charger_ca=charger_ca,
-        server=server_ca.issue("localhost", server=True),
-        charger=charger_ca.issue("SN-100"),
-        other_charger=charger_ca.issue("SN-999"),
-        stranger=rogue_ca.issue("SN-100 rogue"),
-    )
-
-
-def _client_context(pki: Pki, issued: Issued | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(pki.server_ca.cert))
-    if issued is not None:
-        context.load_cert_chain(issued.cert, issued.key)
-    return context
-
-
-@pytest.fixture
-async def tls_server(aiohttp_server, database_url: str, pki: Pki):
-    settings = Settings(
-        database_url=database_url,
-        secret_key="test-secret",
-        tls_cert=str(pki.server.cert),
-        tls_key=str(pki.server.key),
-        tls_client_ca=str(pki.charger_ca.cert),
-    )
-    return await aiohttp_server(create_app(settings), ssl=server_ssl_context(settings))
-
-
-async def _connect(server, pki: Pki, charge_point_id: str, issued: Issued | None, **kwargs):
-    http = aiohttp.ClientSession()
-    try:
-        ws = await http.ws_connect(
-            server.make_url(f"/ocpp/{charge_point_id}"),
-            protocols=("ocpp1.6",),
-            ssl=_client_context(pki, issued),
-            **kwargs,
-        )
-    except BaseException:
-        await http.close()
-        raise
-    return http, RawChargePoint(ws)
 
 
 async def test_certificate_with_the_serial_as_cn_is_admitted(tls_server, pki) -> None:
     services = tls_server.app[SERVICES]
     await services.charge_points.register("CP-TLS")
-    http, cp = await _connect(tls_server, pki, "CP-TLS", pki.charger)
+    http, cp = await connect_tls(tls_server, pki, "CP-TLS", pki.charger)
     try:
         boot = await cp.boot(chargePointSerialNumber="SN-100")
         assert boot["status"] == "Accepted"
@@ -180,10 +34,10 @@ async def test_certificate_with_the_serial_as_cn_is_admitted(tls_server, pki) ->
     # Now that its serial is known, another charger's certificate is refused before the
     # upgrade, even though the same CA signed it.
     with pytest.raises(WSServerHandshakeError) as refused:
-        await _connect(tls_server, pki, "CP-TLS", pki.other_charger)
+        await connect_tls(tls_server, pki, "CP-TLS", pki.other_charger)
     assert refused.value.status == 403
     # Its own certificate still gets in.
-    http, cp = await _connect(tls_server, pki, "CP-TLS", pki.charger)
+    http, cp = await connect_tls(tls_server, pki, "CP-TLS", pki.charger)
     await cp.ws.close()
     await http.close()
 
@@ -191,7 +45,7 @@ async def test_certificate_with_the_serial_as_cn_is_admitted(tls_server, pki) ->
 async def test_boot_naming_another_serial_is_rejected_and_recorded(tls_server, pki) -> None:
     services = tls_server.app[SERVICES]
     await services.charge_points.register("CP-NEW")
-    http, cp = await _connect(tls_server, pki, "CP-NEW", pki.charger)
+    http, cp = await connect_tls(tls_server, pki, "CP-NEW", pki.charger)
     try:
         boot = await cp.boot(chargePointSerialNumber="SN-200")
         assert boot["status"] == "Rejected"
@@ -211,18 +65,18 @@ async def test_without_a_certificate_only_a_key_gets_in(tls_server, pki) -> None
     services = tls_server.app[SERVICES]
     await services.charge_points.register("CP-NOCERT")
     with pytest.raises(WSServerHandshakeError) as refused:
-        await _connect(tls_server, pki, "CP-NOCERT", None)
+        await connect_tls(tls_server, pki, "CP-NOCERT", None)
     assert refused.value.status == 401
     # An unknown id without a certificate is not registered either.
     with pytest.raises(WSServerHandshakeError) as refused:
-        await _connect(tls_server, pki, "CP-UNKNOWN", None)
+        await connect_tls(tls_server, pki, "CP-UNKNOWN", None)
     assert refused.value.status == 401
     assert "CP-UNKNOWN" not in {v.id for v in await services.charge_points.list()}
 
     # Security profile 2: TLS with HTTP Basic, no client certificate.
     await services.charge_points.register("CP-KEY", password="0123456789abcdef")
     auth = {"Authorization": encode_basic_auth("CP-KEY", "0123456789abcdef")}
-    http, cp = await _connect(tls_server, pki, "CP-KEY", None, headers=auth)
+    http, cp = await connect_tls(tls_server, pki, "CP-KEY", None, headers=auth)
     try:
         assert (await cp.boot())["status"] == "Accepted"
     finally:
@@ -233,12 +87,12 @@ async def test_without_a_certificate_only_a_key_gets_in(tls_server, pki) -> None
 async def test_certificate_from_an_untrusted_ca_fails_the_handshake(tls_server, pki) -> None:
     await tls_server.app[SERVICES].charge_points.register("CP-ROGUE")
     with pytest.raises((aiohttp.ClientError, ssl.SSLError, ConnectionError)):
-        _http, _cp = await _connect(tls_server, pki, "CP-ROGUE", pki.stranger)
+        _http, _cp = await connect_tls(tls_server, pki, "CP-ROGUE", pki.stranger)
 
 
 async def test_the_portal_needs_no_client_certificate(tls_server, pki) -> None:
     async with aiohttp.ClientSession() as http:
-        response = await http.get(tls_server.make_url("/login"), ssl=_client_context(pki, None))
+        response = await http.get(tls_server.make_url("/login"), ssl=client_context(pki, None))
         assert response.status == 200
         assert 'name="username"' in await response.text()
 
@@ -273,7 +127,7 @@ async def test_server_process_serves_wss_with_client_certificates(pki, tmp_path)
             ws = await http.ws_connect(
                 f"wss://127.0.0.1:{port}/ocpp/CP-PROC",
                 protocols=("ocpp1.6",),
-                ssl=_client_context(pki, pki.charger),
+                ssl=client_context(pki, pki.charger),
             )
             cp = RawChargePoint(ws)
             assert (await cp.boot(chargePointSerialNumber="SN-100"))["status"] == "Accepted"

@@ -5,7 +5,6 @@ Each case cites the public report of chargers doing it.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,12 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import MeterValue
-from tests.conftest import ADMIN, OPERATOR, VIEWER
+from tests.helpers import ADMIN, OPERATOR, VIEWER, eventually, iso
 from webapp.keys import CENTRAL_SYSTEM, ENGINE, SERVICES
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture
@@ -79,11 +74,12 @@ async def test_stray_meter_values_are_kept_with_the_reason(client, connect, now)
 
 async def gone(client, charge_point_id: str) -> None:
     """Wait until the server has seen the charger's socket close."""
-    for _ in range(100):
-        if not client.app[CENTRAL_SYSTEM].is_connected(charge_point_id):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{charge_point_id} is still connected")
+    central = client.app[CENTRAL_SYSTEM]
+    await eventually(
+        lambda: not central.is_connected(charge_point_id),
+        timeout=5,
+        what=f"the server saw {charge_point_id}'s socket close",
+    )
 
 
 async def test_operator_closes_a_session_whose_stop_never_came(

@@ -106,7 +106,7 @@ async def test_csv_takes_the_same_partial_filters(client, portal) -> None:
 
 
 async def test_api_filters_stay_exact(client) -> None:
-    from tests.conftest import VIEWER
+    from tests.helpers import VIEWER
 
     await seed(client)
     response = await client.get("/api/transactions?charge_point_id=alpha", headers=VIEWER)

@@ -5,8 +5,6 @@ counted in /metrics, and pruned by retention once delivered."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import itertools
 import re
 from datetime import timedelta
@@ -16,11 +14,9 @@ import pytest
 from ocpp_core.db.models import utcnow
 from ocpp_core.settings import Settings
 from ocpp_core.timeutil import parse_datetime
-from tests.conftest import ADMIN, OPERATOR, VIEWER
-from tests.webhook_receiver import Receiver
+from tests.helpers import ADMIN, OPERATOR, VIEWER, eventually
+from tests.webhook_receiver import TYPES, Receiver, register
 from webapp.keys import SERVICES
-
-TYPES = ["connected", "status", "fault", "transaction_started", "transaction_stopped"]
 
 
 @pytest.fixture
@@ -50,27 +46,6 @@ async def receiver():
     yield _make
     for r in made:
         await r.close()
-
-
-async def eventually(check, timeout: float = 10) -> None:
-    """Until `check()` (a plain or an async function) holds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-async def register(client, url: str, types: list[str] = TYPES) -> dict:
-    response = await client.post(
-        "/api/webhooks", json={"url": url, "event_types": types}, headers=ADMIN
-    )
-    assert response.status == 201, await response.text()
-    return await response.json()
 
 
 async def deliveries(client, webhook_id: int, **query: str) -> list[dict]:

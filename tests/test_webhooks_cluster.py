@@ -11,11 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ocpp_core.settings import Settings
-from tests.conftest import ACCOUNTS, ADMIN, VIEWER, bounded_close
+from tests.helpers import ACCOUNTS, ADMIN, VIEWER, bounded_close, eventually, read_json_events
 from tests.ocpp_client import RawChargePoint
-from tests.test_api_events import read_json_events
-from tests.test_webhooks import eventually, register
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import Receiver, register
 from webapp.app import create_app
 from webapp.keys import SERVICES
 

@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.helpers import ADMIN
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -72,3 +74,16 @@ class Receiver:
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [r.event for r in self.accepted if kind is None or r.event["type"] == kind]
+
+
+# The event types the webhook tests register for.
+TYPES = ["connected", "status", "fault", "transaction_started", "transaction_stopped"]
+
+
+async def register(client, url: str, types: list[str] = TYPES) -> dict:
+    """A webhook registered through the API by an admin: its JSON, the secret in it."""
+    response = await client.post(
+        "/api/webhooks", json={"url": url, "event_types": types}, headers=ADMIN
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import ACCOUNTS, IN_CI
+from tests.helpers import ACCOUNTS, IN_CI
 from webapp import assets
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

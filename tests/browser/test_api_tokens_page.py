@@ -7,7 +7,7 @@ import re
 
 from playwright.async_api import expect
 
-from tests.test_api_tokens import SECRET, bearer
+from tests.helpers import API_TOKEN, bearer
 
 
 async def test_operator_creates_copies_and_revokes_a_token(new_page, client, artifacts) -> None:
@@ -22,7 +22,7 @@ async def test_operator_creates_copies_and_revokes_a_token(new_page, client, art
     await page.get_by_role("button", name="Create token").click()
     await expect(page.get_by_text("Copy it now: it is not shown again.")).to_be_visible()
     secret = await page.get_by_label("Token").input_value()
-    assert SECRET.fullmatch(secret)
+    assert API_TOKEN.fullmatch(secret)
     await page.get_by_role("button", name="Copy").click()
     await expect(page.get_by_role("button", name="Copied")).to_be_visible()
     assert await page.evaluate("navigator.clipboard.readText()") == secret

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import ACCOUNTS
+from tests.helpers import ACCOUNTS
 from webapp.keys import SERVICES
 
 ATTACKER = "http://attacker.example"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_journey import until
+from tests.helpers import eventually
 from webapp import assets
 from webapp.keys import BUS, SERVICES
 
@@ -44,7 +44,9 @@ async def test_copies_take_over_when_the_cdn_is_unreachable(
     assert await page.evaluate("() => typeof window.htmx") == "object"
 
     # Live updates still arrive: a charge point connects and its row appears, no reload.
-    await until(lambda: client.app[BUS].subscriber_count >= 1)
+    await eventually(
+        lambda: client.app[BUS].subscriber_count >= 1, what="the page subscribed to events"
+    )
     cp = await connect("LIVE1")
     await cp.result("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     await expect(page.locator("#cp-LIVE1")).to_be_visible()

@@ -4,35 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import expect
 
 from simulator.common import SimulatorConfig
 from simulator.v16 import SimulatedChargePoint
+from tests.helpers import eventually
 from webapp.keys import BUS, SERVICES
 from webapp.ws_adapter import WebSocketConnection
 
 
-async def until(check: Callable[[], bool], timeout: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
-async def start_simulator(client) -> AsyncIterator:
+async def start_simulator(client, seed: int) -> AsyncIterator:
+    """`await start_simulator("SIM1")`: a simulated charge point connecting now, not waited
+    for (a test watches it arrive)."""
     tasks, sockets = [], []
 
     async def _start(charge_point_id: str) -> SimulatedChargePoint:
         ws = await client.ws_connect(f"/ocpp/{charge_point_id}", protocols=("ocpp1.6",))
         # Fast meter values, and time sped up for the meter so energy visibly rises.
         config = SimulatorConfig(connectors=2, meter_interval=0.3, energy_speedup=300)
-        sim = SimulatedChargePoint(charge_point_id, WebSocketConnection(ws), config)
+        sim = SimulatedChargePoint(charge_point_id, WebSocketConnection(ws), config, seed=seed)
         tasks.append(asyncio.create_task(sim.run()))
         sockets.append(ws)
         return sim
@@ -56,7 +50,7 @@ async def test_operator_starts_watches_and_stops_a_session(
     page = await new_page("operator")
 
     # The dashboard is open and listening; a charge point connects and appears, no reload.
-    await until(lambda: bus.subscriber_count >= 1)
+    await eventually(lambda: bus.subscriber_count >= 1, what="the page subscribed to events")
     await start_simulator("SIM1")
     row = page.locator("#cp-SIM1")
     await expect(row).to_contain_text("Available")
@@ -67,7 +61,7 @@ async def test_operator_starts_watches_and_stops_a_session(
     # Its page: remote start from the form, the charge point's answer shown in place.
     await row.get_by_role("link", name="SIM1").click()
     await page.wait_for_url(re.compile(r"/charge-points/SIM1$"))
-    await until(lambda: bus.subscriber_count >= 1)
+    await eventually(lambda: bus.subscriber_count >= 1, what="the page subscribed to events")
     await page.get_by_label("Id tag").fill("DRIVER1")
     await page.get_by_label("Connector").fill("1")
     await page.get_by_role("button", name="Remote start").click()
@@ -106,7 +100,7 @@ async def test_operator_starts_watches_and_stops_a_session(
 
     page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, False)))
     await page.get_by_role("button", name="Remote stop").click()
-    await until(lambda: len(asked) == 1)
+    await eventually(lambda: len(asked) == 1, what="the confirmation dialog shown")
     assert re.fullmatch(r"Stop session \d+ on connector 1\?", asked[0]), asked
     await expect(page.locator("#cp-status")).to_contain_text("Charging")
     page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, True)))
@@ -184,10 +178,12 @@ async def test_operator_reads_and_changes_configuration_from_the_operations_page
     client, new_page, start_simulator, artifacts
 ) -> None:
     sim = await start_simulator("SIM3")
-    await until(lambda: sim.booted.is_set())
+    await asyncio.wait_for(sim.booted.wait(), 10)
     page = await new_page("operator")
     await page.goto(str(client.make_url("/charge-points/SIM3/operations")))
-    await until(lambda: client.app[BUS].subscriber_count >= 1)
+    await eventually(
+        lambda: client.app[BUS].subscriber_count >= 1, what="the page subscribed to events"
+    )
 
     await page.get_by_role("button", name="Read configuration").click()
     await expect(page.locator("#op-result")).to_contain_text("keys read")

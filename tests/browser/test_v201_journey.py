@@ -9,9 +9,9 @@ import re
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_journey import until
+from tests.helpers import eventually
 from tests.ocpp_client import RawChargePoint
-from tests.v201.test_messages import STAMP, boot
+from tests.v201.charging_station import STAMP, boot
 from webapp.keys import BUS, SERVICES
 
 # Set before the page's own scripts run: whether its event stream is open (htmx-ext-sse
@@ -29,7 +29,9 @@ async def test_operator_follows_and_starts_a_201_station(client, new_page, artif
     await client.app[SERVICES].id_tags.add("DRIVER2")
     page = await new_page("operator")
     await page.add_init_script(SSE_OPEN)
-    await until(lambda: client.app[BUS].subscriber_count >= 1)
+    await eventually(
+        lambda: client.app[BUS].subscriber_count >= 1, what="the page subscribed to events"
+    )
 
     # It connects speaking 2.0.1 and appears on the dashboard, with its version and EVSEs.
     ws = await client.ws_connect("/ocpp/ST2", protocols=("ocpp2.0.1",))

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import encode_basic_auth
 
-from tests.conftest import ACCOUNTS
+from tests.helpers import ACCOUNTS
 from webapp.auth import SESSION_COOKIE
 from webapp.keys import SERVICES
 

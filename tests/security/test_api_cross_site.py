@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import OPERATOR
+from tests.helpers import OPERATOR
 from webapp.keys import SERVICES
 
 BODY = '{"id_tag": "FORGED"}'

@@ -15,7 +15,7 @@ import json
 import pytest
 from aiohttp import WSServerHandshakeError
 
-from tests.conftest import ADMIN, OPERATOR, VIEWER, basic
+from tests.helpers import ADMIN, OPERATOR, VIEWER, basic
 from webapp.keys import SERVICES
 
 NEW_KEY = "0123456789abcdef0123"

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from tests.conftest import ADMIN, OPERATOR
+from tests.helpers import ADMIN, OPERATOR
 from webapp.keys import SERVICES
 
 HTMX = {"HX-Request": "true"}

@@ -17,16 +17,15 @@ import hashlib
 import json
 import ssl
 import sys
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
@@ -37,96 +36,14 @@ from ocpp_core.db.models import OcppMessage, StatusReport
 from ocpp_core.settings import Settings, SettingsError
 from simulator.common import SimulatorConfig
 from simulator.v16 import SimulatedChargePoint
+from tests.helpers import eventually, get_json, operate, simulated
 from tests.ocpp_client import RawChargePoint
-from tests.test_remote_operations import eventually, get_json, post
-from tests.test_tls import Authority as TlsAuthority
+from tests.pki import SERIAL, Authority, ChargerCa, client_usage, make_ca, make_csr, make_root, pem
 from webapp.app import create_app
 from webapp.keys import ENGINE, SERVICES
 from webapp.tls import server_ssl_context
-from webapp.ws_adapter import WebSocketConnection
 
-SERIAL = "SN-0001"
 CS_ROOT = "CentralSystemRootCertificate"
-
-
-@dataclass(frozen=True)
-class ChargerCa:
-    certificate: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
-    cert_path: Path
-    key_path: Path
-
-
-def make_root(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A self-signed CA certificate, valid for ten years, and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Voltaro Tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-        ]
-    )
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, key
-
-
-def pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def make_ca(directory: Path, name: str = "Voltaro Test Charger CA") -> ChargerCa:
-    """A CA with its certificate and key in PEM files, as CA_CERT and CA_KEY name them."""
-    certificate, key = make_root(name)
-    stem = name.replace(" ", "-")
-    cert_path, key_path = directory / f"{stem}.pem", directory / f"{stem}.key"
-    cert_path.write_text(pem(certificate))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return ChargerCa(certificate, key, cert_path, key_path)
-
-
-def client_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(True, False, False, False, False, False, False, False, False)
-
-
-def make_csr(
-    common_names: list[str] | str = SERIAL,
-    key: Any = None,
-    extensions: Sequence[x509.ExtensionType] = (),
-) -> str:
-    """A PEM CSR signed by `key` (a new EC P-256 key by default)."""
-    key = key or ec.generate_private_key(ec.SECP256R1())
-    names = [common_names] if isinstance(common_names, str) else common_names
-    builder = x509.CertificateSigningRequestBuilder().subject_name(
-        x509.Name(
-            [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ACME Chargers")]
-            + [x509.NameAttribute(NameOID.COMMON_NAME, name) for name in names]
-        )
-    )
-    for extension in extensions:
-        builder = builder.add_extension(extension, critical=False)
-    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 
 def tampered_csr() -> str:
@@ -189,11 +106,6 @@ echo $! > "{dir}/sleep.pid"
 wait
 """,
 }
-
-
-@pytest.fixture
-def ca(tmp_path: Path) -> ChargerCa:
-    return make_ca(tmp_path)
 
 
 @pytest.fixture
@@ -445,7 +357,7 @@ async def test_issued_certificate_admits_the_charger_over_tls(
     aiohttp_server, database_url: str, ca: ChargerCa, tmp_path: Path
 ) -> None:
     """Profile 2 (TLS and its key) to get a certificate over OCPP, then profile 3 with it."""
-    server_ca = TlsAuthority(tmp_path, "server-ca")
+    server_ca = Authority(tmp_path, "server-ca")
     server = server_ca.issue("localhost", server=True)
     settings = Settings(
         database_url=database_url,
@@ -501,27 +413,11 @@ async def test_issued_certificate_admits_the_charger_over_tls(
 
 
 @pytest.fixture
-async def sim(client) -> AsyncIterator[SimulatedChargePoint]:
-    """SIM1: a simulated charge point, booted and Available."""
-    ws = await client.ws_connect("/ocpp/SIM1", protocols=("ocpp1.6",))
+async def sim(client, seed: int) -> AsyncIterator[SimulatedChargePoint]:
+    """SIM1: a simulated charge point with one connector, booted and Available."""
     config = SimulatorConfig(connectors=1, notification_delay=0.05)
-    simulator = SimulatedChargePoint("SIM1", WebSocketConnection(ws), config)
-    task = asyncio.create_task(simulator.run())
-
-    async def ready() -> bool:
-        cp = await get_json(client, "/api/charge-points/SIM1")
-        return cp["connected"] and len(cp["connectors"]) == 2
-
-    await eventually(ready)
-    yield simulator
-    task.cancel()
-    await ws.close()
-
-
-async def op(client, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-    status, answer = await post(client, f"/api/charge-points/SIM1/{operation}", body)
-    assert status == 200, (operation, answer)
-    return answer
+    async with simulated(client, config, seed) as running:
+        yield running
 
 
 def expected_hash_data(certificate: x509.Certificate, algorithm: str = "SHA256") -> dict:
@@ -548,18 +444,18 @@ async def test_simulator_installs_lists_and_deletes_certificates(
         ("CentralSystemRootCertificate", ca),
         ("ManufacturerRootCertificate", manufacturer),
     ):
-        assert await op(
+        assert await operate(
             client,
             "install-certificate",
             {"certificate_type": certificate_type, "certificate": pem(root.certificate)},
         ) == {"status": "Accepted"}
-    assert await op(
+    assert await operate(
         client,
         "install-certificate",
         {"certificate_type": "CentralSystemRootCertificate", "certificate": "not a certificate"},
     ) == {"status": "Rejected"}
 
-    assert await op(
+    assert await operate(
         client,
         "get-installed-certificate-ids",
         {"certificate_type": CS_ROOT},
@@ -567,9 +463,9 @@ async def test_simulator_installs_lists_and_deletes_certificates(
 
     # Deleted by its hash data; then it is not found any more.
     named = {"certificate_hash_data": expected_hash_data(ca.certificate)}
-    assert await op(client, "delete-certificate", named) == {"status": "Accepted"}
-    assert await op(client, "delete-certificate", named) == {"status": "NotFound"}
-    assert await op(
+    assert await operate(client, "delete-certificate", named) == {"status": "Accepted"}
+    assert await operate(client, "delete-certificate", named) == {"status": "NotFound"}
+    assert await operate(
         client,
         "get-installed-certificate-ids",
         {"certificate_type": CS_ROOT},
@@ -579,10 +475,10 @@ async def test_simulator_installs_lists_and_deletes_certificates(
     by_sha384 = expected_hash_data(manufacturer.certificate, "SHA384")
     by_sha384 = {k: v.upper() if k != "hash_algorithm" else v for k, v in by_sha384.items()}
     wrong_serial = {**by_sha384, "serial_number": format(ca.certificate.serial_number, "x")}
-    assert await op(client, "delete-certificate", {"certificate_hash_data": wrong_serial}) == {
+    assert await operate(client, "delete-certificate", {"certificate_hash_data": wrong_serial}) == {
         "status": "NotFound"
     }
-    assert await op(client, "delete-certificate", {"certificate_hash_data": by_sha384}) == {
+    assert await operate(client, "delete-certificate", {"certificate_hash_data": by_sha384}) == {
         "status": "Accepted"
     }
     assert sim.installed_certificates == []
@@ -596,14 +492,14 @@ async def test_simulator_signed_firmware_update(client, sim) -> None:
         "signing_certificate": pem(signing),
         "signature": base64.b64encode(b"signature").decode(),
     }
-    assert await op(
+    assert await operate(
         client,
         "signed-update-firmware",
         {"request_id": 42, "firmware": {**firmware, "signing_certificate": "nope"}},
     ) == {"status": "InvalidCertificate"}
-    assert await op(client, "signed-update-firmware", {"request_id": 42, "firmware": firmware}) == {
-        "status": "Accepted"
-    }
+    assert await operate(
+        client, "signed-update-firmware", {"request_id": 42, "firmware": firmware}
+    ) == {"status": "Accepted"}
 
     async def reports() -> list[str] | None:
         async with AsyncSession(client.app[ENGINE]) as session:
@@ -642,7 +538,7 @@ async def test_simulator_signed_firmware_update(client, sim) -> None:
 async def test_simulator_gets_its_certificate_on_extended_trigger(
     client, sim, ca: ChargerCa
 ) -> None:
-    assert await op(
+    assert await operate(
         client, "extended-trigger-message", {"requested_message": "SignChargePointCertificate"}
     ) == {"status": "Accepted"}
 
@@ -659,14 +555,14 @@ async def test_simulator_gets_its_certificate_on_extended_trigger(
     assert recorded[-1] == ("CertificateSignedResponse", "charge point answered Accepted")
 
     # A chain that is no PEM, or not for its key, it refuses.
-    assert await op(client, "certificate-signed", {"certificate_chain": "garbage"}) == {
+    assert await operate(client, "certificate-signed", {"certificate_chain": "garbage"}) == {
         "status": "Rejected"
     }
     # The other messages it may be asked for arrive too (without a request running: Idle).
     for requested in ("LogStatusNotification", "FirmwareStatusNotification"):
-        assert await op(client, "extended-trigger-message", {"requested_message": requested}) == {
-            "status": "Accepted"
-        }
+        assert await operate(
+            client, "extended-trigger-message", {"requested_message": requested}
+        ) == {"status": "Accepted"}
 
     async def reports() -> set[tuple[str, str]] | None:
         async with AsyncSession(client.app[ENGINE]) as session:
@@ -702,7 +598,7 @@ def test_ca_settings_are_checked(ca: ChargerCa, tmp_path: Path) -> None:
         Settings.from_env({**base, "CA_CERT": str(ca.cert_path), "CA_KEY": str(other.key_path)})
     with pytest.raises(SettingsError, match="CA_CERT holds no PEM certificate"):
         Settings.from_env({**base, "CA_CERT": str(ca.key_path), "CA_KEY": str(ca.key_path)})
-    leaf = TlsAuthority(tmp_path, "leaf-ca").issue("not a CA")
+    leaf = Authority(tmp_path, "leaf-ca").issue("not a CA")
     with pytest.raises(SettingsError, match="not a CA certificate"):
         Settings.from_env({**base, "CA_CERT": str(leaf.cert), "CA_KEY": str(leaf.key)})
 

@@ -19,9 +19,9 @@ from yarl import URL
 
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.errors import NotFound
-from tests.conftest import ADMIN, OPERATOR
+from tests.helpers import ADMIN, OPERATOR
 from tests.ocpp_client import RawChargePoint
-from tests.test_cli import run_cli
+from tests.server_process import run_cli
 from webapp.app import create_app
 from webapp.keys import ENGINE, SERVICES
 

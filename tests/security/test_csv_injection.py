@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.conftest import OPERATOR, VIEWER
+from tests.helpers import OPERATOR, VIEWER
 
 # Each begins with a character a spreadsheet reads as the start of a formula.
 HOSTILE_TAGS = ["=1+2", "+1+2", "-1+2", "@SUM(1,2)", "\t=1+2", "\r=1+2"]

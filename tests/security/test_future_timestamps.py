@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, StatusNotification
 from ocpp_core.timeutil import format_datetime
-from tests.conftest import OPERATOR, VIEWER
+from tests.helpers import OPERATOR, VIEWER
 from webapp.keys import ENGINE, SERVICES
 
 FAR_FUTURE = "9999-12-31T23:59:59Z"

@@ -19,9 +19,8 @@ from sqlalchemy import text
 from yarl import URL
 
 from ocpp_core.v16.operations import CATALOGUE
-from tests.conftest import ADMIN, OPERATOR, Browserless
+from tests.helpers import ADMIN, OPERATOR, Browserless, eventually
 from tests.ocpp_client import RawChargePoint
-from tests.test_remote_operations import eventually
 from webapp.keys import CENTRAL_SYSTEM, ENGINE, SERVICES
 
 FUZZ = settings(

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.conftest import OPERATOR
+from tests.helpers import OPERATOR
 from webapp.keys import SERVICES
 
 HTMX = {"HX-Request": "true"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.conftest import ACCOUNTS, Browserless
+from tests.helpers import ACCOUNTS, Browserless
 
 
 @pytest.mark.parametrize(

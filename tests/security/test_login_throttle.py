@@ -10,7 +10,7 @@ import pytest
 from aiohttp import encode_basic_auth
 
 from ocpp_core.settings import Settings
-from tests.conftest import ACCOUNTS, Browserless
+from tests.helpers import ACCOUNTS, Browserless
 from webapp.keys import LOGIN_THROTTLE
 
 

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from tests.conftest import OPERATOR
+from tests.helpers import OPERATOR
 from webapp.keys import SERVICES
 
 DEEP = 500  # beyond Python's recursion limit for a recursive walk, within orjson's 1024

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import encode_basic_auth
 
 from ocpp_core import passwords
-from tests.test_cli import run_cli
+from tests.server_process import run_cli
 from webapp.keys import SERVICES
 
 # The rest of the suite hashes at the cheapest cost (tests/conftest.py); these tests at

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import VIEWER
+from tests.helpers import VIEWER
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from ocpp_core.db.models import (
     SecurityEvent,
     StatusNotification,
 )
-from tests.conftest import bounded_close
+from tests.helpers import bounded_close
 from tests.ocpp_client import RawChargePoint
 from webapp.app import create_app
 from webapp.keys import ENGINE, SERVICES

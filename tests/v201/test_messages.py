@@ -11,26 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
 
-from tests.conftest import ACCOUNTS, basic
+from tests.helpers import ACCOUNTS, basic, get_json
+from tests.v201.charging_station import STAMP, boot
 from webapp.keys import SERVICES
-
-STAMP = "2026-11-25T08:00:00Z"
-
-
-async def get(client, path: str, role: str = "viewer") -> Any:
-    response = await client.get(path, headers=basic(*ACCOUNTS[role]))
-    assert response.status == 200, await response.text()
-    return await response.json()
-
-
-async def boot(cp, **station: Any) -> dict[str, Any]:
-    return await cp.result(
-        "BootNotification",
-        {
-            "chargingStation": {"model": "M201", "vendorName": "V201", **station},
-            "reason": "PowerUp",
-        },
-    )
 
 
 async def test_first_offered_version_is_spoken_and_recorded(client, connect) -> None:
@@ -41,9 +24,9 @@ async def test_first_offered_version_is_spoken_and_recorded(client, connect) -> 
     old = await connect("CP16", protocols=("ocpp1.6", "ocpp2.0.1"))
     assert old.ws.protocol == "ocpp1.6"
     await old.boot()
-    listed = {c["id"]: c for c in await get(client, "/api/charge-points")}
+    listed = {c["id"]: c for c in await get_json(client, "/api/charge-points", role="viewer")}
     assert listed["CP2"]["ocpp_version"] == "2.0.1"
-    assert listed["CP2"]["vendor"] == "V201" and listed["CP2"]["firmware_version"] == "2.1"
+    assert listed["CP2"]["vendor"] == "UC-Vendor" and listed["CP2"]["firmware_version"] == "2.1"
     assert listed["CP16"]["ocpp_version"] == "1.6"
     view = await client.app[SERVICES].charge_points.get("CP2")
     assert view.boot_reason == "PowerUp" and view.serial_number == "S-1"
@@ -74,7 +57,7 @@ async def test_pinned_version_only_and_nothing_registered_without_one(client) ->
     assert ws.protocol is None
     assert (await ws.receive(timeout=5)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
     await ws.close()
-    ids = [c["id"] for c in await get(client, "/api/charge-points")]
+    ids = [c["id"] for c in await get_json(client, "/api/charge-points", role="viewer")]
     assert "NEWBIE" not in ids
 
 
@@ -85,7 +68,9 @@ async def test_status_per_evse_and_connector(client, connect) -> None:
         payload = {"timestamp": STAMP, "connectorStatus": status, "evseId": evse,
                    "connectorId": connector}  # fmt: skip
         assert await cp.result("StatusNotification", payload) == {}
-    [listed] = [c for c in await get(client, "/api/charge-points") if c["id"] == "EV2"]
+    [listed] = [
+        c for c in await get_json(client, "/api/charge-points", role="viewer") if c["id"] == "EV2"
+    ]
     assert listed["connectors"] == [
         {"evse_id": 1, "connector_id": 1, "status": "Available", "error_code": "NoError"},
         {"evse_id": 2, "connector_id": 1, "status": "Occupied", "error_code": "NoError"},
@@ -317,14 +302,14 @@ async def test_remote_start_and_stop_for_a_201_charger(client, connect) -> None:
         "evse": {"id": 1, "connectorId": 1}, "idToken": {"idToken": "TAG9", "type": "Central"},
     }  # fmt: skip
     await cp.result("TransactionEvent", started)
-    [tx] = await get(client, "/api/transactions?charge_point_id=RS2")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=RS2", role="viewer")
     posting = asyncio.ensure_future(
         operate(client, "RS2", "remote-stop", {"transaction_id": tx["id"]})
     )
     call = await answer_next(cp, {"status": "Accepted"})
     assert call[2:] == ["RequestStopTransaction", {"transactionId": "T-RS"}]
     assert (await (await posting).json()) == {"status": "Accepted"}
-    [tx] = await get(client, "/api/transactions?charge_point_id=RS2")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=RS2", role="viewer")
     assert (tx["ocpp_transaction_id"], tx["evse_id"], tx["id_tag"]) == ("T-RS", 1, "TAG9")
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_portal import read_events
-from tests.v201.test_messages import STAMP, boot
+from tests.helpers import read_events
+from tests.v201.charging_station import STAMP, boot
 from webapp.keys import SERVICES
 
 HTMX = {"HX-Request": "true"}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,19 +15,14 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ocpp_core.settings import Settings
-from tests.conftest import basic
-from tests.security.test_certificates import SERIAL, ChargerCa, client_usage, make_ca, make_csr
-from tests.test_tls import _client_context, pki, tls_server  # noqa: F401  (fixtures)
-from tests.v201.use_cases import V201, answered, boot, eventually, refused, station
+from tests.helpers import basic, eventually
+from tests.pki import SERIAL, ChargerCa, client_context, client_usage, make_csr
+from tests.v201.charging_station import V201, boot, station
+from tests.v201.use_cases import answered, refused
 from webapp.keys import SERVICES
 
 OLD = "old-password-0123456789"
 NEW = "new-password-9876543210"
-
-
-@pytest.fixture
-def ca(tmp_path: Path) -> ChargerCa:
-    return make_ca(tmp_path)
 
 
 @pytest.fixture
@@ -138,13 +132,13 @@ async def test_A01_basic_auth_password_rotation(client, connect) -> None:
     assert [v.value for v in held] == ["***"]
 
 
-async def tls_connect(server, pki, charge_point_id: str, issued, **kwargs):  # noqa: F811
+async def tls_connect(server, pki, charge_point_id: str, issued, **kwargs):
     http = aiohttp.ClientSession()
     try:
         ws = await http.ws_connect(
             server.make_url(f"/ocpp/{charge_point_id}"),
             protocols=V201,
-            ssl=_client_context(pki, issued),
+            ssl=client_context(pki, issued),
             **kwargs,
         )
     except BaseException:
@@ -153,7 +147,7 @@ async def tls_connect(server, pki, charge_point_id: str, issued, **kwargs):  # n
     return http, ws
 
 
-async def test_A00_security_profile_2_tls_with_basic_auth(tls_server, pki) -> None:  # noqa: F811
+async def test_A00_security_profile_2_tls_with_basic_auth(tls_server, pki) -> None:
     """A00 security profile 2 (TLS with the CSMS's certificate, HTTP Basic): over wss a
     station with its id and password is upgraded to ocpp2.0.1 and booted; without its
     password it gets 401."""
@@ -181,7 +175,7 @@ async def test_A00_security_profile_2_tls_with_basic_auth(tls_server, pki) -> No
     assert (await services.charge_points.get("A00-P2")).ocpp_version == "2.0.1"
 
 
-async def test_A00_security_profile_3_client_certificate(tls_server, pki) -> None:  # noqa: F811
+async def test_A00_security_profile_3_client_certificate(tls_server, pki) -> None:
     """A00 security profile 3 (TLS with a client certificate whose CN is the station's
     serial number): the boot naming that serial is Accepted and binds it; a boot naming
     another serial is Rejected, recorded as a security event, and the station may then send

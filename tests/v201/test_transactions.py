@@ -5,127 +5,19 @@ with 2.0.1's error codes on a connection that stays usable."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ocpp_core.services.transaction_events import LATE_EVENT, NO_STARTED, SEQ_GAP
 from ocpp_core.services.transactions import OVERLAP
-from tests.conftest import OPERATOR, VIEWER
+from tests.helpers import get_json, iso, sessions
 from tests.ocpp_client import RawChargePoint
-
-ENERGY = "Energy.Active.Import.Register"
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def recent() -> datetime:
-    """A start two minutes ago, to the second: no timing flag (offline, future) applies to
-    events within the next few minutes of it."""
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
-
-
-async def api(client, path: str) -> Any:
-    response = await client.get(path, headers=VIEWER)
-    assert response.status == 200, await response.text()
-    return await response.json()
-
-
-async def add_tag(client, id_tag: str) -> None:
-    response = await client.post("/api/id-tags", json={"id_tag": id_tag}, headers=OPERATOR)
-    assert response.status == 201, await response.text()
-
-
-async def sessions(client, charge_point_id: str) -> list[dict[str, Any]]:
-    return await api(client, f"/api/transactions?charge_point_id={charge_point_id}")
+from tests.v201.charging_station import ENERGY, ended, event, recent, started, station, updated
+from tests.v201.use_cases import add_tag
 
 
 async def meter_values(client, transaction_id: int) -> list[dict[str, Any]]:
-    return await api(client, f"/api/transactions/{transaction_id}/meter-values")
-
-
-async def station(connect, charge_point_id: str) -> RawChargePoint:
-    """A 2.0.1 charging station, booted and accepted, its connector 1 of EVSE 1 occupied."""
-    cp = await connect(charge_point_id, protocols=("ocpp2.0.1",))
-    assert cp.ws.protocol == "ocpp2.0.1"
-    boot = await cp.result(
-        "BootNotification",
-        {
-            "chargingStation": {"model": "TestModel", "vendorName": "TestVendor"},
-            "reason": "PowerUp",
-        },
-    )
-    assert boot["status"] == "Accepted", boot
-    status = await cp.result(
-        "StatusNotification",
-        {
-            "timestamp": iso(datetime.now(UTC)),
-            "connectorStatus": "Occupied",
-            "evseId": 1,
-            "connectorId": 1,
-        },
-    )
-    assert status == {}
-    return cp
-
-
-def event(
-    event_type: str,
-    seq_no: int,
-    transaction_id: str,
-    timestamp: datetime,
-    trigger: str,
-    *,
-    evse: int | None = 1,
-    connector: int = 1,
-    token: str | None = None,
-    energy: int | None = None,
-    context: str | None = None,
-    offline: bool | None = None,
-    **info: Any,
-) -> dict[str, Any]:
-    """A TransactionEventRequest: `info` adds to transactionInfo (chargingState,
-    stoppedReason); `energy` is one register reading in Wh with `context`."""
-    payload: dict[str, Any] = {
-        "eventType": event_type,
-        "timestamp": iso(timestamp),
-        "triggerReason": trigger,
-        "seqNo": seq_no,
-        "transactionInfo": {"transactionId": transaction_id, **info},
-    }
-    if evse is not None:
-        payload["evse"] = {"id": evse, "connectorId": connector}
-    if token is not None:
-        payload["idToken"] = {"idToken": token, "type": "ISO14443"}
-    if energy is not None:
-        sample: dict[str, Any] = {
-            "value": energy,
-            "measurand": ENERGY,
-            "unitOfMeasure": {"unit": "Wh"},
-        }
-        if context is not None:
-            sample["context"] = context
-        payload["meterValue"] = [{"timestamp": iso(timestamp), "sampledValue": [sample]}]
-    if offline is not None:
-        payload["offline"] = offline
-    return payload
-
-
-def started(tx: str, at: datetime, seq_no: int = 0, **kwargs: Any) -> dict[str, Any]:
-    kwargs.setdefault("energy", 1000)
-    return event("Started", seq_no, tx, at, "Authorized", context="Transaction.Begin", **kwargs)
-
-
-def updated(tx: str, at: datetime, seq_no: int, **kwargs: Any) -> dict[str, Any]:
-    kwargs.setdefault("context", "Sample.Periodic")
-    return event("Updated", seq_no, tx, at, "MeterValuePeriodic", **kwargs)
-
-
-def ended(tx: str, at: datetime, seq_no: int, **kwargs: Any) -> dict[str, Any]:
-    kwargs.setdefault("energy", 2000)
-    kwargs.setdefault("stoppedReason", "EVDisconnected")
-    return event("Ended", seq_no, tx, at, "EVDeparted", context="Transaction.End", **kwargs)
+    return await get_json(client, f"/api/transactions/{transaction_id}/meter-values", role="viewer")
 
 
 ACCEPTED = {"idTokenInfo": {"status": "Accepted"}}
@@ -133,7 +25,7 @@ ACCEPTED = {"idTokenInfo": {"status": "Accepted"}}
 
 async def test_full_session(client, connect) -> None:
     await add_tag(client, "TAG1")
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     answer = await cp.result("TransactionEvent", started("TX-A", t0, token="TAG1"))
@@ -173,7 +65,7 @@ async def test_full_session(client, connect) -> None:
         "meter_values_pruned_at": None,
     }
     assert open_tx["id"] == tx["id"]
-    assert await api(client, "/api/transactions?active=true") == []
+    assert await get_json(client, "/api/transactions?active=true", role="viewer") == []
 
     values = await meter_values(client, tx["id"])
     assert [
@@ -188,7 +80,7 @@ async def test_full_session(client, connect) -> None:
 
 async def test_repeated_event_is_stored_once_and_answered_each_time(client, connect) -> None:
     await add_tag(client, "TAG1")
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
     messages = [
         started("TX-R", t0, token="TAG1"),
@@ -216,7 +108,7 @@ async def test_repeated_event_is_stored_once_and_answered_each_time(client, conn
 
 async def test_events_out_of_order(client, connect) -> None:
     await add_tag(client, "TAG1")
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     # Queued while offline: the Updated comes first, then the Started it follows.
@@ -249,7 +141,7 @@ async def test_events_out_of_order(client, connect) -> None:
 
 
 async def test_ended_without_started(client, connect) -> None:
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     end = ended("TX-E", t0, 4, energy=5000, stoppedReason="StoppedByEV")
@@ -263,12 +155,12 @@ async def test_ended_without_started(client, connect) -> None:
     assert tx["meter_stop"] == 5000
     assert NO_STARTED == "started_not_received"
     assert "started_not_received" in tx["flags"]
-    assert await api(client, "/api/transactions?active=true") == []
+    assert await get_json(client, "/api/transactions?active=true", role="viewer") == []
 
 
 async def test_seq_no_gap_is_flagged_until_filled(client, connect) -> None:
     await add_tag(client, "TAG1")
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
     assert SEQ_GAP == "seq_no_gap"
 
@@ -297,7 +189,7 @@ async def test_seq_no_gap_is_flagged_until_filled(client, connect) -> None:
 
 async def test_token_arriving_in_an_update(client, connect) -> None:
     await add_tag(client, "TAG1")
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     # Plugged in first, no token yet: the answer has no idTokenInfo.
@@ -323,7 +215,7 @@ async def test_token_arriving_in_an_update(client, connect) -> None:
 
 
 async def test_unknown_tag_is_invalid_and_the_session_recorded(client, connect) -> None:
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     answer = await cp.result("TransactionEvent", started("TX-U", t0, token="NOBODY"))
@@ -339,7 +231,7 @@ async def test_unknown_tag_is_invalid_and_the_session_recorded(client, connect) 
 
 async def test_tag_in_use_elsewhere_is_concurrent(client, connect) -> None:
     await add_tag(client, "TAG1")
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     assert await cp.result("TransactionEvent", started("TX-1", t0, token="TAG1")) == ACCEPTED
@@ -362,8 +254,8 @@ async def test_tag_in_use_elsewhere_is_concurrent(client, connect) -> None:
 async def test_same_transaction_id_on_two_chargers(client, connect) -> None:
     await add_tag(client, "TAG-A")
     await add_tag(client, "TAG-B")
-    a = await station(connect, "CS-A")
-    b = await station(connect, "CS-B")
+    a = await station(connect, "CS-A", connector_status="Occupied")
+    b = await station(connect, "CS-B", connector_status="Occupied")
     t0 = recent()
 
     assert await a.result("TransactionEvent", started("TX-1", t0, token="TAG-A")) == ACCEPTED
@@ -385,7 +277,7 @@ async def test_same_transaction_id_on_two_chargers(client, connect) -> None:
     assert (on_a["meter_start"], on_a["meter_stop"], on_a["energy_wh"]) == (1000, 2000, 1000.0)
     assert [v["value"] for v in await meter_values(client, on_a["id"])] == ["1000", "2000"]
     assert [v["value"] for v in await meter_values(client, on_b["id"])] == ["7000", "7300"]
-    assert len(await api(client, "/api/transactions")) == 2
+    assert len(await get_json(client, "/api/transactions", role="viewer")) == 2
 
 
 async def assert_still_usable(cp: RawChargePoint) -> None:
@@ -394,7 +286,7 @@ async def assert_still_usable(cp: RawChargePoint) -> None:
 
 
 async def test_hostile_frames_are_refused_with_201_codes(client, connect) -> None:
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     wrong_type = started("TX-H", t0)
@@ -437,7 +329,7 @@ async def test_seq_no_gaps_come_and_go_as_events_arrive(client, connect) -> None
     """The next seqNo of a session without gaps is taken without counting; a gap after a
     filled one is still seen."""
     await add_tag(client, "TAG1")
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     async def send(seq_no: int) -> list[str]:
@@ -455,7 +347,7 @@ async def test_seq_no_gaps_come_and_go_as_events_arrive(client, connect) -> None
 async def test_second_session_on_a_busy_evse_is_flagged_overlap(client, connect) -> None:
     await add_tag(client, "TAG1")
     await add_tag(client, "TAG2")
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
 
     await cp.result("TransactionEvent", started("TX-A", t0, token="TAG1"))
@@ -470,7 +362,7 @@ async def test_second_session_on_a_busy_evse_is_flagged_overlap(client, connect)
 async def test_station_wide_seq_no_is_no_gap(client, connect) -> None:
     """A charger numbering events across its EVSEs gives a transaction seqNos with holes
     from its first: no gap can be told from that."""
-    cp = await station(connect, "CS1")
+    cp = await station(connect, "CS1", connector_status="Occupied")
     t0 = recent()
     for n, seq_no in enumerate((40, 42, 45)):
         at = t0 + timedelta(seconds=10 * n)

@@ -6,16 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.v201.test_transactions import ended, event, recent, started
-from tests.v201.use_cases import (
-    add_tag,
-    answered,
-    api_get,
-    iso,
-    journal,
-    refused,
-    station,
-)
+from tests.helpers import get_json, iso, journal
+from tests.v201.charging_station import ended, event, recent, started, station
+from tests.v201.use_cases import add_tag, answered, refused
 from webapp.keys import SERVICES
 
 
@@ -45,7 +38,7 @@ async def test_C01_authorize_accepted_invalid_blocked_expired(client, connect) -
     assert (await authorize(cp, "C01-BLOCKED"))["status"] == "Blocked"
     assert (await authorize(cp, "C01-EXPIRED"))["status"] == "Expired"
     # Nothing of an Authorize is a session.
-    assert await api_get(client, "/api/transactions?charge_point_id=C01") == []
+    assert await get_json(client, "/api/transactions?charge_point_id=C01", role="viewer") == []
 
 
 async def test_C01_id_tokens_are_case_insensitive(client, connect) -> None:
@@ -75,14 +68,14 @@ async def test_C01_id_tokens_are_case_insensitive(client, connect) -> None:
     blocked = started("TX-CASE-3", t0, token="C01-BLOCKED", evse=None)
     assert (await cp.result("TransactionEvent", blocked))["idTokenInfo"]["status"] == "Blocked"
 
-    sessions = await api_get(client, "/api/transactions?charge_point_id=C01-CASE")
+    sessions = await get_json(client, "/api/transactions?charge_point_id=C01-CASE")
     spelled = sorted((tx["ocpp_transaction_id"], tx["id_tag"]) for tx in sessions)
     assert spelled == [
         ("TX-CASE-1", "04a1b2c3d4"),
         ("TX-CASE-2", "04A1B2C3D4"),
         ("TX-CASE-3", "C01-BLOCKED"),
     ]
-    [tag] = await api_get(client, "/api/id-tags?q=04a1&usage=true")
+    [tag] = await get_json(client, "/api/id-tags?q=04a1&usage=true")
     assert (tag["id_tag"], tag["in_session"]) == ("04A1B2C3D4", True)
     # The first one ended, the token has no open session but the second's own.
     await cp.result("TransactionEvent", ended("TX-CASE-1", t0 + timedelta(minutes=1), 1))
@@ -101,7 +94,7 @@ async def test_C02_authorization_using_a_start_button(client, connect) -> None:
     start["idToken"] = {"idToken": "", "type": "NoAuthorization"}
     assert await cp.result("TransactionEvent", start) == {"idTokenInfo": {"status": "Accepted"}}
     assert await cp.result("TransactionEvent", ended("TX-C02", t0 + timedelta(minutes=1), 1)) == {}
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=C02")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=C02", role="viewer")
     assert (tx["ocpp_transaction_id"], tx["id_tag"], tx["energy_wh"]) == ("TX-C02", None, 1000.0)
 
 
@@ -132,7 +125,7 @@ async def test_C05_authorization_for_csms_initiated_transactions(client, connect
     )
     start["idToken"] = token("C05TAG", "Central")
     assert (await cp.result("TransactionEvent", start))["idTokenInfo"]["status"] == "Accepted"
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=C05")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=C05", role="viewer")
     assert tx["id_tag"] == "C05TAG"
 
 
@@ -158,7 +151,7 @@ async def test_C09_authorization_by_group_id(client, connect) -> None:
     answer = await cp.result("TransactionEvent", stop)
     assert answer["idTokenInfo"]["status"] == "Accepted"
     assert answer["idTokenInfo"]["groupIdToken"]["idToken"] == "C09-GROUP"
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=C09")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=C09", role="viewer")
     assert (tx["id_tag"], tx["stop_reason"]) == ("C09-A", "Local")
     assert tx["stop_time"] is not None
 
@@ -187,7 +180,7 @@ async def test_C15_offline_authorized_unknown_token(client, connect) -> None:
         "Invalid",
         "Unknown",
     )
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=C15")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=C15", role="viewer")
     assert (tx["start_time"], tx["id_tag"], tx["stop_time"]) == (iso(t0), "C15-STRANGER", None)
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ocpp_core.db.models import DataTransferMessage, StatusReport
-from tests.v201.use_cases import answered, api_get, charge_point, journal, later, refused, station
+from tests.helpers import get_json, journal
+from tests.v201.charging_station import station
+from tests.v201.use_cases import answered, charge_point, later, refused
 from webapp.keys import ENGINE, SERVICES
 
 STAMP = "2026-11-25T08:00:00Z"
@@ -32,7 +34,9 @@ def profile(profile_id: int, purpose: str = "TxDefaultProfile", limit: float = 1
 
 
 async def profiles(client, charge_point_id: str) -> list[tuple[int, int, str]]:
-    shown = await api_get(client, f"/api/charge-points/{charge_point_id}/charging-profiles")
+    shown = await get_json(
+        client, f"/api/charge-points/{charge_point_id}/charging-profiles", role="viewer"
+    )
     return [(p["connector_id"], p["charging_profile_id"], p["purpose"]) for p in shown]
 
 

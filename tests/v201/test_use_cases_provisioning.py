@@ -8,20 +8,9 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import ADMIN
-from tests.v201.test_transactions import ended, recent, started
-from tests.v201.use_cases import (
-    V201,
-    add_tag,
-    answered,
-    api_get,
-    boot,
-    charge_point,
-    journal,
-    refused,
-    station,
-    status,
-)
+from tests.helpers import ADMIN, get_json, journal
+from tests.v201.charging_station import V201, boot, ended, recent, started, station, status
+from tests.v201.use_cases import add_tag, answered, charge_point, refused
 from webapp.keys import SERVICES
 
 STAMP = "2026-11-25T08:00:00Z"
@@ -540,9 +529,9 @@ async def test_B12_reset_with_ongoing_transaction(client, connect) -> None:
     end["transactionInfo"]["chargingState"] = "EVConnected"
     assert await cp.result("TransactionEvent", end) == {}
     assert (await boot(cp, reason="RemoteReset"))["status"] == "Accepted"
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=B12")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=B12", role="viewer")
     assert (tx["stop_reason"], tx["meter_stop"]) == ("ImmediateReset", 2000)
-    assert await api_get(client, "/api/transactions?active=true") == []
+    assert await get_json(client, "/api/transactions?active=true", role="viewer") == []
 
 
 async def test_B11_reset_not_connected_or_refused(client, connect) -> None:

@@ -7,18 +7,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tests.v201.test_transactions import ended, event, recent, started
-from tests.v201.use_cases import (
-    add_tag,
-    answered,
-    api_get,
-    charge_point,
-    journal,
-    later,
-    refused,
-    station,
-    status,
-)
+from tests.helpers import get_json, journal
+from tests.v201.charging_station import ended, event, recent, started, station, status
+from tests.v201.use_cases import add_tag, answered, charge_point, later, refused
 from webapp.keys import SERVICES
 
 ACCEPTED = {"idTokenInfo": {"status": "Accepted"}}
@@ -60,7 +51,7 @@ async def test_F01_remote_start_cable_plugged_in_first(client, connect, portal) 
     )
     start["idToken"] = {"idToken": "F01TAG", "type": "Central"}
     assert await cp.result("TransactionEvent", start) == ACCEPTED
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=F01")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=F01", role="viewer")
     assert (tx["ocpp_transaction_id"], tx["evse_id"], tx["id_tag"]) == ("TX-F01", 1, "F01TAG")
     # The session page names the operation that started it (by its remoteStartId).
     [operation] = await client.app[SERVICES].operations.journal("F01")
@@ -92,7 +83,7 @@ async def test_F02_remote_start_first_and_rejected(client, connect) -> None:
         {"status": "Rejected"},
     )
     assert (code, answer) == (200, {"status": "Rejected"})
-    assert await api_get(client, "/api/transactions?charge_point_id=F02") == []
+    assert await get_json(client, "/api/transactions?charge_point_id=F02", role="viewer") == []
     profile = {
         "id": 1,
         "stack_level": 0,
@@ -137,7 +128,7 @@ async def test_F03_remote_stop_transaction(client, connect) -> None:
     cp = await station(connect, "F03")
     t0 = recent()
     assert await cp.result("TransactionEvent", started("TX-F03", t0, token="F03TAG")) == ACCEPTED
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=F03")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=F03", role="viewer")
     call, code, answer = await answered(
         client, cp, "F03", "remote-stop", {"transaction_id": tx["id"]}, {"status": "Accepted"}
     )
@@ -146,7 +137,7 @@ async def test_F03_remote_stop_transaction(client, connect) -> None:
     end = ended("TX-F03", t0 + timedelta(minutes=1), 1, stoppedReason="Remote")
     end["triggerReason"] = "RemoteStop"
     assert await cp.result("TransactionEvent", end) == {}
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=F03")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=F03", role="viewer")
     assert (tx["stop_reason"], tx["stop_time"] is not None) == ("Remote", True)
     code, error = await refused(
         client, "F03", "request-stop-transaction", {"transaction_id": "TX-F03"}
@@ -165,12 +156,12 @@ async def test_F04_remote_stop_rejected(client, connect) -> None:
     await add_tag(client, "F04TAG")
     cp = await station(connect, "F04")
     await cp.result("TransactionEvent", started("TX-F04", recent(), token="F04TAG"))
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=F04")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=F04", role="viewer")
     _, code, answer = await answered(
         client, cp, "F04", "remote-stop", {"transaction_id": tx["id"]}, {"status": "Rejected"}
     )
     assert (code, answer) == (200, {"status": "Rejected"})
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=F04")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=F04", role="viewer")
     assert tx["stop_time"] is None
 
 
@@ -334,7 +325,7 @@ async def test_H01_reservation(client, connect) -> None:
     assert (call[3]["id"], call[3]["evseId"], call[3]["expiryDateTime"]) == (101, 1, expiry)
     assert call[3]["idToken"] == {"idToken": "H01TAG", "type": "ISO14443"}
     assert await status(cp, "Reserved") == {}
-    [held] = await api_get(client, "/api/charge-points/H01/reservations")
+    [held] = await get_json(client, "/api/charge-points/H01/reservations", role="viewer")
     assert (
         held["id"],
         held["connector_id"],
@@ -353,13 +344,16 @@ async def test_H01_reservation(client, connect) -> None:
             client, cp, "H01", "reserve-now", {**body, "id": reservation_id}, {"status": outcome}
         )
         assert (code, answer) == (200, {"status": outcome})
-    assert [r["id"] for r in await api_get(client, "/api/charge-points/H01/reservations")] == [101]
+    assert [
+        r["id"]
+        for r in await get_json(client, "/api/charge-points/H01/reservations", role="viewer")
+    ] == [101]
 
     start = started("TX-H01", recent(), token="H01TAG")
     start["reservationId"] = 101
     assert await cp.result("TransactionEvent", start) == ACCEPTED
-    [held] = await api_get(client, "/api/charge-points/H01/reservations")
-    [tx] = await api_get(client, "/api/transactions?charge_point_id=H01")
+    [held] = await get_json(client, "/api/charge-points/H01/reservations", role="viewer")
+    [tx] = await get_json(client, "/api/transactions?charge_point_id=H01", role="viewer")
     assert (held["status"], held["transaction_id"]) == ("Used", tx["id"])
 
 
@@ -380,7 +374,7 @@ async def test_H01_reservation_refused_before_sending(client, connect) -> None:
     )
     assert code == 400 and "evse_id 4" in error
     assert await cp.nothing_within(0.05)
-    assert await api_get(client, "/api/charge-points/H01R/reservations") == []
+    assert await get_json(client, "/api/charge-points/H01R/reservations", role="viewer") == []
 
 
 async def test_H02_cancel_reservation(client, connect) -> None:
@@ -398,13 +392,13 @@ async def test_H02_cancel_reservation(client, connect) -> None:
         client, cp, "H02", "cancel-reservation", {"reservation_id": 201}, {"status": "Rejected"}
     )
     assert (code, answer) == (200, {"status": "Rejected"})
-    [held] = await api_get(client, "/api/charge-points/H02/reservations")
+    [held] = await get_json(client, "/api/charge-points/H02/reservations", role="viewer")
     assert held["status"] == "Reserved"
     call, code, answer = await answered(
         client, cp, "H02", "cancel-reservation", {"reservation_id": 201}, {"status": "Accepted"}
     )
     assert call[2:] == ["CancelReservation", {"reservationId": 201}]
-    [held] = await api_get(client, "/api/charge-points/H02/reservations")
+    [held] = await get_json(client, "/api/charge-points/H02/reservations", role="viewer")
     assert held["status"] == "Cancelled"
     code, error = await refused(client, "H02", "cancel-reservation", {"reservation_id": 999})
     assert code == 400 and "999" in error
@@ -428,7 +422,8 @@ async def test_H04_reservation_ended_not_used(client, connect) -> None:
         payload = {"reservationId": reservation_id, "reservationUpdateStatus": update}
         assert await cp.result("ReservationStatusUpdate", payload) == {}
     held = {
-        r["id"]: r["status"] for r in await api_get(client, "/api/charge-points/H04/reservations")
+        r["id"]: r["status"]
+        for r in await get_json(client, "/api/charge-points/H04/reservations", role="viewer")
     }
     assert held == {301: "Expired", 302: "Cancelled"}
     kept = await client.app[SERVICES].notifications.recent("H04", action="ReservationStatusUpdate")

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.v201.test_transactions import ENERGY, ended, event, recent, started, updated
-from tests.v201.use_cases import V201, add_tag, answered, api_get, boot, iso, journal, station
+from tests.helpers import get_json, iso, journal, sessions
+from tests.v201.charging_station import (
+    ENERGY,
+    V201,
+    boot,
+    ended,
+    event,
+    recent,
+    started,
+    station,
+    updated,
+)
+from tests.v201.use_cases import add_tag, answered
 
 ACCEPTED = {"idTokenInfo": {"status": "Accepted"}}
-
-
-async def sessions(client, charge_point_id: str) -> list[dict]:
-    return await api_get(client, f"/api/transactions?charge_point_id={charge_point_id}")
 
 
 async def by_tx(client, charge_point_id: str) -> dict[str, dict]:
@@ -55,7 +62,7 @@ async def test_E01_start_transaction_options(client, connect) -> None:
         "TX-EV": (2, 1, None, 200, None),
         "TX-AUTH": (3, 1, "E01TAG", 300, None),
     }
-    assert len(await api_get(client, "/api/transactions?active=true")) == 3
+    assert len(await get_json(client, "/api/transactions?active=true", role="viewer")) == 3
 
 
 async def test_E02_cable_plugin_first(client, connect) -> None:
@@ -92,7 +99,7 @@ async def test_E02_cable_plugin_first(client, connect) -> None:
         1000.0,
     )
     assert (tx["start_time"], tx["stop_time"]) == (iso(t0), iso(t0 + timedelta(minutes=1)))
-    values = await api_get(client, f"/api/transactions/{tx['id']}/meter-values")
+    values = await get_json(client, f"/api/transactions/{tx['id']}/meter-values", role="viewer")
     assert [(v["measurand"], v["value"], v["context"]) for v in values] == [
         (ENERGY, "1000", "Transaction.Begin"),
         (ENERGY, "1100", "Sample.Periodic"),
@@ -151,7 +158,7 @@ async def test_E05_start_transaction_id_not_accepted(client, connect) -> None:
         "TX-E05": ("E05-NOBODY", "DeAuthorized"),
         "TX-E05B": ("E05-BLOCKED", "DeAuthorized"),
     }
-    assert await api_get(client, "/api/transactions?active=true") == []
+    assert await get_json(client, "/api/transactions?active=true", role="viewer") == []
 
 
 async def test_E06_stop_transaction_options(client, connect) -> None:
@@ -265,7 +272,7 @@ async def test_E11_connection_loss_during_transaction(client, connect) -> None:
         iso(t0 + timedelta(minutes=8)),
     )
     assert "seq_no_gap" not in tx["flags"] and "out_of_order" not in tx["flags"]
-    values = await api_get(client, f"/api/transactions/{tx['id']}/meter-values")
+    values = await get_json(client, f"/api/transactions/{tx['id']}/meter-values", role="viewer")
     assert [v["value"] for v in values] == ["1000", "1100", "1200", "1500", "2000"]
 
     # A whole transaction that happened offline (E12), delivered after a reboot.
@@ -295,7 +302,7 @@ async def test_E13_transaction_message_sent_again(client, connect) -> None:
             assert await cp.result("TransactionEvent", payload) == answer
     [tx] = await sessions(client, "E13")
     assert (tx["meter_start"], tx["meter_stop"], tx["flags"]) == (1000, 2000, [])
-    values = await api_get(client, f"/api/transactions/{tx['id']}/meter-values")
+    values = await get_json(client, f"/api/transactions/{tx['id']}/meter-values", role="viewer")
     assert [v["value"] for v in values] == ["1000", "2000"]
 
 
