@@ -24,6 +24,7 @@ from webapp.views import (
     evses,
     id_tags,
     login,
+    message_log,
     operations,
     tokens,
     transactions,
@@ -86,6 +87,7 @@ def setup(app: web.Application) -> None:
         charge_points.remote_stop,
         name="remote_stop",
     )
+    r.add_get("/charge-points/{charge_point_id}/log", message_log.log_page, name="cp_log")
     r.add_get(
         "/charge-points/{charge_point_id}/operations",
         charge_points.operations_page,

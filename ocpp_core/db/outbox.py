@@ -9,8 +9,10 @@ last one they saw. That needs ids to become visible in the order they are given:
 PostgreSQL two transactions could otherwise commit ids 11 and 10 in that order, and a
 reader that saw 11 would never see 10. So the rows are inserted last, under a
 transaction-level advisory lock held until commit: the next transaction takes its ids
-only once the one before has committed. SQLite has one writer at a time, which already
-orders them.
+only once the one before has committed. The lock and the rows are one statement (the
+rows are joined to the lock's CTE, so none takes its id before the lock is held): each
+statement is a round trip, and most transactions of charge point messages write an event.
+SQLite has one writer at a time, which already orders them.
 
 After a commit that wrote events, the session factory's `on_written` (set by `notify`) is
 called with the highest id: the central system wakes its readers with it, on every
@@ -37,7 +39,14 @@ _ON_WRITTEN = "outbox_on_written"
 # PostgreSQL advisory lock that orders the outbox's ids by commit ("evnt").
 OUTBOX_LOCK = 0x65766E74
 _INSERT = insert(OutboxEvent.__table__).returning(OutboxEvent.__table__.c.id)
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_LOCKED_INSERT = text(
+    "WITH outbox_lock AS (SELECT pg_advisory_xact_lock(:key)) "
+    "INSERT INTO events (kind, charge_point_id, data, created_at) "
+    "SELECT kind, charge_point_id, data, CAST(:created_at AS TIMESTAMPTZ) "
+    "FROM unnest(CAST(:kinds AS TEXT[]), CAST(:charge_point_ids AS TEXT[]), "
+    "CAST(:datas AS TEXT[])) AS rows (kind, charge_point_id, data) CROSS JOIN outbox_lock "
+    "RETURNING id"
+)
 
 
 def record(session: AsyncSession | Session, kind: str, charge_point_id: str, **data: Any) -> None:
@@ -63,9 +72,17 @@ def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK, {"key": OUTBOX_LOCK})
     now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        params = {
+            "key": OUTBOX_LOCK,
+            "created_at": now,
+            "kinds": [kind for kind, _, _ in pending],
+            "charge_point_ids": [charge_point_id for _, charge_point_id, _ in pending],
+            "datas": [orjson.dumps(data, default=_json).decode() for _, _, data in pending],
+        }
+        session.info[_WRITTEN] = max(session.execute(_LOCKED_INSERT, params).scalars())
+        return
     rows = [
         {
             "kind": kind,

@@ -124,6 +124,19 @@ class LoggedMessage:
     action: str | None
     payload: str
     created_at: datetime
+    id: int | None = None  # None until written (a live frame)
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which of a charge point's logged frames: each filter optional, newest first."""
+
+    action: str | None = None
+    direction: str | None = None  # "in" (from the charger) or "out"
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None  # the next page: frames older than this one
+    limit: int = 50
 
 
 def redact_configuration(keys: Any) -> Any:
@@ -370,16 +383,26 @@ class MessageLog:
 
     async def recent(self, charge_point_id: str, limit: int = 100) -> list[LoggedMessage]:
         """Newest first, including what is still waiting to be written."""
+        return await self.search(charge_point_id, LogQuery(limit=limit))
+
+    async def search(self, charge_point_id: str, query: LogQuery) -> list[LoggedMessage]:
+        """The frames `query` admits, newest first, what is waiting written first. Paged by
+        id (`before_id`), which the charge point's index serves at any depth."""
         await self.flush()
+        statement = select(OcppMessage).where(OcppMessage.charge_point_id == charge_point_id)
+        if query.action:
+            statement = statement.where(OcppMessage.action == query.action)
+        if query.direction:
+            statement = statement.where(OcppMessage.direction == query.direction)
+        if query.since is not None:
+            statement = statement.where(OcppMessage.created_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(OcppMessage.created_at < query.until)
+        if query.before_id is not None:
+            statement = statement.where(OcppMessage.id < query.before_id)
+        statement = statement.order_by(OcppMessage.id.desc()).limit(query.limit)
         async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OcppMessage)
-                    .where(OcppMessage.charge_point_id == charge_point_id)
-                    .order_by(OcppMessage.id.desc())
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await session.scalars(statement)).all()
         return [
             LoggedMessage(
                 r.charge_point_id,
@@ -389,6 +412,19 @@ class MessageLog:
                 r.action,
                 r.payload,
                 r.created_at,
+                r.id,
             )
             for r in rows
         ]
+
+    async def actions(self, charge_point_id: str) -> list[str]:
+        """The actions of a charge point's logged frames, for the filter's choice."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OcppMessage.action)
+                .where(OcppMessage.charge_point_id == charge_point_id)
+                .where(OcppMessage.action.is_not(None))
+                .distinct()
+                .order_by(OcppMessage.action)
+            )
+            return [a for a in rows if a]

@@ -75,6 +75,7 @@ class UserService:
     async def _save(self, username: str, password_hash: str, role: str) -> UserView:
         async with self._sessions.begin() as session:
             user = (await session.scalars(select(User).where(User.username == username))).first()
+            replaced = user is not None
             if user is None:
                 user = User(username=username, password_hash=password_hash, role=role)
                 session.add(user)
@@ -84,7 +85,9 @@ class UserService:
                 user.role = role
                 await self._revoke(session, user.id)
             view = UserView(user.id, user.username, user.role)
-        self._bus.publish(REVOKED, "", user_id=view.id)
+        if replaced:
+            # A new account has no session or stream to end: only a replaced one's go.
+            self._bus.publish(REVOKED, "", user_id=view.id)
         return view
 
     async def authenticate(self, username: str, password: str) -> UserView | None:

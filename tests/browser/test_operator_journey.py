@@ -209,7 +209,8 @@ async def test_operator_reads_and_changes_configuration_from_the_operations_page
 
     page.once("dialog", lambda dialog: asyncio.ensure_future(confirm(dialog)))
     await page.get_by_role("button", name="Unlock").click()
-    await expect(page.locator("#op-result")).to_contain_text("Unlocked")
+    unlock_answer = page.locator('form[data-operation="unlock-connector"] .op-answer')
+    await expect(unlock_answer).to_contain_text("Unlocked")
     assert asked == ["Unlock the connector? A session on it is stopped and the cable released."]
     indicator = page.locator('form[data-operation="unlock-connector"] .htmx-indicator')
     await expect(indicator).to_have_text("waiting for the charger's answer…")
