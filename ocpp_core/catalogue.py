@@ -95,5 +95,7 @@ class Operation:
     admin_only: bool = False
     summary: Summary | None = None
     complete: Complete | None = None
+    # The request fields `complete` fills in where an API body leaves them out.
+    fills: frozenset[str] = frozenset()
     form: Form | RequestForm | None = None
     key_change: KeyChange | None = None

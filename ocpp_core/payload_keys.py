@@ -10,7 +10,8 @@ from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
 
 
 @lru_cache(maxsize=4096)
-def _snake_key(key: str) -> str:
+def snake_key(key: str) -> str:
+    """One key in snake_case, as the library converts it."""
     converted: dict[str, None] = camel_to_snake_case({key: None})
     return next(iter(converted))
 
@@ -24,7 +25,7 @@ def _camel_key(key: str) -> str:
 def snake_keys(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with its keys, at every depth, in snake_case: the library's
     camel_to_snake_case, each key's conversion computed once."""
-    return {_snake_key(key): _snake_value(value) for key, value in payload.items()}
+    return {snake_key(key): _snake_value(value) for key, value in payload.items()}
 
 
 def _snake_value(value: Any) -> Any:

@@ -49,6 +49,7 @@ from tests.helpers import (
     Browserless,
     bounded_close,
     pg_admin,
+    pg_url,
     simulated,
 )
 from tests.ocpp_client import RawChargePoint
@@ -59,10 +60,6 @@ from webapp.tls import server_ssl_context
 
 # Where a test's random seed may be given, to replay a failure (see the `seed` fixture).
 SEED_VARIABLE = "VOLTARO_TEST_SEED"
-
-
-def _pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
-    return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -190,7 +187,7 @@ def pg_template() -> Iterator[str]:
         pytest.skip(message)
 
     async def migrate() -> None:
-        engine = create_engine(_pg_url(name))
+        engine = create_engine(pg_url(name))
         await upgrade(engine)
         await engine.dispose()
 
@@ -210,7 +207,7 @@ def pg_pool(pg_template: str) -> Iterator[DatabasePool]:
 def pg_database_url(pg_pool: DatabasePool) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database of this test's own (dropped afterwards)."""
     name = pg_pool.take()
-    yield _pg_url(name)
+    yield pg_url(name)
     pg_pool.give_back(name)
 
 

@@ -38,6 +38,13 @@ from webapp.ws_adapter import WebSocketConnection
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("TEST_PG_USER", "postgres")
+
+
+def pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
+    """The URL of a database of the tests' PostgreSQL."""
+    return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # role -> (login, password) of the accounts the `client` fixture makes.

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ocpp_core.catalogue import Operation
 from ocpp_core.central_system import CATALOGUES, ChargePointStatus
@@ -23,47 +22,37 @@ from ocpp_core.errors import (
     NotFound,
     OperationFailed,
 )
-from ocpp_core.frames import nested_deeper_than
-from ocpp_core.request_fields import check_fields
-from ocpp_core.services.charge_points import StatusHistoryEntry
-from ocpp_core.services.id_tags import MAX_ID_TAG_LENGTH, IdTagView
+from ocpp_core.frames import INT32_MAX
+from ocpp_core.request_schemas import OcppSchemas
+from ocpp_core.services.charge_points import MAX_STATUS_HISTORY_PAGE, StatusHistoryEntry
+from ocpp_core.services.id_tags import IdTagView
 from ocpp_core.services.transactions import SampledValue, TransactionView
 from ocpp_core.services.users import UserView
-from ocpp_core.timeutil import format_datetime, parse_datetime
+from ocpp_core.timeutil import parse_datetime
 from ocpp_core.v16 import operations as v16_operations
 from ocpp_core.v201 import operations as v201_operations
+from webapp import api_objects
+from webapp.api_json import error_response, json_response
+from webapp.api_objects import array
 from webapp.auth import require_role
+from webapp.endpoints import Answer, Body, Call, Endpoint, Header, Parameter, View
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.path_ids import path_int
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+if TYPE_CHECKING:
+    pass
+
 LOGGER = logging.getLogger(__name__)
 
-# No request nests deeper than a charging profile's schedule periods (5 levels): a body
-# far deeper is no request, and is refused before anything walks it.
-MAX_JSON_DEPTH = 32
 # On a closed session's meter values: how many retention removed (RETAIN_METER_VALUES_DAYS).
 METER_VALUES_PRUNED_HEADER = "Voltaro-Meter-Values-Pruned"
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z),
-        status=status,
-        content_type="application/json",
-    )
-
-
-def error_response(status: int, message: str) -> web.Response:
-    return json_response({"error": message}, status)
+# A POST to what would be an operation's path: one no OCPP version has.
+_UNKNOWN_OPERATION = re.compile(r"/api/charge-points/[^/]+/(?P<name>[^/]+)")
 
 
 @web.middleware
@@ -90,25 +79,15 @@ async def api_errors(
     except web.HTTPException as error:
         if error.content_type == "application/json" or error.status < 400:
             raise
-        return error_response(error.status, error.reason)
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"body is not valid JSON: {error}") from None
-    if nested_deeper_than(body, MAX_JSON_DEPTH):
-        LOGGER.warning(
-            "refused %s %r: body nested more than %d levels deep",
-            request.method,
-            request.path,
-            MAX_JSON_DEPTH,
-        )
-        raise InvalidInput(f"body is nested more than {MAX_JSON_DEPTH} levels deep")
-    if not isinstance(body, dict):
-        raise InvalidInput("body must be a JSON object")
-    return body
+        message = error.reason
+        unknown = _UNKNOWN_OPERATION.fullmatch(request.path)
+        if error.status == 404 and request.method == "POST" and unknown:
+            message = f"unknown operation {unknown['name']!r}"
+        response = error_response(error.status, message)
+        # A 405 says what the path allows (RFC 9110 15.5.6); nothing else of it is kept.
+        if hdrs.ALLOW in error.headers:
+            response.headers[hdrs.ALLOW] = error.headers[hdrs.ALLOW]
+        return response
 
 
 def _charge_point(status: ChargePointStatus) -> dict[str, Any]:
@@ -224,60 +203,53 @@ async def send_operation(
 # --- charge points ----------------------------------------------------------------------
 
 
-async def list_charge_points(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
+async def list_charge_points(request: web.Request, call: Call) -> web.Response:
     statuses = await request.app[CENTRAL_SYSTEM].get_charge_point_status()
     return json_response([_charge_point(s) for s in statuses])
 
 
-async def get_charge_point(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
+async def get_charge_point(request: web.Request, call: Call) -> web.Response:
     status = await request.app[CENTRAL_SYSTEM].get_charge_point_status(
         request.match_info["charge_point_id"]
     )
     return json_response(_charge_point(status))
 
 
-async def remove_charge_point(request: web.Request) -> web.Response:
+async def remove_charge_point(request: web.Request, call: Call) -> web.Response:
     """Remove a charge point, whatever its id: one holding `/` is named with it
     percent-encoded (`%2F`), `.` and `..` as `%2E` and `%2E%2E` (what clients leave as
     they are; the routes match the raw path and decode the id after)."""
-    user = await require_role(request, "admin")
     charge_point_id = request.match_info["charge_point_id"]
     try:
         await request.app[SERVICES].charge_points.delete(charge_point_id)
     except InvalidInput as error:  # it has recorded sessions, and is kept for them
         return error_response(409, str(error))
-    await request.app[SERVICES].audit.record(user.username, "remove charge point", charge_point_id)
+    await request.app[SERVICES].audit.record(
+        call.user.username, "remove charge point", charge_point_id
+    )
     return web.Response(status=204)
 
 
-async def remote_start(request: web.Request) -> web.Response:
-    user = await require_role(request, "operator")
+async def remote_start(request: web.Request, call: Call) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
+    body = call.body
     if await ocpp_version_of(request, charge_point_id) == "2.0.1":
-        body = check_fields(await json_body(request), {"id_tag"}, {"evse_id", "charging_profile"})
-        if not isinstance(body["id_tag"], str):
-            raise InvalidInput("id_tag must be a string")
+        REMOTE_START.check(body, REMOTE_START_201)
         start = v201_operations.start_request(
             body["id_tag"], body.get("evse_id"), body.get("charging_profile")
         )
         entry = v201_operations.BY_ACTION["RequestStartTransaction"]
-        answer = await send_operation(request, user, charge_point_id, "2.0.1", entry, start)
+        answer = await send_operation(request, call.user, charge_point_id, "2.0.1", entry, start)
         return json_response(answer)
     entry = v16_operations.BY_ACTION["RemoteStartTransaction"]
-    start = await v16_operations.from_api(
-        request.app[SERVICES], charge_point_id, entry, await json_body(request)
+    start = await v16_operations.from_api(request.app[SERVICES], charge_point_id, entry, body)
+    return json_response(
+        await send_operation(request, call.user, charge_point_id, "1.6", entry, start)
     )
-    return json_response(await send_operation(request, user, charge_point_id, "1.6", entry, start))
 
 
-async def remote_stop(request: web.Request) -> web.Response:
-    user = await require_role(request, "operator")
-    body = check_fields(await json_body(request), {"transaction_id"}, set())
-    transaction_id = body["transaction_id"]
-    if type(transaction_id) is not int:
-        raise InvalidInput("transaction_id must be an integer")
+async def remote_stop(request: web.Request, call: Call) -> web.Response:
+    transaction_id = call.body["transaction_id"]
     charge_point_id = request.match_info["charge_point_id"]
     if await ocpp_version_of(request, charge_point_id) == "2.0.1":
         try:
@@ -293,9 +265,12 @@ async def remote_stop(request: web.Request) -> web.Response:
         version = "2.0.1"
     else:
         entry = v16_operations.BY_ACTION["RemoteStopTransaction"]
-        stop = await v16_operations.from_api(request.app[SERVICES], charge_point_id, entry, body)
+        stop = await v16_operations.from_api(
+            request.app[SERVICES], charge_point_id, entry, call.body
+        )
         version = "1.6"
-    return json_response(await send_operation(request, user, charge_point_id, version, entry, stop))
+    answer = await send_operation(request, call.user, charge_point_id, version, entry, stop)
+    return json_response(answer)
 
 
 async def ocpp_version_of(request: web.Request, charge_point_id: str) -> str:
@@ -322,78 +297,67 @@ def catalogue_entry(name: str, version: str, charge_point_id: str) -> Operation:
     raise NotFound(f"unknown operation {name!r}")
 
 
-async def operation(request: web.Request) -> web.Response:
-    user = await require_role(request, "operator")
-    charge_point_id = request.match_info["charge_point_id"]
-    version = await ocpp_version_of(request, charge_point_id)
-    entry = catalogue_entry(request.match_info["operation"], version, charge_point_id)
-    body = await json_body(request)
-    if version == "1.6":  # the payload's fields (2.0.1: as given; its schema says what is wrong)
-        body = await v16_operations.from_api(request.app[SERVICES], charge_point_id, entry, body)
-    answer = await send_operation(request, user, charge_point_id, version, entry, body)
-    return json_response(answer)
+def operation_view(name: str) -> View:
+    """The view of `POST /api/charge-points/{id}/{name}`: the operation of that name in the
+    catalogue of the version the charge point speaks."""
+
+    async def operation(request: web.Request, call: Call) -> web.Response:
+        charge_point_id = request.match_info["charge_point_id"]
+        version = await ocpp_version_of(request, charge_point_id)
+        entry = catalogue_entry(name, version, charge_point_id)
+        body = call.body
+        if (
+            version == "1.6"
+        ):  # the payload's fields (2.0.1: as given; its schema says what is wrong)
+            body = await v16_operations.from_api(
+                request.app[SERVICES], charge_point_id, entry, body
+            )
+        answer = await send_operation(request, call.user, charge_point_id, version, entry, body)
+        return json_response(answer)
+
+    return operation
 
 
-async def list_operations(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
+async def list_operations(request: web.Request, call: Call) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     await request.app[SERVICES].charge_points.get(charge_point_id)
     journal = await request.app[SERVICES].operations.journal(charge_point_id, limit=200)
     return json_response([dataclasses.asdict(o) for o in journal])
 
 
-def _query_int(request: web.Request, name: str) -> int | None:
-    value = request.query.get(name, "")
-    if value == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number") from None
-
-
-async def status_history(request: web.Request) -> web.Response:
+async def status_history(request: web.Request, call: Call) -> web.Response:
     """A charge point's StatusNotifications as received, newest first: `limit` (default
     100) of them, those before id `before` for the next page."""
-    await require_role(request, "viewer")
-    limit = _query_int(request, "limit")
     history = await request.app[SERVICES].charge_points.status_history(
         request.match_info["charge_point_id"],
-        limit=100 if limit is None else limit,
-        before=_query_int(request, "before"),
+        limit=call.query.get("limit", 100),
+        before=call.query.get("before"),
     )
     return json_response([_status_entry(entry) for entry in history])
 
 
-async def charge_point_state(request: web.Request) -> web.Response:
+def state_view(state: str) -> View:
     """`configuration`, `reservations`, `charging-profiles` or (lenient mode) protocol
     `deviations` of one charge point."""
-    await require_role(request, "viewer")
-    charge_point_id = request.match_info["charge_point_id"]
-    await request.app[SERVICES].charge_points.get(charge_point_id)
-    operations = request.app[SERVICES].operations
-    # Each reads a list of views of a charge point.
-    readers: dict[str, Callable[[str], Awaitable[Sequence[DataclassInstance]]]] = {
-        "configuration": operations.configuration,
-        "reservations": operations.reservations,
-        "charging-profiles": operations.charging_profiles,
-        "deviations": request.app[SERVICES].deviations.recent,
-    }
-    reader = readers[request.match_info["state"]]
-    return json_response([dataclasses.asdict(item) for item in await reader(charge_point_id)])
+
+    async def charge_point_state(request: web.Request, call: Call) -> web.Response:
+        charge_point_id = request.match_info["charge_point_id"]
+        await request.app[SERVICES].charge_points.get(charge_point_id)
+        operations = request.app[SERVICES].operations
+        # Each reads a list of views of a charge point.
+        readers: dict[str, Callable[[str], Awaitable[Sequence[DataclassInstance]]]] = {
+            "configuration": operations.configuration,
+            "reservations": operations.reservations,
+            "charging-profiles": operations.charging_profiles,
+            "deviations": request.app[SERVICES].deviations.recent,
+        }
+        reader = readers[state]
+        return json_response([dataclasses.asdict(item) for item in await reader(charge_point_id)])
+
+    return charge_point_state
 
 
 # --- transactions -----------------------------------------------------------------------
-
-
-def _flag(value: str | None, name: str) -> bool | None:
-    if value is None or value == "":
-        return None
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"{name} must be true or false")
 
 
 def _int_path(request: web.Request, name: str) -> int:
@@ -404,23 +368,19 @@ def _int_path(request: web.Request, name: str) -> int:
         raise NotFound(f"{thing} {request.match_info[name]} does not exist") from None
 
 
-async def list_transactions(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
+async def list_transactions(request: web.Request, call: Call) -> web.Response:
     transactions = await request.app[SERVICES].transactions.list(
-        charge_point_id=request.query.get("charge_point_id") or None,
-        active=_flag(request.query.get("active"), "active"),
+        charge_point_id=call.query.get("charge_point_id"), active=call.query.get("active")
     )
     return json_response([_transaction(tx) for tx in transactions])
 
 
-async def get_transaction(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
+async def get_transaction(request: web.Request, call: Call) -> web.Response:
     tx = await request.app[SERVICES].transactions.get(_int_path(request, "transaction_id"))
     return json_response(_transaction(tx))
 
 
-async def transaction_meter_values(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
+async def transaction_meter_values(request: web.Request, call: Call) -> web.Response:
     transaction_id = _int_path(request, "transaction_id")
     transactions = request.app[SERVICES].transactions
     samples = await transactions.meter_values_of(transaction_id)
@@ -432,16 +392,12 @@ async def transaction_meter_values(request: web.Request) -> web.Response:
     return response
 
 
-async def close_transaction(request: web.Request) -> web.Response:
+async def close_transaction(request: web.Request, call: Call) -> web.Response:
     """Close a session whose StopTransaction never came; energy from its last reading.
     Closing is for a charger gone or silent: one connected is a 409 unless the body says
     `{"force": true}` (a connected one's session ends by remote-stop)."""
-    user = await require_role(request, "operator")
     transaction_id = _int_path(request, "transaction_id")
-    body = check_fields(await json_body(request), set(), {"force"}) if request.body_exists else {}
-    force = body.get("force", False)
-    if not isinstance(force, bool):
-        raise InvalidInput("force must be true or false")
+    force = (call.body or {}).get("force", False)
     services = request.app[SERVICES]
     tx = await services.transactions.get(transaction_id)
     if tx.active and not force and request.app[CENTRAL_SYSTEM].is_connected(tx.charge_point_id):
@@ -450,8 +406,8 @@ async def close_transaction(request: web.Request) -> web.Response:
             f"charge point {tx.charge_point_id!r} is connected: stop the session with "
             'remote-stop, or close it anyway with {"force": true}',
         )
-    tx = await services.transactions.close(transaction_id, user.username)
-    await request.app[SERVICES].audit.record(user.username, "close session", str(tx.id))
+    tx = await services.transactions.close(transaction_id, call.user.username)
+    await request.app[SERVICES].audit.record(call.user.username, "close session", str(tx.id))
     return json_response(_transaction(tx))
 
 
@@ -461,89 +417,362 @@ async def close_transaction(request: web.Request) -> web.Response:
 MAX_PAGE = 1000
 
 
-def _query_count(request: web.Request, name: str, default: int | None, most: int) -> int | None:
-    """A whole number query parameter from 0 to `most`."""
-    value = request.query.get(name, "")
-    if value == "":
-        return default
-    if not value.isdigit() or int(value) > most:
-        raise InvalidInput(f"{name} must be a whole number from 0 to {most}")
-    return int(value)
-
-
-async def list_id_tags(request: web.Request) -> web.Response:
+async def list_id_tags(request: web.Request, call: Call) -> web.Response:
     """All tags, or a page (`limit`, `offset`) of those whose id or parent contains `q`;
     the number matching in X-Total-Count; `usage=true` adds last use and open session."""
-    await require_role(request, "viewer")
     found = await request.app[SERVICES].id_tags.search(
-        request.query.get("q", "").strip() or None,
-        _query_count(request, "limit", None, MAX_PAGE),
-        _query_count(request, "offset", 0, 2**31 - 1) or 0,
+        call.query.get("q", "").strip() or None,
+        call.query.get("limit"),
+        call.query.get("offset", 0),
     )
-    usage = bool(_flag(request.query.get("usage"), "usage"))
+    usage = call.query.get("usage", False)
     response = json_response([_id_tag(t, usage) for t in found.tags])
     response.headers["X-Total-Count"] = str(found.total)
     return response
 
 
-async def add_id_tag(request: web.Request) -> web.Response:
-    user = await require_role(request, "operator")
-    body = check_fields(
-        await json_body(request), {"id_tag"}, {"expiry_date", "parent_id_tag", "blocked"}
-    )
-    # Checked here, all of it, before the database: a null id_tag was a NOT NULL error (500).
-    if not isinstance(body["id_tag"], str):
-        raise InvalidInput("id_tag must be a string")
-    for name in ("parent_id_tag", "expiry_date"):
-        if body.get(name) is not None and not isinstance(body[name], str):
-            raise InvalidInput(f"{name} must be a string or null")
-    for name in ("id_tag", "parent_id_tag"):  # CiString20Type
-        value = body.get(name)
-        if value is not None and not 0 < len(value) <= MAX_ID_TAG_LENGTH:
-            raise InvalidInput(f"{name} must be 1 to {MAX_ID_TAG_LENGTH} characters")
-    blocked = body.get("blocked", False)
-    if not isinstance(blocked, bool):
-        raise InvalidInput("blocked must be true or false")
+async def add_id_tag(request: web.Request, call: Call) -> web.Response:
+    body = call.body
     expiry = body.get("expiry_date")
     try:
         expiry_date = parse_datetime(expiry) if expiry else None
     except ValueError:
         raise InvalidInput(f"expiry_date is not an ISO 8601 date-time: {expiry!r}") from None
     tag = await request.app[SERVICES].id_tags.add(
-        body["id_tag"], expiry_date, body.get("parent_id_tag"), blocked
+        body["id_tag"], expiry_date, body.get("parent_id_tag"), body.get("blocked", False)
     )
-    await request.app[SERVICES].audit.record(user.username, "add id tag", tag.id_tag)
+    await request.app[SERVICES].audit.record(call.user.username, "add id tag", tag.id_tag)
     return json_response(_id_tag(tag), status=201)
 
 
-async def delete_id_tag(request: web.Request) -> web.Response:
-    user = await require_role(request, "operator")
+async def delete_id_tag(request: web.Request, call: Call) -> web.Response:
     await request.app[SERVICES].id_tags.delete(request.match_info["id_tag"])
     await request.app[SERVICES].audit.record(
-        user.username, "delete id tag", request.match_info["id_tag"]
+        call.user.username, "delete id tag", request.match_info["id_tag"]
     )
     return web.Response(status=204)
 
 
-def add_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/api/charge-points", list_charge_points, name="api_charge_points")
-    r.add_get("/api/charge-points/{charge_point_id}", get_charge_point, name="api_charge_point")
-    r.add_delete("/api/charge-points/{charge_point_id}", remove_charge_point)
-    r.add_post("/api/charge-points/{charge_point_id}/remote-start", remote_start)
-    r.add_post("/api/charge-points/{charge_point_id}/remote-stop", remote_stop)
-    r.add_post("/api/charge-points/{charge_point_id}/{operation}", operation)
-    r.add_get("/api/charge-points/{charge_point_id}/operations", list_operations)
-    r.add_get("/api/charge-points/{charge_point_id}/status-history", status_history)
-    r.add_get(
-        "/api/charge-points/{charge_point_id}/"
-        "{state:configuration|reservations|charging-profiles|deviations}",
-        charge_point_state,
+# --- the endpoints ----------------------------------------------------------------------
+
+OCPP = OcppSchemas()  # the operations' schemas, shared by the endpoints that use them
+_COMPONENTS = OCPP.components
+
+CHARGE_POINT_ID = Parameter(
+    "charge_point_id",
+    {"type": "string"},
+    "the charge point's id (`/` as `%2F`, `.` and `..` as `%2E` and `%2E%2E`)",
+    "path",
+)
+TRANSACTION_ID = Parameter("transaction_id", {"type": "integer"}, "our session id", "path")
+_OPERATION_ERRORS = (409, 502, 504)
+COUNT = {"type": "integer", "minimum": 0}  # a header's whole number
+
+
+def _versions_of(name: str) -> list[str]:
+    return [version for version, catalogue in CATALOGUES.items() if name in catalogue]
+
+
+def _either(schemas: list[dict[str, Any]]) -> dict[str, Any]:
+    return schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
+
+
+def _api_request(version: str, entry: Operation) -> dict[str, Any]:
+    """The schema of an operation's API body: its request's, less what the central system
+    fills in (`Operation.fills`)."""
+    reference = OCPP.request(version, entry.action)
+    if not entry.fills:
+        return reference
+    schema = dict(OCPP.resolve(reference))
+    schema["required"] = [name for name in schema.get("required", ()) if name not in entry.fills]
+    schema["description"] += (
+        f"; where left out, the central system fills in {', '.join(sorted(entry.fills))}"
     )
-    r.add_get("/api/transactions", list_transactions, name="api_transactions")
-    r.add_get("/api/transactions/{transaction_id}", get_transaction)
-    r.add_get("/api/transactions/{transaction_id}/meter-values", transaction_meter_values)
-    r.add_post("/api/transactions/{transaction_id}/close", close_transaction)
-    r.add_get("/api/id-tags", list_id_tags, name="api_id_tags")
-    r.add_post("/api/id-tags", add_id_tag)
-    r.add_delete("/api/id-tags/{id_tag}", delete_id_tag)
+    return schema
+
+
+def _operation_endpoint(name: str) -> Endpoint:
+    versions = _versions_of(name)
+    actions = {version: CATALOGUES[version][name].action for version in versions}
+    # An admin-only entry is refused to others where it is sent (`send_operation`).
+    admins = [f"OCPP {v}: admin only. " for v in versions if CATALOGUES[v][name].admin_only]
+    spelled = ", ".join(f"OCPP {v} {a}" for v, a in actions.items())
+    return Endpoint(
+        "POST",
+        f"/api/charge-points/{{charge_point_id}}/{name}",
+        operation_view(name),
+        "operator",
+        spelled,
+        Answer(
+            200,
+            "the charge point's answer, in snake_case",
+            _either([OCPP.answer(v, a) for v, a in actions.items()]),
+        ),
+        path_parameters=(CHARGE_POINT_ID,),
+        body=Body(_either([_api_request(v, CATALOGUES[v][name]) for v in versions]), checked=False),
+        errors=_OPERATION_ERRORS,
+        description="".join(admins)
+        + (
+            "The request in snake_case, checked against the schema of the version the "
+            "charge point speaks and for meaning before anything is sent (400 otherwise; "
+            "an operation of the other version is a 400 naming it)."
+        ),
+        tag="operations",
+        components=_COMPONENTS,
+    )
+
+
+_START_201 = OCPP.resolve(OCPP.request("2.0.1", "RequestStartTransaction"))["properties"]
+REMOTE_START_201 = {
+    "title": "RemoteStart201",
+    "type": "object",
+    "properties": {
+        "id_tag": OCPP.resolve(_START_201["id_token"])["properties"]["id_token"],
+        "evse_id": _START_201["evse_id"],
+        "charging_profile": _START_201["charging_profile"],
+    },
+    "required": ["id_tag"],
+    "additionalProperties": False,
+    "description": "sent as RequestStartTransaction with a new remote_start_id",
+}
+REMOTE_START = Endpoint(
+    "POST",
+    "/api/charge-points/{charge_point_id}/remote-start",
+    remote_start,
+    "operator",
+    "Start a session",
+    Answer(
+        200,
+        "the charge point's answer",
+        _either(
+            [
+                OCPP.answer("1.6", "RemoteStartTransaction"),
+                OCPP.answer("2.0.1", "RequestStartTransaction"),
+            ]
+        ),
+    ),
+    path_parameters=(CHARGE_POINT_ID,),
+    body=Body(
+        _either([OCPP.request("1.6", "RemoteStartTransaction"), REMOTE_START_201]),
+        checked=False,
+    ),
+    errors=_OPERATION_ERRORS,
+    description="1.6: RemoteStartTransaction; 2.0.1: RequestStartTransaction.",
+    tag="operations",
+    components=_COMPONENTS,
+)
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "GET",
+        "/api/charge-points",
+        list_charge_points,
+        "viewer",
+        "Every charge point",
+        Answer(200, "the charge points", array(api_objects.CHARGE_POINT)),
+        tag="charge points",
+    ),
+    Endpoint(
+        "GET",
+        "/api/charge-points/{charge_point_id}",
+        get_charge_point,
+        "viewer",
+        "One charge point",
+        Answer(200, "the charge point", api_objects.CHARGE_POINT),
+        path_parameters=(CHARGE_POINT_ID,),
+        tag="charge points",
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/charge-points/{charge_point_id}",
+        remove_charge_point,
+        "admin",
+        "Remove a charge point",
+        Answer(204, "removed"),
+        path_parameters=(CHARGE_POINT_ID,),
+        errors=(409,),
+        description="409 while it has recorded sessions (it is kept for them).",
+        tag="charge points",
+    ),
+    Endpoint(
+        "GET",
+        "/api/charge-points/{charge_point_id}/status-history",
+        status_history,
+        "viewer",
+        "Its StatusNotifications as received, newest first",
+        Answer(200, "the notifications", array(api_objects.STATUS_ENTRY)),
+        path_parameters=(CHARGE_POINT_ID,),
+        query=(
+            Parameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_STATUS_HISTORY_PAGE},
+                "how many (default 100)",
+            ),
+            Parameter("before", api_objects.INT32, "an `id`: those before it (the next page)"),
+        ),
+        tag="charge points",
+    ),
+    Endpoint(
+        "GET",
+        "/api/charge-points/{charge_point_id}/operations",
+        list_operations,
+        "viewer",
+        "The journal of operations sent: who, when, request, outcome, answer",
+        Answer(200, "the newest 200, newest first", array(api_objects.OPERATION_ENTRY)),
+        path_parameters=(CHARGE_POINT_ID,),
+        tag="charge points",
+    ),
+    *(
+        Endpoint(
+            "GET",
+            f"/api/charge-points/{{charge_point_id}}/{state}",
+            state_view(state),
+            "viewer",
+            summary,
+            Answer(200, summary, array(schema)),
+            path_parameters=(CHARGE_POINT_ID,),
+            tag="charge points",
+        )
+        for state, summary, schema in (
+            (
+                "configuration",
+                "Its configuration as last read or set",
+                api_objects.CONFIGURATION_ENTRY,
+            ),
+            ("reservations", "Its reservations", api_objects.RESERVATION),
+            ("charging-profiles", "Its charging profiles set", api_objects.CHARGING_PROFILE),
+            (
+                "deviations",
+                "Its protocol deviations (lenient mode), newest first",
+                api_objects.DEVIATION,
+            ),
+        )
+    ),
+    REMOTE_START,
+    Endpoint(
+        "POST",
+        "/api/charge-points/{charge_point_id}/remote-stop",
+        remote_stop,
+        "operator",
+        "Stop a session",
+        Answer(
+            200,
+            "the charge point's answer",
+            _either(
+                [
+                    OCPP.answer("1.6", "RemoteStopTransaction"),
+                    OCPP.answer("2.0.1", "RequestStopTransaction"),
+                ]
+            ),
+        ),
+        path_parameters=(CHARGE_POINT_ID,),
+        body=Body(api_objects.REMOTE_STOP_BODY),
+        errors=_OPERATION_ERRORS,
+        description="2.0.1: sent as RequestStopTransaction with the charger's own id.",
+        tag="operations",
+        components=_COMPONENTS,
+    ),
+    *(
+        _operation_endpoint(name)
+        for name in sorted({name for catalogue in CATALOGUES.values() for name in catalogue})
+    ),
+    Endpoint(
+        "GET",
+        "/api/transactions",
+        list_transactions,
+        "viewer",
+        "Sessions, newest first",
+        Answer(200, "the sessions", array(api_objects.TRANSACTION)),
+        query=(
+            Parameter("charge_point_id", {"type": "string"}, "of this charge point only"),
+            Parameter("active", {"type": "boolean"}, "only those open (true) or closed (false)"),
+        ),
+        tag="transactions",
+    ),
+    Endpoint(
+        "GET",
+        "/api/transactions/{transaction_id}",
+        get_transaction,
+        "viewer",
+        "One session",
+        Answer(200, "the session", api_objects.TRANSACTION),
+        path_parameters=(TRANSACTION_ID,),
+        tag="transactions",
+    ),
+    Endpoint(
+        "GET",
+        "/api/transactions/{transaction_id}/meter-values",
+        transaction_meter_values,
+        "viewer",
+        "A session's sampled values",
+        Answer(
+            200,
+            "the samples, oldest first",
+            array(api_objects.METER_VALUE),
+            {
+                METER_VALUES_PRUNED_HEADER: Header(
+                    "how many samples retention removed, when it did", COUNT, always=False
+                )
+            },
+        ),
+        path_parameters=(TRANSACTION_ID,),
+        tag="transactions",
+    ),
+    Endpoint(
+        "POST",
+        "/api/transactions/{transaction_id}/close",
+        close_transaction,
+        "operator",
+        "Close a session whose StopTransaction never came",
+        Answer(200, "the session closed", api_objects.TRANSACTION),
+        path_parameters=(TRANSACTION_ID,),
+        body=Body(api_objects.CLOSE_BODY, required=False),
+        errors=(409,),
+        description='While its charger is connected, 409 unless `{"force": true}`.',
+        tag="transactions",
+    ),
+    Endpoint(
+        "GET",
+        "/api/id-tags",
+        list_id_tags,
+        "viewer",
+        "Id tags by id",
+        Answer(
+            200,
+            "the tags",
+            array(api_objects.ID_TAG),
+            {"X-Total-Count": Header("how many match", COUNT)},
+        ),
+        query=(
+            Parameter("q", {"type": "string"}, "those whose id or parent contains it, any case"),
+            Parameter(
+                "limit", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "a page's size"
+            ),
+            Parameter(
+                "offset", {"type": "integer", "minimum": 0, "maximum": INT32_MAX}, "from where"
+            ),
+            Parameter("usage", {"type": "boolean"}, "add `last_used` and `in_session`"),
+        ),
+        tag="id tags",
+    ),
+    Endpoint(
+        "POST",
+        "/api/id-tags",
+        add_id_tag,
+        "operator",
+        "Add or update an id tag",
+        Answer(201, "the tag", api_objects.ID_TAG),
+        body=Body(api_objects.ID_TAG_BODY),
+        tag="id tags",
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/id-tags/{id_tag}",
+        delete_id_tag,
+        "operator",
+        "Delete an id tag",
+        Answer(204, "deleted"),
+        path_parameters=(Parameter("id_tag", {"type": "string"}, "the tag", "path"),),
+        tag="id tags",
+    ),
+]

@@ -18,9 +18,9 @@ from aiohttp_sse import sse_response
 
 from ocpp_core.errors import InvalidInput
 from ocpp_core.events import Event
-from ocpp_core.services.event_log import EVENTS_WRITTEN, event_kinds
+from ocpp_core.services.event_log import EVENT_KINDS, EVENTS_WRITTEN, event_kinds
 from ocpp_core.services.users import REVOKED
-from webapp.auth import require_role
+from webapp.endpoints import Answer, Call, Endpoint, Parameter
 from webapp.keys import BUS, SERVICES, SSE_STREAMS
 from webapp.webhook_delivery import POLL_SECONDS
 
@@ -41,8 +41,8 @@ def _position(request: web.Request) -> int | None:
     return position
 
 
-async def api_events(request: web.Request) -> web.StreamResponse:
-    user = await require_role(request, "viewer")
+async def api_events(request: web.Request, call: Call) -> web.StreamResponse:
+    user = call.user
     raw_types = request.query.get("types")
     kinds = event_kinds(raw_types) if raw_types is not None else None
     events = request.app[SERVICES].event_log
@@ -95,5 +95,30 @@ async def _revoked_while_waiting(queue: asyncio.Queue[Event], user_id: int) -> b
     return False
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/events", api_events, name="api_events")
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/api/events",
+        api_events,
+        "viewer",
+        "The events (" + ", ".join(EVENT_KINDS) + ") as a server-sent stream of JSON",
+        Answer(
+            200,
+            "an endless stream: `id: N`, `event: <type>`, `data: {id, type, charge_point_id, "
+            "at, data}` each",
+            {"type": "string"},
+            media_type="text/event-stream",
+        ),
+        query=(
+            Parameter("types", {"type": "string"}, "comma-separated event types to keep"),
+            Parameter(
+                "after",
+                {"type": "integer", "minimum": 0},
+                "start after this event id (a `Last-Event-ID` header does the same)",
+            ),
+        ),
+        description="Resumable: a client that reconnects with `Last-Event-ID` gets every event "
+        "after that one from the database, then the new ones as they are committed.",
+        tag="events",
+    ),
+]

@@ -10,11 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.errors import NotFound
 from ocpp_core.services.api_tokens import TokenView
 from ocpp_core.services.users import UserView
-from webapp.api import error_response, json_body, json_response
-from webapp.auth import require_role, via_token
+from webapp import api_objects
+from webapp.api_json import error_response, json_response
+from webapp.api_objects import array
+from webapp.auth import via_token
+from webapp.endpoints import Answer, Body, Call, Endpoint, Parameter
 from webapp.keys import SERVICES
 from webapp.path_ids import path_int
 
@@ -42,43 +45,30 @@ async def visible_token(request: web.Request, user: UserView, token_id: int) -> 
     return token
 
 
-async def list_tokens(request: web.Request) -> web.Response:
-    user = await require_role(request, "viewer")
-    owner = None if user.may("admin") else user.id
+async def list_tokens(request: web.Request, call: Call) -> web.Response:
+    owner = None if call.user.may("admin") else call.user.id
     tokens = await request.app[SERVICES].api_tokens.list(owner)
     return json_response([token_json(t) for t in tokens])
 
 
-async def create_token(request: web.Request) -> web.Response:
-    user = await require_role(request, "viewer")
+async def create_token(request: web.Request, call: Call) -> web.Response:
     if via_token(request):
         return error_response(403, "an API token cannot create tokens: use a password")
-    body = await json_body(request)
-    unknown = sorted(body.keys() - {"name", "role"})
-    if unknown:
-        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")
-    if "name" not in body:
-        raise InvalidInput("missing field(s): name")
-    name, role = body["name"], body.get("role")
-    if not isinstance(name, str):
-        raise InvalidInput("name must be a string")
-    if role is not None and not isinstance(role, str):
-        raise InvalidInput("role must be a string")
-    created = await request.app[SERVICES].api_tokens.create(user.id, name, role)
-    await audit_created(request, user.username, created.token)
+    name, role = call.body["name"], call.body.get("role")
+    created = await request.app[SERVICES].api_tokens.create(call.user.id, name, role)
+    await audit_created(request, call.user.username, created.token)
     return json_response({**token_json(created.token), "token": created.secret}, status=201)
 
 
-async def revoke_token(request: web.Request) -> web.Response:
-    user = await require_role(request, "viewer")
+async def revoke_token(request: web.Request, call: Call) -> web.Response:
     try:
         token_id = path_int(request, "token_id")
     except ValueError:
         raise NotFound(f"token {request.match_info['token_id']} does not exist") from None
-    await visible_token(request, user, token_id)
+    await visible_token(request, call.user, token_id)
     token, revoked_now = await request.app[SERVICES].api_tokens.revoke(token_id)
     if revoked_now:
-        await audit_revoked(request, user.username, token)
+        await audit_revoked(request, call.user.username, token)
     return web.Response(status=204)
 
 
@@ -97,8 +87,37 @@ async def audit_revoked(request: web.Request, actor: str, token: TokenView) -> N
     await request.app[SERVICES].audit.record(actor, "revoke API token", describe(token))
 
 
-def add_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/api/tokens", list_tokens, name="api_tokens")
-    r.add_post("/api/tokens", create_token)
-    r.add_delete("/api/tokens/{token_id}", revoke_token)
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/api/tokens",
+        list_tokens,
+        "viewer",
+        "Your API tokens (an admin: everyone's), newest first; never a secret",
+        Answer(200, "the tokens", array(api_objects.TOKEN)),
+        tag="tokens",
+    ),
+    Endpoint(
+        "POST",
+        "/api/tokens",
+        create_token,
+        "viewer",
+        "Create an API token of yours",
+        Answer(201, "the token with its secret, shown this once", api_objects.NEW_TOKEN),
+        body=Body(api_objects.TOKEN_BODY),
+        description="Not with an API token (403): with a password or the portal's session. "
+        "A role above yours is a 400.",
+        tag="tokens",
+        basic_only=True,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/tokens/{token_id}",
+        revoke_token,
+        "viewer",
+        "Revoke a token (yours; an admin: anyone's; another's is a 404)",
+        Answer(204, "revoked"),
+        path_parameters=(Parameter("token_id", {"type": "integer"}, "the token's id", "path"),),
+        tag="tokens",
+    ),
+]

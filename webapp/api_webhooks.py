@@ -6,14 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ocpp_core.errors import InvalidInput, NotFound
-from ocpp_core.services.webhooks import DeliveryView, WebhookView
-from webapp.api import json_body, json_response
-from webapp.auth import require_role
+from ocpp_core.errors import NotFound
+from ocpp_core.services.event_log import EVENT_KINDS
+from ocpp_core.services.webhooks import DELIVERY_STATES, MAX_URL_LENGTH, DeliveryView, WebhookView
+from webapp.api_json import json_response
+from webapp.api_objects import DATE_TIME, array, closed, nullable
+from webapp.endpoints import Answer, Body, Call, Endpoint, Parameter
 from webapp.keys import SERVICES
 from webapp.path_ids import path_int
-
-FIELDS = frozenset({"url", "event_types", "active"})
 
 
 def webhook_json(webhook: WebhookView) -> dict[str, Any]:
@@ -57,29 +57,12 @@ def _webhook_id(request: web.Request) -> int:
         raise NotFound(f"webhook {request.match_info['webhook_id']} does not exist") from None
 
 
-def _checked(body: dict[str, Any], required: frozenset[str] = frozenset()) -> dict[str, Any]:
-    unknown = sorted(body.keys() - FIELDS)
-    if unknown:
-        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")
-    missing = sorted(required - body.keys())
-    if missing:
-        raise InvalidInput(f"missing field(s): {', '.join(missing)}")
-    for name in ("url", "event_types", "active"):
-        if name in body and body[name] is None:
-            raise InvalidInput(f"{name} must not be null")
-    return body
-
-
-async def list_webhooks(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+async def list_webhooks(request: web.Request, call: Call) -> web.Response:
     return json_response([webhook_json(w) for w in await request.app[SERVICES].webhooks.list()])
 
 
-async def create_webhook(request: web.Request) -> web.Response:
-    user = await require_role(request, "admin")
-    body = _checked(await json_body(request), frozenset({"url", "event_types"}))
-    if "active" in body:
-        raise InvalidInput("a new webhook is active: set active with PATCH")
+async def create_webhook(request: web.Request, call: Call) -> web.Response:
+    user, body = call.user, call.body
     created = await request.app[SERVICES].webhooks.create(
         body["url"], body["event_types"], user.username
     )
@@ -87,16 +70,14 @@ async def create_webhook(request: web.Request) -> web.Response:
     return json_response({**webhook_json(created.webhook), "secret": created.secret}, status=201)
 
 
-async def get_webhook(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+async def get_webhook(request: web.Request, call: Call) -> web.Response:
     webhook = await request.app[SERVICES].webhooks.get(_webhook_id(request))
     return json_response(webhook_json(webhook))
 
 
-async def update_webhook(request: web.Request) -> web.Response:
-    user = await require_role(request, "admin")
+async def update_webhook(request: web.Request, call: Call) -> web.Response:
+    user, body = call.user, call.body
     webhook_id = _webhook_id(request)
-    body = _checked(await json_body(request))
     webhook = await request.app[SERVICES].webhooks.update(
         webhook_id, body.get("url"), body.get("event_types"), body.get("active")
     )
@@ -104,27 +85,22 @@ async def update_webhook(request: web.Request) -> web.Response:
     return json_response(webhook_json(webhook))
 
 
-async def delete_webhook(request: web.Request) -> web.Response:
-    user = await require_role(request, "admin")
+async def delete_webhook(request: web.Request, call: Call) -> web.Response:
+    user = call.user
     webhook = await request.app[SERVICES].webhooks.delete(_webhook_id(request))
     await audit(request, user.username, "delete webhook", webhook)
     return web.Response(status=204)
 
 
-async def list_deliveries(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
-    try:
-        limit = int(request.query.get("limit", "50"))
-    except ValueError:
-        raise InvalidInput("limit must be a whole number") from None
+async def list_deliveries(request: web.Request, call: Call) -> web.Response:
     deliveries = await request.app[SERVICES].webhooks.deliveries(
-        _webhook_id(request), request.query.get("status") or None, limit
+        _webhook_id(request), call.query.get("status"), call.query.get("limit", 50)
     )
     return json_response([delivery_json(d) for d in deliveries])
 
 
-async def retry_delivery(request: web.Request) -> web.Response:
-    user = await require_role(request, "admin")
+async def retry_delivery(request: web.Request, call: Call) -> web.Response:
+    user = call.user
     webhook_id = _webhook_id(request)
     try:
         delivery_id = path_int(request, "delivery_id")
@@ -147,12 +123,114 @@ async def audit(
     await request.app[SERVICES].audit.record(actor, action, target, detail)
 
 
-def add_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/api/webhooks", list_webhooks, name="api_webhooks")
-    r.add_post("/api/webhooks", create_webhook)
-    r.add_get("/api/webhooks/{webhook_id}", get_webhook)
-    r.add_patch("/api/webhooks/{webhook_id}", update_webhook)
-    r.add_delete("/api/webhooks/{webhook_id}", delete_webhook)
-    r.add_get("/api/webhooks/{webhook_id}/deliveries", list_deliveries)
-    r.add_post("/api/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", retry_delivery)
+_KINDS = {"type": "array", "items": {"enum": list(EVENT_KINDS)}, "minItems": 1}
+# What services.webhooks.check_url admits, as a pattern a client (and a fuzzer) can read:
+# a host name or IPv4 address (an IPv6 literal is left out: no pattern says which are
+# addresses), a port of up to 65535, printable ASCII after it.
+_URL = {
+    "type": "string",
+    "maxLength": MAX_URL_LENGTH,
+    "pattern": r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
+    r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"([/?#][!-~]*)?$",
+    "description": "an http:// or https:// URL with a host",
+}
+WEBHOOK = closed(
+    {
+        "id": {"type": "integer"},
+        "url": {"type": "string"},
+        "event_types": array({"enum": list(EVENT_KINDS)}),
+        "active": {"type": "boolean"},
+        "created_at": DATE_TIME,
+        "created_by": {"type": "string"},
+        "deliveries": closed(
+            {state: {"type": "integer"} for state in ("pending", "delivered", "failed")},
+            "DeliveryCounts",
+        ),
+    },
+    "Webhook",
+)
+NEW_WEBHOOK = closed(
+    {**WEBHOOK["properties"], "secret": {"type": "string", "description": "shown this once"}},
+    "NewWebhook",
+)
+DELIVERY = closed(
+    {
+        "id": {"type": "integer"},
+        "event_id": {"type": "integer"},
+        "event_type": {"type": "string"},
+        "charge_point_id": {"type": "string"},
+        "status": {"enum": list(DELIVERY_STATES)},
+        "attempts": array(
+            closed(
+                {
+                    "at": DATE_TIME,
+                    "status_code": nullable({"type": "integer"}),
+                    "error": nullable({"type": "string"}),
+                    "seconds": {"type": "number"},
+                },
+                "DeliveryAttempt",
+            )
+        ),
+        "next_attempt_at": nullable(DATE_TIME),
+        "created_at": DATE_TIME,
+        "delivered_at": nullable(DATE_TIME),
+        "last_error": nullable({"type": "string"}),
+    },
+    "Delivery",
+)
+_WEBHOOK_ID = Parameter("webhook_id", {"type": "integer"}, "the webhook's id", "path")
+_DELIVERY_ID = Parameter("delivery_id", {"type": "integer"}, "the delivery's id", "path")
+
+ENDPOINTS = [
+    Endpoint(
+        "GET", "/api/webhooks", list_webhooks, "admin", "The webhooks, never their secrets",
+        Answer(200, "the webhooks", array(WEBHOOK)), tag="webhooks",
+    ),
+    Endpoint(
+        "POST", "/api/webhooks", create_webhook, "admin",
+        "Register a URL for the event types it wants; the secret that signs its deliveries "
+        "is in the answer, this once",
+        Answer(201, "the webhook with its secret", NEW_WEBHOOK),
+        body=Body(closed({"url": _URL, "event_types": _KINDS}, "NewWebhookBody")),
+        tag="webhooks",
+    ),
+    Endpoint(
+        "GET", "/api/webhooks/{webhook_id}", get_webhook, "admin", "One webhook",
+        Answer(200, "the webhook", WEBHOOK), path_parameters=(_WEBHOOK_ID,), tag="webhooks",
+    ),
+    Endpoint(
+        "PATCH", "/api/webhooks/{webhook_id}", update_webhook, "admin",
+        "Change a webhook's URL, event types or whether it is active",
+        Answer(200, "the webhook", WEBHOOK), path_parameters=(_WEBHOOK_ID,),
+        body=Body(
+            closed(
+                {"url": _URL, "event_types": _KINDS, "active": {"type": "boolean"}},
+                "WebhookChange",
+                optional=("url", "event_types", "active"),
+            )
+        ),
+        tag="webhooks",
+    ),
+    Endpoint(
+        "DELETE", "/api/webhooks/{webhook_id}", delete_webhook, "admin",
+        "Remove a webhook with its deliveries", Answer(204, "removed"),
+        path_parameters=(_WEBHOOK_ID,), tag="webhooks",
+    ),
+    Endpoint(
+        "GET", "/api/webhooks/{webhook_id}/deliveries", list_deliveries, "admin",
+        "A webhook's deliveries, newest first, each with its attempts",
+        Answer(200, "the deliveries", array(DELIVERY)), path_parameters=(_WEBHOOK_ID,),
+        query=(
+            Parameter("status", {"enum": list(DELIVERY_STATES)}, "only those in this state"),
+            Parameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most"),
+        ),
+        tag="webhooks",
+    ),
+    Endpoint(
+        "POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", retry_delivery,
+        "admin", "Send a failed delivery again, its attempts counted anew",
+        Answer(202, "queued"), path_parameters=(_WEBHOOK_ID, _DELIVERY_ID), errors=(404,),
+        tag="webhooks",
+    ),
+]  # fmt: skip

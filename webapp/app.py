@@ -18,7 +18,7 @@ from ocpp_core.events import EventBus
 from ocpp_core.metrics import Metrics
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
-from webapp import api, api_events, api_tokens, api_webhooks, portal
+from webapp import api, api_events, api_tokens, api_webhooks, openapi, portal
 from webapp.auth import api_write_guard
 from webapp.client_address import TrustedProxies
 from webapp.error_pages import portal_error_pages
@@ -155,9 +155,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/readyz", health.readyz, name="readyz")
     app.router.add_get("/metrics", metrics.metrics, name="metrics")
-    api.add_routes(app)
-    api_tokens.add_routes(app)
-    api_events.add_routes(app)
-    api_webhooks.add_routes(app)
+    openapi.setup(
+        app,
+        [*api.ENDPOINTS, *api_tokens.ENDPOINTS, *api_events.ENDPOINTS, *api_webhooks.ENDPOINTS],
+    )
     portal.setup(app)
     return app

@@ -32,3 +32,5 @@ VERIFIED_LOGINS = web.AppKey("verified_logins", dict[tuple[str, bytes], tuple[in
 # API tokens verified in the last minute (SHA-256 of the token -> until when): they get
 # through while their address is throttled for bad tokens.
 VERIFIED_TOKENS = web.AppKey("verified_tokens", dict[bytes, float])
+# The JSON API's OpenAPI document, written once from its endpoints' declarations.
+API_DOCUMENT = web.AppKey("api_document", dict)

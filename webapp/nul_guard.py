@@ -20,7 +20,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from ocpp_core.frames import dotted, nested_deeper_than, nul_paths
-from webapp.api import MAX_JSON_DEPTH, error_response
+from webapp.api_json import MAX_JSON_DEPTH, error_response
 
 LOGGER = logging.getLogger(__name__)
 

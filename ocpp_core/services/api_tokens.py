@@ -91,13 +91,21 @@ def lower_role(first: str, second: str) -> str:
     return min(first, second, key=ROLES.index)
 
 
+# No control character (Unicode Cc), and not only blanks: the rule the API's document
+# states as this pattern.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+NAME_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+_NAME = re.compile(NAME_PATTERN)
+
+
 def check_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
+    """The name, stripped: 1 to MAX_NAME_LENGTH characters as given, not only blanks, and
+    no control character."""
+    if not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"a token's name must be 1 to {MAX_NAME_LENGTH} characters")
-    if any(not character.isprintable() for character in name):
+    if not _NAME.match(name):
         raise InvalidInput("a token's name must not hold control characters")
-    return name
+    return name.strip()
 
 
 class ApiTokenService:

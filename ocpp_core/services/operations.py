@@ -542,6 +542,11 @@ class OperationService:
             for r in rows
         ]
 
+    async def next_local_list_version(self, charge_point_id: str) -> int:
+        async with self._sessions() as session:
+            cp = await session.get(ChargePoint, charge_point_id)
+            return (cp.local_list_version or 0) + 1 if cp is not None else 1
+
     async def local_list(
         self, charge_point_id: str, update_type: str
     ) -> tuple[int, list[dict[str, Any]]]:

@@ -268,9 +268,12 @@ async def _local_list(
     services: Services, charge_point_id: str, request: dict[str, Any]
 ) -> dict[str, Any]:
     """Without a list: the id-tag table's (all of it, or what changed since the last list
-    sent), under the next version."""
+    sent); without a version, the next one."""
     if "local_authorization_list" in request:
-        return request
+        if "list_version" in request:
+            return request
+        version = await services.operations.next_local_list_version(charge_point_id)
+        return {"list_version": version, **request}
     update_type = request.get("update_type", "Full")
     version, entries = await services.operations.local_list(charge_point_id, update_type)
     return {"list_version": version, **request, "local_authorization_list": entries}
@@ -446,6 +449,7 @@ _ENTRIES = [
         _check_reserve,
         apply=_reserved,
         complete=_reservation_id,
+        fills=frozenset({"reservation_id"}),
         form=Form(
             {
                 "connector_id": whole_number,
@@ -468,6 +472,7 @@ _ENTRIES = [
         _check_local_list,
         apply=_local_list_sent,
         complete=_local_list,
+        fills=frozenset({"list_version", "local_authorization_list"}),
         form=Form({"update_type": text}),
     ),
     _operation(
@@ -581,17 +586,16 @@ async def _completed(
 async def from_api(
     services: Services, charge_point_id: str, entry: Operation, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """The request of a JSON API body (snake_case): what the central system knows filled
-    in, then each field one of the payload's and every required one there."""
-    body = await _completed(services, charge_point_id, entry, body)
+    """The request of a JSON API body (snake_case): each field one of the payload's and
+    every required one there but those the entry `fills`, then those filled in."""
     fields = dataclasses.fields(getattr(call, entry.action))
     required = {
         f.name
         for f in fields
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
-    check_fields(body, required, {f.name for f in fields})
-    return _request(entry.action, body)
+    check_fields(body, required - entry.fills, {f.name for f in fields})
+    return _request(entry.action, await _completed(services, charge_point_id, entry, body))
 
 
 async def from_form(
