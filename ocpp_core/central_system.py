@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, overload
@@ -317,6 +318,12 @@ class CentralSystem:
             return self._status_of(view, states.get(view.id, []))
         views = await self.services.charge_points.list()
         states = await self.services.transactions.charging_states()
+        return [self._status_of(view, states.get(view.id, [])) for view in views]
+
+    async def statuses_of(self, charge_point_ids: Sequence[str]) -> list[ChargePointStatus]:
+        """The status of each of these charge points that is registered, by id."""
+        views = await self.services.charge_points.list(charge_point_ids)
+        states = await self.services.transactions.charging_states(list(charge_point_ids))
         return [self._status_of(view, states.get(view.id, [])) for view in views]
 
     def version_of(self, view: ChargePointView) -> str:

@@ -32,6 +32,25 @@ _CHARGING_STATES = ("Charging", "SuspendedEVSE", "SuspendedEV")
 # 2.0.1 connector statuses: a fault outranks an idle EVSE, an idle EVSE an unavailable one.
 _CONNECTOR_STATUSES_201 = ("Occupied", "Reserved", "Faulted", "Available", "Unavailable")
 
+# Every word `overall_status` can give, the ones that want an operator first: the order
+# the portal lists and sorts them in.
+STATUSES = (
+    "Faulted",
+    "Unavailable",
+    OFFLINE,
+    "Rejected",
+    "Pending",
+    "Charging",
+    "SuspendedEVSE",
+    "SuspendedEV",
+    "Preparing",
+    "Finishing",
+    "Occupied",
+    "Reserved",
+    CONNECTED,
+    "Available",
+)
+
 
 class Connector(Protocol):
     """What a connector's last status says; read only, as a frozen view is."""

@@ -35,6 +35,7 @@ class EventBus:
         self._queue_size = queue_size
         self._subscribers: set[asyncio.Queue[Event]] = set()
         self._listeners: dict[str, list[Listener]] = {}
+        self._watchers: list[Listener] = []
         # Set by a cluster of instances: sends this instance's events to the others.
         self.forward: Forward | None = None
 
@@ -42,6 +43,11 @@ class EventBus:
         """Call `listener` at once, in the publisher's turn, for every event of `kind`: for
         the central system's own reactions (a setting that applies to a live connection)."""
         self._listeners.setdefault(kind, []).append(listener)
+
+    def add_watcher(self, watcher: Listener) -> None:
+        """Call `watcher` at once for every event of any kind, in the publisher's turn: for
+        what must see every event (a subscriber's queue may drop its oldest)."""
+        self._watchers.append(watcher)
 
     def publish(self, kind: str, charge_point_id: str, **data: Any) -> None:
         """An event of this instance: delivered here, and forwarded to the other instances."""
@@ -52,7 +58,7 @@ class EventBus:
 
     def deliver(self, event: Event) -> None:
         """Hand an event to this instance's listeners and subscribers only."""
-        for listener in self._listeners.get(event.kind, ()):
+        for listener in (*self._listeners.get(event.kind, ()), *self._watchers):
             try:
                 listener(event)
             except Exception:

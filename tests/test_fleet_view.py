@@ -23,8 +23,9 @@ def row_of(html: str, charge_point_id: str) -> str:
     return match.group(0)
 
 
-def counter(html: str, name: str) -> int:
-    return int(re.search(rf'data-counter="{name}">(\d+)<', html).group(1))
+def counter(html: str, status: str) -> int:
+    """The dashboard's count of a state (its filter chip)."""
+    return int(re.search(rf'data-status-count="{status}">(\d+)<', html).group(1))
 
 
 async def test_any_message_counts_as_heard_and_is_not_written_per_message(
@@ -98,13 +99,13 @@ async def test_offline_is_a_state_with_its_counter_and_no_stale_badges(
     await cp.status(1, "Faulted", error_code="GroundFailure")
     viewer = await portal("viewer")
     _, html = await viewer.get("/")
-    assert (counter(html, "faulted"), counter(html, "offline")) == (1, 0)
+    assert (counter(html, "Faulted"), counter(html, "Offline")) == (1, 0)
     assert 'badge bad">Faulted' in row_of(html, "CP-FAULT")
 
     await cp.ws.close()
     await disconnected(client, "CP-FAULT")
     _, html = await viewer.get("/")
-    assert (counter(html, "faulted"), counter(html, "offline")) == (0, 1)
+    assert (counter(html, "Faulted"), counter(html, "Offline")) == (0, 1)
     row = row_of(html, "CP-FAULT")
     assert 'data-status="Offline"' in row and 'badge off">Offline' in row
     assert "badge bad" not in row and "last reported: #1 Faulted" in row

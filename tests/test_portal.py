@@ -433,7 +433,7 @@ async def test_events_stream_pushes_rows_counters_and_log(portal, client, connec
         row = await read_events(stream, "cp-LIVE%201")
         assert "Faulted" in row and "GroundFailure" in row
         counters = await read_events(stream, "counters")
-        assert re.search(r'data-counter="faulted">1<', counters)
+        assert re.search(r'data-status-count="Faulted">1<', counters)
 
     async with viewer.http.get(viewer.base + "/events?charge_point=LIVE%201") as stream:
         await cp.result("Heartbeat", {})

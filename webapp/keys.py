@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocpp_core.central_system import CentralSystem
 from ocpp_core.events import EventBus
+from ocpp_core.fleet_index import FleetIndex
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
 from webapp.client_address import TrustedProxies
@@ -19,6 +20,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 BUS = web.AppKey("bus", EventBus)
 SERVICES = web.AppKey("services", Services)
 CENTRAL_SYSTEM = web.AppKey("central_system", CentralSystem)
+# Every charge point's status in memory, for the dashboard (ocpp_core.fleet_index).
+FLEET = web.AppKey("fleet", FleetIndex)
 SSE_STREAMS = web.AppKey("sse_streams", set[asyncio.Task[web.StreamResponse]])
 LOGIN_THROTTLE = web.AppKey("login_throttle", Throttle)
 # Charge points' failed keys (HTTP Basic before the upgrade).

@@ -14,8 +14,10 @@ from aiohttp_session import session_middleware
 from ocpp_core.services.message_log import is_secret_variable
 from webapp import assets, presentation
 from webapp.auth import secure_session_cookie, session_storage
+from webapp.dashboard_feed import feed_context
 from webapp.keys import SETTINGS, SSE_STREAMS
 from webapp.views import (
+    attention,
     bulk_operations,
     charge_points,
     dashboard,
@@ -64,6 +66,7 @@ def setup(app: web.Application) -> None:
     )
     app[aiohttp_jinja2.static_root_key] = "/static"
     app[SSE_STREAMS] = set()
+    app.cleanup_ctx.append(feed_context)
     app.on_shutdown.append(events.stop_streams)
 
     r = app.router
@@ -73,6 +76,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/logout", login.logout, name="logout")
     r.add_get("/", dashboard.dashboard, name="dashboard")
     r.add_get("/events", events.events, name="events")
+    r.add_get("/attention", attention.attention_page, name="attention")
     r.add_post("/charge-points", dashboard.register_charge_point, name="register_charge_point")
     r.add_get(
         "/charge-points/{charge_point_id}", charge_points.charge_point_page, name="charge_point"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -727,6 +728,12 @@ class ChargePointService:
                     cp.password_hash = password_hash
                 if serial_number is not None:
                     cp.serial_number = serial_number
+        self._bus.publish("registered", charge_point_id, registration_status=status)
+
+    async def count(self) -> int:
+        """How many charge points are registered."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(ChargePoint)) or 0)
 
     async def set_password(self, charge_point_id: str, password: str | None) -> None:
         """Set (or, with None, clear) the HTTP Basic key a charge point must present."""
@@ -1021,10 +1028,16 @@ class ChargePointService:
             ).all()
             return _view(cp, list(connectors))
 
-    async def list(self) -> list[ChargePointView]:
+    async def list(self, charge_point_ids: Sequence[str] | None = None) -> list[ChargePointView]:
+        """Every charge point, or those of `charge_point_ids` that are registered, by id."""
+        charge_points = select(ChargePoint).order_by(ChargePoint.id)
+        of_them = select(Connector)
+        if charge_point_ids is not None:
+            charge_points = charge_points.where(ChargePoint.id.in_(charge_point_ids))
+            of_them = of_them.where(Connector.charge_point_id.in_(charge_point_ids))
         async with self._sessions() as session:
-            cps = (await session.scalars(select(ChargePoint).order_by(ChargePoint.id))).all()
-            connectors = (await session.scalars(select(Connector))).all()
+            cps = (await session.scalars(charge_points)).all()
+            connectors = (await session.scalars(of_them)).all()
         by_cp: dict[str, list[Connector]] = {}
         for connector in connectors:
             by_cp.setdefault(connector.charge_point_id, []).append(connector)

@@ -11,7 +11,8 @@ from playwright.async_api import expect
 
 from tests.helpers import eventually
 from webapp import assets
-from webapp.keys import BUS, SERVICES
+from webapp.dashboard_feed import FLEET_FEED
+from webapp.keys import SERVICES
 
 
 async def a_session(client) -> int:
@@ -45,7 +46,7 @@ async def test_copies_take_over_when_the_cdn_is_unreachable(
 
     # Live updates still arrive: a charge point connects and its row appears, no reload.
     await eventually(
-        lambda: client.app[BUS].subscriber_count >= 1, what="the page subscribed to events"
+        lambda: client.app[FLEET_FEED].viewer_count >= 1, what="the dashboard's stream opened"
     )
     cp = await connect("LIVE1")
     await cp.result("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})

@@ -12,6 +12,7 @@ from playwright.async_api import expect
 from simulator.common import SimulatorConfig
 from simulator.v16 import SimulatedChargePoint
 from tests.helpers import eventually
+from webapp.dashboard_feed import FLEET_FEED
 from webapp.keys import BUS, SERVICES
 from webapp.ws_adapter import WebSocketConnection
 
@@ -50,7 +51,9 @@ async def test_operator_starts_watches_and_stops_a_session(
     page = await new_page("operator")
 
     # The dashboard is open and listening; a charge point connects and appears, no reload.
-    await eventually(lambda: bus.subscriber_count >= 1, what="the page subscribed to events")
+    await eventually(
+        lambda: client.app[FLEET_FEED].viewer_count >= 1, what="the dashboard's stream opened"
+    )
     await start_simulator("SIM1")
     row = page.locator("#cp-SIM1")
     await expect(row).to_contain_text("Available")

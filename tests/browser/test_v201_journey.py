@@ -12,7 +12,8 @@ from playwright.async_api import expect
 from tests.helpers import eventually
 from tests.ocpp_client import RawChargePoint
 from tests.v201.charging_station import STAMP, boot
-from webapp.keys import BUS, SERVICES
+from webapp.dashboard_feed import FLEET_FEED
+from webapp.keys import SERVICES
 
 # Set before the page's own scripts run: whether its event stream is open (htmx-ext-sse
 # says so with htmx:sseOpen), so the test sends only once the page listens.
@@ -30,7 +31,7 @@ async def test_operator_follows_and_starts_a_201_station(client, new_page, artif
     page = await new_page("operator")
     await page.add_init_script(SSE_OPEN)
     await eventually(
-        lambda: client.app[BUS].subscriber_count >= 1, what="the page subscribed to events"
+        lambda: client.app[FLEET_FEED].viewer_count >= 1, what="the dashboard's stream opened"
     )
 
     # It connects speaking 2.0.1 and appears on the dashboard, with its version and EVSEs.

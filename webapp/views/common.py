@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,13 +11,18 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ocpp_core.central_system import ChargePointStatus
+from ocpp_core.charge_point_state import OFFLINE, STATUSES
 from ocpp_core.errors import NotFound
+from ocpp_core.fleet_index import FleetIndex, FleetQuery
 from ocpp_core.services.transactions import LiveSession
 from webapp.api import ocpp_version_of
 from webapp.auth import csrf_token, current_user
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.presentation import path_url
 from webapp.views.evses import Evse, evses_of
+
+# The states the counters show even at zero: what an operator looks for first.
+ALWAYS_COUNTED = frozenset({"Available", "Charging", "Faulted", "Unavailable", OFFLINE})
 
 
 @dataclass(frozen=True)
@@ -103,15 +109,18 @@ def redirect(request: web.Request, name: str, **parts: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(path_url(request.app.router, name, query_=None, **parts))
 
 
-async def rows(app: web.Application, charge_point_id: str | None = None) -> list[Row]:
-    """Dashboard rows: all charge points, or just one (NotFound if unknown)."""
-    central = app[CENTRAL_SYSTEM]
-    statuses = await central.get_charge_point_status(charge_point_id)
-    if isinstance(statuses, ChargePointStatus):
-        statuses = [statuses]
-    live = await app[SERVICES].transactions.live(
-        [charge_point_id] if charge_point_id is not None else None
-    )
+async def rows(app: web.Application, charge_point_id: str) -> list[Row]:
+    """One charge point's row, as a list of one (NotFound if unknown)."""
+    status = await app[CENTRAL_SYSTEM].get_charge_point_status(charge_point_id)
+    assert isinstance(status, ChargePointStatus)
+    return await rows_of(app, [status])
+
+
+async def rows_of(app: web.Application, statuses: Sequence[ChargePointStatus]) -> list[Row]:
+    """Rows of these charge points, with their open sessions (read for them alone)."""
+    if not statuses:
+        return []
+    live = await app[SERVICES].transactions.live([s.charge_point.id for s in statuses])
     by_cp: dict[str, list[LiveSession]] = {}
     for session in live:
         by_cp.setdefault(session.transaction.charge_point_id, []).append(session)
@@ -132,17 +141,17 @@ async def version_spoken(request: web.Request, charge_point_id: str) -> str:
         raise web.HTTPNotFound(text=f"{error}\n") from None
 
 
-def counters(all_rows: list[Row]) -> dict[str, int]:
-    """The dashboard's counters. Offline is a state of its own: an offline charger counts
-    there, whatever its connectors last said (a faulted one that went is still counted)."""
+def counters_context(index: FleetIndex, query: FleetQuery) -> dict[str, Any]:
+    """The dashboard's counters, which are its status filters: every state's count (Offline
+    is a state of its own: an offline charger counts there, whatever its connectors last
+    said), the states a fleet always shows first, and the one the view filters on."""
+    counts = index.counts()
+    total = index.total()
+    statuses = [s for s in STATUSES if s in ALWAYS_COUNTED or counts.get(s) or s == query.status]
     return {
-        "connected": sum(r.status.connected for r in all_rows),
-        "charging": sum(r.overall == "Charging" for r in all_rows),
-        "faulted": sum(
-            r.status.connected
-            and any(c.status == "Faulted" for c in r.status.charge_point.connectors)
-            for r in all_rows
-        ),
-        "offline": sum(not r.status.connected for r in all_rows),
-        "total": len(all_rows),
+        "counts": counts,
+        "statuses": statuses,
+        "total": total,
+        "connected": total - counts.get(OFFLINE, 0),
+        "active": query.status,
     }

@@ -1,16 +1,20 @@
 """`/events`: server-sent events that keep open pages current.
 
-Each subscriber has its own bounded queue on the event bus. Events are gathered for a
-moment and each changed charge point is rendered once, with the same partial template its
-page uses, under an event name its element listens for (`sse-swap`):
+Events are gathered for a moment and each changed charge point is rendered once, with the
+same partial template its page uses, under an event name its element listens for
+(`sse-swap`):
 
-- the dashboard (`/events`): `cp-{id}` (a row, the id percent-encoded), `new-charge-point`
-  (a row to append: no `cp-` name, which a charge point `new` would have), `counters`;
-- a charge point page (`/events?charge_point=ID`): `detail`, `log` (new log rows),
+- the dashboard (`/events?q=&status=&sort=&dir=&page=`, the view's own query): `cp-{id}`
+  (a row of its page, the id percent-encoded), `new-charge-point` (a row to append, when
+  the view selects it and its page has room: no `cp-` name, which a charge point `new`
+  would have), `counters`. These are worked out once per batch for every viewer
+  (`webapp/dashboard_feed.py`); each stream only sends its own;
+- the other pages: each subscriber has its own bounded queue on the event bus:
+  a charge point page (`/events?charge_point=ID`): `detail`, `log` (new log rows),
   `operations`, `status-history` (after a StatusNotification), `remote-start` (a session
   started, for the answer of a remote start that waits for it), and for 2.0.1
   `notifications` (its reports and notifications);
-- a device model page (`/events?charge_point=ID&view=device-model`): `device-model`, with
+  a device model page (`/events?charge_point=ID&view=device-model`): `device-model`, with
   no content, when a report part arrives: the table asks for itself again, with the
   search typed on the page (which this stream does not know).
 """
@@ -28,15 +32,16 @@ from ocpp_core.events import Event
 from ocpp_core.services.event_log import EVENTS_WRITTEN
 from ocpp_core.services.message_log import LoggedMessage
 from ocpp_core.services.users import REVOKED
+from webapp import dashboard_query
 from webapp.auth import require_role
+from webapp.dashboard_feed import FLEET_FEED
 from webapp.keys import BUS, SERVICES, SSE_STREAMS
-from webapp.presentation import event_key
 from webapp.views.charge_points import (
     notifications_context,
     operations_context,
     status_history_context,
 )
-from webapp.views.common import counters, render_partial, rows
+from webapp.views.common import render_partial, rows
 
 COALESCE_SECONDS = 0.2
 # Event kinds that change what the operations part of a charge point page shows.
@@ -68,29 +73,19 @@ async def _gather(queue: asyncio.Queue[Event]) -> list[Event]:
     return batch
 
 
-async def _dashboard(
-    request: web.Request, response: EventSourceResponse, batch: list[Event], known: set[str]
-) -> None:
-    changed = dict.fromkeys(e.charge_point_id for e in batch if e.kind != "message")
-    if not changed:
-        return
-    for charge_point_id in changed:
-        try:
-            [row] = await rows(request.app, charge_point_id)
-        except NotFound:  # removed
-            known.discard(charge_point_id)
-            await response.send("", event=f"cp-{event_key(charge_point_id)}")
-            continue
-        html = await render_partial(request, "_cp_row.html", {"row": row})
-        if charge_point_id in known:
-            await response.send(html, event=f"cp-{event_key(charge_point_id)}")
-        else:
-            known.add(charge_point_id)
-            await response.send(html, event="new-charge-point")
-    html = await render_partial(
-        request, "_counters.html", {"counters": counters(await rows(request.app))}
-    )
-    await response.send(html, event="counters")
+async def _dashboard(request: web.Request, response: EventSourceResponse, user_id: int) -> None:
+    """The dashboard's stream: what the feed worked out for this view, sent as it comes."""
+    query, _ = dashboard_query.parse(request.query)
+    async with request.app[FLEET_FEED].watch(user_id, query) as viewer:
+        while True:
+            await viewer.ready.wait()
+            if viewer.revoked:
+                return
+            pending, new_rows = viewer.take()
+            for html in new_rows:
+                await response.send(html, event="new-charge-point")
+            for name, html in pending:
+                await response.send(html, event=name)
 
 
 async def _charge_point(
@@ -165,15 +160,16 @@ async def events(request: web.Request) -> web.StreamResponse:
     user = await require_role(request, "viewer")
     charge_point_id = request.query.get("charge_point")
     device_model = request.query.get("view") == "device-model"
-    known = (
-        set() if charge_point_id else {r.status.charge_point.id for r in await rows(request.app)}
-    )
     streams = request.app[SSE_STREAMS]
     task = asyncio.current_task()
     assert task is not None
     streams.add(task)
     response = None
     try:
+        if not charge_point_id:
+            async with sse_response(request, ping_interval=PING_SECONDS) as response:
+                await _dashboard(request, response, user.id)
+            return response
         async with (
             request.app[BUS].subscribe() as queue,
             sse_response(request, ping_interval=PING_SECONDS) as response,
@@ -188,12 +184,10 @@ async def events(request: web.Request) -> web.StreamResponse:
                 batch = [e for e in batch if e.kind not in (REVOKED, EVENTS_WRITTEN)]
                 if not batch:
                     continue
-                if charge_point_id and device_model:
+                if device_model:
                     await _device_model(response, batch, charge_point_id)
-                elif charge_point_id:
-                    await _charge_point(request, response, batch, charge_point_id)
                 else:
-                    await _dashboard(request, response, batch, known)
+                    await _charge_point(request, response, batch, charge_point_id)
     except ConnectionResetError:
         pass  # the browser went away
     finally:

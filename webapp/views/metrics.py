@@ -10,7 +10,7 @@ from aiohttp import hdrs, web
 
 from ocpp_core.metrics import Scraped
 from ocpp_core.readiness import kind_of
-from webapp.keys import BUS, CENTRAL_SYSTEM, METRICS_ACCESS, SERVICES
+from webapp.keys import CENTRAL_SYSTEM, METRICS_ACCESS, SERVICES, SSE_STREAMS
 
 LOGGER = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ async def metrics(request: web.Request) -> web.Response:
         deliveries = None
     scraped = Scraped(
         connected=request.app[CENTRAL_SYSTEM].connected_by_version(),
-        sse_subscribers=request.app[BUS].subscriber_count,
+        # Every open event stream: the dashboard's are fed apart from the bus's queues.
+        sse_subscribers=len(request.app.get(SSE_STREAMS, ())),
         active_sessions=totals.active_sessions if totals else None,
         energy_wh=totals.energy_wh if totals else None,
         webhook_deliveries_pending=deliveries["pending"] if deliveries else None,

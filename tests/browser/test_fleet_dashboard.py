@@ -1,0 +1,97 @@
+"""The dashboard of a fleet of 2,000 in headless Chromium: a filtered page kept current by
+real WebSocket charge points, the counters that are the filters, search and the back
+button, and a phone's width without sideways scrolling."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import expect
+from sqlalchemy import insert
+
+from ocpp_core.db.models import ChargePoint
+from tests.helpers import eventually
+from webapp.dashboard_feed import FLEET_FEED
+from webapp.keys import ENGINE
+
+FLEET = 2000
+
+
+async def register_fleet(app) -> None:
+    # Registered in one statement: what this test looks at is the dashboard, not 2,000
+    # registrations.
+    rows = [
+        {"id": f"BR-{n:04d}", "registration_status": "Accepted", "vendor": "Voltaro",
+         "model": f"Model {n % 7}", "serial_number": f"SN{n:05d}"}
+        for n in range(FLEET)
+    ]  # fmt: skip
+    async with app[ENGINE].begin() as connection:
+        await connection.execute(insert(ChargePoint), rows)
+
+
+async def test_a_filtered_page_of_a_large_fleet_stays_current(
+    client, connect, new_page, artifacts
+) -> None:
+    await register_fleet(client.app)
+    chargers = {}
+    for charge_point_id, status in (("BR-0001", "Faulted"), ("BR-0002", "Faulted"),
+                                    ("BR-0003", "Charging")):  # fmt: skip
+        cp = await connect(charge_point_id)
+        await cp.boot()
+        await cp.status(1, status)
+        chargers[charge_point_id] = cp
+    feed = client.app[FLEET_FEED]
+
+    page = await new_page("operator")
+    await expect(page.locator('[data-counter="total"]')).to_have_text(str(FLEET))
+    await expect(page.locator("tr.cp-row")).to_have_count(50)
+    await page.locator('a.chip[href="/?status=Faulted"]').click()
+    await page.wait_for_url(re.compile(r"/\?status=Faulted$"))
+    rows = page.locator("tr.cp-row")
+    await expect(rows).to_have_count(2)
+    await expect(page.locator('[data-status-count="Faulted"]')).to_have_text("2")
+    await expect(page.locator('[data-status-count="Offline"]')).to_have_text(str(FLEET - 3))
+    await eventually(lambda: feed.viewer_count >= 1, what="the dashboard's stream opened")
+
+    # Live traffic: a row on the page changes, a charger off the page is counted.
+    await chargers["BR-0001"].status(1, "Available")
+    await chargers["BR-0003"].status(1, "Faulted")
+    await expect(page.locator("#cp-BR-0001")).to_contain_text("Available")
+    await expect(page.locator("#cp-BR-0001")).to_have_attribute("data-status", "Available")
+    await expect(page.locator('[data-status-count="Faulted"]')).to_have_text("2")
+    await expect(page.locator('[data-status-count="Charging"]')).to_have_text("0")
+    await expect(page.locator('[data-status-count="Available"]')).to_have_text("1")
+    await expect(page.locator('a.chip[aria-current="true"]')).to_contain_text("Faulted")
+    await page.screenshot(path=artifacts / "fleet-filtered.png", full_page=True)
+
+    # Another filter, a search within it, a page; the back button returns to each view.
+    await page.locator('a.chip[href="/?status=Offline"]').click()
+    await page.wait_for_url(re.compile(r"status=Offline"))
+    await expect(page.locator("#fleet-summary")).to_contain_text("page 1 of 40")
+    await page.get_by_label("Search").fill("br-199")
+    await page.wait_for_url(re.compile(r"q=br-199"))
+    await expect(rows).to_have_count(10)
+    await expect(page.locator("#cp-BR-1999")).to_be_visible()
+    await page.go_back()
+    await page.wait_for_url(re.compile(r"/\?status=Offline$"))
+    await expect(rows).to_have_count(50)
+    await page.go_back()
+    await page.wait_for_url(re.compile(r"/\?status=Faulted$"))
+    await expect(page.locator("#cp-BR-0002")).to_be_visible()
+    # The view reached by the back button is live again.
+    await eventually(lambda: feed.viewer_count >= 1, what="the dashboard's stream opened")
+    await chargers["BR-0002"].status(1, "Available")
+    await expect(page.locator("#cp-BR-0002")).to_have_attribute("data-status", "Available")
+
+    # A phone: cards instead of a table, nothing wider than the screen.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(str(client.make_url("/")))
+    await expect(rows).to_have_count(50)
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide at 390 px"
+    await expect(page.get_by_role("link", name="BR-0000")).to_be_visible()
+    await page.screenshot(path=artifacts / "fleet-phone.png", full_page=False)
+    await page.goto(str(client.make_url("/attention")))
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the attention page is {width} px wide at 390 px"
+    assert page.js_errors == []

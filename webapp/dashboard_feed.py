@@ -1,0 +1,161 @@
+"""The dashboard's live updates, worked out once per batch of events for every viewer.
+
+One task per instance waits for the fleet index to be told of a change, gathers events for
+a moment, refreshes the index (the changed charge points only), then renders each changed
+row that some viewer shows once, and the counters once for each status a viewer filters
+on. Each viewer (`Viewer`, one per dashboard event stream) is handed only its own rows:
+those of its page, and a new charge point if its view selects it and its page has room.
+A viewer that is slow to send gets its pending updates merged, never queued without end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ocpp_core.events import Event
+from ocpp_core.fleet_index import Changes, FleetIndex, FleetQuery
+from ocpp_core.services.users import REVOKED
+from webapp.keys import BUS, CENTRAL_SYSTEM, FLEET
+from webapp.presentation import event_key, path_url
+from webapp.views.common import counters_context, rows_of
+
+LOGGER = logging.getLogger(__name__)
+COALESCE_SECONDS = 0.2
+
+
+@dataclass(eq=False)
+class Viewer:
+    """One dashboard event stream: what it shows, and what it has yet to send."""
+
+    user_id: int
+    query: FleetQuery
+    shown: set[str]
+    # Events to send, by name: a row's `cp-{id}` (empty: it was removed), `counters`.
+    pending: dict[str, str] = field(default_factory=dict)
+    new_rows: list[str] = field(default_factory=list)
+    revoked: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def room(self) -> int:
+        return self.query.per_page - len(self.shown)
+
+    def take(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """What to send now, oldest first; the viewer is then up to date."""
+        pending, new_rows = list(self.pending.items()), self.new_rows
+        self.pending, self.new_rows = {}, []
+        self.ready.clear()
+        return pending, new_rows
+
+
+class DashboardFeed:
+    def __init__(self, app: web.Application, index: FleetIndex) -> None:
+        self._app = app
+        self._index = index
+        self._viewers: set[Viewer] = set()
+        self.batches = 0  # batches worked out, for the benchmark and the tests
+        app[BUS].add_listener(REVOKED, self._revoked)
+
+    @property
+    def viewer_count(self) -> int:
+        return len(self._viewers)
+
+    @contextlib.asynccontextmanager
+    async def watch(self, user_id: int, query: FleetQuery) -> AsyncIterator[Viewer]:
+        """A viewer of `query`'s page as it reads now."""
+        await self._index.refresh()
+        page = self._index.query(query)
+        viewer = Viewer(user_id, query, set(page.ids))
+        self._viewers.add(viewer)
+        try:
+            yield viewer
+        finally:
+            self._viewers.discard(viewer)
+
+    def _revoked(self, event: Event) -> None:
+        for viewer in self._viewers:
+            if viewer.user_id == event.data["user_id"]:
+                viewer.revoked = True
+                viewer.ready.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._index.changed.wait()
+            await asyncio.sleep(COALESCE_SECONDS)
+            if not self._viewers:
+                # Nobody is watching: the index reads the changes when it is next asked.
+                self._index.changed.clear()
+                continue
+            try:
+                changes = await self._index.refresh()
+                if changes:
+                    await self._publish(changes)
+            except Exception:  # one bad batch must not end the dashboard's updates
+                LOGGER.exception("the dashboard's live update failed")
+
+    async def _publish(self, changes: Changes) -> None:
+        self.batches += 1
+        viewers = list(self._viewers)
+        joining = {
+            viewer: [
+                charge_point_id
+                for charge_point_id in sorted(changes.added)
+                if viewer.query.matches(changes.updated[charge_point_id])
+            ][: max(viewer.room, 0)]
+            for viewer in viewers
+        }
+        wanted = set().union(*(v.shown for v in viewers), *joining.values())
+        rows = await rows_of(self._app, [s for i, s in changes.updated.items() if i in wanted])
+        html = {
+            row.status.charge_point.id: self._render("_cp_row.html", {"row": row}) for row in rows
+        }
+        counters: dict[str | None, str] = {}
+        for viewer in viewers:
+            for charge_point_id in changes.removed & viewer.shown:
+                viewer.shown.discard(charge_point_id)
+                viewer.pending[f"cp-{event_key(charge_point_id)}"] = ""
+            for charge_point_id in viewer.shown & html.keys():
+                viewer.pending[f"cp-{event_key(charge_point_id)}"] = html[charge_point_id]
+            for charge_point_id in joining[viewer]:
+                viewer.shown.add(charge_point_id)
+                viewer.new_rows.append(html[charge_point_id])
+            status = viewer.query.status
+            if status not in counters:
+                counters[status] = self._render(
+                    "_counters.html", counters_context(self._index, viewer.query)
+                )
+            # The counters go last: after the rows they count.
+            viewer.pending.pop("counters", None)
+            viewer.pending["counters"] = counters[status]
+            viewer.ready.set()
+
+    def _render(self, template: str, context: dict[str, Any]) -> str:
+        # Rows and counters show nothing of the viewer: rendered once for all of them.
+        env = aiohttp_jinja2.get_env(self._app)
+        url = functools.partial(path_url, self._app.router)
+        return env.get_template(template).render({"url": url, **context})
+
+
+FLEET_FEED = web.AppKey("fleet_feed", DashboardFeed)
+
+
+async def feed_context(app: web.Application) -> AsyncIterator[None]:
+    """The fleet index and its feed, for as long as the central system runs."""
+    index = FleetIndex(app[CENTRAL_SYSTEM])
+    feed = DashboardFeed(app, index)
+    app[FLEET] = index
+    app[FLEET_FEED] = feed
+    task = asyncio.create_task(feed.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
