@@ -79,12 +79,19 @@ def _grow_past_the_thaw_factor() -> list[Node]:
 
 
 async def _keep_growing(seconds: float) -> list[list[list[int]]]:
-    """New connections, a few per cent of the heap every 50 ms, each step frozen."""
+    """New connections for `seconds`: 3% of the heap every 50 ms, each step frozen.
+
+    Bounded by the clock, not by a count of steps: on a loaded machine a step (a full
+    collection of a large heap) takes longer than 50 ms, and a count would stretch the
+    storm past the policy's max_wait. And 3% a step is over the policy's 2% settled growth
+    even when a single step falls in a settle window."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
     kept = []
-    for _ in range(int(seconds / 0.05)):
+    while loop.time() < until:
         # A share of the heap, not a count: after the whole suite has run the frozen heap
         # is millions of objects, and 10,000 a step no longer looked like a storm.
-        kept.append([[] for _ in range(max(10_000, gc.get_freeze_count() // 50))])
+        kept.append([[] for _ in range(max(10_000, gc.get_freeze_count() * 3 // 100))])
         gc.collect()
         await asyncio.sleep(0.05)
     return kept
