@@ -42,6 +42,10 @@ ATTEMPT_HEADER = "X-Voltaro-Delivery-Attempt"
 POLL_SECONDS = 5.0
 # Requests under way at once.
 CONCURRENCY = 10
+# News (a commit that wrote events) starts a round no sooner than this after the last:
+# a round is a few queries, and at hundreds of messages a second nearly every commit
+# writes an event; so they share rounds, at the cost of a delivery's fraction of a second.
+NEWS_GAP = 0.2
 # What is kept of a receiver's answer that was not a 2xx, or of an error.
 MAX_ERROR = 300
 
@@ -91,8 +95,10 @@ class DeliveryWorker:
             await self._http.close()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             self._news.clear()
+            began = loop.time()
             try:
                 await self.round()
                 wait = await self._until_due()
@@ -103,6 +109,10 @@ class DeliveryWorker:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._news.wait(), wait)
+                # Woken by news: what else commits meanwhile joins this round.
+                await asyncio.sleep(
+                    max(0.0, min(began + NEWS_GAP, loop.time() + wait) - loop.time())
+                )
 
     async def _until_due(self) -> float:
         due = await self._webhooks.next_due()
