@@ -91,8 +91,13 @@ async def test_each_event_is_delivered_once_and_signed(client, connect, receiver
     ids = [e["id"] for e in r.events()]
     assert ids == sorted(set(ids))
 
-    listed = await deliveries(client, hook["id"])
-    assert {d["status"] for d in listed} == {"delivered"}
+    # The receiver has answered; the worker records each answer just after.
+    async def all_delivered() -> list[dict] | None:
+        listed = await deliveries(client, hook["id"])
+        return listed if {d["status"] for d in listed} == {"delivered"} else None
+
+    listed = await eventually(all_delivered, what="every delivery recorded as delivered")
+    assert len(listed) == 4
     assert all(len(d["attempts"]) == 1 and d["attempts"][0]["status_code"] == 204 for d in listed)
     assert await metric(client, "voltaro_webhook_deliveries_pending") == 0
     assert await metric(client, "voltaro_webhook_deliveries_failed") == 0

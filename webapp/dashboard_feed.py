@@ -27,6 +27,7 @@ from ocpp_core.services.users import REVOKED
 from webapp.keys import BUS, CENTRAL_SYSTEM, FLEET
 from webapp.presentation import event_key, path_url
 from webapp.views.common import counters_context, rows_of
+from webapp.views.dashboard import page_context
 
 LOGGER = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.2
@@ -43,6 +44,7 @@ class Viewer:
     pending: dict[str, str] = field(default_factory=dict)
     new_rows: list[str] = field(default_factory=list)
     revoked: bool = False
+    opened: bool = False  # its page is worked out: the changes from now on are sent to it
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -62,21 +64,47 @@ class DashboardFeed:
         self._app = app
         self._index = index
         self._viewers: set[Viewer] = set()
+        # One refresh-and-publish at a time: an older batch's rows never overwrite a newer's.
+        self._publishing = asyncio.Lock()
         self.batches = 0  # batches worked out, for the benchmark and the tests
         app[BUS].add_listener(REVOKED, self._revoked)
 
     @property
     def viewer_count(self) -> int:
-        return len(self._viewers)
+        """Streams open, each past its first page."""
+        return len(self.viewing)
+
+    @property
+    def viewing(self) -> list[FleetQuery]:
+        """What each open stream shows."""
+        return [viewer.query for viewer in self._viewers if viewer.opened]
 
     @contextlib.asynccontextmanager
     async def watch(self, user_id: int, query: FleetQuery) -> AsyncIterator[Viewer]:
-        """A viewer of `query`'s page as it reads now."""
-        await self._index.refresh()
-        page = self._index.query(query)
-        viewer = Viewer(user_id, query, set(page.ids))
+        """A viewer of `query`'s page as it reads now.
+
+        The page it was opened from may be older than the index (rendered a moment ago, or
+        restored by the back button from the browser's history), so the viewer starts by
+        sending its page and counters as they are now. The changes this refresh reads go to
+        the other viewers first."""
+        # Listed before anything is awaited, so that a revocation meanwhile reaches it.
+        viewer = Viewer(user_id, query, set())
         self._viewers.add(viewer)
         try:
+            async with self._publishing:
+                changes = await self._index.refresh()
+                if changes:
+                    await self._publish(changes)
+                context = await page_context(self._app, query)
+                # What the publish gave this viewer is in its page as of now.
+                viewer.shown = set(context["page"].ids)
+                viewer.new_rows = []
+                viewer.pending = {
+                    "fleet-page": self._render("_fleet_page.html", context),
+                    "counters": self._render("_counters.html", context),
+                }
+                viewer.opened = True
+                viewer.ready.set()
             yield viewer
         finally:
             self._viewers.discard(viewer)
@@ -96,9 +124,10 @@ class DashboardFeed:
                 self._index.changed.clear()
                 continue
             try:
-                changes = await self._index.refresh()
-                if changes:
-                    await self._publish(changes)
+                async with self._publishing:
+                    changes = await self._index.refresh()
+                    if changes:
+                        await self._publish(changes)
             except Exception:  # one bad batch must not end the dashboard's updates
                 LOGGER.exception("the dashboard's live update failed")
 

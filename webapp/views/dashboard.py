@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ocpp_core.errors import InvalidInput
+from ocpp_core.fleet_index import FleetQuery
 from webapp import dashboard_query
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, FLEET, SERVICES
@@ -27,18 +28,23 @@ from webapp.views.common import (
 async def fleet_context(request: web.Request) -> dict[str, Any]:
     """What the fleet part of the page shows for the view in the request's query."""
     query, problems = dashboard_query.parse(request.query)
-    index = request.app[FLEET]
-    await index.refresh()
+    await request.app[FLEET].refresh()
+    return {"problems": problems, **await page_context(request.app, query)}
+
+
+async def page_context(app: web.Application, query: FleetQuery) -> dict[str, Any]:
+    """The page of charge points `query` shows (`_fleet_page.html`) and the counters, from
+    the fleet index as of its last refresh."""
+    index = app[FLEET]
     page = index.query(query)
     # The page's rows read afresh: the index is as of the last event, the page as of now.
-    statuses = await request.app[CENTRAL_SYSTEM].statuses_of(page.ids)
+    statuses = await app[CENTRAL_SYSTEM].statuses_of(page.ids)
     order = {charge_point_id: n for n, charge_point_id in enumerate(page.ids)}
     statuses.sort(key=lambda s: order[s.charge_point.id])
     return {
         "query": query,
-        "problems": problems,
         "page": page,
-        "rows": await rows_of(request.app, statuses),
+        "rows": await rows_of(app, statuses),
         "view": dashboard_query.params(query, page=page.page),
         "sorted_by": functools.partial(dashboard_query.sorted_by, query),
         "paged": lambda n: dashboard_query.params(query, page=n),
