@@ -30,7 +30,8 @@ from ocpp_core.events import Event, EventBus
 from ocpp_core.handler import ChargePointHandler, Connection, camel_keys, snake_keys
 from ocpp_core.registry import ConnectionRegistry
 from ocpp_core.services import Services
-from ocpp_core.services.charge_points import ChargePointView, ConnectionProfile
+from ocpp_core.services.admission import ConnectionProfile
+from ocpp_core.services.charge_points import ChargePointView
 from ocpp_core.settings import Settings
 from ocpp_core.v16 import operations as v16_operations
 from ocpp_core.v16.handler import V16Handler

@@ -12,7 +12,7 @@ from ocpp_core import versions
 from ocpp_core.errors import NotFound
 from ocpp_core.identifiers import charge_point_id_problem
 from ocpp_core.passwords import Busy
-from ocpp_core.services.charge_points import Admission
+from ocpp_core.services.admission import Admission
 from webapp.keys import (
     CENTRAL_SYSTEM,
     KEEP_ALIVE,
@@ -86,7 +86,7 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
         versions.offered_subprotocols(request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL, ""))
     )
     try:
-        admission, profile = await request.app[SERVICES].charge_points.admit(
+        admission, profile = await request.app[SERVICES].admission.admit(
             charge_point_id, password, certificate_cn, offered
         )
     except Busy:

@@ -10,6 +10,7 @@ from ocpp_core.db import outbox
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.events import EventBus
 from ocpp_core.metrics import Metrics
+from ocpp_core.services.admission import AdmissionService
 from ocpp_core.services.api_tokens import ApiTokenService
 from ocpp_core.services.audit import AuditService
 from ocpp_core.services.budget import StorageBudget
@@ -34,6 +35,7 @@ from ocpp_core.settings import Settings
 
 @dataclass(frozen=True)
 class Services:
+    admission: AdmissionService
     charge_points: ChargePointService
     id_tags: IdTagService
     transactions: TransactionService
@@ -80,6 +82,7 @@ class Services:
         # After a commit that wrote events: readers here and on the other instances look.
         outbox.notify(sessions, lambda highest: bus.publish(EVENTS_WRITTEN, "", last_id=highest))
         return cls(
+            admission=AdmissionService(settings, writes),
             charge_points=ChargePointService(sessions, bus, settings, registration, budget),
             id_tags=id_tags,
             transactions=TransactionService(sessions, bus, id_tags, registration),
