@@ -5,6 +5,8 @@ a moment, refreshes the index (the changed charge points only), then renders eac
 row that some viewer shows once, and the counters once for each status a viewer filters
 on. Each viewer (`Viewer`, one per dashboard event stream) is handed only its own rows:
 those of its page, and a new charge point if its view selects it and its page has room.
+A filtered view (a status, a search) whose members change (a Faulted one recovered,
+another one failed) is sent its whole page afresh, as is every view when its stream opens.
 A viewer that is slow to send gets its pending updates merged, never queued without end.
 """
 
@@ -59,6 +61,15 @@ class Viewer:
         return pending, new_rows
 
 
+@dataclass(frozen=True)
+class FreshPage:
+    """A view's page worked out now: its members and its HTML, to send whole."""
+
+    ids: frozenset[str]
+    html: str
+    counters: str
+
+
 class DashboardFeed:
     def __init__(self, app: web.Application, index: FleetIndex) -> None:
         self._app = app
@@ -95,16 +106,8 @@ class DashboardFeed:
                 changes = await self._index.refresh()
                 if changes:
                     await self._publish(changes)
-                context = await page_context(self._app, query)
-                # What the publish gave this viewer is in its page as of now.
-                viewer.shown = set(context["page"].ids)
-                viewer.new_rows = []
-                viewer.pending = {
-                    "fleet-page": self._render("_fleet_page.html", context),
-                    "counters": self._render("_counters.html", context),
-                }
+                self._hand(viewer, await self._fresh_page(query))
                 viewer.opened = True
-                viewer.ready.set()
             yield viewer
         finally:
             self._viewers.discard(viewer)
@@ -133,7 +136,11 @@ class DashboardFeed:
 
     async def _publish(self, changes: Changes) -> None:
         self.batches += 1
-        viewers = list(self._viewers)
+        # One still opening gets its whole page once it has the lock: nothing of this.
+        opened = [viewer for viewer in self._viewers if viewer.opened]
+        # A filtered view whose members changed gets its page whole, and nothing else.
+        repaged = [viewer for viewer in opened if self._membership_changed(viewer, changes)]
+        viewers = [viewer for viewer in opened if viewer not in repaged]
         joining = {
             viewer: [
                 charge_point_id
@@ -166,6 +173,44 @@ class DashboardFeed:
             viewer.pending.pop("counters", None)
             viewer.pending["counters"] = counters[status]
             viewer.ready.set()
+        await self._repage(repaged)
+
+    def _membership_changed(self, viewer: Viewer, changes: Changes) -> bool:
+        """Whether a filtered view's page now holds other charge points: one shown no
+        longer matches (a Faulted one recovered), or one matches that may belong on it.
+        A view of the whole fleet changes members only by registrations and removals."""
+        query = viewer.query
+        if query.status is None and not query.search:
+            return False
+        if not any(
+            query.matches(status) != (charge_point_id in viewer.shown)
+            for charge_point_id, status in changes.updated.items()
+        ):
+            return False
+        return set(self._index.query(query).ids) != viewer.shown
+
+    async def _repage(self, viewers: list[Viewer]) -> None:
+        """Send these viewers their page afresh, worked out once per view."""
+        pages: dict[FleetQuery, FreshPage] = {}
+        for viewer in viewers:
+            if viewer.query not in pages:
+                pages[viewer.query] = await self._fresh_page(viewer.query)
+            self._hand(viewer, pages[viewer.query])
+
+    async def _fresh_page(self, query: FleetQuery) -> FreshPage:
+        context = await page_context(self._app, query)
+        return FreshPage(
+            frozenset(context["page"].ids),
+            self._render("_fleet_page.html", context),
+            self._render("_counters.html", context),
+        )
+
+    @staticmethod
+    def _hand(viewer: Viewer, page: FreshPage) -> None:
+        # The page replaces every row update before it; the counters still go last.
+        viewer.shown, viewer.new_rows = set(page.ids), []
+        viewer.pending = {"fleet-page": page.html, "counters": page.counters}
+        viewer.ready.set()
 
     def _render(self, template: str, context: dict[str, Any]) -> str:
         # Rows and counters show nothing of the viewer: rendered once for all of them.
