@@ -49,6 +49,15 @@ MAX_CHARGE_POINT_ID_LENGTH = 255
 KEY = frozenset({"charge_point_id", "evse_id", "connector_id"})
 
 
+async def registered_charge_point(session: AsyncSession, charge_point_id: str) -> ChargePoint:
+    """The charge point's record; NotFound (a 404 to the API and the portal) if it is not
+    registered."""
+    cp = await session.get(ChargePoint, charge_point_id)
+    if cp is None:
+        raise NotFound(f"charge point {charge_point_id!r} is not registered")
+    return cp
+
+
 @dataclass(frozen=True)
 class BootInfo:
     vendor: str
@@ -88,6 +97,17 @@ class StatusHistoryEntry:
     vendor_id: str | None
     vendor_error_code: str | None
     timestamp: datetime | None  # the charger's
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class SecurityEventView:
+    """A SecurityEventNotification as the charger reported it."""
+
+    id: int
+    type: str
+    timestamp: datetime
+    tech_info: str | None
     received_at: datetime
 
 
@@ -527,9 +547,7 @@ class ChargePointService:
             check_charge_point_key(password)
         password_hash = await hash_password_async(password) if password else None
         async with self._sessions.begin() as session:
-            cp = await session.get(ChargePoint, charge_point_id)
-            if cp is None:
-                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp = await registered_charge_point(session, charge_point_id)
             cp.password_hash = password_hash
 
     async def ping_interval(self, charge_point_id: str) -> int | None:
@@ -542,9 +560,7 @@ class ChargePointService:
         if seconds is not None and seconds < 0:
             raise InvalidInput("ping interval must be 0 (off) or more seconds")
         async with self._sessions.begin() as session:
-            cp = await session.get(ChargePoint, charge_point_id)
-            if cp is None:
-                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp = await registered_charge_point(session, charge_point_id)
             cp.ping_interval = seconds
 
     async def set_pinned_version(self, charge_point_id: str, ocpp_version: str | None) -> None:
@@ -553,17 +569,13 @@ class ChargePointService:
         if ocpp_version is not None and ocpp_version not in versions.VERSIONS:
             raise InvalidInput(f"OCPP version must be one of {', '.join(versions.VERSIONS)}")
         async with self._sessions.begin() as session:
-            cp = await session.get(ChargePoint, charge_point_id)
-            if cp is None:
-                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp = await registered_charge_point(session, charge_point_id)
             cp.pinned_ocpp_version = ocpp_version
 
     async def set_lenient(self, charge_point_id: str, lenient: bool) -> None:
         """Lenient mode on or off; a live connection follows at once (the event)."""
         async with self._sessions.begin() as session:
-            cp = await session.get(ChargePoint, charge_point_id)
-            if cp is None:
-                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp = await registered_charge_point(session, charge_point_id)
             cp.lenient = lenient
         self._bus.publish("lenient", charge_point_id, lenient=lenient)
 
@@ -571,9 +583,7 @@ class ChargePointService:
         """Remove a charge point. One with sessions is kept: they are billing records. The
         "removed" event closes its connection, on whichever instance holds it."""
         async with self._sessions.begin() as session:
-            cp = await session.get(ChargePoint, charge_point_id)
-            if cp is None:
-                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp = await registered_charge_point(session, charge_point_id)
             sessions = await session.scalar(
                 select(func.count())
                 .select_from(Transaction)
@@ -714,18 +724,21 @@ class ChargePointService:
         LOGGER.warning("%s: security event %s %s", charge_point_id, type, tech_info or "")
         self._bus.publish("security_event", charge_point_id, type=type)
 
-    async def security_events(self, charge_point_id: str, limit: int = 50) -> list[SecurityEvent]:
+    async def security_events(
+        self, charge_point_id: str, limit: int = 50
+    ) -> list[SecurityEventView]:
+        """The charge point's newest security events, newest first."""
         async with self._sessions() as session:
-            return list(
-                (
-                    await session.scalars(
-                        select(SecurityEvent)
-                        .where(SecurityEvent.charge_point_id == charge_point_id)
-                        .order_by(SecurityEvent.id.desc())
-                        .limit(limit)
-                    )
-                ).all()
+            rows = await session.scalars(
+                select(SecurityEvent)
+                .where(SecurityEvent.charge_point_id == charge_point_id)
+                .order_by(SecurityEvent.id.desc())
+                .limit(limit)
             )
+            return [
+                SecurityEventView(r.id, r.type, r.timestamp, r.tech_info, r.received_at)
+                for r in rows
+            ]
 
     # --- queries ------------------------------------------------------------------------
 
@@ -745,9 +758,7 @@ class ChargePointService:
         if before is not None:
             query = query.where(StatusNotification.id < before)
         async with self._sessions() as session:
-            cp = await session.get(ChargePoint, charge_point_id)
-            if cp is None:
-                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            await registered_charge_point(session, charge_point_id)
             rows = (await session.scalars(query)).all()
         return [
             StatusHistoryEntry(
@@ -759,9 +770,7 @@ class ChargePointService:
 
     async def get(self, charge_point_id: str) -> ChargePointView:
         async with self._sessions() as session:
-            cp = await session.get(ChargePoint, charge_point_id)
-            if cp is None:
-                raise NotFound(f"charge point {charge_point_id!r} is not registered")
+            cp = await registered_charge_point(session, charge_point_id)
             connectors = (
                 await session.scalars(
                     select(Connector).where(Connector.charge_point_id == charge_point_id)
