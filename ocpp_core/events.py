@@ -44,6 +44,12 @@ class EventBus:
         the central system's own reactions (a setting that applies to a live connection)."""
         self._listeners.setdefault(kind, []).append(listener)
 
+    def remove_listener(self, kind: str, listener: Listener) -> None:
+        """Stop calling a listener added with `add_listener`."""
+        listeners = self._listeners.get(kind, [])
+        if listener in listeners:
+            listeners.remove(listener)
+
     def add_watcher(self, watcher: Listener) -> None:
         """Call `watcher` at once for every event of any kind, in the publisher's turn: for
         what must see every event (a subscriber's queue may drop its oldest)."""

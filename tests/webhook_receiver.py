@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +65,15 @@ class Receiver:
         self.requests.append(got)
         if len(self.requests) <= self.fail_first:
             return web.Response(status=500, text="not now")
-        # What a receiver does: the HMAC of the exact body, compared in constant time.
-        expected = "sha256=" + hmac.new(self.secret.encode(), got.body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, request.headers.get("X-Voltaro-Signature", "")):
+        # What a receiver does: the HMAC of the timestamp, a dot and the exact body,
+        # compared in constant time, and a timestamp no older than five minutes.
+        timestamp = request.headers.get("X-Voltaro-Timestamp", "")
+        signed = timestamp.encode() + b"." + got.body
+        expected = "sha256=" + hmac.new(self.secret.encode(), signed, hashlib.sha256).hexdigest()
+        fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) <= 300
+        if not fresh or not hmac.compare_digest(
+            expected, request.headers.get("X-Voltaro-Signature", "")
+        ):
             self.bad_signatures += 1
             return web.Response(status=401, text="bad signature")
         self.accepted.append(got)

@@ -19,13 +19,15 @@ from aiohttp_sse import sse_response
 from ocpp_core.errors import InvalidInput
 from ocpp_core.events import Event
 from ocpp_core.services.event_log import EVENT_KINDS, EVENTS_WRITTEN, event_kinds
-from ocpp_core.services.users import REVOKED
 from webapp.endpoints import Answer, Call, Endpoint, Parameter
 from webapp.keys import BUS, SERVICES, SSE_STREAMS
+from webapp.revocation import revocation
 from webapp.webhook_delivery import POLL_SECONDS
 
 PING_SECONDS = 15
 PAGE = 500
+# Event ids are 64-bit integers in the database.
+MAX_EVENT_ID = 2**63 - 1
 
 
 def _position(request: web.Request) -> int | None:
@@ -36,8 +38,8 @@ def _position(request: web.Request) -> int | None:
         position = int(raw.strip())
     except ValueError:
         raise InvalidInput(f"Last-Event-ID (or after) must be an event id, got {raw!r}") from None
-    if position < 0:
-        raise InvalidInput("Last-Event-ID (or after) must not be negative")
+    if not 0 <= position <= MAX_EVENT_ID:
+        raise InvalidInput(f"Last-Event-ID (or after) must be from 0 to {MAX_EVENT_ID}")
     return position
 
 
@@ -54,45 +56,47 @@ async def api_events(request: web.Request, call: Call) -> web.StreamResponse:
     assert task is not None
     streams.add(task)
     response = None
+    news = asyncio.Event()
+    bus = request.app[BUS]
+
+    def heard(_event: Event) -> None:
+        news.set()
+
+    # Listening before the first read: nothing committed after it goes unheard.
+    bus.add_listener(EVENTS_WRITTEN, heard)
     try:
-        # Subscribed before the first read: nothing committed after it goes unheard.
-        async with (
-            request.app[BUS].subscribe() as queue,
-            sse_response(request, ping_interval=PING_SECONDS) as response,
-        ):
-            while True:
-                page = await events.after(position, kinds, PAGE)
-                for event in page:
-                    data = orjson.dumps(event.as_json()).decode()
-                    await response.send(data, id=str(event.id), event=event.kind)
-                    position = event.id
-                if len(page) == PAGE:
-                    continue
-                if await _revoked_while_waiting(queue, user.id):
-                    break
+        with revocation(bus, user.id) as revoked:
+            async with sse_response(request, ping_interval=PING_SECONDS) as response:
+                # The position as the stream's last event id, before any event: a client
+                # that goes before its first event resumes from here, missing nothing.
+                await response.write(f"id: {position}\n\n".encode())
+                while not revoked.is_set():
+                    news.clear()
+                    page = await events.after(position, kinds, PAGE)
+                    for event in page:
+                        if revoked.is_set():
+                            break
+                        data = orjson.dumps(event.as_json()).decode()
+                        await response.send(data, id=str(event.id), event=event.kind)
+                        position = event.id
+                    if len(page) == PAGE:
+                        continue
+                    # News (a commit that wrote events, here or elsewhere), the account
+                    # revoked, or POLL_SECONDS.
+                    waits = [asyncio.ensure_future(e.wait()) for e in (news, revoked)]
+                    try:
+                        await asyncio.wait(
+                            waits, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finally:
+                        for waiting in waits:
+                            waiting.cancel()
     except ConnectionResetError:
         pass  # the client went away
     finally:
+        bus.remove_listener(EVENTS_WRITTEN, heard)
         streams.discard(task)
     return response or web.Response(status=204)
-
-
-async def _revoked_while_waiting(queue: asyncio.Queue[Event], user_id: int) -> bool:
-    """Wait for news (a commit that wrote events, here or elsewhere) or POLL_SECONDS;
-    True if meanwhile the account's access was revoked (the stream ends then). The bus's
-    other events (every frame of the message log among them) are passed over."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + POLL_SECONDS
-    while (remaining := deadline - loop.time()) > 0:
-        try:
-            event = await asyncio.wait_for(queue.get(), remaining)
-        except TimeoutError:
-            return False
-        if event.kind == REVOKED and event.data["user_id"] == user_id:
-            return True
-        if event.kind == EVENTS_WRITTEN:
-            return False
-    return False
 
 
 ENDPOINTS = [
@@ -113,7 +117,7 @@ ENDPOINTS = [
             Parameter("types", {"type": "string"}, "comma-separated event types to keep"),
             Parameter(
                 "after",
-                {"type": "integer", "minimum": 0},
+                {"type": "integer", "minimum": 0, "maximum": MAX_EVENT_ID},
                 "start after this event id (a `Last-Event-ID` header does the same)",
             ),
         ),

@@ -2,20 +2,24 @@
 
 Every instance runs one. A round fans the new events out to deliveries, leases those due
 (`WebhookService.claim`: on PostgreSQL with SKIP LOCKED, so each is sent by one instance)
-and POSTs each with aiohttp's client, a few at a time; then it waits for the next commit
+and POSTs each with aiohttp's client, CONCURRENCY at a time and at most PER_WEBHOOK of one
+webhook (a receiver that hangs slows only its own); then it waits for the next commit
 that wrote events (here or on another instance, told on the bus), for the soonest retry,
 or `POLL_SECONDS`, whichever comes first.
 
 Each request carries the event as JSON and, for the receiver to check:
-`X-Voltaro-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact body with the webhook's
-secret; `X-Voltaro-Event-Id` (the same event is sent again after a failed try: the
-receiver may see it twice); `X-Voltaro-Event-Type`; `X-Voltaro-Timestamp`, when this
-try was sent (Unix seconds); `X-Voltaro-Delivery-Attempt`, this try's number.
+`X-Voltaro-Signature: sha256=<hex>`, the HMAC-SHA256 with the webhook's secret of the
+`X-Voltaro-Timestamp` value, a `.` and the exact body (a receiver refuses an old timestamp,
+so a captured request cannot be replayed later); `X-Voltaro-Event-Id` (the same event is
+sent again after a failed try: the receiver may see it twice); `X-Voltaro-Event-Type`;
+`X-Voltaro-Timestamp`, when this try was sent (Unix seconds); `X-Voltaro-Delivery-Attempt`,
+this try's number.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import hmac
@@ -50,9 +54,11 @@ NEWS_GAP = 0.2
 MAX_ERROR = 300
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value for `body`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header's value: the HMAC of the timestamp header's value, a dot and
+    the body, so that a captured request cannot be sent again as a fresh one."""
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def _body(claimed: Claimed) -> bytes:
@@ -121,15 +127,36 @@ class DeliveryWorker:
         return min(max((due - utcnow()).total_seconds(), 0.0), POLL_SECONDS)
 
     async def round(self) -> None:
-        """Fan out, then send everything due, until nothing is."""
-        await self._webhooks.fan_out()
-        while not self._stopping and (claimed := await self._webhooks.claim()):
-            gate = asyncio.Semaphore(CONCURRENCY)
-            await asyncio.gather(*(self._deliver(one, gate) for one in claimed))
+        """Fan out, then send everything due, until nothing is: up to CONCURRENCY tries
+        under way, each leased as it starts (its lease lasts one try), no webhook holding
+        more than its share while others wait."""
+        while not self._stopping:
+            _, behind = await self._webhooks.fan_out()
+            if not behind:
+                break
+        under_way: dict[asyncio.Task[None], int] = {}
+        while not self._stopping:
+            busy = collections.Counter(under_way.values())
+            free = CONCURRENCY - len(under_way)
+            claimed = await self._webhooks.claim(free, busy) if free else []
+            for one in claimed:
+                under_way[asyncio.create_task(self._deliver(one))] = one.webhook_id
+            if claimed and len(claimed) < free:
+                # Fewer than asked: perhaps only a busy webhook's share held them back.
+                continue
+            if not under_way:
+                return
+            done, _ = await asyncio.wait(under_way, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                del under_way[task]
+                if not task.cancelled() and (failure := task.exception()) is not None:
+                    LOGGER.error("webhook delivery failed", exc_info=failure)
+        # Stopping: the tries under way are settled, not dropped.
+        if under_way:
+            await asyncio.gather(*under_way)
 
-    async def _deliver(self, claimed: Claimed, gate: asyncio.Semaphore) -> None:
-        async with gate:
-            outcome = await self._send(claimed)
+    async def _deliver(self, claimed: Claimed) -> None:
+        outcome = await self._send(claimed)
         state = await self._webhooks.settle(claimed, outcome)
         if state == FAILED:
             LOGGER.warning(
@@ -151,12 +178,13 @@ class DeliveryWorker:
     async def _send(self, claimed: Claimed) -> Outcome:
         assert self._http is not None
         body = _body(claimed)
+        timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(claimed.secret, body),
+            SIGNATURE_HEADER: sign(claimed.secret, timestamp, body),
             EVENT_ID_HEADER: str(claimed.event.id),
             EVENT_TYPE_HEADER: claimed.event.kind,
-            TIMESTAMP_HEADER: str(int(time.time())),
+            TIMESTAMP_HEADER: timestamp,
             ATTEMPT_HEADER: str(claimed.attempt),
         }
         began = time.monotonic()
@@ -167,7 +195,9 @@ class DeliveryWorker:
                 status = response.status
                 error = None
                 if not 200 <= status < 300:
-                    text = await response.text(errors="replace")
+                    # What is kept, not the whole body: a receiver may answer with megabytes.
+                    raw = await response.content.read(MAX_ERROR * 4)
+                    text = raw.decode(errors="replace")
                     error = f"HTTP {status}: {text[:MAX_ERROR]}".rstrip(": ")
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as failure:
             status = None

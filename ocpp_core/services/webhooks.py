@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,9 +43,11 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 DELIVERY_STATES = (PENDING, DELIVERED, FAILED)
 MAX_URL_LENGTH = 2048
 MAX_WEBHOOKS = 100
-# Events fanned out per webhook and transaction, deliveries claimed per round.
+# Events fanned out per webhook and transaction.
 FAN_OUT_BATCH = 500
-CLAIM_BATCH = 50
+# Tries of one webhook under way at once: a receiver that hangs holds no more than this
+# many of the worker's requests, and the other webhooks get the rest.
+PER_WEBHOOK = 2
 # The longest wait between two tries, however many came before.
 MAX_BACKOFF = 3600.0
 # A try's lease lasts its timeout and this much more.
@@ -316,9 +319,10 @@ class WebhookService:
 
     # --- the delivery worker's ----------------------------------------------------------
 
-    async def fan_out(self) -> int:
-        """Make the deliveries of the events after each active webhook's mark; how many."""
-        made = 0
+    async def fan_out(self) -> tuple[int, bool]:
+        """Make the deliveries of the events after each active webhook's mark: how many,
+        and whether some webhook has more events to look at (a batch was full)."""
+        made, behind = 0, False
         async with self._sessions.begin() as session:
             hooks = (
                 await session.scalars(
@@ -342,6 +346,7 @@ class WebhookService:
                 events = (await session.execute(window)).all()
                 if not events:
                     continue
+                behind = behind or len(events) == FAN_OUT_BATCH
                 rows = [
                     {
                         "webhook_id": hook.id,
@@ -358,24 +363,41 @@ class WebhookService:
                     await session.execute(WebhookDelivery.__table__.insert(), rows)
                     made += len(rows)
                 hook.last_event_id = events[-1][0]
-        return made
+        return made, behind
 
-    async def claim(self, limit: int = CLAIM_BATCH) -> builtins.list[Claimed]:
-        """Lease the deliveries due now to this instance, for one try each."""
+    async def claim(
+        self, limit: int, busy: Mapping[int, int] | None = None
+    ) -> builtins.list[Claimed]:
+        """Lease up to `limit` deliveries due now to this instance, for one try each, to be
+        sent at once (the lease lasts a try). Paused webhooks get none; `busy` counts the
+        tries under way by webhook, and none gets more than PER_WEBHOOK at a time."""
         now = utcnow()
+        busy = busy or {}
+        full = [webhook_id for webhook_id, n in busy.items() if n >= PER_WEBHOOK]
         async with self._sessions.begin() as session:
-            due = (
+            candidates = (
                 await session.scalars(
                     select(WebhookDelivery)
                     .where(
                         WebhookDelivery.status == PENDING,
                         WebhookDelivery.next_attempt_at <= now,
+                        WebhookDelivery.webhook_id.in_(
+                            select(Webhook.id).where(Webhook.active.is_(True))
+                        ),
+                        WebhookDelivery.webhook_id.not_in(full),
                     )
                     .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            # Those beyond a webhook's share stay due (locked until this commits, no more).
+            taken = dict(busy)
+            due = []
+            for delivery in candidates:
+                if taken.get(delivery.webhook_id, 0) < PER_WEBHOOK:
+                    taken[delivery.webhook_id] = taken.get(delivery.webhook_id, 0) + 1
+                    due.append(delivery)
             if not due:
                 return []
             hooks = {
@@ -423,6 +445,14 @@ class WebhookService:
                     seconds=outcome.seconds,
                 )
             )
+            if delivery.status != PENDING or delivery.attempts != claimed.attempt:
+                # Its lease ran out and a later try (here or on another instance) took it
+                # over: this one stays in the record, and only a success changes the state
+                # (the receiver has the event; the later try's failure will not undo it).
+                if outcome.delivered and delivery.status != DELIVERED:
+                    delivery.status, delivery.delivered_at = DELIVERED, now
+                    delivery.last_error = None
+                return delivery.status
             if outcome.delivered:
                 delivery.status, delivery.delivered_at, delivery.last_error = DELIVERED, now, None
                 return DELIVERED
@@ -437,11 +467,14 @@ class WebhookService:
             return PENDING
 
     async def next_due(self) -> datetime | None:
-        """When the soonest pending delivery is due (None: none is pending)."""
+        """When the soonest pending delivery of an active webhook is due (None: none)."""
         async with self._sessions() as session:
             return await session.scalar(
                 select(func.min(WebhookDelivery.next_attempt_at)).where(
-                    WebhookDelivery.status == PENDING
+                    WebhookDelivery.status == PENDING,
+                    WebhookDelivery.webhook_id.in_(
+                        select(Webhook.id).where(Webhook.active.is_(True))
+                    ),
                 )
             )
 

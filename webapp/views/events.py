@@ -36,6 +36,7 @@ from webapp import dashboard_query
 from webapp.auth import require_role
 from webapp.dashboard_feed import FLEET_FEED
 from webapp.keys import BUS, SERVICES, SSE_STREAMS
+from webapp.revocation import revocation
 from webapp.views.charge_points import (
     notifications_context,
     operations_context,
@@ -159,7 +160,6 @@ async def _device_model(
 async def events(request: web.Request) -> web.StreamResponse:
     user = await require_role(request, "viewer")
     charge_point_id = request.query.get("charge_point")
-    device_model = request.query.get("view") == "device-model"
     streams = request.app[SSE_STREAMS]
     task = asyncio.current_task()
     assert task is not None
@@ -174,25 +174,42 @@ async def events(request: web.Request) -> web.StreamResponse:
             request.app[BUS].subscribe() as queue,
             sse_response(request, ping_interval=PING_SECONDS) as response,
         ):
-            while True:
-                batch = await _gather(queue)
-                if any(e.kind == REVOKED and e.data["user_id"] == user.id for e in batch):
-                    # Logged out, new password or role, removed: the stream ends, and the
-                    # browser's reconnection is authenticated afresh.
-                    break
-                # Not the pages' concern: accounts, and the outbox's readers' wake-up.
-                batch = [e for e in batch if e.kind not in (REVOKED, EVENTS_WRITTEN)]
-                if not batch:
-                    continue
-                if device_model:
-                    await _device_model(response, batch, charge_point_id)
-                else:
-                    await _charge_point(request, response, batch, charge_point_id)
+            # The queue may drop the revocation under a flood of frames: the listener not.
+            with revocation(request.app[BUS], user.id) as revoked:
+                await _charge_point_stream(request, response, queue, revoked, user.id)
     except ConnectionResetError:
         pass  # the browser went away
     finally:
         streams.discard(task)
     return response or web.Response(status=204)
+
+
+async def _charge_point_stream(
+    request: web.Request,
+    response: EventSourceResponse,
+    queue: asyncio.Queue[Event],
+    revoked: asyncio.Event,
+    user_id: int,
+) -> None:
+    """A charge point page's stream (or its device model's), until the account is revoked."""
+    charge_point_id = request.query["charge_point"]
+    device_model = request.query.get("view") == "device-model"
+    while True:
+        batch = await _gather(queue)
+        if revoked.is_set() or any(
+            e.kind == REVOKED and e.data["user_id"] == user_id for e in batch
+        ):
+            # Logged out, new password or role, removed: the stream ends, and the
+            # browser's reconnection is authenticated afresh.
+            return
+        # Not the pages' concern: accounts, and the outbox's readers' wake-up.
+        batch = [e for e in batch if e.kind not in (REVOKED, EVENTS_WRITTEN)]
+        if not batch:
+            continue
+        if device_model:
+            await _device_model(response, batch, charge_point_id)
+        else:
+            await _charge_point(request, response, batch, charge_point_id)
 
 
 async def stop_streams(app: web.Application) -> None:
