@@ -31,6 +31,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web_app
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
@@ -84,6 +85,17 @@ def argon2_cost(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     passwords._dummy_hash.cache_clear()
     yield
     passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def released_apps() -> Iterator[None]:
+    """Each test's applications are let go of after it. aiohttp caches every handler's
+    middleware chain with the applications it ran in (1,024 entries, process-wide), which
+    kept a hundred and more test apps alive, their engines and templates with them: a
+    heap of a million objects, and every app's start-up collection (webapp.gc_policy)
+    walked it all."""
+    yield
+    web_app._cached_build_middleware.cache_clear()
 
 
 @pytest.fixture(scope="session")

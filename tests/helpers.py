@@ -214,6 +214,18 @@ class Browserless:
         async with self.http.post(self.base + path, data=data, **kwargs) as response:
             return response.status, await response.text()
 
+    async def submit(self, path: str, data: dict | None = None) -> tuple[int, str, str]:
+        """A form posted as a browser does: (the POST's own status, the address it
+        redirected to or "", the page then shown: the redirect's, else the POST's)."""
+        data = {**(data or {}), "csrf_token": self.csrf}
+        async with self.http.post(self.base + path, data=data, allow_redirects=False) as answer:
+            status, location, html = answer.status, answer.headers.get("Location", ""), ""
+            if not location:
+                html = await answer.text()
+        if location:
+            _, html = await self.get(location)
+        return status, location, html
+
     async def refresh_csrf(self, path: str = "/") -> None:
         _, html = await self.get(path)
         match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)

@@ -25,11 +25,12 @@ def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
     }
 
 
-def start_server(env: dict[str, str], stderr: Any = None) -> subprocess.Popen:
-    """`stderr`: where its log goes (a file), the test's own by default."""
+def start_server(env: dict[str, str], stderr: Any = None, cwd: Path = ROOT) -> subprocess.Popen:
+    """`stderr`: where its log goes (a file), the test's own by default; `cwd`: where it
+    runs (elsewhere, with PYTHONPATH naming ROOT in `env`)."""
     return subprocess.Popen(
         [sys.executable, "-m", "webapp"],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=stderr,

@@ -141,8 +141,8 @@ async def test_one_tag_whatever_its_case_in_the_api_and_portal(client, portal) -
     status, html = await operator.post("/id-tags", {"id_tag": "Card-X1"})
     assert status == 400
     assert "Id tag Card-X1 exists already as CARD-X1 (id tags are case-insensitive)" in html
-    status, html = await operator.post("/id-tags/card-x1", {"blocked": ""})
-    assert status == 200 and "Id tag CARD-X1 saved." in html
+    status, _, html = await operator.submit("/id-tags/card-x1", {"blocked": ""})
+    assert status == 303 and "Id tag CARD-X1 saved." in html
     [tag] = await get(client, "/api/id-tags?q=card-x")
     assert (tag["id_tag"], tag["blocked"]) == ("CARD-X1", False)
 

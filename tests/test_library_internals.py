@@ -66,3 +66,12 @@ def test_stream_writer_first_write_adds_the_primed_attributes() -> None:
     # Not set at construction: were they, the priming would be needless.
     fresh = StreamWriter(None, None)  # type: ignore[arg-type]
     assert not any(n in vars(fresh) for n in stream_writer.FIRST_WRITE_ATTRIBUTES)
+
+
+def test_aiohttp_middleware_cache_the_tests_clear() -> None:
+    """tests/conftest.py (released_apps): aiohttp's process-wide cache of middleware
+    chains, cleared after each test so that finished test apps can be collected."""
+    from aiohttp import web_app
+
+    cache = web_app._cached_build_middleware
+    assert callable(cache.cache_clear) and callable(cache.cache_info)

@@ -198,11 +198,11 @@ async def test_remote_start_form_answers_in_place(portal, client, connect) -> No
 
 async def test_id_tags_page_add_edit_delete_with_messages(client, portal) -> None:
     operator = await portal("operator")
-    status, html = await operator.post(
+    status, _, html = await operator.submit(
         "/id-tags",
         {"id_tag": "CARD1", "expiry_date": "2031-05-06T07:08", "parent_id_tag": "FLEET"},
     )
-    assert status == 200 and "Id tag CARD1 added." in html
+    assert status == 303 and "Id tag CARD1 added." in html
     status, html = await operator.post("/id-tags", {"id_tag": "CARD1"})
     assert status == 400 and "exists already" in html
     status, html = await operator.post("/id-tags", {"id_tag": "X" * 21})
@@ -218,24 +218,24 @@ async def test_id_tags_page_add_edit_delete_with_messages(client, portal) -> Non
     assert "not an ISO 8601 date-time" in (await response.json())["error"]
     assert 'value="C2"' in html  # what was typed is kept
 
-    status, html = await operator.post("/id-tags/CARD1", {"blocked": "1", "expiry_date": ""})
-    assert status == 200 and "saved" in html
+    status, _, html = await operator.submit("/id-tags/CARD1", {"blocked": "1", "expiry_date": ""})
+    assert status == 303 and "saved" in html
     tags = await operator.get("/api/id-tags")
     [card] = json.loads(tags[1])
     assert card == {"id_tag": "CARD1", "parent_id_tag": None, "expiry_date": None, "blocked": True}
 
-    status, html = await operator.post("/id-tags/CARD1/delete")
-    assert status == 200 and "deleted" in html
+    status, _, html = await operator.submit("/id-tags/CARD1/delete")
+    assert status == 303 and "deleted" in html
     status, html = await operator.post("/id-tags/CARD1/delete")
     assert status == 404 and "does not exist" in html
 
 
 async def test_users_page(portal, client) -> None:
     admin = await portal("admin")
-    status, html = await admin.post(
+    status, _, html = await admin.submit(
         "/users", {"username": "newbie", "password": "pw", "role": "viewer"}
     )
-    assert status == 200 and "User newbie added as viewer." in html
+    assert status == 303 and "User newbie added as viewer." in html
     status, html = await admin.post("/users", {"username": "newbie", "password": "pw"})
     assert status == 400 and "exists already" in html
     status, html = await admin.post("/users", {"username": "x", "password": "", "role": "viewer"})
@@ -243,15 +243,15 @@ async def test_users_page(portal, client) -> None:
 
     users = {u.username: u for u in await client.app[SERVICES].users.list()}
     newbie = users["newbie"].id
-    status, html = await admin.post(f"/users/{newbie}/role", {"role": "operator"})
-    assert status == 200 and "Role changed to operator." in html
-    status, html = await admin.post(f"/users/{newbie}/password", {"password": "new-pw"})
-    assert status == 200
+    status, _, html = await admin.submit(f"/users/{newbie}/role", {"role": "operator"})
+    assert status == 303 and "Role changed to operator." in html
+    status, _, html = await admin.submit(f"/users/{newbie}/password", {"password": "new-pw"})
+    assert status == 303 and "Password reset." in html
     assert await client.app[SERVICES].users.authenticate("newbie", "new-pw") is not None
     status, html = await admin.post(f"/users/{users['admin'].id}/delete")
     assert status == 400 and "cannot remove yourself" in html
-    status, html = await admin.post(f"/users/{newbie}/delete")
-    assert status == 200 and "User removed." in html
+    status, _, html = await admin.submit(f"/users/{newbie}/delete")
+    assert status == 303 and "User removed." in html
     assert "newbie" not in {u.username for u in await client.app[SERVICES].users.list()}
 
 
@@ -277,13 +277,13 @@ async def test_charge_point_administration(portal, client, connect) -> None:
     status, html = await admin.post("/charge-points", {"charge_point_id": ""})
     assert status == 400 and "must not be empty" in html
 
-    status, html = await admin.post("/charge-points/REG-1/password", {"password": ""})
-    assert "Key cleared." in html
+    status, _, html = await admin.submit("/charge-points/REG-1/password", {"password": ""})
+    assert status == 303 and "Key cleared." in html
     assert not (await client.app[SERVICES].charge_points.get("REG-1")).has_password
 
     await client.app[SERVICES].charge_points.register("PEND", status="Pending")
-    status, html = await admin.post("/charge-points/PEND/accept")
-    assert status == 200
+    status, _, html = await admin.submit("/charge-points/PEND/accept")
+    assert status == 303 and "Accepted: its next BootNotification is answered Accepted." in html
     assert (await client.app[SERVICES].charge_points.get("PEND")).registration_status == "Accepted"
 
     cp = await connect("BUSY")

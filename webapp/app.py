@@ -18,14 +18,16 @@ from ocpp_core.events import EventBus
 from ocpp_core.metrics import Metrics
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
-from webapp import api, api_events, api_tokens, api_webhooks, openapi, portal
+from webapp import api, api_events, api_tokens, api_webhooks, openapi, portal, routes
 from webapp.auth import api_write_guard
 from webapp.client_address import TrustedProxies
 from webapp.error_pages import portal_error_pages
+from webapp.gc_policy import CollectorPolicy
 from webapp.keepalive import KeepAlive
 from webapp.keys import (
     BUS,
     CENTRAL_SYSTEM,
+    COLLECTOR_POLICY,
     ENGINE,
     KEEP_ALIVE,
     KEY_THROTTLE,
@@ -39,15 +41,13 @@ from webapp.keys import (
 )
 from webapp.metrics_access import MetricsAccess
 from webapp.nul_guard import refuse_nul
-from webapp.ocpp_route import ocpp_socket
+from webapp.routes import OCPP_ROUTE
 from webapp.security_headers import add_security_headers
 from webapp.throttle import Throttle
-from webapp.views import health, metrics
 from webapp.webhook_delivery import DeliveryWorker
 
 LOGGER = logging.getLogger(__name__)
 
-OCPP_ROUTE = "ocpp"
 # What a fresh install with no account says, in the log at start-up and on the login page.
 NO_ACCOUNT_HELP = (
     "create one with `python -m webapp user add NAME --password PASSWORD --role admin`, "
@@ -104,6 +104,26 @@ async def keep_alive_context(app: web.Application) -> AsyncIterator[None]:
         await pinger
 
 
+async def collector_policy_context(app: web.Application) -> AsyncIterator[None]:
+    """What startup loaded (modules, the ORM's mappings and compiled statements, schemas)
+    and, later, the connections live long: frozen out of the garbage collector, whose
+    full collections would otherwise walk them again and again (see webapp.gc_policy).
+    Undone at shutdown, before the loop it schedules thaws on is closed."""
+    policy = CollectorPolicy(asyncio.get_running_loop())
+    app[COLLECTOR_POLICY] = policy
+    policy.install()
+    try:
+        yield
+    finally:
+        policy.uninstall()
+
+
+async def log_event_loop(app: web.Application) -> None:
+    # Which loop serves is the runner's choice (uvloop where installed: webapp.cli).
+    loop = asyncio.get_running_loop()
+    LOGGER.info("Event loop: %s.%s", type(loop).__module__, type(loop).__qualname__)
+
+
 async def close_charge_point_sockets(app: web.Application) -> None:
     # On shutdown, before handlers are cancelled: chargers see a clean close and reconnect.
     if CENTRAL_SYSTEM in app:
@@ -150,14 +170,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(keep_alive_context)
     app.on_shutdown.append(close_charge_point_sockets)
     app.on_response_prepare.append(add_security_headers)
-    app.router.add_get("/ocpp/{charge_point_id}", ocpp_socket, name=OCPP_ROUTE)
-    # For load balancers, PaaS checks and Prometheus: no login (/metrics has its own guard).
-    app.router.add_get("/healthz", health.healthz, name="healthz")
-    app.router.add_get("/readyz", health.readyz, name="readyz")
-    app.router.add_get("/metrics", metrics.metrics, name="metrics")
+    routes.add_routes(app)
     openapi.setup(
         app,
         [*api.ENDPOINTS, *api_tokens.ENDPOINTS, *api_events.ENDPOINTS, *api_webhooks.ENDPOINTS],
     )
     portal.setup(app)
+    # Last: it freezes what every other start-up step loaded, and is undone first.
+    app.cleanup_ctx.append(collector_policy_context)
+    app.on_startup.append(log_event_loop)
     return app

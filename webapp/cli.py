@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiohttp import web
@@ -23,7 +23,6 @@ from ocpp_core.services.users import ROLES, UserView
 from ocpp_core.settings import Settings, SettingsError
 from ocpp_core.timeutil import format_datetime, parse_datetime
 from simulator.common import SimulatorConfig
-from webapp.gc_policy import CollectorPolicy
 from webapp.log_format import EscapingFormatter
 
 T = TypeVar("T")
@@ -38,17 +37,6 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
-
-
-async def _collector_policy(app: web.Application) -> AsyncIterator[None]:
-    """What startup loaded (modules, the ORM's mappings and compiled statements, schemas)
-    and, later, the connections live long: frozen out of the garbage collector, whose
-    full collections would otherwise walk them again and again (see webapp.gc_policy).
-    Undone at shutdown, before the loop it schedules thaws on is closed."""
-    policy = CollectorPolicy(asyncio.get_running_loop())
-    policy.install()
-    yield
-    policy.uninstall()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -227,10 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             from webapp.app import create_app
             from webapp.tls import server_ssl_context
 
-            app = create_app(settings)
-            app.cleanup_ctx.append(_collector_policy)  # after the database context's start
             web.run_app(
-                app,
+                create_app(settings),
                 host=settings.host,
                 port=settings.port,
                 ssl_context=server_ssl_context(settings),

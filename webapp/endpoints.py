@@ -10,6 +10,7 @@ checked, the body checked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,6 +127,13 @@ class Endpoint:
     components: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
+    def operation_id(self) -> str:
+        """`get_charge_points_charge_point_id`: its OpenAPI operationId, and (as
+        `api.<operation_id>`) its route's name."""
+        slug = re.sub(r"[^a-zA-Z0-9]+", "_", self.path.removeprefix("/api/")).strip("_")
+        return f"{self.method.lower()}_{slug}"
+
+    @property
     def error_statuses(self) -> list[int]:
         statuses = set(AUTH_ERRORS) | set(self.errors)
         if self.path_parameters or self.query or self.body:
@@ -163,10 +171,11 @@ class Endpoint:
 
 def add_routes(app: web.Application, endpoints: Iterable[Endpoint]) -> None:
     for endpoint in endpoints:
+        name = f"api.{endpoint.operation_id}"
         if endpoint.method == "GET":  # and HEAD, as aiohttp's GET routes have it
-            app.router.add_get(endpoint.path, endpoint.handle)
+            app.router.add_get(endpoint.path, endpoint.handle, name=name)
         else:
-            app.router.add_route(endpoint.method, endpoint.path, endpoint.handle)
+            app.router.add_route(endpoint.method, endpoint.path, endpoint.handle, name=name)
 
 
 # Validators by the schema they check (declarations live as long as the process).

@@ -54,19 +54,27 @@ class CollectorPolicy:
         self._frozen = 0
         self._thaw_pending = False
         self._thawing = False
+        self._installed = False
         self.thaws = 0
+
+    @property
+    def installed(self) -> bool:
+        return self._installed
 
     def install(self) -> None:
         """Collect and freeze what start-up loaded, then freeze after each full collection."""
+        self._installed = True
         self._thaw()
         gc.callbacks.append(self._after_collection)
 
     def uninstall(self) -> None:
         """Stop freezing, and thaw everything (the next full collection walks it all)."""
+        self._installed = False
         if self._after_collection in gc.callbacks:
             gc.callbacks.remove(self._after_collection)
         if self._check is not None:
             self._check.cancel()
+            self._check = None
         gc.unfreeze()
 
     def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
@@ -83,6 +91,8 @@ class CollectorPolicy:
             self._loop.call_soon_threadsafe(self._thaw_due)
 
     def _thaw_due(self) -> None:
+        if not self._installed:
+            return  # scheduled from another thread just before uninstall: freeze no more
         self._due_since = self._loop.time()
         self._seen = self._frozen
         self._check = self._loop.call_later(self._settle, self._thaw_once_settled)

@@ -11,6 +11,7 @@ from ocpp_core.fleet_index import FleetIndex
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
 from webapp.client_address import TrustedProxies
+from webapp.gc_policy import CollectorPolicy
 from webapp.keepalive import KeepAlive
 from webapp.metrics_access import MetricsAccess
 from webapp.throttle import Throttle
@@ -29,6 +30,8 @@ KEY_THROTTLE = web.AppKey("key_throttle", Throttle)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 KEEP_ALIVE = web.AppKey("keep_alive", KeepAlive)
 METRICS_ACCESS = web.AppKey("metrics_access", MetricsAccess)
+# The garbage collector's policy while the app runs (webapp.gc_policy).
+COLLECTOR_POLICY = web.AppKey("collector_policy", CollectorPolicy)
 # Basic-auth logins verified in the last minute: argon2 is too slow to pay per API request.
 # (name, password digest) -> (account id, the hash it was checked against, until when).
 VERIFIED_LOGINS = web.AppKey("verified_logins", dict[tuple[str, bytes], tuple[int, str, float]])

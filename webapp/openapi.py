@@ -6,7 +6,6 @@ server's copy in `static/vendor/`, under the same Content-Security-Policy as the
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -83,7 +82,7 @@ def document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
     role = f"Role: {endpoint.role}."
     operation: dict[str, Any] = {
-        "operationId": f"{endpoint.method.lower()}_{_slug(endpoint.path)}",
+        "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
         "description": f"{endpoint.description} {role}".strip(),
         "parameters": [
@@ -137,10 +136,6 @@ def _error(status: int) -> dict[str, Any]:
     if status in (429, 503):
         described["headers"] = _RETRY_AFTER
     return described
-
-
-def _slug(path: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9]+", "_", path.removeprefix("/api/")).strip("_")
 
 
 async def openapi_json(request: web.Request, call: Call) -> web.Response:

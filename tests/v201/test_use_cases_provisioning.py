@@ -110,8 +110,8 @@ async def test_B02_cold_boot_pending(client, connect, portal) -> None:
     assert await cp.nothing_within(0.05)
 
     admin = await portal("admin")
-    code, _ = await admin.post("/charge-points/B02/accept")
-    assert code == 200
+    code, _, _ = await admin.submit("/charge-points/B02/accept")
+    assert code == 303
     assert (await boot(cp))["status"] == "Accepted"
     assert await cp.result("StatusNotification", payload) == {}
     shown = await charge_point(client, "B02")

@@ -19,7 +19,9 @@ from webapp.views.answers import OperationResult, run_operation, summary_201
 from webapp.views.common import (
     Message,
     audit,
+    done,
     is_htmx,
+    outcome_message,
     redirect,
     render,
     render_partial,
@@ -33,6 +35,15 @@ from webapp.views.common import (
 NOTIFICATIONS_SHOWN = 30
 # How many of its StatusNotifications (newest first) its page shows; the API pages on.
 STATUS_HISTORY_SHOWN = 50
+# What its administration says after a form post there succeeded (views.common.done).
+ADMIN_OUTCOMES = {
+    "accepted": "Accepted: its next BootNotification is answered Accepted.",
+    "key-set": "Key set: it must now send HTTP Basic auth.",
+    "key-cleared": "Key cleared.",
+    "protocol": (
+        "Lenient mode {lenient}, effective now; ping interval {pings}, from its next connection."
+    ),
+}
 
 
 async def _page(
@@ -102,7 +113,8 @@ async def status_history_context(
 
 async def charge_point_page(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
-    return await _page(request, request.match_info["charge_point_id"])
+    admin_message = outcome_message(request, ADMIN_OUTCOMES)
+    return await _page(request, request.match_info["charge_point_id"], admin_message=admin_message)
 
 
 async def answer_operation(
@@ -256,11 +268,7 @@ async def accept(request: web.Request) -> web.Response:
     await _existing(request, charge_point_id)
     await request.app[SERVICES].charge_points.register(charge_point_id)
     await audit(request, "accept charge point", charge_point_id)
-    return await _page(
-        request,
-        charge_point_id,
-        admin_message=Message("Accepted: its next BootNotification is answered Accepted."),
-    )
+    raise _administered(request, charge_point_id, "accepted")
 
 
 async def set_password(request: web.Request) -> web.Response:
@@ -275,8 +283,7 @@ async def set_password(request: web.Request) -> web.Response:
             request, charge_point_id, admin_message=Message(str(error), "error"), status=400
         )
     await audit(request, "set key" if password else "clear key", charge_point_id)
-    text = "Key set: it must now send HTTP Basic auth." if password else "Key cleared."
-    return await _page(request, charge_point_id, admin_message=Message(text))
+    raise _administered(request, charge_point_id, "key-set" if password else "key-cleared")
 
 
 async def protocol_settings(request: web.Request) -> web.Response:
@@ -298,11 +305,8 @@ async def protocol_settings(request: web.Request) -> web.Response:
     await charge_points.set_ping_interval(charge_point_id, ping_interval)
     pings = "global" if ping_interval is None else f"{ping_interval} s" if ping_interval else "off"
     await audit(request, "protocol settings", charge_point_id, f"lenient {lenient}, pings {pings}")
-    text = (
-        f"Lenient mode {'on' if lenient else 'off'}, effective now; "
-        f"ping interval {pings}, from its next connection."
-    )
-    return await _page(request, charge_point_id, admin_message=Message(text))
+    told = {"lenient": "on" if lenient else "off", "pings": pings}
+    raise _administered(request, charge_point_id, "protocol", told)
 
 
 async def remove(request: web.Request) -> web.Response:
@@ -318,6 +322,20 @@ async def remove(request: web.Request) -> web.Response:
         )
     await audit(request, "remove charge point", charge_point_id)
     raise redirect(request, "dashboard")
+
+
+def _administered(
+    request: web.Request, charge_point_id: str, outcome: str, told: dict[str, str] | None = None
+) -> web.HTTPSeeOther:
+    """Back to its page's administration, saying what was done (ADMIN_OUTCOMES)."""
+    return done(
+        request,
+        "charge_point",
+        outcome,
+        told,
+        fragment="administration",
+        charge_point_id=charge_point_id,
+    )
 
 
 async def _existing(request: web.Request, charge_point_id: str) -> None:

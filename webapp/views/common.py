@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +107,35 @@ def submitted(form: Any) -> dict[str, str]:
 
 def redirect(request: web.Request, name: str, **parts: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(path_url(request.app.router, name, query_=None, **parts))
+
+
+def done(
+    request: web.Request,
+    name: str,
+    outcome: str,
+    told: Mapping[str, str] | None = None,
+    fragment: str = "",
+    **parts: str,
+) -> web.HTTPSeeOther:
+    """Post/Redirect/Get: a form post that succeeded answers 303 to the page of route
+    `name`, the outcome in its address (`?done=added&id_tag=ABC`), which that page tells
+    (`outcome_message`). Reloading it shows the outcome again and posts nothing."""
+    url = path_url(request.app.router, name, query_={"done": outcome, **(told or {})}, **parts)
+    return web.HTTPSeeOther(url.with_fragment(fragment or None))
+
+
+def outcome_message(request: web.Request, outcomes: Mapping[str, str]) -> Message | None:
+    """The message of the outcome a redirect after a form post names (`done`), in the
+    page's own words: `outcomes` maps each outcome to its text, whose `{fields}` are
+    the address's other query parameters. An outcome not known, or without its fields,
+    says nothing: the address names what happened, never the text shown."""
+    text = outcomes.get(request.query.get("done", ""))
+    if text is None:
+        return None
+    try:
+        return Message(text.format_map(request.query))
+    except KeyError:
+        return None
 
 
 async def rows(app: web.Application, charge_point_id: str) -> list[Row]:

@@ -11,9 +11,22 @@ from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.timeutil import parse_datetime
 from webapp.auth import require_role
 from webapp.keys import SERVICES
-from webapp.views.common import Message, audit, render_with_message, text_field
+from webapp.views.common import (
+    Message,
+    audit,
+    done,
+    outcome_message,
+    render_with_message,
+    text_field,
+)
 
 PER_PAGE = 50
+# What the page says after a form post succeeded (views.common.done), of `id_tag`.
+OUTCOMES = {
+    "added": "Id tag {id_tag} added.",
+    "saved": "Id tag {id_tag} saved.",
+    "deleted": "Id tag {id_tag} deleted.",
+}
 
 
 def _page_number(request: web.Request) -> int:
@@ -47,7 +60,7 @@ async def _page(
 
 async def id_tags_page(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
-    return await _page(request)
+    return await _page(request, outcome_message(request, OUTCOMES))
 
 
 def _expiry(value: str) -> datetime | None:
@@ -96,7 +109,7 @@ async def add_id_tag(request: web.Request) -> web.Response:
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), values, 400)
     await audit(request, "add id tag", id_tag)
-    return await _page(request, Message(f"Id tag {id_tag} added."))
+    raise done(request, "id_tags", "added", {"id_tag": id_tag})
 
 
 async def update_id_tag(request: web.Request) -> web.Response:
@@ -110,7 +123,7 @@ async def update_id_tag(request: web.Request) -> web.Response:
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), None, 400)
     await audit(request, "change id tag", id_tag)
-    return await _page(request, Message(f"Id tag {id_tag} saved."))
+    raise done(request, "id_tags", "saved", {"id_tag": id_tag})
 
 
 async def delete_id_tag(request: web.Request) -> web.Response:
@@ -121,4 +134,4 @@ async def delete_id_tag(request: web.Request) -> web.Response:
     except NotFound as error:
         return await _page(request, Message(str(error), "error"), None, 404)
     await audit(request, "delete id tag", id_tag)
-    return await _page(request, Message(f"Id tag {id_tag} deleted."))
+    raise done(request, "id_tags", "deleted", {"id_tag": id_tag})

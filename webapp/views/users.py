@@ -11,7 +11,23 @@ from ocpp_core.services.users import ROLES
 from webapp.auth import require_role
 from webapp.keys import SERVICES
 from webapp.path_ids import path_int
-from webapp.views.common import Message, audit, render, render_with_message, text_field
+from webapp.views.common import (
+    Message,
+    audit,
+    done,
+    outcome_message,
+    render,
+    render_with_message,
+    text_field,
+)
+
+# What the page says after a form post succeeded (views.common.done).
+OUTCOMES = {
+    "added": "User {username} added as {role}.",
+    "role": "Role changed to {role}.",
+    "password": "Password reset.",
+    "removed": "User removed.",
+}
 
 
 async def _page(
@@ -30,7 +46,7 @@ async def _page(
 
 async def users_page(request: web.Request) -> web.Response:
     await require_role(request, "admin")
-    return await _page(request)
+    return await _page(request, outcome_message(request, OUTCOMES))
 
 
 async def add_user(request: web.Request) -> web.Response:
@@ -48,11 +64,14 @@ async def add_user(request: web.Request) -> web.Response:
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), values, 400)
     await audit(request, "add user", username, f"role {role}")
-    return await _page(request, Message(f"User {username} added as {role}."))
+    raise done(request, "users", "added", {"username": username, "role": role})
 
 
 async def _change(
-    request: web.Request, done: str, change: Any, audited: tuple[str, str | None]
+    request: web.Request,
+    outcome: tuple[str, dict[str, str]],
+    change: Any,
+    audited: tuple[str, str | None],
 ) -> web.Response:
     user_id = _user_id(request)
     names = {u.id: u.username for u in await request.app[SERVICES].users.list()}
@@ -63,7 +82,7 @@ async def _change(
     except NotFound as error:
         return await _page(request, Message(str(error), "error"), None, 404)
     await audit(request, audited[0], names.get(user_id, str(user_id)), audited[1])
-    return await _page(request, Message(done))
+    raise done(request, "users", *outcome)
 
 
 def _user_id(request: web.Request) -> int:
@@ -79,7 +98,7 @@ async def change_role(request: web.Request) -> web.Response:
     users = request.app[SERVICES].users
     return await _change(
         request,
-        f"Role changed to {role}.",
+        ("role", {"role": role}),
         users.set_role(_user_id(request), role),
         ("change role", f"to {role}"),
     )
@@ -91,7 +110,7 @@ async def reset_password(request: web.Request) -> web.Response:
     users = request.app[SERVICES].users
     return await _change(
         request,
-        "Password reset.",
+        ("password", {}),
         users.set_password(_user_id(request), password),
         ("reset password", None),
     )
@@ -103,7 +122,7 @@ async def delete_user(request: web.Request) -> web.Response:
     if user_id == me.id:
         return await _page(request, Message("You cannot remove yourself.", "error"), None, 400)
     users = request.app[SERVICES].users
-    return await _change(request, "User removed.", users.delete(user_id), ("remove user", None))
+    return await _change(request, ("removed", {}), users.delete(user_id), ("remove user", None))
 
 
 async def audit_page(request: web.Request) -> web.Response:
