@@ -32,10 +32,6 @@ CHUNK = 500
 # Past this many changed at once (a restart's reconnections), reading all is cheaper.
 RELOAD_ALL = 2000
 PER_PAGE = 50
-# A charger that boots this often within the window is rebooting in a loop. Boots are
-# remembered from the events (every instance's), so a restart forgets them.
-BOOT_LOOP_BOOTS = 3
-BOOT_LOOP_WINDOW = timedelta(minutes=15)
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 _RANK = {status: rank for rank, status in enumerate(charge_point_state.STATUSES)}
 
@@ -111,6 +107,11 @@ class FleetIndex:
         self._haystacks: dict[str, str] = {}
         self._counts: Counter[str] = Counter()
         self._dirty: set[str] = set()
+        # A charger that boots `boot_loop_boots` times within the window is rebooting in a
+        # loop (ATTENTION_BOOT_LOOP_*). Boots are remembered from the events (every
+        # instance's), so a restart forgets them.
+        self.boot_loop_boots = central.settings.attention_boot_loop_boots
+        self.boot_loop_window = timedelta(minutes=central.settings.attention_boot_loop_minutes)
         self._boots: dict[str, deque[datetime]] = {}
         self._lock = asyncio.Lock()
         # Set when an event names a charge point: the dashboard's feed waits on it.
@@ -122,20 +123,22 @@ class FleetIndex:
             self._dirty.add(event.charge_point_id)
             self.changed.set()
         if event.kind == "boot":
-            boots = self._boots.setdefault(event.charge_point_id, deque(maxlen=BOOT_LOOP_BOOTS * 4))
+            boots = self._boots.setdefault(
+                event.charge_point_id, deque(maxlen=self.boot_loop_boots * 4)
+            )
             boots.append(datetime.now(UTC))
 
     def boot_loops(self, now: datetime | None = None) -> list[tuple[str, list[datetime]]]:
-        """The chargers that booted at least BOOT_LOOP_BOOTS times in the last
-        BOOT_LOOP_WINDOW, with those boots' times, the most boots first."""
-        since = (now or datetime.now(UTC)) - BOOT_LOOP_WINDOW
+        """The chargers that booted at least `boot_loop_boots` times in the last
+        `boot_loop_window`, with those boots' times, the most boots first."""
+        since = (now or datetime.now(UTC)) - self.boot_loop_window
         found = []
         for charge_point_id, boots in list(self._boots.items()):
             while boots and boots[0] < since:
                 boots.popleft()
             if not boots:
                 del self._boots[charge_point_id]
-            elif len(boots) >= BOOT_LOOP_BOOTS:
+            elif len(boots) >= self.boot_loop_boots:
                 found.append((charge_point_id, list(boots)))
         return sorted(found, key=lambda item: (-len(item[1]), item[0]))
 

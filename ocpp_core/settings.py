@@ -59,7 +59,9 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(path)
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _int(
+    env: dict[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -69,6 +71,8 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -85,6 +89,10 @@ def _seconds(env: dict[str, str], name: str, default: float, minimum: float) -> 
         raise SettingsError(f"{name} must be at least {minimum:g} seconds, got {raw}")
     return value
 
+
+# A week, in minutes: the longest a needs-attention threshold may be (one longer flags
+# nothing an operator would still be waiting on; a value in seconds is caught).
+MAX_ATTENTION_MINUTES = 7 * 24 * 60
 
 # A hundred years: the longest retention a cut-off date can be computed for safely.
 MAX_RETAIN_DAYS = 36_500
@@ -200,6 +208,12 @@ class Settings:
     # copies this server keeps take over when the CDN cannot be reached) or "local" (the
     # copies only: a site without internet access).
     portal_assets: str = "cdn"
+    # Needs attention (`/attention`): an open session without a meter value for this many
+    # minutes has gone quiet; a charger that booted this many times within this many
+    # minutes is rebooting in a loop.
+    attention_quiet_minutes: int = 15
+    attention_boot_loop_boots: int = 3
+    attention_boot_loop_minutes: int = 15
 
     def __post_init__(self) -> None:
         if self.unknown_charge_points not in UNKNOWN_CHARGE_POINT_POLICIES:
@@ -310,4 +324,14 @@ class Settings:
             metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
             metrics_allow=_addresses(env, "METRICS_ALLOW"),
             portal_assets=(env.get("PORTAL_ASSETS") or "cdn").strip().lower(),
+            attention_quiet_minutes=_int(
+                env, "ATTENTION_QUIET_MINUTES", 15, maximum=MAX_ATTENTION_MINUTES
+            ),
+            # One boot is no loop.
+            attention_boot_loop_boots=_int(
+                env, "ATTENTION_BOOT_LOOP_BOOTS", 3, minimum=2, maximum=1000
+            ),
+            attention_boot_loop_minutes=_int(
+                env, "ATTENTION_BOOT_LOOP_MINUTES", 15, maximum=MAX_ATTENTION_MINUTES
+            ),
         )

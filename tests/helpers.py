@@ -27,12 +27,14 @@ from aiohttp import encode_basic_auth
 from aiohttp.test_utils import TestClient
 from alembic import command
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert
 
 from ocpp_core.db.migrate import alembic_config
+from ocpp_core.db.models import ChargePoint, IdTag
 from ocpp_core.events import Event
 from simulator.common import SimulatorConfig
 from simulator.v16 import SimulatedChargePoint
+from webapp.keys import ENGINE
 from webapp.ws_adapter import WebSocketConnection
 
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
@@ -381,3 +383,25 @@ async def read_json_events(response: aiohttp.ClientResponse, count: int, timeout
                 name, _, value = line.partition(":")
                 fields[name] = value.removeprefix(" ")
     raise AssertionError("stream ended")
+
+
+# --- a large fleet and many id tags, registered in one statement each ---------------------
+
+
+async def register_fleet(app: Any, count: int, prefix: str = "BR-") -> list[str]:
+    """`count` accepted charge points never connected (`BR-0000`, ...), in one statement:
+    a test of pages at fleet size is not a test of 2,000 registrations."""
+    rows = [
+        {"id": f"{prefix}{n:04d}", "registration_status": "Accepted", "vendor": "Voltaro",
+         "model": f"Model {n % 7}", "serial_number": f"SN{n:05d}"}
+        for n in range(count)
+    ]  # fmt: skip
+    async with app[ENGINE].begin() as connection:
+        await connection.execute(insert(ChargePoint), rows)
+    return [row["id"] for row in rows]
+
+
+async def add_many_tags(app: Any, names: list[str]) -> None:
+    """Id tags `names`, in one statement."""
+    async with app[ENGINE].begin() as connection:
+        await connection.execute(insert(IdTag), [{"id_tag": n} for n in names])

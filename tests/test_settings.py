@@ -61,6 +61,28 @@ def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
     assert (custom.admin_user, custom.admin_password, custom.log_level) == ("a", "b", "DEBUG")
 
 
+def test_needs_attention_thresholds() -> None:
+    defaults = Settings.from_env({"SECRET_KEY": "k"})
+    assert (
+        defaults.attention_quiet_minutes,
+        defaults.attention_boot_loop_boots,
+        defaults.attention_boot_loop_minutes,
+    ) == (15, 3, 15)
+    given = Settings.from_env(
+        {
+            "SECRET_KEY": "k",
+            "ATTENTION_QUIET_MINUTES": "45",
+            "ATTENTION_BOOT_LOOP_BOOTS": "5",
+            "ATTENTION_BOOT_LOOP_MINUTES": "60",
+        }
+    )
+    assert (
+        given.attention_quiet_minutes,
+        given.attention_boot_loop_boots,
+        given.attention_boot_loop_minutes,
+    ) == (45, 5, 60)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -71,6 +93,10 @@ def test_defaults_and_overrides(tmp_path, monkeypatch) -> None:
         ({"INSTANCE_TTL": "1"}, "INSTANCE_TTL"),
         ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16"),
         ({"METRICS_ALLOW": "10.0.0.0/8,intranet"}, "METRICS_ALLOW: 'intranet'"),
+        ({"ATTENTION_QUIET_MINUTES": "0"}, "ATTENTION_QUIET_MINUTES must be at least 1"),
+        ({"ATTENTION_QUIET_MINUTES": "900s"}, "ATTENTION_QUIET_MINUTES must be a whole number"),
+        ({"ATTENTION_BOOT_LOOP_BOOTS": "1"}, "ATTENTION_BOOT_LOOP_BOOTS must be at least 2"),
+        ({"ATTENTION_BOOT_LOOP_MINUTES": "10081"}, "ATTENTION_BOOT_LOOP_MINUTES must be at most"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:

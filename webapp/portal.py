@@ -41,6 +41,7 @@ def setup(app: web.Application) -> None:
         kw=presentation.kw,
         duration=presentation.duration,
         hours=presentation.hours,
+        timespan=presentation.timespan,
         when=presentation.when,
         ago=presentation.ago,
         lasting=presentation.lasting,

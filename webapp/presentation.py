@@ -86,6 +86,20 @@ def hours(seconds: float) -> str:
     return f"{whole} h {rest:02d} min" if whole else f"{rest} min"
 
 
+def timespan(length: timedelta) -> str:
+    """A stretch of time to the minute, or the second when shorter: "2 d 03 h",
+    "5 h 07 min", "12 min", "40 s"."""
+    seconds = max(0, int(length.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    days, rest = divmod(minutes, 24 * 60)
+    whole_hours, rest = divmod(rest, 60)
+    if days:
+        return f"{days} d {whole_hours:02d} h"
+    return f"{whole_hours} h {rest:02d} min" if whole_hours else f"{rest} min"
+
+
 def when(value: datetime | None) -> str:
     if value is None:
         return "never"

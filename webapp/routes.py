@@ -59,6 +59,7 @@ ROUTES = (
     Route("GET", "/", dashboard.dashboard, "dashboard"),
     Route("GET", "/events", events.events, "events"),
     Route("GET", "/attention", attention.attention_page, "attention"),
+    Route("GET", "/id-tag-options", charge_points.id_tag_options, "id_tag_options"),
     Route("POST", "/charge-points", dashboard.register_charge_point, "register_charge_point"),
     Route("GET", CP, charge_points.charge_point_page, "charge_point"),
     Route("POST", f"{CP}/remote-start", charge_points.remote_start, "remote_start"),

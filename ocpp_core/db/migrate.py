@@ -21,7 +21,7 @@ LOCK_KEY = {"key": MIGRATION_LOCK}
 # The newest revision in migrations/versions (tests/test_migrations.py checks it is).
 # A database already there is not handed to alembic: importing it and reading the scripts
 # would delay listening after a restart, while chargers wait to reconnect.
-HEAD_REVISION = "0023"
+HEAD_REVISION = "0024"
 
 
 class MigrationRefused(RuntimeError):

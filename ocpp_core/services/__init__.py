@@ -25,6 +25,7 @@ from ocpp_core.services.notifications import NotificationService
 from ocpp_core.services.operations import OperationService
 from ocpp_core.services.registration import Registration
 from ocpp_core.services.retention import Retention
+from ocpp_core.services.status_timeline import StatusTimelineService
 from ocpp_core.services.transaction_events import TransactionEventService
 from ocpp_core.services.transaction_totals import TransactionTotals
 from ocpp_core.services.transactions import TransactionService
@@ -49,6 +50,7 @@ class Services:
     writes: GroupCommit
     budget: StorageBudget
     retention: Retention
+    status_timeline: StatusTimelineService
     # OCPP 2.0.1
     transaction_events: TransactionEventService
     device_model: DeviceModelService
@@ -98,6 +100,7 @@ class Services:
             writes=writes,
             budget=budget,
             retention=Retention(sessions, settings),
+            status_timeline=StatusTimelineService(sessions),
             transaction_events=TransactionEventService(sessions, bus, id_tags, registration),
             device_model=DeviceModelService(sessions, bus, registration),
             notifications=NotificationService(sessions, bus, registration, budget),

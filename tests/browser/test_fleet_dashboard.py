@@ -7,32 +7,17 @@ from __future__ import annotations
 import re
 
 from playwright.async_api import expect
-from sqlalchemy import insert
 
-from ocpp_core.db.models import ChargePoint
-from tests.helpers import eventually
+from tests.helpers import eventually, register_fleet
 from webapp.dashboard_feed import FLEET_FEED
-from webapp.keys import ENGINE
 
 FLEET = 2000
-
-
-async def register_fleet(app) -> None:
-    # Registered in one statement: what this test looks at is the dashboard, not 2,000
-    # registrations.
-    rows = [
-        {"id": f"BR-{n:04d}", "registration_status": "Accepted", "vendor": "Voltaro",
-         "model": f"Model {n % 7}", "serial_number": f"SN{n:05d}"}
-        for n in range(FLEET)
-    ]  # fmt: skip
-    async with app[ENGINE].begin() as connection:
-        await connection.execute(insert(ChargePoint), rows)
 
 
 async def test_a_filtered_page_of_a_large_fleet_stays_current(
     client, connect, new_page, artifacts
 ) -> None:
-    await register_fleet(client.app)
+    await register_fleet(client.app, FLEET)
     chargers = {}
     for charge_point_id, status in (("BR-0001", "Faulted"), ("BR-0002", "Faulted"),
                                     ("BR-0003", "Charging")):  # fmt: skip

@@ -30,6 +30,7 @@ from webapp.views.common import (
     text_field,
     version_spoken,
 )
+from webapp.views.status_timeline import timeline_context
 
 # How many of a 2.0.1 charger's reports and notifications its page shows.
 NOTIFICATIONS_SHOWN = 30
@@ -44,6 +45,11 @@ ADMIN_OUTCOMES = {
         "Lenient mode {lenient}, effective now; ping interval {pings}, from its next connection."
     ),
 }
+# The id tags an id tag field offers at a time (`id_tag_options`): the first ones by id,
+# then those matching what is typed, rather than the whole table in every page.
+TAG_OPTIONS = 20
+# Longer than any id tag or 2.0.1 idToken (36): a search that cannot match.
+MAX_TAG_SEARCH = 36
 
 
 async def _page(
@@ -67,10 +73,12 @@ async def _page(
         "row": row,
         "sessions": await services.transactions.list(charge_point_id=charge_point_id, limit=20),
         "messages": await services.message_log.recent(charge_point_id, limit=100),
-        "id_tags": await services.id_tags.list(),
+        "id_tags": (await services.id_tags.search(None, TAG_OPTIONS)).tags,
         "result": result,
         "admin_message": admin_message,
     }
+    if template == "charge_point.html":  # the overview: the other tabs have no timeline
+        context.update(await timeline_context(request.app, row, request.query.get("period")))
     return await render(request, template, context, status=status)
 
 
@@ -109,6 +117,23 @@ async def status_history_context(
         "status_history_shown": STATUS_HISTORY_SHOWN,
         "v201": version == "2.0.1",
     }
+
+
+async def id_tag_options(request: web.Request) -> web.Response:
+    """`GET /id-tag-options?id_tag=`: the `<option>`s of an id tag field's datalist, at most
+    TAG_OPTIONS tags whose id or parent contains what is typed (any case). htmx sends the
+    field's own value under its name: `id_tag`, or `id_token` (2.0.1 forms), or `q`."""
+    await require_role(request, "viewer")
+    typed = next(
+        (request.query[name] for name in ("id_tag", "id_token", "q") if name in request.query), ""
+    ).strip()
+    if len(typed) > MAX_TAG_SEARCH:
+        raise web.HTTPBadRequest(
+            text=f"an id tag search is at most {MAX_TAG_SEARCH} characters, got {len(typed)}\n"
+        )
+    found = await request.app[SERVICES].id_tags.search(typed or None, TAG_OPTIONS)
+    html = await render_partial(request, "_id_tag_options.html", {"id_tags": found.tags})
+    return web.Response(text=html, content_type="text/html")
 
 
 async def charge_point_page(request: web.Request) -> web.Response:

@@ -11,7 +11,9 @@ same partial template its page uses, under an event name its element listens for
   (`webapp/dashboard_feed.py`); each stream only sends its own;
 - the other pages: each subscriber has its own bounded queue on the event bus:
   a charge point page (`/events?charge_point=ID`): `detail`, `log` (new log rows),
-  `operations`, `status-history` (after a StatusNotification), `remote-start` (a session
+  `operations`, `status-history` (after a StatusNotification), `status-timeline` (after a
+  StatusNotification, a connection or a disconnection: over the period the page's
+  `/events?charge_point=ID&period=` names), `remote-start` (a session
   started, for the answer of a remote start that waits for it), and for 2.0.1
   `notifications` (its reports and notifications);
   a device model page (`/events?charge_point=ID&view=device-model`): `device-model`, with
@@ -43,6 +45,7 @@ from webapp.views.charge_points import (
     status_history_context,
 )
 from webapp.views.common import render_partial, rows
+from webapp.views.status_timeline import timeline_context
 
 COALESCE_SECONDS = 0.2
 # Event kinds that change what the operations part of a charge point page shows.
@@ -60,6 +63,8 @@ OPERATIONS_STATE = frozenset(
 PING_SECONDS = 15
 # Event kinds that change nothing the detail part shows (2.0.1 reports have their parts).
 NOT_IN_DETAIL = frozenset({"operation", "notification", "device_model"})
+# Event kinds that change what the status timeline shows.
+IN_TIMELINE = frozenset({"status", "connected", "disconnected"})
 
 
 async def _gather(queue: asyncio.Queue[Event]) -> list[Event]:
@@ -132,6 +137,13 @@ async def _charge_point(
         context = await status_history_context(request.app, charge_point_id, row.version)
         html = await render_partial(request, "_cp_status_history.html", context)
         await response.send(html, event="status-history")
+    if kinds & IN_TIMELINE:
+        context = {
+            "row": row,
+            **await timeline_context(request.app, row, request.query.get("period")),
+        }
+        html = await render_partial(request, "_cp_timeline.html", context)
+        await response.send(html, event="status-timeline")
     if "notification" in kinds:
         context = await notifications_context(request.app, charge_point_id)
         html = await render_partial(request, "_cp_notifications.html", context)
