@@ -104,7 +104,7 @@ def test_the_readme_names_every_documented_path_and_no_other() -> None:
     mentioned = {
         (method, _generic(path))
         for span in spans
-        for method, path in re.findall(r"\b(GET|POST|PATCH|DELETE) (/api/[^\s`?]*)", span)
+        for method, path in re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/api/[^\s`?]*)", span)
     }
     row = next(line for line in section.splitlines() if "/{operation}` |" in line)
     named = {name for name in re.findall(r"`([a-z]+(?:-[a-z]+)+|reset)`", row)}

@@ -24,16 +24,18 @@ from ocpp_core.errors import (
 )
 from ocpp_core.frames import INT32_MAX
 from ocpp_core.request_schemas import OcppSchemas
-from ocpp_core.services.charge_points import MAX_STATUS_HISTORY_PAGE, StatusHistoryEntry
+from ocpp_core.services.charge_points import StatusHistoryEntry
 from ocpp_core.services.id_tags import IdTagView
-from ocpp_core.services.transactions import SampledValue, TransactionView
+from ocpp_core.services.operations import JournalQuery, OperationView
+from ocpp_core.services.transactions import SampledValue, TransactionFilter, TransactionView
 from ocpp_core.services.users import UserView
 from ocpp_core.timeutil import parse_datetime
 from ocpp_core.v16 import operations as v16_operations
 from ocpp_core.v201 import operations as v201_operations
 from webapp import api_objects
 from webapp.api_json import error_response, json_response
-from webapp.api_objects import array
+from webapp.api_objects import ID_TAG_TEXT, array
+from webapp.api_pages import Pager, date_range
 from webapp.auth import require_role
 from webapp.endpoints import Answer, Body, Call, Endpoint, Header, Parameter, View
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
@@ -90,7 +92,7 @@ async def api_errors(
         return response
 
 
-def _charge_point(status: ChargePointStatus) -> dict[str, Any]:
+def charge_point_json(status: ChargePointStatus) -> dict[str, Any]:
     cp = status.charge_point
     return {
         "id": cp.id,
@@ -106,6 +108,11 @@ def _charge_point(status: ChargePointStatus) -> dict[str, Any]:
         "last_seen": status.last_message_at,
         "connected_since": status.connected_since,
         "ocpp_version": cp.ocpp_version,
+        # How it is administered (PATCH /api/charge-points/{id}); its key itself never.
+        "has_password": cp.has_password,
+        "lenient": cp.lenient,
+        "ping_interval": cp.ping_interval,
+        "pinned_version": cp.pinned_ocpp_version,
         "connectors": [
             {
                 "evse_id": c.evse_id if cp.ocpp_version == "2.0.1" else None,
@@ -205,14 +212,14 @@ async def send_operation(
 
 async def list_charge_points(request: web.Request, call: Call) -> web.Response:
     statuses = await request.app[CENTRAL_SYSTEM].get_charge_point_status()
-    return json_response([_charge_point(s) for s in statuses])
+    return json_response([charge_point_json(s) for s in statuses])
 
 
 async def get_charge_point(request: web.Request, call: Call) -> web.Response:
     status = await request.app[CENTRAL_SYSTEM].get_charge_point_status(
         request.match_info["charge_point_id"]
     )
-    return json_response(_charge_point(status))
+    return json_response(charge_point_json(status))
 
 
 async def remove_charge_point(request: web.Request, call: Call) -> web.Response:
@@ -318,22 +325,59 @@ def operation_view(name: str) -> View:
     return operation
 
 
+JOURNAL_PAGES = Pager()
+
+
 async def list_operations(request: web.Request, call: Call) -> web.Response:
+    """A charge point's journal, newest first, by request time and paged."""
     charge_point_id = request.match_info["charge_point_id"]
     await request.app[SERVICES].charge_points.get(charge_point_id)
-    journal = await request.app[SERVICES].operations.journal(charge_point_id, limit=200)
-    return json_response([dataclasses.asdict(o) for o in journal])
+    return await journal_page(request, call, charge_point_id)
+
+
+async def journal_page(
+    request: web.Request, call: Call, charge_point_id: str | None
+) -> web.Response:
+    """A page of the journal's entries (of one charge point, or with None the fleet's)
+    that the query's `action`, `since` and `until` admit, newest first."""
+    page = JOURNAL_PAGES.page(call)
+    entries = await request.app[SERVICES].operations.search(
+        JournalQuery(
+            charge_point_id=charge_point_id,
+            action=call.query.get("action"),
+            since=call.query.get("since"),
+            until=call.query.get("until"),
+            before_id=page.after,
+            limit=page.fetch,
+        )
+    )
+    return JOURNAL_PAGES.answer(request, page, entries, dataclasses.asdict, _entry_id)
+
+
+def _entry_id(entry: OperationView) -> int:
+    return entry.id
+
+
+# Its default page stays the 100 it always was; `before` is `after`'s older name.
+STATUS_PAGES = Pager(default=100, older=("before",))
 
 
 async def status_history(request: web.Request, call: Call) -> web.Response:
-    """A charge point's StatusNotifications as received, newest first: `limit` (default
-    100) of them, those before id `before` for the next page."""
+    """A charge point's StatusNotifications as received, newest first, paged; those
+    received from `since` and before `until`."""
+    page = STATUS_PAGES.page(call)
     history = await request.app[SERVICES].charge_points.status_history(
         request.match_info["charge_point_id"],
-        limit=call.query.get("limit", 100),
-        before=call.query.get("before"),
+        limit=page.fetch,
+        before=page.after,
+        since=call.query.get("since"),
+        until=call.query.get("until"),
     )
-    return json_response([_status_entry(entry) for entry in history])
+    return STATUS_PAGES.answer(request, page, history, _status_entry, _status_id)
+
+
+def _status_id(entry: StatusHistoryEntry) -> int:
+    return entry.id
 
 
 def state_view(state: str) -> View:
@@ -360,7 +404,8 @@ def state_view(state: str) -> View:
 # --- transactions -----------------------------------------------------------------------
 
 
-def _int_path(request: web.Request, name: str) -> int:
+def id_in_path(request: web.Request, name: str) -> int:
+    """The record id in the URL's `name` part; NotFound naming it if it is none."""
     try:
         return path_int(request, name)
     except ValueError:
@@ -368,20 +413,37 @@ def _int_path(request: web.Request, name: str) -> int:
         raise NotFound(f"{thing} {request.match_info[name]} does not exist") from None
 
 
+TRANSACTION_PAGES = Pager()
+
+
 async def list_transactions(request: web.Request, call: Call) -> web.Response:
+    """Sessions newest first, filtered (charge point exactly, open or closed, started
+    from `since` and before `until`) and paged: every one there is, a page at a time."""
+    page = TRANSACTION_PAGES.page(call)
     transactions = await request.app[SERVICES].transactions.list(
-        charge_point_id=call.query.get("charge_point_id"), active=call.query.get("active")
+        filters=TransactionFilter(
+            charge_point_id=call.query.get("charge_point_id"),
+            active=call.query.get("active"),
+            since=call.query.get("since"),
+            until=call.query.get("until"),
+        ),
+        limit=page.fetch,
+        before_id=page.after,
     )
-    return json_response([_transaction(tx) for tx in transactions])
+    return TRANSACTION_PAGES.answer(request, page, transactions, _transaction, _transaction_id)
+
+
+def _transaction_id(tx: TransactionView) -> int:
+    return tx.id
 
 
 async def get_transaction(request: web.Request, call: Call) -> web.Response:
-    tx = await request.app[SERVICES].transactions.get(_int_path(request, "transaction_id"))
+    tx = await request.app[SERVICES].transactions.get(id_in_path(request, "transaction_id"))
     return json_response(_transaction(tx))
 
 
 async def transaction_meter_values(request: web.Request, call: Call) -> web.Response:
-    transaction_id = _int_path(request, "transaction_id")
+    transaction_id = id_in_path(request, "transaction_id")
     transactions = request.app[SERVICES].transactions
     samples = await transactions.meter_values_of(transaction_id)
     response = json_response([_meter_value(s) for s in samples])
@@ -396,7 +458,7 @@ async def close_transaction(request: web.Request, call: Call) -> web.Response:
     """Close a session whose StopTransaction never came; energy from its last reading.
     Closing is for a charger gone or silent: one connected is a 409 unless the body says
     `{"force": true}` (a connected one's session ends by remote-stop)."""
-    transaction_id = _int_path(request, "transaction_id")
+    transaction_id = id_in_path(request, "transaction_id")
     force = (call.body or {}).get("force", False)
     services = request.app[SERVICES]
     tx = await services.transactions.get(transaction_id)
@@ -414,21 +476,35 @@ async def close_transaction(request: web.Request, call: Call) -> web.Response:
 # --- id tags ----------------------------------------------------------------------------
 
 
-MAX_PAGE = 1000
+# By the tag itself, the order they are listed in; `limit=0` still asks only for the count.
+ID_TAG_PAGES = Pager(
+    cursor=ID_TAG_TEXT,
+    cursor_description="the `id_tag` of the last row of the page before: those after it",
+    minimum=0,
+)
 
 
 async def list_id_tags(request: web.Request, call: Call) -> web.Response:
-    """All tags, or a page (`limit`, `offset`) of those whose id or parent contains `q`;
-    the number matching in X-Total-Count; `usage=true` adds last use and open session."""
+    """A page of the tags, or of those whose id or parent contains `q` (any part, any
+    case), by id; the number matching in X-Total-Count; `offset` skips rows (after the
+    cursor, if any); `usage=true` adds last use and open session."""
+    page = ID_TAG_PAGES.page(call)
     found = await request.app[SERVICES].id_tags.search(
         call.query.get("q", "").strip() or None,
-        call.query.get("limit"),
+        page.fetch,
         call.query.get("offset", 0),
+        after=page.after,
     )
     usage = call.query.get("usage", False)
-    response = json_response([_id_tag(t, usage) for t in found.tags])
+    response = ID_TAG_PAGES.answer(
+        request, page, found.tags, lambda tag: _id_tag(tag, usage), _tag_key
+    )
     response.headers["X-Total-Count"] = str(found.total)
     return response
+
+
+def _tag_key(tag: IdTagView) -> str:
+    return tag.id_tag
 
 
 async def add_id_tag(request: web.Request, call: Call) -> web.Response:
@@ -467,6 +543,7 @@ CHARGE_POINT_ID = Parameter(
 TRANSACTION_ID = Parameter("transaction_id", {"type": "integer"}, "our session id", "path")
 _OPERATION_ERRORS = (409, 502, 504)
 COUNT = {"type": "integer", "minimum": 0}  # a header's whole number
+JOURNAL_ACTION = Parameter("action", {"type": "string"}, "only operations of this OCPP action")
 
 
 def _versions_of(name: str) -> list[str]:
@@ -600,16 +677,14 @@ ENDPOINTS: list[Endpoint] = [
         status_history,
         "viewer",
         "Its StatusNotifications as received, newest first",
-        Answer(200, "the notifications", array(api_objects.STATUS_ENTRY)),
-        path_parameters=(CHARGE_POINT_ID,),
-        query=(
-            Parameter(
-                "limit",
-                {"type": "integer", "minimum": 1, "maximum": MAX_STATUS_HISTORY_PAGE},
-                "how many (default 100)",
-            ),
-            Parameter("before", api_objects.INT32, "an `id`: those before it (the next page)"),
+        Answer(
+            200,
+            "the notifications",
+            array(api_objects.STATUS_ENTRY),
+            STATUS_PAGES.headers,
         ),
+        path_parameters=(CHARGE_POINT_ID,),
+        query=(*date_range("received"), *STATUS_PAGES.parameters),
         tag="charge points",
     ),
     Endpoint(
@@ -618,8 +693,14 @@ ENDPOINTS: list[Endpoint] = [
         list_operations,
         "viewer",
         "The journal of operations sent: who, when, request, outcome, answer",
-        Answer(200, "the newest 200, newest first", array(api_objects.OPERATION_ENTRY)),
+        Answer(
+            200,
+            "the entries, newest first",
+            array(api_objects.OPERATION_ENTRY),
+            JOURNAL_PAGES.headers,
+        ),
         path_parameters=(CHARGE_POINT_ID,),
+        query=(JOURNAL_ACTION, *date_range("requested"), *JOURNAL_PAGES.parameters),
         tag="charge points",
     ),
     *(
@@ -682,10 +763,17 @@ ENDPOINTS: list[Endpoint] = [
         list_transactions,
         "viewer",
         "Sessions, newest first",
-        Answer(200, "the sessions", array(api_objects.TRANSACTION)),
+        Answer(
+            200,
+            "the sessions, with their integrity flags",
+            array(api_objects.TRANSACTION),
+            TRANSACTION_PAGES.headers,
+        ),
         query=(
             Parameter("charge_point_id", {"type": "string"}, "of this charge point only"),
             Parameter("active", {"type": "boolean"}, "only those open (true) or closed (false)"),
+            *date_range("started"),
+            *TRANSACTION_PAGES.parameters,
         ),
         tag="transactions",
     ),
@@ -741,15 +829,15 @@ ENDPOINTS: list[Endpoint] = [
             200,
             "the tags",
             array(api_objects.ID_TAG),
-            {"X-Total-Count": Header("how many match", COUNT)},
+            {"X-Total-Count": Header("how many match", COUNT), **ID_TAG_PAGES.headers},
         ),
         query=(
             Parameter("q", {"type": "string"}, "those whose id or parent contains it, any case"),
+            *ID_TAG_PAGES.parameters,
             Parameter(
-                "limit", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "a page's size"
-            ),
-            Parameter(
-                "offset", {"type": "integer", "minimum": 0, "maximum": INT32_MAX}, "from where"
+                "offset",
+                {"type": "integer", "minimum": 0, "maximum": INT32_MAX},
+                "rows skipped (after the cursor, if any)",
             ),
             Parameter("usage", {"type": "boolean"}, "add `last_used` and `in_session`"),
         ),

@@ -50,6 +50,11 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+def nullable_enum(choices: Any) -> dict[str, Any]:
+    """One of `choices`, or null (an enum must list null itself: a type does not admit it)."""
+    return {"type": ["string", "null"], "enum": [*choices, None]}
+
+
 def of_type(hint: Any) -> dict[str, Any]:
     """The JSON schema of a value of a view's field type, as `api_json` encodes it."""
     origin = typing.get_origin(hint)
@@ -126,7 +131,14 @@ CHARGE_POINT = closed(
         "last_heartbeat": _CP["last_heartbeat_at"],
         "last_seen": nullable(DATE_TIME) | {"description": "its last message of any kind"},
         "connected_since": nullable(DATE_TIME),
-        "ocpp_version": nullable({"type": "string", "enum": list(VERSIONS)}),
+        "ocpp_version": nullable_enum(VERSIONS),
+        "has_password": _CP["has_password"]
+        | {"description": "whether it must present an HTTP Basic key"},
+        "lenient": _CP["lenient"] | {"description": "lenient mode"},
+        "ping_interval": _CP["ping_interval"]
+        | {"description": "its WebSocket ping interval in seconds (0: none); null: the global"},
+        "pinned_version": nullable_enum(VERSIONS)
+        | {"description": "the only OCPP version it may connect with; null: any"},
         "connectors": array(_CONNECTOR),
     },
     "ChargePoint",

@@ -18,7 +18,17 @@ from ocpp_core.events import EventBus
 from ocpp_core.metrics import Metrics
 from ocpp_core.services import Services
 from ocpp_core.settings import Settings
-from webapp import api, api_events, api_tokens, api_webhooks, openapi, portal, routes
+from webapp import (
+    api,
+    api_admin,
+    api_events,
+    api_history,
+    api_tokens,
+    api_webhooks,
+    openapi,
+    portal,
+    routes,
+)
 from webapp.auth import api_write_guard
 from webapp.client_address import TrustedProxies
 from webapp.error_pages import portal_error_pages
@@ -173,7 +183,14 @@ def create_app(settings: Settings | None = None) -> web.Application:
     routes.add_routes(app)
     openapi.setup(
         app,
-        [*api.ENDPOINTS, *api_tokens.ENDPOINTS, *api_events.ENDPOINTS, *api_webhooks.ENDPOINTS],
+        [
+            *api.ENDPOINTS,
+            *api_admin.ENDPOINTS,
+            *api_history.ENDPOINTS,
+            *api_tokens.ENDPOINTS,
+            *api_events.ENDPOINTS,
+            *api_webhooks.ENDPOINTS,
+        ],
     )
     portal.setup(app)
     # Last: it freezes what every other start-up step loaded, and is undone first.

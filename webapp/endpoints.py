@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +33,8 @@ AUTH_ERRORS = (401, 403, 429, 503)
 
 @dataclass(frozen=True)
 class Parameter:
-    """A path or query parameter; a query one is converted by its schema's type."""
+    """A path or query parameter; a query one is converted by its schema's type (and a
+    `date-time` string to an aware UTC datetime)."""
 
     name: str
     schema: Mapping[str, Any]
@@ -50,6 +52,8 @@ class Parameter:
             if text.lower() not in _BOOLEANS:
                 raise InvalidInput(self._wrong())
             value = _BOOLEANS[text.lower()]
+        elif self.schema.get("format") == "date-time":
+            return moment(text, self.name)
         else:
             value = text
         errors = _errors(_validator(self.schema), value)
@@ -58,6 +62,17 @@ class Parameter:
         if kind in ("integer", "boolean"):
             raise InvalidInput(self._wrong())
         raise InvalidInput(f"{self.name}: {_message(errors[0])}")
+
+    @property
+    def refuses_empty(self) -> bool:
+        """Whether `name=` with nothing is wrong rather than left out: a date-time, or
+        text its schema does not admit empty (an enum, a minimum length). An empty number
+        or truth value stays left out, as it always was."""
+        if self.schema.get("type") in ("integer", "boolean"):
+            return False
+        if self.schema.get("format") == "date-time":
+            return True
+        return bool(_errors(_validator(self.schema), ""))
 
     def _wrong(self) -> str:
         kind = self.schema.get("type")
@@ -70,6 +85,35 @@ class Parameter:
 
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+# RFC 3339's date-time (the profile of ISO 8601 that OpenAPI's `date-time` is): a zone is
+# part of it, so no moment is read in a zone the client did not mean.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def moment(text: str, name: str) -> datetime:
+    """`text`, an RFC 3339 date-time, as an aware UTC datetime; InvalidInput naming `name`
+    otherwise. One that is valid but outside years 1 to 9999 once in UTC
+    (0001-01-01T00:30:00+01:00) is the earliest or latest moment there is: as a bound of a
+    range it admits what that one does."""
+    wrong = f"{name} must be an RFC 3339 date-time such as 2026-12-08T09:14:03Z, not {text!r}"
+    if not _RFC3339.fullmatch(text):
+        if _RFC3339.fullmatch(text.replace(" ", "+")):
+            # A `+` left as it is in a query string is read as a space.
+            wrong += " (send the offset's + as %2B)"
+        raise InvalidInput(wrong)
+    try:
+        parsed = datetime.fromisoformat(text.upper())
+    except ValueError:
+        raise InvalidInput(wrong) from None
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return _EARLIEST if parsed.year == 1 else _LATEST
 
 
 @dataclass(frozen=True)
@@ -148,9 +192,10 @@ class Endpoint:
         user = await require_role(request, self.role)
         query = {}
         for parameter in self.query:
-            text = request.query.get(parameter.name, "")
-            if text != "":
-                query[parameter.name] = parameter.read(text)
+            text = request.query.get(parameter.name)
+            if text is None or (text == "" and not parameter.refuses_empty):
+                continue
+            query[parameter.name] = parameter.read(text)
         body = None
         if self.body is not None and (self.body.required or request.body_exists):
             body = await json_body(request)
@@ -225,6 +270,9 @@ def _summary(errors: list[ValidationError]) -> str:
             return f"missing field(s){where}: {', '.join(missing)}"
         if unknown:
             return f"unknown field(s){where}: {', '.join(unknown)}"
+    if first.validator == "minProperties" and not at:  # a change that changes nothing
+        fields: Any = first.schema.get("properties", {})  # type: ignore[union-attr]
+        return f"give at least one of: {', '.join(fields)}"
     return _message(first)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import AuditEntry, utcnow
@@ -13,6 +13,7 @@ from ocpp_core.db.models import AuditEntry, utcnow
 
 @dataclass(frozen=True)
 class AuditView:
+    id: int
     at: datetime
     actor: str
     action: str
@@ -39,10 +40,34 @@ class AuditService:
             )
 
     async def recent(self, limit: int = 200) -> list[AuditView]:
+        return await self._read(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+
+    async def search(
+        self,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditView]:
+        """Entries newest first (by id: two may share a moment): by `actor` and `action`
+        exactly, at or after `since` and before `until`, with an id below `before` (the
+        next page after an entry)."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if actor is not None:
+            query = query.where(AuditEntry.actor == actor)
+        if action is not None:
+            query = query.where(AuditEntry.action == action)
+        if since is not None:
+            query = query.where(AuditEntry.at >= since)
+        if until is not None:
+            query = query.where(AuditEntry.at < until)
+        if before is not None:
+            query = query.where(AuditEntry.id < before)
+        return await self._read(query)
+
+    async def _read(self, query: Select[AuditEntry]) -> list[AuditView]:
         async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-                )
-            ).all()
-        return [AuditView(r.at, r.actor, r.action, r.target, r.detail) for r in rows]
+            rows = (await session.scalars(query)).all()
+        return [AuditView(r.id, r.at, r.actor, r.action, r.target, r.detail) for r in rows]

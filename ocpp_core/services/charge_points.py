@@ -111,10 +111,6 @@ class SecurityEventView:
     received_at: datetime
 
 
-# How many StatusNotifications one page of a charge point's history holds at most.
-MAX_STATUS_HISTORY_PAGE = 1000
-
-
 @dataclass(frozen=True)
 class ChargePointView:
     id: str
@@ -743,12 +739,18 @@ class ChargePointService:
     # --- queries ------------------------------------------------------------------------
 
     async def status_history(
-        self, charge_point_id: str, limit: int = 50, before: int | None = None
+        self,
+        charge_point_id: str,
+        limit: int = 50,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[StatusHistoryEntry]:
         """A charge point's StatusNotifications, newest first: `limit` of them, those
-        received before the one numbered `before` (the next page). NotFound if unknown."""
-        if not 1 <= limit <= MAX_STATUS_HISTORY_PAGE:
-            raise InvalidInput(f"limit must be 1 to {MAX_STATUS_HISTORY_PAGE}")
+        received before the one numbered `before` (the next page), and at or after
+        `since` and before `until` (when received). NotFound if unknown."""
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
         query = (
             select(StatusNotification)
             .where(StatusNotification.charge_point_id == charge_point_id)
@@ -757,6 +759,10 @@ class ChargePointService:
         )
         if before is not None:
             query = query.where(StatusNotification.id < before)
+        if since is not None:
+            query = query.where(StatusNotification.received_at >= since)
+        if until is not None:
+            query = query.where(StatusNotification.received_at < until)
         async with self._sessions() as session:
             await registered_charge_point(session, charge_point_id)
             rows = (await session.scalars(query)).all()

@@ -137,10 +137,15 @@ class IdTagService:
             return await session.scalar(select(IdTag.id_tag).where(same_tag(IdTag.id_tag, id_tag)))
 
     async def search(
-        self, text: str | None = None, limit: int | None = None, offset: int = 0
+        self,
+        text: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        after: str | None = None,
     ) -> IdTagPage:
         """Tags whose id or parent contains `text` (any case), by id; with when each was
-        last used and whether it is in a session now (read for the page's rows only)."""
+        last used and whether it is in a session now (read for the page's rows only).
+        `after`: those whose id sorts after it (the next page; `total` counts them all)."""
         matching = select(IdTag)
         if text:
             matching = matching.where(
@@ -161,6 +166,9 @@ class IdTagService:
             .offset(offset)
             .limit(limit)
         )
+        if after is not None:
+            # By the column as stored, in the order of the ORDER BY (the same collation).
+            rows = rows.where(page.c.id_tag > after)
         async with self._sessions() as session:
             total = await session.scalar(select(func.count()).select_from(page))
             found = (await session.execute(rows)).all()

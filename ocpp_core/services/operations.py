@@ -82,6 +82,19 @@ class OperationView:
     answered_at: datetime | None
 
 
+@dataclass(frozen=True)
+class JournalQuery:
+    """Which journal entries: each filter optional (no charge point: the whole fleet's),
+    newest first."""
+
+    charge_point_id: str | None = None
+    action: str | None = None
+    since: datetime | None = None  # requested at or after
+    until: datetime | None = None  # requested before
+    before_id: int | None = None  # the next page: entries older than this one
+    limit: int = 50
+
+
 def _operation_view(row: Operation) -> OperationView:
     return OperationView(
         row.id,
@@ -259,15 +272,26 @@ class OperationService:
         return None
 
     async def journal(self, charge_point_id: str, limit: int = 50) -> list[OperationView]:
+        return await self.search(JournalQuery(charge_point_id=charge_point_id, limit=limit))
+
+    async def search(self, query: JournalQuery) -> list[OperationView]:
+        """The journal entries `query` admits, newest first, paged by id (`before_id`):
+        ix_operations_charge_point serves one charge point's at any depth, the primary
+        key the fleet's."""
+        statement = select(Operation)
+        if query.charge_point_id is not None:
+            statement = statement.where(Operation.charge_point_id == query.charge_point_id)
+        if query.action:
+            statement = statement.where(Operation.action == query.action)
+        if query.since is not None:
+            statement = statement.where(Operation.requested_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(Operation.requested_at < query.until)
+        if query.before_id is not None:
+            statement = statement.where(Operation.id < query.before_id)
+        statement = statement.order_by(Operation.id.desc()).limit(query.limit)
         async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(Operation)
-                    .where(Operation.charge_point_id == charge_point_id)
-                    .order_by(Operation.id.desc())
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await session.scalars(statement)).all()
         return [_operation_view(r) for r in rows]
 
     # --- state established by answers ------------------------------------------------

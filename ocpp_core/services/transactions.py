@@ -879,13 +879,19 @@ class TransactionService:
         limit: int = 1000,
         offset: int = 0,
         filters: TransactionFilter | None = None,
+        before_id: int | None = None,
     ) -> list[TransactionView]:
-        """Newest first. `filters` adds id tag and date range to the two plain ones."""
+        """Newest first, `limit` of them (a caller that pages asks for one more than it
+        shows, to know whether more follow). `filters` adds id tag and date range to the
+        two plain ones; `before_id`: those older than that session (the next page, by the
+        primary key at any depth)."""
         filters = filters or TransactionFilter(charge_point_id=charge_point_id, active=active)
         query = filtered(
             select(Transaction).order_by(Transaction.id.desc()).limit(limit).offset(offset),
             filters,
         )
+        if before_id is not None:
+            query = query.where(Transaction.id < before_id)
         async with self._sessions() as session:
             transactions = (await session.scalars(query)).all()
             registers = await self._last_registers(

@@ -240,7 +240,11 @@ def _page_number(request: web.Request, pages: int) -> int:
 async def meter_values_csv(request: web.Request) -> web.Response:
     """The session's sampled values, one line each, oldest first."""
     await require_role(request, "viewer")
-    tx = await _session(request)
+    return await meter_values_csv_of(request, await _session(request))
+
+
+async def meter_values_csv_of(request: web.Request, tx: TransactionView) -> web.Response:
+    """The CSV of a session's sampled values, the portal's and the API's alike."""
     samples = await request.app[SERVICES].transactions.meter_values_of(tx.id)
     out = io.StringIO()
     writer = csv.writer(out)
