@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any
 
 from ocpp_core import charge_point_state, frames
 from ocpp_core.catalogue import Operation
@@ -75,7 +75,7 @@ def _failure(error: OperationFailed) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class ChargePointStatus:
+class LiveChargePoint:
     """A charge point as stored, plus whether it is connected right now, its one-word
     status (`charge_point_state`, the same for portal and API) and its times."""
 
@@ -299,29 +299,19 @@ class CentralSystem:
             self.bus.publish("state", charge_point_id, action=action)
         return answer
 
-    @overload
-    async def get_charge_point_status(self, charge_point_id: str) -> ChargePointStatus: ...
-    @overload
-    async def get_charge_point_status(
-        self, charge_point_id: None = None
-    ) -> list[ChargePointStatus]: ...
-    @overload
-    async def get_charge_point_status(
-        self, charge_point_id: str | None
-    ) -> ChargePointStatus | list[ChargePointStatus]: ...
-    async def get_charge_point_status(
-        self, charge_point_id: str | None = None
-    ) -> ChargePointStatus | list[ChargePointStatus]:
-        """One charge point's status (NotFound if unknown), or all of them."""
-        if charge_point_id is not None:
-            view = await self.services.charge_points.get(charge_point_id)
-            states = await self.services.transactions.charging_states([charge_point_id])
-            return self._status_of(view, states.get(view.id, []))
+    async def live_charge_point(self, charge_point_id: str) -> LiveChargePoint:
+        """One charge point as stored and as connected now (NotFound if unknown)."""
+        view = await self.services.charge_points.get(charge_point_id)
+        states = await self.services.transactions.charging_states([charge_point_id])
+        return self._status_of(view, states.get(view.id, []))
+
+    async def live_charge_points(self) -> list[LiveChargePoint]:
+        """Every charge point as stored and as connected now."""
         views = await self.services.charge_points.list()
         states = await self.services.transactions.charging_states()
         return [self._status_of(view, states.get(view.id, [])) for view in views]
 
-    async def statuses_of(self, charge_point_ids: Sequence[str]) -> list[ChargePointStatus]:
+    async def statuses_of(self, charge_point_ids: Sequence[str]) -> list[LiveChargePoint]:
         """The status of each of these charge points that is registered, by id."""
         views = await self.services.charge_points.list(charge_point_ids)
         states = await self.services.transactions.charging_states(list(charge_point_ids))
@@ -337,7 +327,7 @@ class CentralSystem:
 
     def _status_of(
         self, view: ChargePointView, charging_states: list[str | None]
-    ) -> ChargePointStatus:
+    ) -> LiveChargePoint:
         connected = self.is_connected(view.id)
         version = self.version_of(view)
         status = charge_point_state.overall_status(
@@ -354,7 +344,7 @@ class CentralSystem:
         since = charge_point_state.status_since(
             status, view.connectors, connected_since, view.offline_since
         )
-        return ChargePointStatus(
+        return LiveChargePoint(
             view, connected, status, version, connected_since, last_message_at, since
         )
 

@@ -22,7 +22,7 @@ from ocpp_core import charge_point_state
 from ocpp_core.events import Event
 
 if TYPE_CHECKING:
-    from ocpp_core.central_system import CentralSystem, ChargePointStatus
+    from ocpp_core.central_system import CentralSystem, LiveChargePoint
 
 # Event kinds that change nothing a charge point's row shows: every frame's log entry.
 # (Events about operators' accounts name no charge point.)
@@ -41,7 +41,7 @@ def _rank(status: str) -> int:
 
 
 # Sort keys by name, each a function of an entry; ties are broken by id.
-SORTS: dict[str, Callable[[ChargePointStatus], Any]] = {
+SORTS: dict[str, Callable[[LiveChargePoint], Any]] = {
     "id": lambda s: s.charge_point.id,
     "status": lambda s: _rank(s.status),
     "since": lambda s: s.status_since or _EPOCH,
@@ -66,7 +66,7 @@ class FleetQuery:
     page: int = 1
     per_page: int = PER_PAGE
 
-    def matches(self, entry: ChargePointStatus) -> bool:
+    def matches(self, entry: LiveChargePoint) -> bool:
         if self.status is not None and entry.status != self.status:
             return False
         return not self.search or self.search.lower() in _haystack(entry)
@@ -86,7 +86,7 @@ class Changes:
     registered; each one's row may show something new), and which of them are new to
     the index or gone from it."""
 
-    updated: dict[str, ChargePointStatus] = field(default_factory=dict)
+    updated: dict[str, LiveChargePoint] = field(default_factory=dict)
     added: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
 
@@ -94,7 +94,7 @@ class Changes:
         return bool(self.updated or self.removed)
 
 
-def _haystack(entry: ChargePointStatus) -> str:
+def _haystack(entry: LiveChargePoint) -> str:
     cp = entry.charge_point
     parts = (cp.id, cp.vendor, cp.model, cp.serial_number, cp.charge_box_serial_number)
     return "\n".join(p for p in parts if p).lower()
@@ -103,7 +103,7 @@ def _haystack(entry: ChargePointStatus) -> str:
 class FleetIndex:
     def __init__(self, central: CentralSystem) -> None:
         self._central = central
-        self._entries: dict[str, ChargePointStatus] | None = None
+        self._entries: dict[str, LiveChargePoint] | None = None
         self._haystacks: dict[str, str] = {}
         self._counts: Counter[str] = Counter()
         self._dirty: set[str] = set()
@@ -168,8 +168,7 @@ class FleetIndex:
 
     async def _reload_all(self) -> Changes:
         self._dirty.clear()
-        statuses = await self._central.get_charge_point_status()
-        assert isinstance(statuses, list)
+        statuses = await self._central.live_charge_points()
         before = set(self._entries or ())
         self._entries, self._haystacks, self._counts = {}, {}, Counter()
         for status in statuses:
@@ -177,7 +176,7 @@ class FleetIndex:
         updated = {s.charge_point.id: s for s in statuses}
         return Changes(updated, set(updated) - before, before - set(updated))
 
-    def _put(self, status: ChargePointStatus) -> bool:
+    def _put(self, status: LiveChargePoint) -> bool:
         """Store one entry; True if it is new."""
         assert self._entries is not None
         charge_point_id = status.charge_point.id
@@ -204,10 +203,10 @@ class FleetIndex:
     def total(self) -> int:
         return len(self._entries or ())
 
-    def get(self, charge_point_id: str) -> ChargePointStatus | None:
+    def get(self, charge_point_id: str) -> LiveChargePoint | None:
         return (self._entries or {}).get(charge_point_id)
 
-    def entries(self, statuses: Iterable[str]) -> list[ChargePointStatus]:
+    def entries(self, statuses: Iterable[str]) -> list[LiveChargePoint]:
         """The charge points in these states, longest in them first."""
         wanted = set(statuses)
         found = [e for e in (self._entries or {}).values() if e.status in wanted]

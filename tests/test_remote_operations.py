@@ -98,9 +98,9 @@ async def test_service_api_returns_answers_and_typed_outcomes(client, simulator,
     answer = await central.operate("SIM1", "1.6", start, {"id_tag": "TAG", "connector_id": 1})
     assert answer == {"status": "Accepted"}
 
-    statuses = await central.get_charge_point_status()
+    statuses = await central.live_charge_points()
     assert [(s.charge_point.id, s.connected) for s in statuses] == [("SIM1", True)]
-    one = await central.get_charge_point_status("SIM1")
+    one = await central.live_charge_point("SIM1")
     assert one.charge_point.vendor == "Voltaro"
 
     await client.app[SERVICES].charge_points.register("OFFLINE")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import hdrs, web
 
 from ocpp_core.catalogue import Operation
-from ocpp_core.central_system import CATALOGUES, ChargePointStatus
+from ocpp_core.central_system import CATALOGUES, LiveChargePoint
 from ocpp_core.errors import (
     CallErrorReply,
     CallTimedOut,
@@ -92,7 +92,7 @@ async def api_errors(
         return response
 
 
-def charge_point_json(status: ChargePointStatus) -> dict[str, Any]:
+def charge_point_json(status: LiveChargePoint) -> dict[str, Any]:
     cp = status.charge_point
     return {
         "id": cp.id,
@@ -211,12 +211,12 @@ async def send_operation(
 
 
 async def list_charge_points(request: web.Request, call: Call) -> web.Response:
-    statuses = await request.app[CENTRAL_SYSTEM].get_charge_point_status()
+    statuses = await request.app[CENTRAL_SYSTEM].live_charge_points()
     return json_response([charge_point_json(s) for s in statuses])
 
 
 async def get_charge_point(request: web.Request, call: Call) -> web.Response:
-    status = await request.app[CENTRAL_SYSTEM].get_charge_point_status(
+    status = await request.app[CENTRAL_SYSTEM].live_charge_point(
         request.match_info["charge_point_id"]
     )
     return json_response(charge_point_json(status))

@@ -87,7 +87,7 @@ async def _charge_point(
     request: web.Request, charge_point_id: str, status: int = 200
 ) -> web.Response:
     """The charge point as `GET /api/charge-points/{id}` answers it."""
-    shown = await request.app[CENTRAL_SYSTEM].get_charge_point_status(charge_point_id)
+    shown = await request.app[CENTRAL_SYSTEM].live_charge_point(charge_point_id)
     return json_response(charge_point_json(shown), status=status)
 
 

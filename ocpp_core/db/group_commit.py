@@ -18,9 +18,9 @@ message costs the others nothing but time. Works of one transaction come from di
 charge points (each has one CALL outstanding, answered after the commit), so the order in
 which they are written among themselves does not matter.
 
-A rider (`carry`) adds a work of its own to every transaction: the message log's entries
-share the commits of the messages they record: a transaction of their own would hold
-SQLite's one connection while every charge point's write waited.
+`add_to_each_transaction(source)` adds a work of the source's to every transaction: the
+message log's entries share the commits of the messages they record: a transaction of
+their own would hold SQLite's one connection while every charge point's write waited.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Batched(Protocol[T]):
 
 Work = Callable[[AsyncSession], Awaitable[T]] | Batched[T]
 # What a rider hands in: a work and the future its commit settles, or None for nothing.
-Rider = Callable[[], tuple[Work[Any], asyncio.Future[Any]] | None]
+ExtraWork = Callable[[], tuple[Work[Any], asyncio.Future[Any]] | None]
 # Told of each transaction written: how many works it held, and how long it took.
 OnCommit = Callable[[int, float], None]
 
@@ -80,12 +80,12 @@ class GroupCommit:
         self._waiting: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         # Each running writer, with the loop time its current transaction began.
         self._writers: dict[asyncio.Task[None], float] = {}
-        self._rider: Rider | None = None
+        self._extra: ExtraWork | None = None
         self._on_commit = on_commit
 
-    def carry(self, rider: Rider) -> None:
-        """Call `rider` as each transaction is formed; what it returns is written in it."""
-        self._rider = rider
+    def add_to_each_transaction(self, source: ExtraWork) -> None:
+        """Call `source` as each transaction is formed; what it returns is written in it."""
+        self._extra = source
 
     async def run(self, work: Work[T]) -> T:
         """Run `work` in the next transaction; return its result once that is committed."""
@@ -122,7 +122,7 @@ class GroupCommit:
                     self._writers[me] = loop.time()
                     batch = self._waiting[: self._max_batch]
                     del self._waiting[: self._max_batch]
-                    extra = self._rider() if self._rider is not None else None
+                    extra = self._extra() if self._extra is not None else None
                     if extra is not None:
                         # Last: what it carries came after the works already waiting
                         # (the message log's own flush among them), and is written after.

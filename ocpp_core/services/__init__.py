@@ -23,7 +23,7 @@ from ocpp_core.services.id_tags import IdTagService
 from ocpp_core.services.message_log import MessageLog
 from ocpp_core.services.notifications import NotificationService
 from ocpp_core.services.operations import OperationService
-from ocpp_core.services.registration import Registration
+from ocpp_core.services.registration import ChargePointRecords
 from ocpp_core.services.retention import Retention
 from ocpp_core.services.status_timeline import StatusTimelineService
 from ocpp_core.services.transaction_events import TransactionEventService
@@ -79,7 +79,7 @@ class Services:
             on_commit=metrics.record_commit,
         )
         id_tags = IdTagService(sessions, writes)
-        registration = Registration(writes, settings.unknown_charge_points)
+        registration = ChargePointRecords(writes, settings.unknown_charge_points)
         budget = StorageBudget(sessions, settings)
         # After a commit that wrote events: readers here and on the other instances look.
         outbox.notify(sessions, lambda highest: bus.publish(EVENTS_WRITTEN, "", last_id=highest))

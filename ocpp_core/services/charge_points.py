@@ -36,7 +36,7 @@ from ocpp_core.passwords import (
     hash_password_async,
 )
 from ocpp_core.services.budget import StorageBudget, bounded
-from ocpp_core.services.registration import Registration
+from ocpp_core.services.registration import ChargePointRecords
 from ocpp_core.services.transactions import CLOCK_TOLERANCE
 from ocpp_core.settings import Settings
 
@@ -295,7 +295,7 @@ def _CONNECTOR_UPSERT(insert: Any) -> Any:
 class BootWrite:
     """A BootNotification: what the charge point says of itself, and its registration
     status back. One removed while connected is registered again as `registers_as` says
-    (Registration.status); with None it is not, and is answered Rejected."""
+    (ChargePointRecords.status); with None it is not, and is answered Rejected."""
 
     batched: ClassVar[bool] = True
     charge_point_id: str
@@ -418,7 +418,7 @@ class DisconnectWrite:
 class HeartbeatWrite:
     """A Heartbeat: when the charge point was last heard of. All of a transaction in one
     statement; one removed while connected is registered again as `registers_as` says
-    (Registration.status), with None not at all."""
+    (ChargePointRecords.status), with None not at all."""
 
     batched: ClassVar[bool] = True
     charge_point_id: str
@@ -466,7 +466,7 @@ class ChargePointService:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         settings: Settings,
-        registration: Registration,
+        registration: ChargePointRecords,
         budget: StorageBudget,
     ) -> None:
         self._sessions = sessions

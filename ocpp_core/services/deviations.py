@@ -13,7 +13,7 @@ from ocpp_core.db.models import ProtocolDeviation, utcnow
 from ocpp_core.events import EventBus
 from ocpp_core.services.budget import STORED_TEXT_CHARS
 from ocpp_core.services.message_log import redact_text, truncated
-from ocpp_core.services.registration import Registration
+from ocpp_core.services.registration import ChargePointRecords
 
 # The newest deviations kept per charge point: a charger that deviates in every frame must
 # not fill the database.
@@ -34,7 +34,7 @@ class DeviationService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
-        registration: Registration,
+        registration: ChargePointRecords,
     ) -> None:
         self._sessions = sessions
         self._bus = bus

@@ -18,7 +18,7 @@ from ocpp_core.db.upsert import per_dialect
 from ocpp_core.events import EventBus
 from ocpp_core.services.budget import bounded
 from ocpp_core.services.message_log import REDACTED, is_secret_variable
-from ocpp_core.services.registration import Registration
+from ocpp_core.services.registration import ChargePointRecords
 
 # The columns that name one attribute ('' and -1 for "none": see DeviceVariable).
 _KEY = (
@@ -144,7 +144,7 @@ class DeviceModelService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
-        registration: Registration,
+        registration: ChargePointRecords,
     ) -> None:
         self._sessions = sessions
         self._bus = bus

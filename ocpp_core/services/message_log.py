@@ -240,7 +240,7 @@ class MessageLog:
         self._in_flight: set[asyncio.Future[None]] = set()
         self._prunes: set[asyncio.Task[None]] = set()
         self._pruning = asyncio.Lock()  # one prune at a time: each deletes thousands of rows
-        writes.carry(self._ride)
+        writes.add_to_each_transaction(self._ride)
 
     def record(
         self,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ocpp_core.db.models import ChargePointNotification
 from ocpp_core.events import EventBus
 from ocpp_core.services.budget import STORED_TEXT_CHARS, StorageBudget, bounded
-from ocpp_core.services.registration import Registration
+from ocpp_core.services.registration import ChargePointRecords
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class NotificationService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
-        registration: Registration,
+        registration: ChargePointRecords,
         budget: StorageBudget,
     ) -> None:
         self._sessions = sessions

@@ -35,7 +35,7 @@ STATUS_BY_POLICY: dict[str, str | None] = {
 }
 
 
-class Registration:
+class ChargePointRecords:
     """The charge points' writes by group commit, with what they do when the charger's
     record has gone."""
 

@@ -30,7 +30,7 @@ from ocpp_core.db.models import Reservation, Transaction, TransactionEvent, utcn
 from ocpp_core.events import EventBus
 from ocpp_core.payload_keys import camel_keys
 from ocpp_core.services.id_tags import ID_TAG, TAG_ROW, TAGS, IdTagInfo, IdTagService, info_of
-from ocpp_core.services.registration import Registration
+from ocpp_core.services.registration import ChargePointRecords
 from ocpp_core.services.transactions import (
     ENERGY_REGISTER,
     METER_BACKWARDS,
@@ -576,7 +576,7 @@ class TransactionEventService:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         id_tags: IdTagService,
-        registration: Registration,
+        registration: ChargePointRecords,
     ) -> None:
         self._sessions = sessions
         self._bus = bus

@@ -28,7 +28,7 @@ from ocpp_core.services.id_tags import (
     info_of,
     tag_facts,
 )
-from ocpp_core.services.registration import Registration
+from ocpp_core.services.registration import ChargePointRecords
 from ocpp_core.timeutil import parse_datetime
 
 LOGGER = logging.getLogger(__name__)
@@ -588,7 +588,7 @@ class TransactionService:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         id_tags: IdTagService,
-        registration: Registration,
+        registration: ChargePointRecords,
     ) -> None:
         self._sessions = sessions
         self._bus = bus

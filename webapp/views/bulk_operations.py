@@ -86,7 +86,7 @@ async def bulk_operation(request: web.Request) -> web.Response:
             raise InvalidInput("choose what to do")
         ids = charge_point_ids(fields.get("charge_point_ids", ""))
         if fields.get("all_connected") == "yes":
-            statuses = await request.app[CENTRAL_SYSTEM].get_charge_point_status()
+            statuses = await request.app[CENTRAL_SYSTEM].live_charge_points()
             ids = list(dict.fromkeys([*ids, *(s.charge_point.id for s in statuses if s.connected)]))
         if not ids:
             raise InvalidInput("give the charge points (their ids), or tick every connected one")

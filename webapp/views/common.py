@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ocpp_core.central_system import ChargePointStatus
+from ocpp_core.central_system import LiveChargePoint
 from ocpp_core.charge_point_state import OFFLINE, STATUSES
 from ocpp_core.errors import NotFound
 from ocpp_core.fleet_index import FleetIndex, FleetQuery
@@ -32,10 +32,10 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Row:
+class FleetRow:
     """A charge point as the portal shows it: stored state, connection, open sessions."""
 
-    status: ChargePointStatus
+    status: LiveChargePoint
     overall: str
     sessions: tuple[LiveSession, ...]
     version: str = "1.6"  # the OCPP version it speaks (or last spoke)
@@ -138,14 +138,14 @@ def outcome_message(request: web.Request, outcomes: Mapping[str, str]) -> Messag
         return None
 
 
-async def rows(app: web.Application, charge_point_id: str) -> list[Row]:
+async def rows(app: web.Application, charge_point_id: str) -> list[FleetRow]:
     """One charge point's row, as a list of one (NotFound if unknown)."""
-    status = await app[CENTRAL_SYSTEM].get_charge_point_status(charge_point_id)
-    assert isinstance(status, ChargePointStatus)
+    status = await app[CENTRAL_SYSTEM].live_charge_point(charge_point_id)
+    assert isinstance(status, LiveChargePoint)
     return await rows_of(app, [status])
 
 
-async def rows_of(app: web.Application, statuses: Sequence[ChargePointStatus]) -> list[Row]:
+async def rows_of(app: web.Application, statuses: Sequence[LiveChargePoint]) -> list[FleetRow]:
     """Rows of these charge points, with their open sessions (read for them alone)."""
     if not statuses:
         return []
@@ -156,9 +156,9 @@ async def rows_of(app: web.Application, statuses: Sequence[ChargePointStatus]) -
     return [_row(s, tuple(by_cp.get(s.charge_point.id, ()))) for s in statuses]
 
 
-def _row(status: ChargePointStatus, sessions: tuple[LiveSession, ...]) -> Row:
+def _row(status: LiveChargePoint, sessions: tuple[LiveSession, ...]) -> FleetRow:
     # The one-word status is ocpp_core's rule (charge_point_state), as the API's.
-    return Row(status, status.status, sessions, status.ocpp_version)
+    return FleetRow(status, status.status, sessions, status.ocpp_version)
 
 
 async def version_spoken(request: web.Request, charge_point_id: str) -> str:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ocpp_core.status_timeline import DEFAULT_PERIOD, PERIODS, UNKNOWN, Segment, Timeline
 from webapp.keys import SERVICES
-from webapp.views.common import Row
+from webapp.views.common import FleetRow
 from webapp.views.evses import tone
 
 PERIOD_LABELS = {"1h": "1 h", "24h": "24 h", "7d": "7 d"}
@@ -108,7 +108,7 @@ def states_shown(timeline: Timeline) -> list[str]:
 
 
 async def timeline_context(
-    app: web.Application, row: Row, asked: str | None, now: datetime | None = None
+    app: web.Application, row: FleetRow, asked: str | None, now: datetime | None = None
 ) -> dict[str, Any]:
     """What `_cp_timeline.html` shows for the period `asked` (the address's `period`)."""
     period, wrong = period_asked(asked)
