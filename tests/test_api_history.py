@@ -6,12 +6,15 @@ session's meter values as the portal's CSV. Over real HTTP, on SQLite and Postgr
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.helpers import VIEWER, iso, post
 from webapp.keys import SERVICES
+from webapp.views import transactions as transactions_view
 
 NEXT = re.compile(r'<(?P<url>[^>]+)>; rel="next"')
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -346,3 +349,42 @@ async def test_id_tags_searched_and_paged(client) -> None:
     count = await client.get("/api/id-tags?limit=0", headers=VIEWER)
     assert await count.json() == [] and count.headers["X-Total-Count"] == "50"
     assert "Link" not in count.headers
+
+
+async def test_security_events_newest_first_and_paged(client, connect) -> None:
+    cp = await connect("SEC-1")
+    await cp.boot()
+    for n in range(5):
+        await cp.result(
+            "SecurityEventNotification",
+            {"type": f"Event{n}", "timestamp": f"2026-01-0{n + 1}T00:00:00Z",
+             "techInfo": f"detail {n}"},
+        )  # fmt: skip
+    path = "/api/charge-points/SEC-1/security-events"
+    listed = await every(client, path)
+    assert [e["type"] for e in listed] == [f"Event{n}" for n in reversed(range(5))]
+    assert listed[0]["tech_info"] == "detail 4" and listed[0]["timestamp"].startswith("2026-01-05")
+    assert set(listed[0]) == {"id", "type", "timestamp", "tech_info", "received_at"}
+    paged = await pages(client, path + "?limit=2")
+    assert [[e["type"] for e in page] for page in paged] == [
+        ["Event4", "Event3"], ["Event2", "Event1"], ["Event0"]
+    ]  # fmt: skip
+    assert await error(client, "/api/charge-points/NOPE/security-events") == (
+        404, "charge point 'NOPE' is not registered"
+    )  # fmt: skip
+
+
+async def test_the_portals_sessions_csv_has_every_session(
+    client, connect, portal, monkeypatch
+) -> None:
+    # Written a page at a time, with no cap: small pages show it, 23 sessions over 5.
+    monkeypatch.setattr(transactions_view, "CSV_PAGE", 5)
+    cp = await connect("CSV-ALL")
+    await cp.boot()
+    inserted = await bulk_sessions(client, "CSV-ALL", 23)
+    viewer = await portal("viewer")
+    async with viewer.http.get(viewer.base + "/transactions.csv?charge_point_id=CSV-ALL") as r:
+        assert r.status == 200 and r.content_type == "text/csv"
+        rows = list(csv.DictReader(io.StringIO(await r.text())))
+    assert [int(row["transaction_id"]) for row in rows] == newest_first(inserted)
+    assert {row["charge_point_id"] for row in rows} == {"CSV-ALL"}

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ocpp_core.services.charge_points import SecurityEventView
 from ocpp_core.services.message_log import MAX_PAYLOAD_CHARS, LoggedMessage, LogQuery
 from webapp import api_objects
 from webapp.api import (
@@ -77,6 +78,33 @@ async def charge_point_messages(request: web.Request, call: Call) -> web.Respons
     return MESSAGE_PAGES.answer(request, page, messages, message_json, _message_id)
 
 
+SECURITY_EVENT_PAGES = Pager(default=100)
+
+
+def security_event_json(event: SecurityEventView) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "timestamp": event.timestamp,
+        "tech_info": event.tech_info,
+        "received_at": event.received_at,
+    }
+
+
+async def security_events(request: web.Request, call: Call) -> web.Response:
+    """A charge point's SecurityEventNotifications, newest first."""
+    charge_point_id = request.match_info["charge_point_id"]
+    services = request.app[SERVICES]
+    await services.charge_points.get(charge_point_id)  # NotFound: a 404 naming it
+    page = SECURITY_EVENT_PAGES.page(call)
+    events = await services.charge_points.security_events(
+        charge_point_id, limit=page.fetch, before=page.after
+    )
+    return SECURITY_EVENT_PAGES.answer(
+        request, page, events, security_event_json, lambda event: event.id
+    )
+
+
 async def fleet_operations(request: web.Request, call: Call) -> web.Response:
     """The journal of every charge point's operations (removed ones' too: the journal
     outlives them), or of the one `charge_point_id` names."""
@@ -115,7 +143,29 @@ MESSAGE = closed(
     "LoggedMessage",
 )
 
+SECURITY_EVENT = closed(
+    {
+        "id": {"type": "integer"},
+        "type": {"type": "string"},
+        "timestamp": DATE_TIME | {"description": "the charger's"},
+        "tech_info": nullable({"type": "string"}),
+        "received_at": DATE_TIME,
+    },
+    "SecurityEvent",
+)
+
 ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/api/charge-points/{charge_point_id}/security-events",
+        security_events,
+        "viewer",
+        "Its security events (SecurityEventNotification), newest first",
+        Answer(200, "the events", array(SECURITY_EVENT), SECURITY_EVENT_PAGES.headers),
+        path_parameters=(CHARGE_POINT_ID,),
+        query=SECURITY_EVENT_PAGES.parameters,
+        tag="charge points",
+    ),
     Endpoint(
         "GET",
         "/api/charge-points/{charge_point_id}/messages",

@@ -721,16 +721,20 @@ class ChargePointService:
         self._bus.publish("security_event", charge_point_id, type=type)
 
     async def security_events(
-        self, charge_point_id: str, limit: int = 50
+        self, charge_point_id: str, limit: int = 50, before: int | None = None
     ) -> list[SecurityEventView]:
-        """The charge point's newest security events, newest first."""
+        """The charge point's newest security events (those before the id `before`),
+        newest first."""
+        query = (
+            select(SecurityEvent)
+            .where(SecurityEvent.charge_point_id == charge_point_id)
+            .order_by(SecurityEvent.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(SecurityEvent.id < before)
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(SecurityEvent)
-                .where(SecurityEvent.charge_point_id == charge_point_id)
-                .order_by(SecurityEvent.id.desc())
-                .limit(limit)
-            )
+            rows = await session.scalars(query)
             return [
                 SecurityEventView(r.id, r.type, r.timestamp, r.tech_info, r.received_at)
                 for r in rows
