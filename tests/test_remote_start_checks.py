@@ -84,3 +84,44 @@ async def test_an_accepted_tag_goes_at_once(client, connect, portal) -> None:
     status, html = await posting
     assert status == 200 and "Remote start: <strong>Rejected</strong>" in html
     assert "sse-swap" not in html  # nothing to wait for
+
+
+async def test_a_session_started_before_the_answer_landed_is_shown(client, connect, portal):
+    """The charger may start the session before the browser has put the answer (and its
+    live listener) on the page: the answer asks once for what came of it."""
+    await client.app[SERVICES].id_tags.add("FAST")
+    await client.app[SERVICES].id_tags.add("OTHER")
+    cp = await a_charger(connect, "RS3")
+    earlier = {
+        "connectorId": 2,
+        "idTag": "OTHER",
+        "meterStart": 0,
+        "timestamp": iso(datetime.now(UTC)),
+    }
+    before = (await cp.result("StartTransaction", earlier))["transactionId"]
+    operator = await portal("operator")
+    posting = asyncio.ensure_future(
+        operator.post("/charge-points/RS3/remote-start", {"id_tag": "FAST"}, headers=HTMX)
+    )
+    call = await cp.expect_call("RemoteStartTransaction")
+    await cp.answer(call, {"status": "Accepted"})
+    status, html = await posting
+    assert status == 200 and "waiting for the session to start" in html
+    asked = re.search(r'hx-get="([^"]*remote-start-outcome[^"]*)"', html)
+    assert asked and 'hx-trigger="load"' in html
+    url = asked[1].replace("&amp;", "&")
+    # Nothing new yet (the session opened before the remote start does not count): 204.
+    status, _ = await operator.get(url)
+    assert status == 204
+    start = {
+        "connectorId": 1,
+        "idTag": "FAST",
+        "meterStart": 0,
+        "timestamp": iso(datetime.now(UTC)),
+    }
+    started = (await cp.result("StartTransaction", start))["transactionId"]
+    assert started != before
+    status, outcome = await operator.get(url)
+    assert status == 200 and f"session {started}</a> started" in outcome
+    status, _ = await operator.get("/charge-points/RS3/remote-start-outcome?after=x")
+    assert status == 400

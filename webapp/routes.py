@@ -63,6 +63,12 @@ ROUTES = (
     Route("POST", "/charge-points", dashboard.register_charge_point, "register_charge_point"),
     Route("GET", CP, charge_points.charge_point_page, "charge_point"),
     Route("POST", f"{CP}/remote-start", charge_points.remote_start, "remote_start"),
+    Route(
+        "GET",
+        f"{CP}/remote-start-outcome",
+        charge_points.remote_start_outcome,
+        "remote_start_outcome",
+    ),
     Route("POST", f"{CP}/remote-stop", charge_points.remote_stop, "remote_stop"),
     Route("GET", f"{CP}/log", message_log.log_page, "cp_log"),
     Route("GET", f"{CP}/operations", charge_points.operations_page, "cp_operations_page"),

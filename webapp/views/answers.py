@@ -32,8 +32,10 @@ class OperationResult:
     # operator wants to.
     resend_to: str | None = None
     resend: dict[str, str] | None = None
-    # Sent, and what it leads to comes later: the SSE event the page waits for.
+    # Sent, and what it leads to comes later: the SSE event the page waits for, and where
+    # to ask once whether it came already (before the answer was on the page).
     follow: str | None = None
+    follow_url: str | None = None
 
 
 # A 2.0.1 answer's status that means it went (or will go) as asked.

@@ -14,6 +14,7 @@ from ocpp_core.v16 import operations as v16_operations
 from webapp.api import send_operation
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
+from webapp.presentation import path_url
 from webapp.views import remote_201
 from webapp.views.answers import OperationResult, run_operation, summary_201
 from webapp.views.common import (
@@ -245,10 +246,47 @@ async def _remote(
         return await send_operation(request, user, charge_point_id, "1.6", entry, body)
 
     assert entry.summary is not None  # every 1.6 entry has one (test_operation_catalogue)
+    after = await _newest_session(request, charge_point_id)
     result = await run_operation(label, send(), entry.summary)
     if action == "RemoteStartTransaction" and result.ok:
-        result = dataclasses.replace(result, follow="remote-start")
+        result = _following_start(request, result, charge_point_id, after)
     return await answer_operation(request, result)
+
+
+async def _newest_session(request: web.Request, charge_point_id: str) -> int:
+    newest = await request.app[SERVICES].transactions.list(charge_point_id, limit=1)
+    return newest[0].id if newest else 0
+
+
+def _following_start(
+    request: web.Request, result: OperationResult, charge_point_id: str, after: int
+) -> OperationResult:
+    """An accepted remote start's answer waits for the session it leads to: pushed live,
+    and asked for once as the answer lands, for a charger that started it before."""
+    url = path_url(
+        request.app.router,
+        "remote_start_outcome",
+        {"after": str(after)},
+        charge_point_id=charge_point_id,
+    )
+    return dataclasses.replace(result, follow="remote-start", follow_url=str(url))
+
+
+async def remote_start_outcome(request: web.Request) -> web.Response:
+    """The session a remote start led to, if it started already: the newest session of
+    the charge point after `after` (204, nothing to show, while there is none)."""
+    await require_role(request, "viewer")
+    charge_point_id = request.match_info["charge_point_id"]
+    try:
+        after = int(request.query.get("after", ""))
+    except ValueError:
+        raise web.HTTPBadRequest(text="after must be a session id\n") from None
+    newest = await request.app[SERVICES].transactions.list(charge_point_id, limit=1)
+    if not newest or newest[0].id <= after:
+        return web.Response(status=204)
+    started = {"transaction_id": newest[0].id, "id_tag_status": newest[0].id_tag_status}
+    html = await render_partial(request, "_remote_start_outcome.html", {"started": started})
+    return web.Response(text=html, content_type="text/html")
 
 
 async def _request_start(
@@ -263,9 +301,10 @@ async def _request_start(
             request, user, charge_point_id, id_tag, evse_id
         )
 
+    after = await _newest_session(request, charge_point_id)
     result = await run_operation("Remote start", start(), summary_201("RequestStartTransaction"))
     if result.ok:
-        result = dataclasses.replace(result, follow="remote-start")
+        result = _following_start(request, result, charge_point_id, after)
     return await answer_operation(request, result)
 
 
