@@ -130,12 +130,14 @@ class DeliveryWorker:
         """Fan out, then send everything due, until nothing is: up to CONCURRENCY tries
         under way, each leased as it starts (its lease lasts one try), no webhook holding
         more than its share while others wait."""
-        while not self._stopping:
-            _, behind = await self._webhooks.fan_out()
-            if not behind:
-                break
+        await self._fan_out()
         under_way: dict[asyncio.Task[None], int] = {}
         while not self._stopping:
+            if self._news.is_set():
+                # Events committed while this round sends (a receiver that hangs keeps it
+                # going): their deliveries are made now, not when the round ends.
+                self._news.clear()
+                await self._fan_out()
             busy = collections.Counter(under_way.values())
             free = CONCURRENCY - len(under_way)
             claimed = await self._webhooks.claim(free, busy) if free else []
@@ -154,6 +156,12 @@ class DeliveryWorker:
         # Stopping: the tries under way are settled, not dropped.
         if under_way:
             await asyncio.gather(*under_way)
+
+    async def _fan_out(self) -> None:
+        while not self._stopping:
+            _, behind = await self._webhooks.fan_out()
+            if not behind:
+                return
 
     async def _deliver(self, claimed: Claimed) -> None:
         outcome = await self._send(claimed)
