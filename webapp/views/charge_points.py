@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.form_fields import optional_number
+from ocpp_core.services.transactions import TransactionView
 from ocpp_core.services.users import UserView
 from ocpp_core.v16 import operations as v16_operations
 from webapp.api import send_operation
@@ -246,16 +247,21 @@ async def _remote(
         return await send_operation(request, user, charge_point_id, "1.6", entry, body)
 
     assert entry.summary is not None  # every 1.6 entry has one (test_operation_catalogue)
-    after = await _newest_session(request, charge_point_id)
+    after = await _newest_session_id(request, charge_point_id)
     result = await run_operation(label, send(), entry.summary)
     if action == "RemoteStartTransaction" and result.ok:
         result = _following_start(request, result, charge_point_id, after)
     return await answer_operation(request, result)
 
 
-async def _newest_session(request: web.Request, charge_point_id: str) -> int:
+async def _newest_session(request: web.Request, charge_point_id: str) -> TransactionView | None:
     newest = await request.app[SERVICES].transactions.list(charge_point_id, limit=1)
-    return newest[0].id if newest else 0
+    return newest[0] if newest else None
+
+
+async def _newest_session_id(request: web.Request, charge_point_id: str) -> int:
+    newest = await _newest_session(request, charge_point_id)
+    return newest.id if newest else 0
 
 
 def _following_start(
@@ -281,10 +287,10 @@ async def remote_start_outcome(request: web.Request) -> web.Response:
         after = int(request.query.get("after", ""))
     except ValueError:
         raise web.HTTPBadRequest(text="after must be a session id\n") from None
-    newest = await request.app[SERVICES].transactions.list(charge_point_id, limit=1)
-    if not newest or newest[0].id <= after:
+    newest = await _newest_session(request, charge_point_id)
+    if newest is None or newest.id <= after:
         return web.Response(status=204)
-    started = {"transaction_id": newest[0].id, "id_tag_status": newest[0].id_tag_status}
+    started = {"transaction_id": newest.id, "id_tag_status": newest.id_tag_status}
     html = await render_partial(request, "_remote_start_outcome.html", {"started": started})
     return web.Response(text=html, content_type="text/html")
 
@@ -301,7 +307,7 @@ async def _request_start(
             request, user, charge_point_id, id_tag, evse_id
         )
 
-    after = await _newest_session(request, charge_point_id)
+    after = await _newest_session_id(request, charge_point_id)
     result = await run_operation("Remote start", start(), summary_201("RequestStartTransaction"))
     if result.ok:
         result = _following_start(request, result, charge_point_id, after)
