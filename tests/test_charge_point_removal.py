@@ -3,16 +3,18 @@ an unknown charger would, and a message already on its way is stored, not refuse
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, MeterValue, Transaction
 from ocpp_core.errors import NotFound
-from tests.helpers import next_event
+from tests.helpers import eventually, next_event
 from tests.ocpp_client import RawChargePoint
 from webapp.app import create_app
 from webapp.keys import BUS, ENGINE, SERVICES
@@ -234,3 +236,58 @@ async def test_a_tolerated_frame_after_its_record_went(
     view = await services.charge_points.get("LAX")
     assert view.registration_status == "Accepted"
     assert [c.status for c in view.connectors if c.connector_id == 1] == ["Faulted"]
+
+
+async def _removal_waiting_on_a_lock(client) -> bool:
+    async with client.app[ENGINE].connect() as connection:
+        waiting = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
+
+
+async def _removed_during_a_write(client, portal, row) -> tuple[int, str]:
+    """Remove BUSY while another transaction has written `row` of it and not yet committed
+    (a charger's message under way on PostgreSQL): the removal waits for it, then decides."""
+    await client.app[SERVICES].charge_points.register("BUSY")
+    admin = await portal("admin")
+    async with client.app[ENGINE].connect() as writer:
+        await writer.begin()
+        await writer.execute(row)
+        removal = asyncio.create_task(admin.post("/charge-points/BUSY/remove"))
+        await eventually(lambda: _removal_waiting_on_a_lock(client), what="removal waiting")
+        await writer.commit()
+    return await removal
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_removal_takes_the_rows_a_write_under_way_adds(client, portal) -> None:
+    reading = {"charge_point_id": "BUSY", "connector_id": 1, "value": "5"}
+    status, _ = await _removed_during_a_write(
+        client,
+        portal,
+        insert(MeterValue).values(
+            **reading, timestamp=datetime.now(UTC), measurand="Energy", source="MeterValues"
+        ),
+    )
+    assert status == 200  # back on the dashboard
+    async with AsyncSession(client.app[ENGINE]) as session:
+        assert await session.get(ChargePoint, "BUSY") is None
+        assert await session.scalar(select(func.count()).select_from(MeterValue)) == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_removal_keeps_a_charge_point_whose_session_began_meanwhile(client, portal) -> None:
+    status, html = await _removed_during_a_write(
+        client,
+        portal,
+        insert(Transaction).values(
+            charge_point_id="BUSY", connector_id=1, start_time=datetime.now(UTC), id_tag="T"
+        ),
+    )
+    assert status == 409, html[:300]
+    assert "1 recorded session(s)" in html
+    assert (await client.app[SERVICES].charge_points.get("BUSY")) is not None

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core import versions
@@ -46,13 +47,17 @@ REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
 # How soon a Pending or Rejected charge point should boot again (BootNotification.conf interval).
 REGISTRATION_RETRY_INTERVAL = 60
 MAX_CHARGE_POINT_ID_LENGTH = 255
+# A removal that meets a row the charger wrote meanwhile looks again, this many times.
+REMOVAL_TRIES = 3
 KEY = frozenset({"charge_point_id", "evse_id", "connector_id"})
 
 
-async def registered_charge_point(session: AsyncSession, charge_point_id: str) -> ChargePoint:
+async def registered_charge_point(
+    session: AsyncSession, charge_point_id: str, *, lock: bool = False
+) -> ChargePoint:
     """The charge point's record; NotFound (a 404 to the API and the portal) if it is not
-    registered."""
-    cp = await session.get(ChargePoint, charge_point_id)
+    registered. `lock` holds its row (PostgreSQL) until the session ends."""
+    cp = await session.get(ChargePoint, charge_point_id, with_for_update=lock)
     if cp is None:
         raise NotFound(f"charge point {charge_point_id!r} is not registered")
     return cp
@@ -578,8 +583,22 @@ class ChargePointService:
     async def delete(self, charge_point_id: str) -> None:
         """Remove a charge point. One with sessions is kept: they are billing records. The
         "removed" event closes its connection, on whichever instance holds it."""
+        for _ in range(REMOVAL_TRIES):
+            try:
+                await self._delete_once(charge_point_id)
+            except IntegrityError:
+                continue  # a row of it was written meanwhile: look again
+            self._bus.publish("removed", charge_point_id)
+            return
+        raise InvalidInput(
+            f"charge point {charge_point_id!r} kept writing while being removed; try again"
+        )
+
+    async def _delete_once(self, charge_point_id: str) -> None:
         async with self._sessions.begin() as session:
-            cp = await registered_charge_point(session, charge_point_id)
+            # Locked first (PostgreSQL): a connected charger's writes that would add a row of
+            # its own wait for this removal, and those under way are finished and counted.
+            cp = await registered_charge_point(session, charge_point_id, lock=True)
             sessions = await session.scalar(
                 select(func.count())
                 .select_from(Transaction)
@@ -598,7 +617,6 @@ class ChargePointService:
                 )
             )
             await session.delete(cp)
-        self._bus.publish("removed", charge_point_id)
 
     def note_disconnected(self, charge_point_id: str, last_message_at: datetime) -> None:
         """A connection closed: persist its last message's time and the disconnection's,
