@@ -38,6 +38,7 @@ from argon2 import PasswordHasher
 from ocpp_core import passwords
 from ocpp_core.db.engine import create_engine
 from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.models import Base
 from ocpp_core.settings import Settings
 from simulator.common import SimulatorConfig
 from simulator.v16 import SimulatedChargePoint
@@ -96,6 +97,10 @@ def released_apps() -> Iterator[None]:
     walked it all."""
     yield
     web_app._cached_build_middleware.cache_clear()
+    # Likewise each ORM mapper's cache of compiled statements, keyed by the engine's
+    # dialect: it kept every finished test's dialect, and the engine events it holds.
+    for mapper in Base.registry.mappers:
+        mapper._compiled_cache.clear()
 
 
 @pytest.fixture(scope="session")

@@ -75,3 +75,17 @@ def test_aiohttp_middleware_cache_the_tests_clear() -> None:
 
     cache = web_app._cached_build_middleware
     assert callable(cache.cache_clear) and callable(cache.cache_info)
+
+
+def test_orm_mapper_statement_cache_the_tests_clear() -> None:
+    """tests/conftest.py (released_apps): each mapper's cache of compiled statements,
+    keyed by dialect, cleared after each test so that finished engines can be collected."""
+    from sqlalchemy.util import LRUCache
+
+    from ocpp_core.db.models import Base
+
+    mapper = next(iter(Base.registry.mappers))
+    assert isinstance(mapper._compiled_cache, LRUCache)
+    mapper._compiled_cache["probe"] = 1
+    mapper._compiled_cache.clear()
+    assert "probe" not in mapper._compiled_cache

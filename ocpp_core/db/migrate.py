@@ -7,7 +7,7 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -57,9 +57,19 @@ def known_revisions() -> frozenset[str]:
     return frozenset(script.revision for script in scripts.walk_revisions())
 
 
+# Whether alembic's table is there, asked of the catalogue. Not SQLAlchemy's inspector: its
+# PostgreSQL dialect memoizes reflection queries per dialect, process-wide, which keeps
+# every engine's dialect (and what its events hold) alive in a process that makes many.
+_VERSION_TABLE = {
+    "postgresql": "SELECT to_regclass('alembic_version') IS NOT NULL",
+    "sqlite": "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' "
+    "AND name = 'alembic_version'",
+}
+
+
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at; None before the first migration."""
-    if not inspect(connection).has_table("alembic_version"):
+    if not connection.execute(text(_VERSION_TABLE[connection.dialect.name])).scalar():
         return None
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
