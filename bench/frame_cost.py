@@ -23,8 +23,8 @@ import loadgen  # noqa: E402
 
 from ocpp_core import frames  # noqa: E402
 from ocpp_core.payload_keys import camel_keys, snake_keys  # noqa: E402
+from ocpp_core.services.meter_samples import sampled_values  # noqa: E402
 from ocpp_core.services.transaction_events import sampled_values_201  # noqa: E402
-from ocpp_core.services.transactions import sampled_values  # noqa: E402
 
 
 def microseconds(step: Callable[[], object], n: int = 20_000) -> float:

@@ -302,19 +302,19 @@ class CentralSystem:
     async def live_charge_point(self, charge_point_id: str) -> LiveChargePoint:
         """One charge point as stored and as connected now (NotFound if unknown)."""
         view = await self.services.charge_points.get(charge_point_id)
-        states = await self.services.transactions.charging_states([charge_point_id])
+        states = await self.services.transaction_queries.charging_states([charge_point_id])
         return self._status_of(view, states.get(view.id, []))
 
     async def live_charge_points(self) -> list[LiveChargePoint]:
         """Every charge point as stored and as connected now."""
         views = await self.services.charge_points.list()
-        states = await self.services.transactions.charging_states()
+        states = await self.services.transaction_queries.charging_states()
         return [self._status_of(view, states.get(view.id, [])) for view in views]
 
     async def statuses_of(self, charge_point_ids: Sequence[str]) -> list[LiveChargePoint]:
         """The status of each of these charge points that is registered, by id."""
         views = await self.services.charge_points.list(charge_point_ids)
-        states = await self.services.transactions.charging_states(list(charge_point_ids))
+        states = await self.services.transaction_queries.charging_states(list(charge_point_ids))
         return [self._status_of(view, states.get(view.id, [])) for view in views]
 
     def version_of(self, view: ChargePointView) -> str:

@@ -18,7 +18,7 @@ from ocpp_core.db.engine import create_engine, create_session_factory, once_more
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import MeterValue, OcppMessage, utcnow
 from ocpp_core.services.message_log import LOG_ROWS
-from ocpp_core.services.transactions import METER_VALUE_ROWS
+from ocpp_core.services.meter_samples import METER_VALUE_ROWS
 from tests.helpers import terminate_backends
 
 

@@ -263,7 +263,7 @@ async def test_stop_transaction_answers_the_tag_of_the_stop(client, connect) -> 
 
     foreign = await start(other, 1, "FLEET")
     assert await stop(foreign, "FLEET") == "ConcurrentTx"  # not this charger's to stop
-    assert (await client.app[SERVICES].transactions.get(foreign)).stop_time is None
+    assert (await client.app[SERVICES].transaction_queries.get(foreign)).stop_time is None
 
     banned = await start(cp, 1, "BANNED")
     assert await stop(banned, "BANNED") == "Blocked"
@@ -289,7 +289,7 @@ async def test_start_transaction_keeps_charger_timestamp_reservation_and_replays
     assert replay["transactionId"] == first["transactionId"]
     assert replay["idTagInfo"]["status"] == "Accepted"
 
-    tx = await client.app[SERVICES].transactions.get(first["transactionId"])
+    tx = await client.app[SERVICES].transaction_queries.get(first["transactionId"])
     assert tx.start_time == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert tx.reservation_id == 7
     assert tx.meter_start == 42
@@ -350,7 +350,7 @@ async def test_stop_and_meter_values_for_foreign_transactions_are_accepted_not_a
     )
 
     # ... but nothing of it touches the owner's session.
-    tx = await client.app[SERVICES].transactions.get(tx_id)
+    tx = await client.app[SERVICES].transaction_queries.get(tx_id)
     assert tx.active and tx.meter_stop is None
     assert await get_json(client, f"/api/transactions/{tx_id}/meter-values") == []
     stray = await rows(client, MeterValue, MeterValue.charge_point_id == "OTHER")

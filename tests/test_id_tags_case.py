@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocpp_core.db.engine import create_engine
 from ocpp_core.db.models import Transaction
 from ocpp_core.services.id_tags import TAG_FACTS
-from ocpp_core.services.transactions import TransactionFilter, filtered
+from ocpp_core.services.transaction_queries import TransactionFilter, filtered
 from tests.helpers import OPERATOR, VIEWER
 
 HTMX = {"HX-Request": "true"}

@@ -295,7 +295,7 @@ async def test_reservations_are_kept_used_cancelled_and_expire(client, sim) -> N
         return r if r["status"] == "Used" else None
 
     used_reservation = await eventually(used)
-    tx = await client.app[SERVICES].transactions.get(used_reservation["transaction_id"])
+    tx = await client.app[SERVICES].transaction_queries.get(used_reservation["transaction_id"])
     assert tx.reservation_id == 1
 
     # Cancelled, and expired.

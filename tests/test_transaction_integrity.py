@@ -33,7 +33,7 @@ async def start(cp, connector: int, meter: int, when: datetime, tag: str = "T") 
 
 async def test_suspicious_sessions_are_accepted_and_flagged(client, connect, now) -> None:
     cp = await connect("CP-FLAG")
-    services = client.app[SERVICES].transactions
+    services = client.app[SERVICES].transaction_queries
 
     # Queued while offline: an old timestamp is accepted as it is, and flagged.
     offline = await start(cp, 1, 100, now - timedelta(hours=5))
@@ -117,7 +117,7 @@ async def test_operator_closes_a_session_whose_stop_never_came(
     )
     # Stopped when it was last heard of, not when the operator noticed.
     assert abs(datetime.fromisoformat(closed["stop_time"]) - last) < timedelta(milliseconds=2)
-    view = await client.app[SERVICES].transactions.get(tx)
+    view = await client.app[SERVICES].transaction_queries.get(tx)
     assert view.closed_by == "oper" and "closed_by_operator" in view.flags
 
     response = await client.post(f"/api/transactions/{tx}/close", headers=ADMIN)
@@ -133,7 +133,7 @@ async def test_operator_closes_a_session_whose_stop_never_came(
         )
         == {}
     )
-    view = await client.app[SERVICES].transactions.get(tx)
+    view = await client.app[SERVICES].transaction_queries.get(tx)
     assert view.meter_stop == 9999 and abs(view.stop_time - now) < timedelta(milliseconds=2)
     assert "corrected_after_close" in view.flags and "closed_by_operator" not in view.flags
 

@@ -26,8 +26,9 @@ from ocpp_core.frames import INT32_MAX
 from ocpp_core.request_schemas import OcppSchemas
 from ocpp_core.services.charge_points import StatusHistoryEntry
 from ocpp_core.services.id_tags import IdTagView
+from ocpp_core.services.meter_samples import SampledValue
 from ocpp_core.services.operations import JournalQuery, OperationView
-from ocpp_core.services.transactions import SampledValue, TransactionFilter, TransactionView
+from ocpp_core.services.transaction_queries import TransactionFilter, TransactionView
 from ocpp_core.services.users import UserView
 from ocpp_core.timeutil import parse_datetime
 from ocpp_core.v16 import operations as v16_operations
@@ -260,7 +261,7 @@ async def remote_stop(request: web.Request, call: Call) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     if await ocpp_version_of(request, charge_point_id) == "2.0.1":
         try:
-            tx = await request.app[SERVICES].transactions.get(transaction_id)
+            tx = await request.app[SERVICES].transaction_queries.get(transaction_id)
         except NotFound:
             raise InvalidInput(f"transaction {transaction_id} does not exist") from None
         if tx.charge_point_id != charge_point_id or tx.ocpp_transaction_id is None:
@@ -420,7 +421,7 @@ async def list_transactions(request: web.Request, call: Call) -> web.Response:
     """Sessions newest first, filtered (charge point exactly, open or closed, started
     from `since` and before `until`) and paged: every one there is, a page at a time."""
     page = TRANSACTION_PAGES.page(call)
-    transactions = await request.app[SERVICES].transactions.list(
+    transactions = await request.app[SERVICES].transaction_queries.list(
         filters=TransactionFilter(
             charge_point_id=call.query.get("charge_point_id"),
             active=call.query.get("active"),
@@ -438,13 +439,13 @@ def _transaction_id(tx: TransactionView) -> int:
 
 
 async def get_transaction(request: web.Request, call: Call) -> web.Response:
-    tx = await request.app[SERVICES].transactions.get(id_in_path(request, "transaction_id"))
+    tx = await request.app[SERVICES].transaction_queries.get(id_in_path(request, "transaction_id"))
     return json_response(_transaction(tx))
 
 
 async def transaction_meter_values(request: web.Request, call: Call) -> web.Response:
     transaction_id = id_in_path(request, "transaction_id")
-    transactions = request.app[SERVICES].transactions
+    transactions = request.app[SERVICES].transaction_queries
     samples = await transactions.meter_values_of(transaction_id)
     response = json_response([_meter_value(s) for s in samples])
     # The list keeps its documented shape; that retention emptied it is said in a header.
@@ -461,7 +462,7 @@ async def close_transaction(request: web.Request, call: Call) -> web.Response:
     transaction_id = id_in_path(request, "transaction_id")
     force = (call.body or {}).get("force", False)
     services = request.app[SERVICES]
-    tx = await services.transactions.get(transaction_id)
+    tx = await services.transaction_queries.get(transaction_id)
     if tx.active and not force and request.app[CENTRAL_SYSTEM].is_connected(tx.charge_point_id):
         return error_response(
             409,

@@ -114,7 +114,7 @@ async def fleet_operations(request: web.Request, call: Call) -> web.Response:
 async def meter_values_csv(request: web.Request, call: Call) -> web.StreamResponse:
     """The portal's CSV of a session's sampled values (the same code), and as on the
     JSON list, how many retention removed in a header."""
-    tx = await request.app[SERVICES].transactions.get(id_in_path(request, "transaction_id"))
+    tx = await request.app[SERVICES].transaction_queries.get(id_in_path(request, "transaction_id"))
     response = await meter_values_csv_of(request, tx)
     if tx.meter_values_pruned:
         response.headers[METER_VALUES_PRUNED_HEADER] = str(tx.meter_values_pruned)

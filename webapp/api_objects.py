@@ -22,13 +22,14 @@ from ocpp_core.services.charge_points import (
 )
 from ocpp_core.services.deviations import DeviationView
 from ocpp_core.services.id_tags import MAX_ID_TAG_LENGTH, IdTagView
+from ocpp_core.services.meter_samples import SampledValue
 from ocpp_core.services.operations import (
     ChargingProfileView,
     ConfigurationView,
     OperationView,
     ReservationView,
 )
-from ocpp_core.services.transactions import SampledValue, TransactionView
+from ocpp_core.services.transaction_queries import TransactionView
 from ocpp_core.services.users import ROLES
 from ocpp_core.versions import VERSIONS
 

@@ -299,7 +299,7 @@ class Transaction(Base):
     # 2.0.1: the charging state (of the highest seqNo received) and the remoteStartId.
     charging_state: Mapped[str | None] = mapped_column(String(20))
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
-    # What an operator should look at, comma-separated (see services.transactions.FLAGS).
+    # What an operator should look at, comma-separated (see services.session_flags).
     flags: Mapped[str] = mapped_column(String(255), default="", server_default="")
     closed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,6 +27,7 @@ from ocpp_core.services.registration import ChargePointRecords
 from ocpp_core.services.retention import Retention
 from ocpp_core.services.status_timeline import StatusTimelineService
 from ocpp_core.services.transaction_events import TransactionEventService
+from ocpp_core.services.transaction_queries import TransactionQueries
 from ocpp_core.services.transaction_totals import TransactionTotals
 from ocpp_core.services.transactions import TransactionService
 from ocpp_core.services.users import UserService
@@ -40,6 +41,7 @@ class Services:
     charge_points: ChargePointService
     id_tags: IdTagService
     transactions: TransactionService
+    transaction_queries: TransactionQueries
     transaction_totals: TransactionTotals
     users: UserService
     api_tokens: ApiTokenService
@@ -88,6 +90,7 @@ class Services:
             charge_points=ChargePointService(sessions, bus, settings, registration, budget),
             id_tags=id_tags,
             transactions=TransactionService(sessions, bus, id_tags, registration),
+            transaction_queries=TransactionQueries(sessions),
             transaction_totals=TransactionTotals(sessions),
             users=UserService(sessions, bus),
             api_tokens=ApiTokenService(sessions, bus),

@@ -38,7 +38,7 @@ from ocpp_core.passwords import (
 )
 from ocpp_core.services.budget import StorageBudget, bounded
 from ocpp_core.services.registration import ChargePointRecords
-from ocpp_core.services.transactions import CLOCK_TOLERANCE
+from ocpp_core.services.session_flags import CLOCK_TOLERANCE
 from ocpp_core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)

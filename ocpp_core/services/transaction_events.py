@@ -30,28 +30,30 @@ from ocpp_core.db.models import Reservation, Transaction, TransactionEvent, utcn
 from ocpp_core.events import EventBus
 from ocpp_core.payload_keys import camel_keys
 from ocpp_core.services.id_tags import ID_TAG, TAG_ROW, TAGS, IdTagInfo, IdTagService, info_of
-from ocpp_core.services.registration import ChargePointRecords
-from ocpp_core.services.transactions import (
+from ocpp_core.services.meter_samples import (
     ENERGY_REGISTER,
-    METER_BACKWARDS,
     METER_VALUE_ROWS,
-    OVERLAP,
     MeterValuesWrite,
     SampledValue,
+    energy_in_wh,
+    event_values,
+    sample_rows,
+)
+from ocpp_core.services.registration import ChargePointRecords
+from ocpp_core.services.session_flags import (
+    METER_BACKWARDS,
+    OVERLAP,
     add_flags,
     closed_by_operator,
     correct_closed,
-    energy_in_wh,
-    event_values,
     remove_flag,
-    sample_rows,
     timing_flags,
 )
 from ocpp_core.timeutil import format_datetime, parse_datetime
 
 LOGGER = logging.getLogger(__name__)
 
-# Flags of 2.0.1 sessions, beside those of 1.6 (services.transactions).
+# Flags of 2.0.1 sessions, beside those of 1.6 (services.session_flags).
 NO_STARTED = "started_not_received"  # its first event was an Updated or Ended
 SEQ_GAP = "seq_no_gap"  # events missing between the first and the last received
 LATE_EVENT = "out_of_order"  # an event arrived after one with a higher seqNo

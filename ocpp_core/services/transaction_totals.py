@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ocpp_core.db.models import Transaction
-from ocpp_core.services.transactions import TransactionFilter, filtered
+from ocpp_core.services.transaction_queries import TransactionFilter, filtered
 
 TOP = 10  # charge points and id tags listed by energy
 DAYS = 60  # days the energy-per-day chart covers, up to the newest in the set

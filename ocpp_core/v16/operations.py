@@ -62,7 +62,7 @@ async def _active_transaction(
     services: Services, charge_point_id: str, transaction_id: int
 ) -> None:
     try:
-        tx = await services.transactions.get(transaction_id)
+        tx = await services.transaction_queries.get(transaction_id)
     except NotFound:
         raise InvalidInput(f"transaction {transaction_id} does not exist") from None
     if tx.charge_point_id != charge_point_id:

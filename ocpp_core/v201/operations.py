@@ -79,7 +79,7 @@ _PASSWORD = KeyChange("change basic auth password", _sets_password, _password_ou
 async def _check_request_stop(
     services: Services, charge_point_id: str, request: dict[str, Any]
 ) -> None:
-    tx = await services.transactions.by_ocpp_id(charge_point_id, request["transaction_id"])
+    tx = await services.transaction_queries.by_ocpp_id(charge_point_id, request["transaction_id"])
     if tx is None:
         raise InvalidInput(
             f"transaction {request['transaction_id']!r} is not a session of {charge_point_id!r}"

@@ -440,7 +440,7 @@ async def test_remote_start_stop_and_the_session_page(portal, client, connect) -
                "offline": True}  # fmt: skip
     del updated["idToken"]
     await cp.result("TransactionEvent", updated)
-    [tx] = await client.app[SERVICES].transactions.list(charge_point_id="RS2")
+    [tx] = await client.app[SERVICES].transaction_queries.list(charge_point_id="RS2")
 
     _, page = await operator.get("/charge-points/RS2")
     box = page[page.index(f'id="active-{tx.id}"') :]

@@ -8,8 +8,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from ocpp_core.services.session_flags import OVERLAP
 from ocpp_core.services.transaction_events import LATE_EVENT, NO_STARTED, SEQ_GAP
-from ocpp_core.services.transactions import OVERLAP
 from tests.helpers import get_json, iso, sessions
 from tests.ocpp_client import RawChargePoint
 from tests.v201.charging_station import ENERGY, ended, event, recent, started, station, updated

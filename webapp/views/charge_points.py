@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.form_fields import optional_number
-from ocpp_core.services.transactions import TransactionView
+from ocpp_core.services.transaction_queries import TransactionView
 from ocpp_core.services.users import UserView
 from ocpp_core.v16 import operations as v16_operations
 from webapp.api import send_operation
@@ -73,7 +73,9 @@ async def _page(
         **await status_history_context(request.app, charge_point_id, row.version),
         "nav": "dashboard",
         "row": row,
-        "sessions": await services.transactions.list(charge_point_id=charge_point_id, limit=20),
+        "sessions": await services.transaction_queries.list(
+            charge_point_id=charge_point_id, limit=20
+        ),
         "messages": await services.message_log.recent(charge_point_id, limit=100),
         "id_tags": (await services.id_tags.search(None, TAG_OPTIONS)).tags,
         "result": result,
@@ -255,7 +257,7 @@ async def _remote(
 
 
 async def _newest_session(request: web.Request, charge_point_id: str) -> TransactionView | None:
-    newest = await request.app[SERVICES].transactions.list(charge_point_id, limit=1)
+    newest = await request.app[SERVICES].transaction_queries.list(charge_point_id, limit=1)
     return newest[0] if newest else None
 
 

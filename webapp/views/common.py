@@ -14,7 +14,7 @@ from ocpp_core.central_system import LiveChargePoint
 from ocpp_core.charge_point_state import OFFLINE, STATUSES
 from ocpp_core.errors import NotFound
 from ocpp_core.fleet_index import FleetIndex, FleetQuery
-from ocpp_core.services.transactions import LiveSession
+from ocpp_core.services.transaction_queries import LiveSession
 from webapp.api import ocpp_version_of
 from webapp.auth import csrf_token, current_user
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
@@ -149,7 +149,7 @@ async def rows_of(app: web.Application, statuses: Sequence[LiveChargePoint]) -> 
     """Rows of these charge points, with their open sessions (read for them alone)."""
     if not statuses:
         return []
-    live = await app[SERVICES].transactions.live([s.charge_point.id for s in statuses])
+    live = await app[SERVICES].transaction_queries.live([s.charge_point.id for s in statuses])
     by_cp: dict[str, list[LiveSession]] = {}
     for session in live:
         by_cp.setdefault(session.transaction.charge_point_id, []).append(session)

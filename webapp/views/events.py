@@ -149,7 +149,7 @@ async def _charge_point(
         html = await render_partial(request, "_cp_notifications.html", context)
         await response.send(html, event="notifications")
     if kinds - NOT_IN_DETAIL:
-        sessions = await request.app[SERVICES].transactions.list(
+        sessions = await request.app[SERVICES].transaction_queries.list(
             charge_point_id=charge_point_id, limit=20
         )
         html = await render_partial(request, "_cp_detail.html", {"row": row, "sessions": sessions})

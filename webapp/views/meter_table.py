@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ocpp_core.services.transactions import SampledValue
+from ocpp_core.services.meter_samples import SampledValue
 
 
 @dataclass(frozen=True)

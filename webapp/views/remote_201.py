@@ -33,7 +33,7 @@ async def request_stop_transaction(
     """Stop one of our sessions (by our integer id), named to the charger by its own
     transactionId."""
     try:
-        tx = await request.app[SERVICES].transactions.get(transaction_id)
+        tx = await request.app[SERVICES].transaction_queries.get(transaction_id)
     except NotFound:
         raise InvalidInput(f"transaction {transaction_id} does not exist") from None
     if tx.charge_point_id != charge_point_id or tx.ocpp_transaction_id is None:

@@ -12,14 +12,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
-from ocpp_core.services.transactions import (
-    ENERGY_REGISTER,
-    POWER,
-    SampledValue,
-    TransactionFilter,
-    TransactionView,
-    energy_in_wh,
-)
+from ocpp_core.services.meter_samples import ENERGY_REGISTER, POWER, SampledValue, energy_in_wh
+from ocpp_core.services.transaction_queries import TransactionFilter, TransactionView
 from ocpp_core.timeutil import format_datetime
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
@@ -92,10 +86,10 @@ async def transactions_page(request: web.Request) -> web.Response:
         page = max(1, int(request.query.get("page", "1")))
     except ValueError:
         page = 1
-    total = await services.transactions.count(filters)
+    total = await services.transaction_queries.count(filters)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(page, pages)
-    transactions = await services.transactions.list(
+    transactions = await services.transaction_queries.list(
         filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     totals = await services.transaction_totals.of(filters)
@@ -164,7 +158,7 @@ async def transactions_csv(request: web.Request) -> web.StreamResponse:
         filters, _ = _filters(request.query)
     except InvalidInput as error:
         raise web.HTTPBadRequest(text=f"{error}\n") from None
-    transactions = request.app[SERVICES].transactions
+    transactions = request.app[SERVICES].transaction_queries
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
@@ -212,10 +206,10 @@ async def close_transaction(request: web.Request) -> web.Response:
     (and may still be charging) is closed only with the form's confirmation that says so:
     its session ends by Remote stop."""
     user = await require_role(request, "operator")
-    transactions = request.app[SERVICES].transactions
+    services = request.app[SERVICES]
     try:
         transaction_id = path_int(request, "transaction_id")
-        tx = await transactions.get(transaction_id)
+        tx = await services.transaction_queries.get(transaction_id)
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such session\n") from None
     try:
@@ -226,7 +220,7 @@ async def close_transaction(request: web.Request) -> web.Response:
                 f"{tx.charge_point_id} is connected and may still be charging: stop the "
                 "session with Remote stop, or tick the confirmation to close it anyway"
             )
-        await transactions.close(transaction_id, user.username)
+        await services.transactions.close(transaction_id, user.username)
         await audit(request, "close session", str(transaction_id))
     except InvalidInput as error:  # already stopped, or not confirmed
         return await transaction_page(request, message=str(error))
@@ -237,7 +231,9 @@ async def close_transaction(request: web.Request) -> web.Response:
 
 async def _session(request: web.Request) -> TransactionView:
     try:
-        return await request.app[SERVICES].transactions.get(path_int(request, "transaction_id"))
+        return await request.app[SERVICES].transaction_queries.get(
+            path_int(request, "transaction_id")
+        )
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such session\n") from None
 
@@ -258,7 +254,7 @@ async def meter_values_csv(request: web.Request) -> web.Response:
 
 async def meter_values_csv_of(request: web.Request, tx: TransactionView) -> web.Response:
     """The CSV of a session's sampled values, the portal's and the API's alike."""
-    samples = await request.app[SERVICES].transactions.meter_values_of(tx.id)
+    samples = await request.app[SERVICES].transaction_queries.meter_values_of(tx.id)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -290,7 +286,7 @@ async def transaction_page(request: web.Request, message: str | None = None) -> 
     services = request.app[SERVICES]
     tx = await _session(request)
     transaction_id = tx.id
-    samples = await services.transactions.meter_values_of(transaction_id)
+    samples = await services.transaction_queries.meter_values_of(transaction_id)
     table = meter_table(samples)
     pages = max(1, math.ceil(len(table.readings) / READINGS_PAGE))
     page = _page_number(request, pages)
