@@ -14,6 +14,11 @@ full pause per doubling of the heap.
 While the heap is still growing fast (a reconnect storm), a due thaw waits until the growth
 has settled, `max_wait` seconds at most: a storm that doubles the heap several times then
 pays one full pause once the charge points are back, not one per doubling within it.
+
+The collector is the process's, not an application's: what a policy counts of the frozen heap
+outlives it. An application started after another in the same process (the tests start one
+per test) carries on from the counts the one before left, with the heap still frozen, rather
+than walking all of it again at its start.
 """
 
 from __future__ import annotations
@@ -25,6 +30,22 @@ import time
 from typing import Any
 
 LOGGER = logging.getLogger(__name__)
+
+
+class _FrozenHeap:
+    """What this process's policies know of the frozen heap."""
+
+    def __init__(self) -> None:
+        # Frozen since the last real full collection, counted as they are frozen:
+        # gc.get_freeze_count() walks the whole frozen list, too slow for every full
+        # collection. Frozen objects freed since by reference counting are still counted,
+        # which can only bring the thaw forward.
+        self.frozen = 0
+        self.alive_after_thaw = 0  # frozen objects after the last real full collection
+        self.left_frozen = False  # a policy froze the heap and has gone, leaving it so
+
+
+_HEAP = _FrozenHeap()
 
 
 class CollectorPolicy:
@@ -46,12 +67,6 @@ class CollectorPolicy:
         self._due_since = 0.0
         self._seen = 0
         self._check: asyncio.TimerHandle | None = None
-        self._alive_after_thaw = 0  # frozen objects after the last real full collection
-        # Frozen since, counted as they are frozen: gc.get_freeze_count() walks the whole
-        # frozen list, too slow for every full collection.
-        # Frozen objects freed since by reference counting are still counted, which can
-        # only bring the thaw forward.
-        self._frozen = 0
         self._thaw_pending = False
         self._thawing = False
         self._installed = False
@@ -62,20 +77,28 @@ class CollectorPolicy:
         return self._installed
 
     def install(self) -> None:
-        """Collect and freeze what start-up loaded, then freeze after each full collection."""
+        """Collect and freeze what start-up loaded, then freeze after each full collection.
+        After an earlier policy of this process: collect and freeze only what came since,
+        and thaw once the heap has grown enough since that policy's last thaw."""
         self._installed = True
-        self._thaw()
+        carry_on = _HEAP.left_frozen
+        _HEAP.left_frozen = False
+        if not carry_on:
+            self._thaw()
         gc.callbacks.append(self._after_collection)
+        if carry_on:
+            gc.collect()  # walks the unfrozen part only; survivors frozen (and counted) below
 
     def uninstall(self) -> None:
-        """Stop freezing, and thaw everything (the next full collection walks it all)."""
+        """Stop freezing. The heap stays frozen, with its counts, for the next policy of
+        this process (a thaw that was due is then its own to make)."""
         self._installed = False
         if self._after_collection in gc.callbacks:
             gc.callbacks.remove(self._after_collection)
         if self._check is not None:
             self._check.cancel()
             self._check = None
-        gc.unfreeze()
+        _HEAP.left_frozen = True
 
     def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
         if phase != "stop" or info["generation"] != 2 or self._thawing:
@@ -83,9 +106,9 @@ class CollectorPolicy:
         # Right after a full collection the young generations are empty: only survivors,
         # all in the oldest one, are frozen. (gc.collect would do nothing here, the
         # collector being busy.)
-        self._frozen += len(gc.get_objects(generation=2))
+        _HEAP.frozen += len(gc.get_objects(generation=2))
         gc.freeze()
-        if not self._thaw_pending and self._frozen > self._thaw_factor * self._alive_after_thaw:
+        if not self._thaw_pending and _HEAP.frozen > self._thaw_factor * _HEAP.alive_after_thaw:
             self._thaw_pending = True
             # A collection can run on any thread (aiosqlite's): the thaw runs on the loop.
             self._loop.call_soon_threadsafe(self._thaw_due)
@@ -94,13 +117,13 @@ class CollectorPolicy:
         if not self._installed:
             return  # scheduled from another thread just before uninstall: freeze no more
         self._due_since = self._loop.time()
-        self._seen = self._frozen
+        self._seen = _HEAP.frozen
         self._check = self._loop.call_later(self._settle, self._thaw_once_settled)
 
     def _thaw_once_settled(self) -> None:
-        growing = self._frozen > self._seen * (1 + self._settled_growth)
+        growing = _HEAP.frozen > self._seen * (1 + self._settled_growth)
         if growing and self._loop.time() - self._due_since < self._max_wait:
-            self._seen = self._frozen
+            self._seen = _HEAP.frozen
             self._check = self._loop.call_later(self._settle, self._thaw_once_settled)
             return
         self._check = None
@@ -117,12 +140,12 @@ class CollectorPolicy:
         finally:
             self._thawing = False
         gc.freeze()
-        self._alive_after_thaw = self._frozen = gc.get_freeze_count()
+        _HEAP.alive_after_thaw = _HEAP.frozen = gc.get_freeze_count()
         self._thaw_pending = False
         self.thaws += 1
         LOGGER.debug(
             "full collection: %d objects alive, %d collected, %.0f ms",
-            self._alive_after_thaw,
+            _HEAP.alive_after_thaw,
             collected,
             (time.perf_counter() - started) * 1000,
         )
