@@ -1275,12 +1275,13 @@ def report(results: dict[str, dict[str, float]]) -> None:
 
 def check_frames() -> None:
     """One frame of each kind the generator sends, both versions, against the `ocpp`
-    package's schemas with the server's own checker (`ocpp_core.frames.schema_errors`)."""
+    package's schemas with the server's own checker
+    (`ocpp_core.payload_checks.schema_errors`)."""
     sys.path.insert(0, str(ROOT))
-    from ocpp_core import frames
+    from ocpp_core import dialects, payload_checks
 
     failed = 0
-    for version, dialect in (("1.6", frames.V16), ("2.0.1", frames.V201)):
+    for version, dialect in (("1.6", dialects.V16), ("2.0.1", dialects.V201)):
         cp = BenchChargePoint("CHECK", None, Stats(), version)  # type: ignore[arg-type]
         sent = list(cp.boot_frames(2))
         sent.append(("Heartbeat", {}))
@@ -1294,7 +1295,7 @@ def check_frames() -> None:
         sent.append(cp.status_frame(1, "Available"))
         for action, payload in sent:
             schema = dialect.request_schema(action)
-            errors = frames.schema_errors(schema, payload, dialect)
+            errors = payload_checks.schema_errors(schema, payload, dialect)
             event = payload.get("eventType")
             name = f"{schema}{f' {event}' if event else ''}"
             size = len(orjson.dumps([2, "12345", action, payload]))

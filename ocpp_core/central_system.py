@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ocpp_core import charge_point_state, frames
+from ocpp_core import charge_point_state, payload_checks
 from ocpp_core.catalogue import Operation
 from ocpp_core.cluster import Cluster, SingleInstance
 from ocpp_core.errors import (
@@ -279,9 +279,11 @@ class CentralSystem:
         await self.services.charge_points.get(charge_point_id)  # NotFound for unknown ids
         dialect = HANDLERS[version].dialect
         payload = camel_keys(request)
-        errors = frames.schema_errors(dialect.request_schema(entry.action), payload, dialect)
+        errors = payload_checks.schema_errors(
+            dialect.request_schema(entry.action), payload, dialect
+        )
         if errors:
-            raise InvalidInput(frames.describe(errors[0]))
+            raise InvalidInput(payload_checks.describe(errors[0]))
         if entry.check is not None:
             await entry.check(self.services, charge_point_id, request)
         action = entry.action

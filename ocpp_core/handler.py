@@ -1,7 +1,7 @@
 """The protocol engine: the central system's side of one charge point connection, shared
 by every OCPP version. Framing, one CALL at a time, answer timeouts, error codes and the
 message log live here; the `@on` handlers of each version live in `ocpp_core.v16.handler`
-and `ocpp_core.v201.handler`, subclasses that name their `frames.Dialect` and their
+and `ocpp_core.v201.handler`, subclasses that name their `dialects.Dialect` and their
 library route map. Routing and payload classes come from the `ocpp` library; what
 messages mean from the services."""
 
@@ -21,7 +21,7 @@ from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import NotSupportedError, OCPPError, SecurityError
 from ocpp.messages import Call, CallError, CallResult, MessageType
 
-from ocpp_core import certificates, frames, lenient
+from ocpp_core import certificates, dialects, frame_decoding, lenient, payload_checks
 from ocpp_core.db.models import utcnow
 from ocpp_core.errors import (
     CallErrorReply,
@@ -69,7 +69,7 @@ class ChargePointHandler:
     checked the payload with the version's error codes before the handler runs.
     """
 
-    dialect: frames.Dialect
+    dialect: dialects.Dialect
     ocpp_version: str
     routes: dict[str, Route]
 
@@ -184,15 +184,15 @@ class ChargePointHandler:
             raise CallErrorReply(
                 response.error_code, response.error_description, response.error_details
             )
-        errors = frames.schema_errors(
+        errors = payload_checks.schema_errors(
             self.dialect.answer_schema(action), response.payload, self.dialect
         )
         if errors:
             metrics.record_call(action, "error", answered)
-            raise InvalidReply(f"{action} answer: {frames.describe(errors[0])}")
-        nul = frames.nul_cause(response.payload)  # answers are few: every one is walked
+            raise InvalidReply(f"{action} answer: {payload_checks.describe(errors[0])}")
+        nul = payload_checks.nul_cause(response.payload)  # answers are few: every one is walked
         if nul is not None:
-            if not self.lenient or self.dialect is not frames.V16:
+            if not self.lenient or self.dialect is not dialects.V16:
                 metrics.record_call(action, "error", answered)
                 raise InvalidReply(f"{action} answer: {nul}")
             evidence = response.to_json()  # as sent, before the NULs go
@@ -250,8 +250,8 @@ class ChargePointHandler:
         charger's answers the action of our CALL, for ours `answered`."""
         if msg is None:
             try:
-                msg = frames.decode(raw, self.dialect)
-            except frames.FrameError as error:
+                msg = frame_decoding.decode(raw, self.dialect)
+            except frame_decoding.FrameError as error:
                 self._services.message_log.record(self.id, direction, raw, None, error.unique_id)
                 return
         if isinstance(msg, Call):
@@ -272,8 +272,8 @@ class ChargePointHandler:
     async def route_message(self, raw_msg: str) -> None:
         self.last_message_at = time.time()  # any frame counts, even one refused
         try:
-            msg = frames.decode(raw_msg, self.dialect)
-        except frames.FrameError as error:
+            msg = frame_decoding.decode(raw_msg, self.dialect)
+        except frame_decoding.FrameError as error:
             self._log("in", raw_msg, None)
             if error.unique_id is None:
                 LOGGER.warning("%s: ignored unreadable frame (%s)", self.id, error)
@@ -293,16 +293,16 @@ class ChargePointHandler:
         deviations: list[str] = []
         try:
             dialect = self.dialect
-            frames.check_action(msg.action, dialect)
+            dialects.check_action(msg.action, dialect)
             # The payload is walked for NUL characters only if the frame holds one.
-            nul = frames.NUL_ESCAPE in raw_msg
-            if self.lenient and dialect is frames.V16:  # lenient knows 1.6's mistakes
+            nul = payload_checks.NUL_ESCAPE in raw_msg
+            if self.lenient and dialect is dialects.V16:  # lenient knows 1.6's mistakes
                 reading = lenient.read(msg.action, msg.payload, nul)
                 msg.payload, deviations = reading.payload, reading.deviations
             else:
-                frames.validate(dialect.request_schema(msg.action), msg.payload, dialect)
+                payload_checks.validate(dialect.request_schema(msg.action), msg.payload, dialect)
                 if nul:
-                    frames.refuse_nul(msg.payload)
+                    payload_checks.refuse_nul(msg.payload)
             route = self.routes.get(msg.action)
             if route is None or route.on is None:
                 raise NotSupportedError(

@@ -22,7 +22,7 @@ from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v16.enums import UnitOfMeasure
 from sqlalchemy import String
 
-from ocpp_core import frames
+from ocpp_core import payload_checks
 from ocpp_core.db.models import MeterValue
 
 # Informational text whose length only the schema limits; kept as sent up to the database
@@ -88,7 +88,7 @@ class Reading:
 
 
 def _path(error: SchemaValidationError) -> str:
-    return frames.dotted(error.absolute_path)
+    return payload_checks.dotted(error.absolute_path)
 
 
 def _key(error: SchemaValidationError) -> tuple[str, str, str]:
@@ -128,7 +128,7 @@ def _number(text: str, integer: bool) -> int | float | None:
         if number != number.to_integral_value():
             return None
         whole = int(number)
-        return whole if frames.INT32_MIN <= whole <= frames.INT32_MAX else None
+        return whole if payload_checks.INT32_MIN <= whole <= payload_checks.INT32_MAX else None
     return float(number)
 
 
@@ -226,13 +226,13 @@ def strip_nul(payload: dict[str, Any]) -> list[str]:
     """Remove NUL characters from text in the payload; say where. Firmware that copies
     fixed-size C buffers pads text with them."""
     deviations = []
-    for path in frames.nul_paths(payload):
+    for path in payload_checks.nul_paths(payload):
         *parents, last = path
         target: Any = payload
         for part in parents:
             target = target[part]
         target[last] = target[last].replace("\x00", "")
-        deviations.append(f"{frames.dotted(path)}: NUL characters (U+0000) removed")
+        deviations.append(f"{payload_checks.dotted(path)}: NUL characters (U+0000) removed")
     return deviations
 
 
@@ -246,7 +246,7 @@ def read(action: str, payload: dict[str, Any], nul: bool = True) -> Reading:
     if nul:
         # First: "TAG\0\0..." padded to its buffer's size may be too long until stripped.
         reading.deviations.extend(strip_nul(reading.payload))
-    errors = frames.schema_errors(action, reading.payload)
+    errors = payload_checks.schema_errors(action, reading.payload)
     if errors:
         # Violations kept as sent stay in the schema's errors; a repaired value that is
         # still wrong shows up again with its new value and is examined again.
@@ -258,12 +258,12 @@ def read(action: str, payload: dict[str, Any], nul: bool = True) -> Reading:
             for error in untolerated:
                 how = _repair(reading.payload, error)
                 if how is None:
-                    frames.raise_for(error)
+                    payload_checks.raise_for(error)
                 reading.deviations.append(how)
                 tolerated.add(_key(error))
-            errors = frames.schema_errors(action, reading.payload)
+            errors = payload_checks.schema_errors(action, reading.payload)
         else:
-            frames.raise_for(errors[0])
+            payload_checks.raise_for(errors[0])
     if action in ("MeterValues", "StopTransaction"):
         _scale_kilo_units(reading.payload, reading.deviations)
     return reading

@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ocpp_core.frames import DIALECTS
+from ocpp_core.dialects import DIALECTS
 
 # A charger chooses the action of its CALL: anything but a known action is counted as
 # "unknown", so no one can make up new series.

@@ -1,8 +1,8 @@
 """The operations' requests and answers as the JSON API takes and gives them: each the
 `ocpp` package's JSON schema that `CentralSystem.operate` checks it against (with OCPP's
-32-bit integers, `frames.bounded_schema`), its property names in snake_case as the API
-spells them (the `ocpp` library's conversion, which `camel_keys` undoes exactly), as JSON
-Schema 2020-12, the dialect of OpenAPI 3.1.
+32-bit integers, `payload_checks.bounded_schema`), its property names in snake_case as
+the API spells them (the `ocpp` library's conversion, which `camel_keys` undoes exactly), as
+JSON Schema 2020-12, the dialect of OpenAPI 3.1.
 
 The schemas' `definitions` become shared components, named `ocpp16.X` / `ocpp201.X`, each
 `$ref` pointing at `#/components/schemas/...` of the document that holds them.
@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ocpp_core.frames import DIALECTS, Dialect, bounded_schema
+from ocpp_core.dialects import DIALECTS, Dialect
+from ocpp_core.payload_checks import bounded_schema
 from ocpp_core.payload_keys import snake_key
 
 COMPONENTS = "#/components/schemas/"

@@ -1,6 +1,6 @@
 """The OCPP versions served on the one endpoint, and which one a connection speaks.
 
-A version is its WebSocket subprotocol, a `frames.Dialect` and a handler module; adding
+A version is its WebSocket subprotocol, a `dialects.Dialect` and a handler module; adding
 one (`ocpp2.1`) is an entry here, a dialect, a handler and its operation catalogue.
 """
 

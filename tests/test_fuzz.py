@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Transaction
-from ocpp_core.frames import bounded_schema, nul_cause
+from ocpp_core.payload_checks import bounded_schema, nul_cause
 from ocpp_core.settings import Settings
 from ocpp_core.v16.operations import CATALOGUE
 from tests.helpers import ADMIN, OPERATOR, tenths

@@ -14,7 +14,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from ocpp_core.central_system import CATALOGUES
-from ocpp_core.frames import DIALECTS
+from ocpp_core.dialects import DIALECTS
 from ocpp_core.payload_keys import camel_keys
 from ocpp_core.settings import Settings
 from tests.helpers import ADMIN, OPERATOR, VIEWER

@@ -17,7 +17,7 @@ from hypothesis_jsonschema import from_schema
 from ocpp.v16 import call
 
 from ocpp_core.central_system import CATALOGUES
-from ocpp_core.frames import bounded_schema
+from ocpp_core.payload_checks import bounded_schema
 from ocpp_core.payload_keys import snake_keys
 from ocpp_core.v16.handler import V16Handler
 from ocpp_core.v16.operations import BY_ACTION, CATALOGUE

@@ -8,11 +8,12 @@ import json
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocpp_core import frames
+from ocpp_core import payload_checks
 
 SCHEMAS = sorted(
     path.name.removesuffix(".json")
@@ -83,14 +84,14 @@ def test_compiled_check_agrees_with_jsonschema(name: str) -> None:
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(_payloads(name))
     def agree(payload: Any) -> None:
-        by_jsonschema = not frames.rule_errors(name, payload)
-        assert (not frames.schema_errors(name, payload)) is by_jsonschema, payload
-        fast = frames._fast_validator(name)
+        by_jsonschema = not payload_checks.rule_errors(name, payload)
+        assert (not payload_checks.schema_errors(name, payload)) is by_jsonschema, payload
+        fast = payload_checks._fast_validator(name)
         if fast is not None:
             try:
                 fast(payload)
                 fast_accepts = True
-            except frames.fastjsonschema.JsonSchemaException:
+            except fastjsonschema.JsonSchemaException:
                 fast_accepts = False
             # The dangerous way round: accepted fast, refused by the rules.
             assert not fast_accepts or by_jsonschema, payload

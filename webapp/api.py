@@ -22,7 +22,7 @@ from ocpp_core.errors import (
     NotFound,
     OperationFailed,
 )
-from ocpp_core.frames import INT32_MAX
+from ocpp_core.payload_checks import INT32_MAX
 from ocpp_core.request_schemas import OcppSchemas
 from ocpp_core.services.charge_points import StatusHistoryEntry
 from ocpp_core.services.id_tags import IdTagView

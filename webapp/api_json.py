@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from ocpp_core.errors import InvalidInput
-from ocpp_core.frames import nested_deeper_than
+from ocpp_core.frame_decoding import nested_deeper_than
 from ocpp_core.timeutil import format_datetime
 
 LOGGER = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import typing
 from datetime import datetime
 from typing import Any
 
-from ocpp_core.frames import INT32_MAX, INT32_MIN
+from ocpp_core.payload_checks import INT32_MAX, INT32_MIN
 from ocpp_core.services.api_tokens import MAX_NAME_LENGTH, NAME_PATTERN, TokenView
 from ocpp_core.services.charge_points import (
     REGISTRATION_STATUSES,

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from ocpp_core.frames import INT32_MAX, INT32_MIN
+from ocpp_core.payload_checks import INT32_MAX, INT32_MIN
 from webapp.api_json import json_response
 from webapp.endpoints import Call, Header, Parameter
 

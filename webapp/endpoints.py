@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from ocpp_core.errors import InvalidInput
-from ocpp_core.frames import describe
+from ocpp_core.payload_checks import describe
 from ocpp_core.services.users import UserView
 from webapp.api_json import json_body
 from webapp.auth import require_role

@@ -19,7 +19,8 @@ import orjson
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from ocpp_core.frames import dotted, nested_deeper_than, nul_paths
+from ocpp_core.frame_decoding import nested_deeper_than
+from ocpp_core.payload_checks import dotted, nul_paths
 from webapp.api_json import MAX_JSON_DEPTH, error_response
 
 LOGGER = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ocpp_core.frames import INT32_MAX, INT32_MIN
+from ocpp_core.payload_checks import INT32_MAX, INT32_MIN
 
 
 def path_int(request: web.Request, name: str) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.bulk import BulkInsert
 from ocpp_core.db.models import MeterValue, Transaction, utcnow
-from ocpp_core.frames import INT32_MAX
+from ocpp_core.payload_checks import INT32_MAX
 from ocpp_core.services.session_flags import (
     CLOCK_TOLERANCE,
     FOREIGN_TRANSACTION,

@@ -9,7 +9,7 @@ from typing import Any
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 
-from ocpp_core import frames
+from ocpp_core import dialects
 from ocpp_core.db.models import utcnow
 from ocpp_core.handler import ChargePointHandler
 from ocpp_core.routes import after, on, routes_of
@@ -81,7 +81,7 @@ class V16Handler(ChargePointHandler):
     """A charge point connected with OCPP 1.6J."""
 
     __slots__ = ()
-    dialect = frames.V16
+    dialect = dialects.V16
     ocpp_version = "1.6"
 
     def deviations_of(self, action: str, payload: dict[str, Any]) -> list[str]:

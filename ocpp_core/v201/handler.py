@@ -13,7 +13,7 @@ import orjson
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from ocpp_core import frames
+from ocpp_core import dialects
 from ocpp_core.db.models import utcnow
 from ocpp_core.handler import ChargePointHandler, camel_keys
 from ocpp_core.routes import after, on, routes_of
@@ -46,7 +46,7 @@ class V201Handler(ChargePointHandler):
     """A charging station connected with OCPP 2.0.1."""
 
     __slots__ = ()
-    dialect = frames.V201
+    dialect = dialects.V201
     ocpp_version = "2.0.1"
 
     async def _keep(

@@ -1,227 +1,37 @@
-"""OCPP-J frames: decoding raw text and checking payloads against a version's schemas.
-
-The `ocpp` library drops frames it cannot unpack even when their message id is readable,
-and reports some 1.6 errors with 2.0.1 codes (`FormatViolation`); this module gives every
-failure its version's error code (a `Dialect`: 1.6 or 2.0.1) and keeps the message id
-whenever it can be read.
+"""Checks of a decoded payload: against its version's schemas, and for the NUL character.
 
 Payloads are checked first by the library's schemas compiled to Python code
 (fastjsonschema, some 30x faster than jsonschema on a MeterValues); only a payload that
 fails is checked again by jsonschema, whose errors name the keyword and path that the
-CALLERROR needs.
+CALLERROR needs. Both apply OCPP's rules the schemas leave out: 32-bit integers and
+date-times the services can read.
 """
 
 from __future__ import annotations
 
 import decimal
 import json
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, NoReturn
 
 import fastjsonschema
-import orjson
 from jsonschema import Draft4Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from jsonschema.protocols import Validator
 from ocpp.exceptions import (
     FormationViolationError,
-    FormatViolationError,
     OccurenceConstraintViolationError,
-    OccurrenceConstraintViolationError,
     OCPPError,
     PropertyConstraintViolationError,
     TypeConstraintViolationError,
 )
-from ocpp.exceptions import (
-    NotImplementedError as OcppNotImplementedError,
-)
-from ocpp.messages import Call, CallError, CallResult, MessageType
-from ocpp.v16.enums import Action
-from ocpp.v201.enums import Action as Action201
 
+from ocpp_core.dialects import V16, Dialect
 from ocpp_core.timeutil import parse_datetime
 
-MAX_MESSAGE_ID_LENGTH = 36
-V16_ACTIONS = frozenset(action.value for action in Action)
-
-
-class RpcFrameworkError(OCPPError):  # type: ignore[misc]  # the ocpp package is untyped
-    """OCPP-J 2.0.1: the frame is no valid RPC message (the library has no class for it)."""
-
-    code = "RpcFrameworkError"
-    default_description = "Content of the call is not a valid RPC Request"
-
-
-class MessageTypeNotSupportedError(OCPPError):  # type: ignore[misc]  # the ocpp package is untyped
-    """OCPP-J 2.0.1: a message type number this version does not know."""
-
-    code = "MessageTypeNotSupported"
-    default_description = "A message with a Message Type Number received is not supported"
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """What differs between OCPP-J versions at the frame level: the schemas, the actions,
-    the error codes (1.6 FormationViolation, 2.0.1 FormatViolation, ...) and how a schema
-    file is named for a request and an answer."""
-
-    version: str
-    schemas: str  # the `ocpp` package holding the JSON schema files
-    actions: frozenset[str]
-    format_error: type[OCPPError]  # the payload is no JSON object of the right shape
-    occurrence_error: type[OCPPError]
-    rpc_error: type[OCPPError]  # the frame is no RPC message at all
-    request_suffix: str  # "" (1.6: BootNotification.json) or "Request" (2.0.1)
-    # An unknown message type: 2.0.1 answers one whose id it can read; 1.6 has no rule.
-    message_type_error: type[OCPPError] | None
-    decimal_schemas: frozenset[str] = frozenset()
-
-    def request_schema(self, action: str) -> str:
-        return action + self.request_suffix
-
-    def answer_schema(self, action: str) -> str:
-        return action + "Response"
-
-
-V16 = Dialect(
-    version="1.6",
-    schemas="ocpp.v16.schemas",
-    actions=V16_ACTIONS,
-    format_error=FormationViolationError,
-    occurrence_error=OccurenceConstraintViolationError,
-    rpc_error=FormationViolationError,
-    request_suffix="",
-    message_type_error=None,
-    # Schemas with `multipleOf: 0.1`: binary floats fail that check (21.4 / 0.1 != 214),
-    # so these are checked on Decimal values, as the `ocpp` library does.
-    decimal_schemas=frozenset(
-        {"RemoteStartTransaction", "SetChargingProfile", "GetCompositeScheduleResponse"}
-    ),
-)
-V201 = Dialect(
-    version="2.0.1",
-    schemas="ocpp.v201.schemas",
-    actions=frozenset(action.value for action in Action201),
-    format_error=FormatViolationError,
-    occurrence_error=OccurrenceConstraintViolationError,
-    rpc_error=RpcFrameworkError,
-    request_suffix="Request",
-    message_type_error=MessageTypeNotSupportedError,
-)
-DIALECTS = {dialect.version: dialect for dialect in (V16, V201)}
-
 _DECIMAL_DIGITS = 700
-
-# The id of a frame whose JSON is broken can often still be read from its start.
-_READABLE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
-
-# The deepest OCPP 1.6 frame (a SetChargingProfile's schedule period) nests arrays and
-# objects 6 levels deep. A frame nested deeper is refused here, before anything walks it
-# recursively (copying, the schema check, key conversion), where 900 levels raised
-# RecursionError and dropped the connection.
-MAX_NESTING = 32
-
-
-class FrameError(Exception):
-    """A frame that cannot be processed. With a `unique_id` it deserves a CALLERROR."""
-
-    def __init__(self, unique_id: str | None, error: OCPPError) -> None:
-        super().__init__(error.description)
-        self.unique_id = unique_id
-        self.error = error
-
-
-def decode(raw: str | bytes, dialect: Dialect = V16) -> Call | CallResult | CallError:
-    """Parse one OCPP-J frame, raising FrameError with the version's error code for bad
-    ones."""
-
-    def _formation(cause: str) -> OCPPError:
-        return dialect.format_error(details={"cause": cause})
-
-    def _rpc(cause: str) -> OCPPError:
-        return dialect.rpc_error(details={"cause": cause})
-
-    try:
-        frame = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        match = _READABLE_ID.match(text)
-        raise FrameError(
-            match.group(1) if match else None, _rpc("Frame is not valid JSON")
-        ) from None
-
-    if not isinstance(frame, list) or not frame:
-        raise FrameError(None, _rpc("Frame is not a JSON array"))
-    message_type = frame[0]
-    if type(message_type) is not int or message_type not in (2, 3, 4):
-        readable = len(frame) > 1 and isinstance(frame[1], str) and len(frame[1]) <= 36
-        if dialect.message_type_error is not None and readable:
-            error = dialect.message_type_error(
-                details={"cause": f"Unknown message type {message_type!r}"}
-            )
-            raise FrameError(frame[1], error)
-        raise FrameError(None, _rpc(f"Unknown message type {message_type!r}"))
-    if len(frame) < 2 or not isinstance(frame[1], str):
-        raise FrameError(None, _rpc("Frame has no readable message id"))
-    unique_id = frame[1]
-    if len(unique_id) > MAX_MESSAGE_ID_LENGTH:
-        raise FrameError(unique_id, _rpc("Message id is longer than 36 characters"))
-    # Only a frame with more opening brackets than the bound allows can nest deeper: most
-    # are not walked at all.
-    if _opening_brackets(raw) > MAX_NESTING and nested_deeper_than(frame, MAX_NESTING):
-        cause = _formation(f"Frame is nested more than {MAX_NESTING} levels deep")
-        raise FrameError(unique_id if message_type == MessageType.Call else None, cause)
-
-    if message_type == MessageType.Call:
-        if len(frame) != 4:
-            raise FrameError(unique_id, _rpc("A CALL has exactly 4 elements"))
-        _, _, action, payload = frame
-        if not isinstance(action, str):
-            raise FrameError(unique_id, _rpc("Action is not a string"))
-        if not isinstance(payload, dict):
-            raise FrameError(unique_id, _formation("Payload is not a JSON object"))
-        return Call(unique_id, action, payload)
-
-    if message_type == MessageType.CallResult:
-        # A broken answer cannot itself be answered: the id is returned so the caller can
-        # log it against the CALL it belongs to.
-        if len(frame) != 3 or not isinstance(frame[2], dict):
-            raise FrameError(None, _formation(f"Malformed CALLRESULT for {unique_id!r}"))
-        return CallResult(unique_id, frame[2])
-
-    if len(frame) not in (4, 5) or not isinstance(frame[2], str):
-        raise FrameError(None, _formation(f"Malformed CALLERROR for {unique_id!r}"))
-    details = frame[4] if len(frame) == 5 and isinstance(frame[4], dict) else {}
-    return CallError(unique_id, frame[2], str(frame[3]), details)
-
-
-def _opening_brackets(raw: str | bytes) -> int:
-    if isinstance(raw, bytes):
-        return raw.count(b"[") + raw.count(b"{")
-    return raw.count("[") + raw.count("{")
-
-
-def nested_deeper_than(value: Any, limit: int) -> bool:
-    """Whether arrays and objects in decoded JSON (from orjson: exact types) nest more than
-    `limit` levels deep, the outermost being level 1; walked a level at a time, without
-    recursion."""
-    if type(value) is not dict and type(value) is not list:
-        return False
-    level = [value]
-    for _ in range(limit):
-        below = []
-        for item in level:
-            for child in item.values() if type(item) is dict else item:
-                if type(child) is dict or type(child) is list:
-                    below.append(child)
-        if not below:
-            return False
-        level = below
-    return True
 
 
 def _is_date_time(value: object) -> bool:
@@ -420,8 +230,3 @@ def refuse_nul(payload: dict[str, Any]) -> None:
     cause = nul_cause(payload)
     if cause is not None:
         raise PropertyConstraintViolationError(details={"cause": cause})
-
-
-def check_action(action: str, dialect: Dialect = V16) -> None:
-    if action not in dialect.actions:
-        raise OcppNotImplementedError(details={"cause": f"Unknown action {action!r}"})
