@@ -4,9 +4,12 @@ filtered by type, refused without a login or with a bad id."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from tests.helpers import VIEWER, read_json_events
+from webapp.keys import SERVICES
 
 
 async def test_events_resume_with_last_event_id(client, connect) -> None:
@@ -53,3 +56,49 @@ async def test_events_refuse_what_they_cannot_serve(client) -> None:
     assert response.status == 400 and "Last-Event-ID" in (await response.json())["error"]
     response = await client.get("/api/events", params={"types": "status,bogus"}, headers=VIEWER)
     assert response.status == 400 and "bogus" in (await response.json())["error"]
+
+
+async def _next_block(stream: aiohttp.ClientResponse) -> dict[str, str]:
+    """The fields of the stream's next block (an event, or an id alone)."""
+    fields: dict[str, str] = {}
+    async for raw in stream.content:
+        line = raw.decode().rstrip("\r\n")
+        if line == "" and fields:
+            return fields
+        if ":" in line and not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+    raise AssertionError("stream ended")
+
+
+async def test_a_filtered_stream_moves_past_the_other_types(client, connect) -> None:
+    """Events of other types are passed over once: the stream's last event id moves past
+    them (so a client resuming from it reads none of them again) and so does its reading."""
+    services = client.app[SERVICES]
+    url = client.make_url("/api/events")
+    async with aiohttp.ClientSession(headers=VIEWER) as http:
+        async with http.get(url, params={"types": "fault"}) as stream:
+            opened = int((await asyncio.wait_for(_next_block(stream), 5))["id"])
+            cp = await connect("API-RARE")
+            await cp.boot()
+            await cp.status(1, "Available")
+            status_id = (await services.event_log.after(opened)).events[-1].id
+            async with asyncio.timeout(5):
+                while (
+                    "data" in (block := await _next_block(stream)) or int(block["id"]) < status_id
+                ):
+                    assert "data" not in block, block  # no event of another type
+            moved = int(block["id"])
+
+            await cp.status(2, "Faulted")
+            [(event_id, name, data)] = await read_json_events(stream, 1)
+            assert name == "fault" and data["data"]["connector_id"] == 2
+            assert int(event_id) > moved >= status_id
+
+        # Resumed from where it had moved to: the fault only.
+        async with http.get(url, params={"types": "fault,status"}, headers={
+            "Last-Event-ID": str(moved)
+        }) as again:  # fmt: skip
+            got = await read_json_events(again, 2)
+            assert [name for _, name, _ in got] == ["status", "fault"]
+            assert int(got[0][0]) > moved

@@ -235,7 +235,7 @@ async def test_retention_prunes_delivered_events_and_keeps_those_owed(
     # connected, boot, the two statuses go; the fault's delivery is still pending.
     assert events.setting == "RETAIN_EVENTS_DAYS" and events.rows == 4
     left = await services.event_log.after(0)
-    assert [e.kind for e in left] == ["fault"]
+    assert [e.kind for e in left.events] == ["fault"]
     assert await deliveries(client, hook["id"]) == []
 
 

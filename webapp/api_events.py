@@ -73,13 +73,20 @@ async def api_events(request: web.Request, call: Call) -> web.StreamResponse:
                 while not revoked.is_set():
                     news.clear()
                     page = await events.after(position, kinds, PAGE)
-                    for event in page:
+                    for event in page.events:
                         if revoked.is_set():
                             break
                         data = orjson.dumps(event.as_json()).decode()
                         await response.send(data, id=str(event.id), event=event.kind)
                         position = event.id
-                    if len(page) == PAGE:
+                    if revoked.is_set():
+                        break
+                    if page.resume_after > position:
+                        # Past events of other types: the stream's last event id moves on
+                        # too, so a client that resumes does not read them again either.
+                        position = page.resume_after
+                        await response.write(f"id: {position}\n\n".encode())
+                    if page.full:
                         continue
                     # News (a commit that wrote events, here or elsewhere), the account
                     # revoked, or POLL_SECONDS.

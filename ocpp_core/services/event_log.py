@@ -61,6 +61,15 @@ class StoredEvent:
         }
 
 
+@dataclass(frozen=True)
+class EventPage:
+    events: list[StoredEvent]
+    # The id the next read starts after: the last event's, or further when the events
+    # of other types after it have been passed over.
+    resume_after: int
+    full: bool  # as many as asked for: more may follow at once
+
+
 def event_kinds(raw: str | Collection[str]) -> tuple[str, ...]:
     """Kinds named by a client (a comma-separated text or a list): each must be known."""
     names = [n.strip() for n in raw.split(",")] if isinstance(raw, str) else list(raw)
@@ -89,18 +98,24 @@ class EventLog:
 
     async def after(
         self, after: int, kinds: Collection[str] | None = None, limit: int = 500
-    ) -> list[StoredEvent]:
-        """The events after id `after`, oldest first (of `kinds` only, if given)."""
-        query = (
-            select(OutboxEvent)
-            .where(OutboxEvent.id > after)
-            .order_by(OutboxEvent.id)
-            .limit(min(limit, MAX_PAGE))
-        )
-        if kinds:
-            query = query.where(OutboxEvent.kind.in_(list(kinds)))
+    ) -> EventPage:
+        """The events after id `after`, oldest first (of `kinds` only, if given), and where
+        the next read starts."""
+        limit = min(limit, MAX_PAGE)
+        query = select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id)
         async with self._sessions() as session:
-            return [stored(row) for row in (await session.scalars(query)).all()]
+            newest = None
+            if kinds:
+                # Up to the newest id, which is read first: ids become visible in the order
+                # they are given (db.outbox), so all up to it are there, and the next read
+                # starts past the events of other types instead of scanning them again.
+                newest = await session.scalar(select(func.max(OutboxEvent.id))) or 0
+                query = query.where(OutboxEvent.kind.in_(list(kinds)), OutboxEvent.id <= newest)
+            events = [stored(row) for row in (await session.scalars(query.limit(limit))).all()]
+        resume = events[-1].id if events else after
+        if newest is not None and len(events) < limit:
+            resume = max(resume, newest)
+        return EventPage(events, resume, full=len(events) == limit)
 
     async def latest_id(self) -> int:
         """The newest event's id (0: none yet): a stream without a Last-Event-ID starts
