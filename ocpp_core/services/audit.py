@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import AuditEntry, utcnow
+from ocpp_core.db.newest import newest
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class AuditService:
             )
 
     async def recent(self, limit: int = 200) -> list[AuditView]:
-        return await self._read(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+        return await self._read(newest(AuditEntry, limit=limit))
 
     async def search(
         self,
@@ -54,18 +55,16 @@ class AuditService:
         """Entries newest first (by id: two may share a moment): by `actor` and `action`
         exactly, at or after `since` and before `until`, with an id below `before` (the
         next page after an entry)."""
-        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        where = []
         if actor is not None:
-            query = query.where(AuditEntry.actor == actor)
+            where.append(AuditEntry.actor == actor)
         if action is not None:
-            query = query.where(AuditEntry.action == action)
+            where.append(AuditEntry.action == action)
         if since is not None:
-            query = query.where(AuditEntry.at >= since)
+            where.append(AuditEntry.at >= since)
         if until is not None:
-            query = query.where(AuditEntry.at < until)
-        if before is not None:
-            query = query.where(AuditEntry.id < before)
-        return await self._read(query)
+            where.append(AuditEntry.at < until)
+        return await self._read(newest(AuditEntry, *where, limit=limit, before=before))
 
     async def _read(self, query: Select[AuditEntry]) -> list[AuditView]:
         async with self._sessions() as session:

@@ -28,6 +28,7 @@ from ocpp_core.db.models import (
     UTCDateTime,
     utcnow,
 )
+from ocpp_core.db.newest import newest
 from ocpp_core.db.upsert import per_dialect
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
@@ -743,14 +744,12 @@ class ChargePointService:
     ) -> list[SecurityEventView]:
         """The charge point's newest security events (those before the id `before`),
         newest first."""
-        query = (
-            select(SecurityEvent)
-            .where(SecurityEvent.charge_point_id == charge_point_id)
-            .order_by(SecurityEvent.id.desc())
-            .limit(limit)
+        query = newest(
+            SecurityEvent,
+            SecurityEvent.charge_point_id == charge_point_id,
+            limit=limit,
+            before=before,
         )
-        if before is not None:
-            query = query.where(SecurityEvent.id < before)
         async with self._sessions() as session:
             rows = await session.scalars(query)
             return [
@@ -773,18 +772,12 @@ class ChargePointService:
         `since` and before `until` (when received). NotFound if unknown."""
         if limit < 1:
             raise InvalidInput("limit must be at least 1")
-        query = (
-            select(StatusNotification)
-            .where(StatusNotification.charge_point_id == charge_point_id)
-            .order_by(StatusNotification.id.desc())
-            .limit(limit)
-        )
-        if before is not None:
-            query = query.where(StatusNotification.id < before)
+        where = [StatusNotification.charge_point_id == charge_point_id]
         if since is not None:
-            query = query.where(StatusNotification.received_at >= since)
+            where.append(StatusNotification.received_at >= since)
         if until is not None:
-            query = query.where(StatusNotification.received_at < until)
+            where.append(StatusNotification.received_at < until)
+        query = newest(StatusNotification, *where, limit=limit, before=before)
         async with self._sessions() as session:
             await registered_charge_point(session, charge_point_id)
             rows = (await session.scalars(query)).all()

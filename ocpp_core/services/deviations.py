@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import ProtocolDeviation, utcnow
+from ocpp_core.db.newest import newest
 from ocpp_core.events import EventBus
 from ocpp_core.services.budget import STORED_TEXT_CHARS
 from ocpp_core.services.message_log import redact_text, truncated
@@ -91,10 +92,11 @@ class DeviationService:
         async with self._sessions() as session:
             rows = (
                 await session.scalars(
-                    select(ProtocolDeviation)
-                    .where(ProtocolDeviation.charge_point_id == charge_point_id)
-                    .order_by(ProtocolDeviation.id.desc())
-                    .limit(limit)
+                    newest(
+                        ProtocolDeviation,
+                        ProtocolDeviation.charge_point_id == charge_point_id,
+                        limit=limit,
+                    )
                 )
             ).all()
         return [

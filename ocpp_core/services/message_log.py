@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ocpp_core.db.bulk import BulkInsert
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import OcppMessage, utcnow
+from ocpp_core.db.newest import newest
 from ocpp_core.events import EventBus
 
 LOGGER = logging.getLogger(__name__)
@@ -389,18 +390,16 @@ class MessageLog:
         """The frames `query` admits, newest first, what is waiting written first. Paged by
         id (`before_id`), which the charge point's index serves at any depth."""
         await self.flush()
-        statement = select(OcppMessage).where(OcppMessage.charge_point_id == charge_point_id)
+        where = [OcppMessage.charge_point_id == charge_point_id]
         if query.action:
-            statement = statement.where(OcppMessage.action == query.action)
+            where.append(OcppMessage.action == query.action)
         if query.direction:
-            statement = statement.where(OcppMessage.direction == query.direction)
+            where.append(OcppMessage.direction == query.direction)
         if query.since is not None:
-            statement = statement.where(OcppMessage.created_at >= query.since)
+            where.append(OcppMessage.created_at >= query.since)
         if query.until is not None:
-            statement = statement.where(OcppMessage.created_at < query.until)
-        if query.before_id is not None:
-            statement = statement.where(OcppMessage.id < query.before_id)
-        statement = statement.order_by(OcppMessage.id.desc()).limit(query.limit)
+            where.append(OcppMessage.created_at < query.until)
+        statement = newest(OcppMessage, *where, limit=query.limit, before=query.before_id)
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()
         return [

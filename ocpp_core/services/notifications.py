@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import ChargePointNotification
+from ocpp_core.db.newest import newest
 from ocpp_core.events import EventBus
 from ocpp_core.services.budget import STORED_TEXT_CHARS, StorageBudget, bounded
 from ocpp_core.services.registration import ChargePointRecords
@@ -71,17 +71,12 @@ class NotificationService:
     async def recent(
         self, charge_point_id: str, limit: int = 50, action: str | None = None
     ) -> list[NotificationView]:
-        query = select(ChargePointNotification).where(
-            ChargePointNotification.charge_point_id == charge_point_id
-        )
+        where = [ChargePointNotification.charge_point_id == charge_point_id]
         if action is not None:
-            query = query.where(ChargePointNotification.action == action)
+            where.append(ChargePointNotification.action == action)
+        query = newest(ChargePointNotification, *where, limit=limit)
         async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    query.order_by(ChargePointNotification.id.desc()).limit(limit)
-                )
-            ).all()
+            rows = (await session.scalars(query)).all()
         return [
             NotificationView(
                 r.id, r.action, r.request_id, r.summary, orjson.loads(r.payload), r.received_at

@@ -28,6 +28,7 @@ from ocpp_core.db.models import (
     Reservation,
     utcnow,
 )
+from ocpp_core.db.newest import newest
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password_async
 from ocpp_core.services.message_log import (
@@ -256,13 +257,12 @@ class OperationService:
         async with self._sessions() as session:
             rows = (
                 await session.scalars(
-                    select(Operation)
-                    .where(
+                    newest(
+                        Operation,
                         Operation.charge_point_id == charge_point_id,
                         Operation.action == "RequestStartTransaction",
+                        limit=searched,
                     )
-                    .order_by(Operation.id.desc())
-                    .limit(searched)
                 )
             ).all()
         for row in rows:
@@ -278,18 +278,16 @@ class OperationService:
         """The journal entries `query` admits, newest first, paged by id (`before_id`):
         ix_operations_charge_point serves one charge point's at any depth, the primary
         key the fleet's."""
-        statement = select(Operation)
+        where = []
         if query.charge_point_id is not None:
-            statement = statement.where(Operation.charge_point_id == query.charge_point_id)
+            where.append(Operation.charge_point_id == query.charge_point_id)
         if query.action:
-            statement = statement.where(Operation.action == query.action)
+            where.append(Operation.action == query.action)
         if query.since is not None:
-            statement = statement.where(Operation.requested_at >= query.since)
+            where.append(Operation.requested_at >= query.since)
         if query.until is not None:
-            statement = statement.where(Operation.requested_at < query.until)
-        if query.before_id is not None:
-            statement = statement.where(Operation.id < query.before_id)
-        statement = statement.order_by(Operation.id.desc()).limit(query.limit)
+            where.append(Operation.requested_at < query.until)
+        statement = newest(Operation, *where, limit=query.limit, before=query.before_id)
         async with self._sessions() as session:
             rows = (await session.scalars(statement)).all()
         return [_operation_view(r) for r in rows]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.ci_string import same_tag
 from ocpp_core.db.models import MeterValue, Transaction
+from ocpp_core.db.newest import newest
 from ocpp_core.errors import NotFound
 from ocpp_core.services.meter_samples import POWER, SampledValue, latest_readings, samples_of
 
@@ -162,12 +163,7 @@ class TransactionQueries:
         two plain ones; `before_id`: those older than that session (the next page, by the
         primary key at any depth)."""
         filters = filters or TransactionFilter(charge_point_id=charge_point_id, active=active)
-        query = filtered(
-            select(Transaction).order_by(Transaction.id.desc()).limit(limit).offset(offset),
-            filters,
-        )
-        if before_id is not None:
-            query = query.where(Transaction.id < before_id)
+        query = filtered(newest(Transaction, limit=limit, before=before_id).offset(offset), filters)
         async with self._sessions() as session:
             transactions = (await session.scalars(query)).all()
             registers = await latest_readings(
