@@ -272,9 +272,9 @@ class CentralSystem:
         the charge point's answer, snake_case.
 
         The request is checked against its schema, then the entry's checks of meaning; it
-        is journalled with who asked and how it went; what the answer changes is kept, and
-        announced. Raises NotFound, InvalidInput, NotConnected, NotAccepted, CallTimedOut,
-        CallErrorReply or InvalidReply.
+        is journalled with who asked and how it went, and audited as theirs; what the
+        answer changes is kept, and announced. Raises NotFound, InvalidInput, NotConnected,
+        NotAccepted, CallTimedOut, CallErrorReply or InvalidReply.
         """
         await self.services.charge_points.get(charge_point_id)  # NotFound for unknown ids
         dialect = HANDLERS[version].dialect
@@ -289,7 +289,6 @@ class CentralSystem:
         action = entry.action
         operations = self.services.operations
         operation_id = await operations.begin(charge_point_id, action, payload, requested_by)
-        await self.services.audit.record(requested_by, f"operation {action}", charge_point_id)
         try:
             answer = snake_keys(await self.send_json(charge_point_id, action, payload))
         except OperationFailed as error:

@@ -219,7 +219,7 @@ async def test_a_tolerated_frame_after_its_record_went(
     client = await _policy_client(settings, aiohttp_client, policy)
     services = client.app[SERVICES]
     await services.charge_points.register("LAX")
-    await services.charge_points.set_lenient("LAX", True)
+    await services.charge_points.set_protocol_settings("LAX", lenient=True)
     cp = await _connected_then_removed_behind_its_back(client, "LAX")
 
     tolerated = {"connectorId": "1", "errorCode": "NoError", "status": "Faulted"}

@@ -228,7 +228,7 @@ async def test_lenient_mode_switched_on_b_applies_to_the_connection_on_a(instanc
     await connected_on(instances.b, "CP-LAX")
     bad = {"connectorId": "1", "errorCode": "NoError", "status": "Available"}
     assert (await cp.call("StatusNotification", bad))[0] == 4
-    await instances.b.app[SERVICES].charge_points.set_lenient("CP-LAX", True)
+    await instances.b.app[SERVICES].charge_points.set_protocol_settings("CP-LAX", lenient=True)
 
     async def tolerated() -> bool:
         return (await cp.call("StatusNotification", bad))[0] == 3

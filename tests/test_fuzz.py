@@ -97,7 +97,7 @@ async def _assert_consistent(client) -> None:
 
 async def _survives(client, frame: str, lenient: bool = False) -> None:
     await client.app[SERVICES].charge_points.register("FUZZ")
-    await client.app[SERVICES].charge_points.set_lenient("FUZZ", lenient)
+    await client.app[SERVICES].charge_points.set_protocol_settings("FUZZ", lenient=lenient)
     ws = await client.ws_connect("/ocpp/FUZZ", protocols=("ocpp1.6",))
     cp = RawChargePoint(ws)
     try:

@@ -32,7 +32,7 @@ async def _deviations(client, charge_point_id: str) -> list[dict]:
 
 async def _lenient(client, connect, charge_point_id: str):
     await client.app[SERVICES].charge_points.register(charge_point_id)
-    await client.app[SERVICES].charge_points.set_lenient(charge_point_id, True)
+    await client.app[SERVICES].charge_points.set_protocol_settings(charge_point_id, lenient=True)
     cp = await connect(charge_point_id)
     await cp.boot()
     return cp
@@ -218,9 +218,9 @@ async def test_lenient_mode_switched_on_for_a_connected_charger(client, connect)
     await cp.boot()
     payload = {"connectorId": "2", "errorCode": "NoError", "status": "Available"}
     assert (await cp.call("StatusNotification", payload))[2] == "TypeConstraintViolation"
-    await client.app[SERVICES].charge_points.set_lenient("LAX5", True)
+    await client.app[SERVICES].charge_points.set_protocol_settings("LAX5", lenient=True)
     await cp.result("StatusNotification", payload)
-    await client.app[SERVICES].charge_points.set_lenient("LAX5", False)
+    await client.app[SERVICES].charge_points.set_protocol_settings("LAX5", lenient=False)
     assert (await cp.call("StatusNotification", payload))[2] == "TypeConstraintViolation"
 
 
@@ -271,7 +271,7 @@ async def test_a_tolerated_frame_whose_deviation_cannot_be_stored_is_an_internal
     answered InternalError, not handled, and the connection stays open."""
     cp = await connect("LAX")
     await cp.boot()
-    await client.app[SERVICES].charge_points.set_lenient("LAX", True)
+    await client.app[SERVICES].charge_points.set_protocol_settings("LAX", lenient=True)
     async with AsyncSession(client.app[ENGINE]) as session, session.begin():
         await session.execute(text("DROP TABLE protocol_deviations"))
 

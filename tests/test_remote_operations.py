@@ -331,7 +331,9 @@ async def test_an_answer_with_nul_characters_is_refused_or_read_without_them(
     padded = {"configurationKey": [{"key": "Model", "readonly": True, "value": "X1\x00\x00"}]}
     for charge_point_id, lenient in [("CP-STRICT", False), ("CP-LAX", True)]:
         await client.app[SERVICES].charge_points.register(charge_point_id)
-        await client.app[SERVICES].charge_points.set_lenient(charge_point_id, lenient)
+        await client.app[SERVICES].charge_points.set_protocol_settings(
+            charge_point_id, lenient=lenient
+        )
         cp = await connect(charge_point_id)
         await cp.boot()
         request = asyncio.create_task(

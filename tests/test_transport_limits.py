@@ -65,7 +65,7 @@ async def test_a_live_link_answering_pings_stays(strict_client) -> None:
 
 async def test_pings_can_be_turned_off_per_charge_point(strict_client) -> None:
     await strict_client.app[SERVICES].charge_points.register("NOPING")
-    await strict_client.app[SERVICES].charge_points.set_ping_interval("NOPING", 0)
+    await strict_client.app[SERVICES].charge_points.set_protocol_settings("NOPING", ping_interval=0)
     quiet = await strict_client.ws_connect("/ocpp/NOPING", protocols=("ocpp1.6",), autoping=False)
     with pytest.raises(TimeoutError):
         await quiet.receive(timeout=2.5)  # no ping at all

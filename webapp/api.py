@@ -229,12 +229,9 @@ async def remove_charge_point(request: web.Request, call: Call) -> web.Response:
     they are; the routes match the raw path and decode the id after)."""
     charge_point_id = request.match_info["charge_point_id"]
     try:
-        await request.app[SERVICES].charge_points.delete(charge_point_id)
+        await request.app[SERVICES].charge_points.delete(charge_point_id, actor=call.user.username)
     except InvalidInput as error:  # it has recorded sessions, and is kept for them
         return error_response(409, str(error))
-    await request.app[SERVICES].audit.record(
-        call.user.username, "remove charge point", charge_point_id
-    )
     return web.Response(status=204)
 
 
@@ -470,7 +467,6 @@ async def close_transaction(request: web.Request, call: Call) -> web.Response:
             'remote-stop, or close it anyway with {"force": true}',
         )
     tx = await services.transactions.close(transaction_id, call.user.username)
-    await request.app[SERVICES].audit.record(call.user.username, "close session", str(tx.id))
     return json_response(_transaction(tx))
 
 
@@ -516,16 +512,18 @@ async def add_id_tag(request: web.Request, call: Call) -> web.Response:
     except ValueError:
         raise InvalidInput(f"expiry_date is not an ISO 8601 date-time: {expiry!r}") from None
     tag = await request.app[SERVICES].id_tags.add(
-        body["id_tag"], expiry_date, body.get("parent_id_tag"), body.get("blocked", False)
+        body["id_tag"],
+        expiry_date,
+        body.get("parent_id_tag"),
+        body.get("blocked", False),
+        actor=call.user.username,
     )
-    await request.app[SERVICES].audit.record(call.user.username, "add id tag", tag.id_tag)
     return json_response(_id_tag(tag), status=201)
 
 
 async def delete_id_tag(request: web.Request, call: Call) -> web.Response:
-    await request.app[SERVICES].id_tags.delete(request.match_info["id_tag"])
-    await request.app[SERVICES].audit.record(
-        call.user.username, "delete id tag", request.match_info["id_tag"]
+    await request.app[SERVICES].id_tags.delete(
+        request.match_info["id_tag"], actor=call.user.username
     )
     return web.Response(status=204)
 

@@ -1,7 +1,7 @@
 """The portal's administration in the JSON API (admin): registering charge points and how
 they are let in and borne with, the accounts, the audit log. Each change goes through the
-service method the portal's form uses, and is audited as the portal audits it, with the
-acting API user.
+service method the portal's form uses, which audits it as the portal's, with the acting
+API user.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.identifiers import MAX_CHARGE_POINT_ID_LENGTH
 from ocpp_core.passwords import KEY_MAX_LENGTH, KEY_MIN_LENGTH
 from ocpp_core.services.audit import AuditView
+from ocpp_core.services.charge_points import KEEP
 from ocpp_core.services.users import MAX_USERNAME_LENGTH, ROLES, UserView
 from ocpp_core.versions import VERSIONS
 from webapp import api_objects
@@ -38,48 +39,38 @@ async def register_charge_point(request: web.Request, call: Call) -> web.StreamR
         pass
     else:  # registering updates one that exists: here that is a conflict, not a change
         return error_response(409, f"charge point {charge_point_id!r} is registered already")
-    await charge_points.register(charge_point_id, password)
-    await _audit(request, call, "register charge point", charge_point_id)
+    await charge_points.register(charge_point_id, password, actor=call.user.username)
     return await _charge_point(request, charge_point_id, 201)
 
 
 async def change_charge_point(request: web.Request, call: Call) -> web.StreamResponse:
     """Each field given, as the portal's forms change it; the body is checked whole by its
-    schema before anything is written."""
+    schema before anything is written. Each change is its own, audited with it."""
     charge_point_id = request.match_info["charge_point_id"]
-    body = call.body
+    body, actor = call.body, call.user.username
     charge_points = request.app[SERVICES].charge_points
     await charge_points.get(charge_point_id)  # 404 before anything is written
     status = body.get("registration_status")
     if status is not None:
         # What the portal's Accept does: the next BootNotification is answered so.
-        await charge_points.register(charge_point_id, status=status)
-        action = "accept charge point" if status == "Accepted" else "reject charge point"
-        await _audit(request, call, action, charge_point_id)
-    settings = []
-    if "lenient" in body:
-        await charge_points.set_lenient(charge_point_id, body["lenient"])
-        settings.append(f"lenient {body['lenient']}")
-    if "ping_interval" in body:
-        seconds = body["ping_interval"]
-        await charge_points.set_ping_interval(charge_point_id, seconds)
-        settings.append(
-            f"pings {'global' if seconds is None else f'{seconds} s' if seconds else 'off'}"
+        await charge_points.set_registration_status(charge_point_id, status, actor=actor)
+    if "lenient" in body or "ping_interval" in body:
+        await charge_points.set_protocol_settings(
+            charge_point_id,
+            lenient=body.get("lenient", KEEP),
+            ping_interval=body.get("ping_interval", KEEP),
+            actor=actor,
         )
-    if settings:
-        await _audit(request, call, "protocol settings", charge_point_id, ", ".join(settings))
     if "pinned_version" in body:
-        version = body["pinned_version"]
-        await charge_points.set_pinned_version(charge_point_id, version)
-        await _audit(request, call, "pin OCPP version", charge_point_id, version or "any")
+        await charge_points.set_pinned_version(charge_point_id, body["pinned_version"], actor=actor)
     return await _charge_point(request, charge_point_id)
 
 
 async def set_charge_point_password(request: web.Request, call: Call) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
-    password = call.body["password"]
-    await request.app[SERVICES].charge_points.set_password(charge_point_id, password)
-    await _audit(request, call, "set key" if password else "clear key", charge_point_id)
+    await request.app[SERVICES].charge_points.set_password(
+        charge_point_id, call.body["password"], actor=call.user.username
+    )
     return web.Response(status=204)
 
 
@@ -122,8 +113,7 @@ async def add_user(request: web.Request, call: Call) -> web.Response:
     # Adding one that exists would replace its password and role: here that is a conflict.
     if await users.credentials_by_name(username) is not None:
         return error_response(409, f"user {username!r} exists already")
-    user = await users.add(username, password, role)
-    await _audit(request, call, "add user", username, f"role {role}")
+    user = await users.add(username, password, role, actor=call.user.username)
     return json_response(user_json(user), status=201)
 
 
@@ -134,13 +124,11 @@ async def change_user(request: web.Request, call: Call) -> web.Response:
     role, password = call.body.get("role"), call.body.get("password")
     if role is not None and role != user.role:
         try:
-            await users.set_role(user_id, role)
+            await users.set_role(user_id, role, actor=call.user.username)
         except InvalidInput as error:  # the last admin (the role itself is checked above)
             return error_response(409, str(error))
-        await _audit(request, call, "change role", user.username, f"to {role}")
     if password is not None:
-        await users.set_password(user_id, password)
-        await _audit(request, call, "reset password", user.username)
+        await users.set_password(user_id, password, actor=call.user.username)
     return json_response(user_json(await _user(request, user_id)))
 
 
@@ -148,12 +136,10 @@ async def delete_user(request: web.Request, call: Call) -> web.Response:
     user_id = _user_id(request)
     if user_id == call.user.id:
         return error_response(409, "you cannot remove yourself")
-    user = await _user(request, user_id)
     try:
-        await request.app[SERVICES].users.delete(user_id)
+        await request.app[SERVICES].users.delete(user_id, actor=call.user.username)
     except InvalidInput as error:  # the last admin
         return error_response(409, str(error))
-    await _audit(request, call, "remove user", user.username)
     return web.Response(status=204)
 
 
@@ -186,12 +172,6 @@ async def list_audit(request: web.Request, call: Call) -> web.Response:
         limit=page.fetch,
     )
     return AUDIT_PAGES.answer(request, page, entries, audit_json, lambda entry: entry.id)
-
-
-async def _audit(
-    request: web.Request, call: Call, action: str, target: str, detail: str | None = None
-) -> None:
-    await request.app[SERVICES].audit.record(call.user.username, action, target, detail)
 
 
 # --- the endpoints ----------------------------------------------------------------------

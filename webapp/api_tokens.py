@@ -55,8 +55,9 @@ async def create_token(request: web.Request, call: Call) -> web.Response:
     if via_token(request):
         return error_response(403, "an API token cannot create tokens: use a password")
     name, role = call.body["name"], call.body.get("role")
-    created = await request.app[SERVICES].api_tokens.create(call.user.id, name, role)
-    await audit_created(request, call.user.username, created.token)
+    created = await request.app[SERVICES].api_tokens.create(
+        call.user.id, name, role, actor=call.user.username
+    )
     return json_response({**token_json(created.token), "token": created.secret}, status=201)
 
 
@@ -66,25 +67,8 @@ async def revoke_token(request: web.Request, call: Call) -> web.Response:
     except ValueError:
         raise NotFound(f"token {request.match_info['token_id']} does not exist") from None
     await visible_token(request, call.user, token_id)
-    token, revoked_now = await request.app[SERVICES].api_tokens.revoke(token_id)
-    if revoked_now:
-        await audit_revoked(request, call.user.username, token)
+    await request.app[SERVICES].api_tokens.revoke(token_id, actor=call.user.username)
     return web.Response(status=204)
-
-
-def describe(token: TokenView) -> str:
-    """A token as the audit log names it: never its secret."""
-    return f"token {token.id} {token.name!r} ({token.prefix}...) of {token.username}"
-
-
-async def audit_created(request: web.Request, actor: str, token: TokenView) -> None:
-    await request.app[SERVICES].audit.record(
-        actor, "create API token", describe(token), f"role {token.role}"
-    )
-
-
-async def audit_revoked(request: web.Request, actor: str, token: TokenView) -> None:
-    await request.app[SERVICES].audit.record(actor, "revoke API token", describe(token))
 
 
 ENDPOINTS = [

@@ -66,7 +66,6 @@ async def create_webhook(request: web.Request, call: Call) -> web.Response:
     created = await request.app[SERVICES].webhooks.create(
         body["url"], body["event_types"], user.username
     )
-    await audit(request, user.username, "create webhook", created.webhook)
     return json_response({**webhook_json(created.webhook), "secret": created.secret}, status=201)
 
 
@@ -76,19 +75,19 @@ async def get_webhook(request: web.Request, call: Call) -> web.Response:
 
 
 async def update_webhook(request: web.Request, call: Call) -> web.Response:
-    user, body = call.user, call.body
-    webhook_id = _webhook_id(request)
+    body = call.body
     webhook = await request.app[SERVICES].webhooks.update(
-        webhook_id, body.get("url"), body.get("event_types"), body.get("active")
+        _webhook_id(request),
+        body.get("url"),
+        body.get("event_types"),
+        body.get("active"),
+        actor=call.user.username,
     )
-    await audit(request, user.username, "update webhook", webhook)
     return json_response(webhook_json(webhook))
 
 
 async def delete_webhook(request: web.Request, call: Call) -> web.Response:
-    user = call.user
-    webhook = await request.app[SERVICES].webhooks.delete(_webhook_id(request))
-    await audit(request, user.username, "delete webhook", webhook)
+    await request.app[SERVICES].webhooks.delete(_webhook_id(request), actor=call.user.username)
     return web.Response(status=204)
 
 
@@ -100,27 +99,13 @@ async def list_deliveries(request: web.Request, call: Call) -> web.Response:
 
 
 async def retry_delivery(request: web.Request, call: Call) -> web.Response:
-    user = call.user
     webhook_id = _webhook_id(request)
     try:
         delivery_id = path_int(request, "delivery_id")
     except ValueError:
         raise NotFound(f"delivery {request.match_info['delivery_id']} does not exist") from None
-    await request.app[SERVICES].webhooks.retry(webhook_id, delivery_id)
-    webhook = await request.app[SERVICES].webhooks.get(webhook_id)
-    await audit(
-        request, user.username, "retry webhook delivery", webhook, f"delivery {delivery_id}"
-    )
+    await request.app[SERVICES].webhooks.retry(webhook_id, delivery_id, actor=call.user.username)
     return web.Response(status=202)
-
-
-async def audit(
-    request: web.Request, actor: str, action: str, webhook: WebhookView, detail: str | None = None
-) -> None:
-    """A webhook as the audit log names it: never its secret."""
-    target = f"webhook {webhook.id} {webhook.url}"
-    detail = detail or f"types {','.join(webhook.event_types)}; active {webhook.active}"
-    await request.app[SERVICES].audit.record(actor, action, target, detail)
 
 
 _KINDS = {"type": "array", "items": {"enum": list(EVENT_KINDS)}, "minItems": 1}

@@ -18,6 +18,7 @@ from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.services import Services
 from ocpp_core.services.api_tokens import NewToken, TokenView
+from ocpp_core.services.charge_points import KEEP
 from ocpp_core.services.retention import Pruned
 from ocpp_core.services.users import ROLES, UserView
 from ocpp_core.settings import Settings, SettingsError
@@ -228,13 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "db" and args.action == "prune":
 
             async def prune(services: Services) -> list[Pruned] | None:
-                results = await services.retention.prune(dry_run=args.dry_run)
-                if results and not args.dry_run:
-                    removed = ", ".join(f"{r.table} {r.rows}" for r in results if r.cutoff)
-                    await services.audit.record(
-                        "cli", "prune", "retention", removed or "everything kept forever"
-                    )
-                return results
+                return await services.retention.prune(dry_run=args.dry_run, actor="cli")
 
             pruned = asyncio.run(_with_services(settings, prune))
             for line in prune_report(pruned or [], args.dry_run):
@@ -245,9 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "user":
 
             async def add_user(services: Services) -> UserView:
-                user = await services.users.add(args.name, args.password, args.role)
-                await services.audit.record("cli", "add user", user.username, f"role {user.role}")
-                return user
+                return await services.users.add(args.name, args.password, args.role, actor="cli")
 
             user = asyncio.run(_with_services(settings, add_user))
             print(f"user {user.username} ({user.role}) saved")
@@ -256,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "charge-point" and args.action == "remove":
 
             async def remove_charge_point(services: Services) -> None:
-                await services.charge_points.delete(args.id)
-                await services.audit.record("cli", "remove charge point", args.id)
+                await services.charge_points.delete(args.id, actor="cli")
 
             asyncio.run(_with_services(settings, remove_charge_point))
             print(f"charge point {args.id!r} removed")
@@ -266,14 +258,20 @@ def main(argv: list[str] | None = None) -> int:
                 _check_ping_interval(args.ping_interval)
 
             async def add_charge_point(services: Services) -> None:
-                await services.charge_points.register(
-                    args.id, args.password, serial_number=args.serial, ocpp_version=args.ocpp
+                charge_points = services.charge_points
+                await charge_points.register(
+                    args.id,
+                    args.password,
+                    serial_number=args.serial,
+                    ocpp_version=args.ocpp,
+                    actor="cli",
                 )
-                await services.audit.record("cli", "register charge point", args.id)
-                if args.ping_interval is not None:
-                    await services.charge_points.set_ping_interval(args.id, args.ping_interval)
-                if args.lenient is not None:
-                    await services.charge_points.set_lenient(args.id, args.lenient)
+                # Not audited: part of the registration the entry above records.
+                await charge_points.set_protocol_settings(
+                    args.id,
+                    lenient=KEEP if args.lenient is None else args.lenient,
+                    ping_interval=KEEP if args.ping_interval is None else args.ping_interval,
+                )
 
             asyncio.run(_with_services(settings, add_charge_point))
             auth = "with HTTP Basic auth" if args.password else "without a password"
@@ -287,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                 ) from None
 
             async def add_id_tag(services: Services) -> None:
-                await services.id_tags.add(args.tag, expires, args.parent, args.blocked)
-                await services.audit.record("cli", "add id tag", args.tag)
+                await services.id_tags.add(
+                    args.tag, expires, args.parent, args.blocked, actor="cli"
+                )
 
             asyncio.run(_with_services(settings, add_id_tag))
             print(f"id tag {args.tag} saved")
@@ -303,24 +302,16 @@ def main(argv: list[str] | None = None) -> int:
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     """`token create|list|revoke`: the secret of a new token is printed once, alone on the
     first line (for `| head -1`), and nowhere else."""
-    from webapp.api_tokens import describe
     from webapp.presentation import when
 
     async def create(services: Services) -> NewToken:
         owner = await services.users.credentials_by_name(args.user)
         if owner is None:
             raise NotFound(f"user {args.user} does not exist")
-        created = await services.api_tokens.create(owner.user.id, args.name, args.role)
-        await services.audit.record(
-            "cli", "create API token", describe(created.token), f"role {created.token.role}"
-        )
-        return created
+        return await services.api_tokens.create(owner.user.id, args.name, args.role, actor="cli")
 
     async def revoke(services: Services) -> TokenView:
-        token, revoked_now = await services.api_tokens.revoke(args.id)
-        if revoked_now:
-            await services.audit.record("cli", "revoke API token", describe(token))
-        return token
+        return await services.api_tokens.revoke(args.id, actor="cli")
 
     if args.action == "create":
         created = asyncio.run(_with_services(settings, create))

@@ -23,6 +23,7 @@ from ocpp_core.db.models import ApiToken, User, utcnow
 from ocpp_core.db.rowcount import rowcount
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
+from ocpp_core.services import audit
 from ocpp_core.services.users import REVOKED, ROLES, UserView
 
 # What every token starts with: a secret scanner (or a person) can tell one in a log or
@@ -76,6 +77,11 @@ class TokenUser:
     token_id: int
 
 
+def describe(token: TokenView) -> str:
+    """A token as the audit log names it: never its secret."""
+    return f"token {token.id} {token.name!r} ({token.prefix}...) of {token.username}"
+
+
 class TokenRefused(Exception):
     """The token is malformed, unknown or revoked; the message says which."""
 
@@ -121,7 +127,9 @@ class ApiTokenService:
         # token id -> when this instance last wrote its last_used_at.
         self._touched: dict[int, float] = {}
 
-    async def create(self, user_id: int, name: str, role: str | None = None) -> NewToken:
+    async def create(
+        self, user_id: int, name: str, role: str | None = None, *, actor: str | None = None
+    ) -> NewToken:
         """A new token of the account, with the account's role unless a lower one is
         asked for. InvalidInput for a bad name, a role above the owner's, too many."""
         name = check_name(name)
@@ -158,6 +166,7 @@ class ApiTokenService:
             session.add(token)
             await session.flush()
             view = _view(token, owner.username, owner.role)
+            audit.add(session, actor, "create API token", describe(view), f"role {view.role}")
         return NewToken(view, secret)
 
     async def list(self, user_id: int | None = None) -> list[TokenView]:
@@ -175,20 +184,24 @@ class ApiTokenService:
 
     async def get(self, token_id: int) -> TokenView:
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(ApiToken, User.username, User.role)
-                    .join(User, User.id == ApiToken.user_id)
-                    .where(ApiToken.id == token_id)
-                )
-            ).first()
+            return await self._get(session, token_id)
+
+    @staticmethod
+    async def _get(session: AsyncSession, token_id: int) -> TokenView:
+        row = (
+            await session.execute(
+                select(ApiToken, User.username, User.role)
+                .join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.id == token_id)
+            )
+        ).first()
         if row is None:
             raise NotFound(f"token {token_id} does not exist")
         return _view(*row)
 
-    async def revoke(self, token_id: int) -> tuple[TokenView, bool]:
-        """Revoke the token, and whether this did (one revoked already stays as it was).
-        Event streams opened with it end: its account's are told to (the portal's
+    async def revoke(self, token_id: int, *, actor: str | None = None) -> TokenView:
+        """Revoke the token (one revoked already stays as it was, and is not audited
+        again). Event streams opened with it end: its account's are told to (the portal's
         reconnect by their session)."""
         async with self._sessions.begin() as session:
             result = await session.execute(
@@ -196,12 +209,14 @@ class ApiTokenService:
                 .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-        view = await self.get(token_id)
+            revoked_now = rowcount(result) == 1
+            view = await self._get(session, token_id)
+            if revoked_now:
+                audit.add(session, actor, "revoke API token", describe(view))
         self._touched.pop(token_id, None)
-        revoked_now = rowcount(result) == 1
         if revoked_now:
             self._bus.publish(REVOKED, "", user_id=view.user_id)
-        return view, revoked_now
+        return view
 
     async def authenticate(self, secret: str) -> TokenUser:
         """Whom the token speaks for, with its role in force. Raises TokenRefused."""

@@ -1,4 +1,9 @@
-"""The audit log: who changed what, for admins to read."""
+"""The audit log: who changed what, for admins to read.
+
+A change's entry is added by the service method that makes it, to that change's own
+transaction (`add`): both are written, or neither. The methods take the acting user as
+`actor`; None (a charger's own message, the system's work) writes no entry.
+"""
 
 from __future__ import annotations
 
@@ -22,23 +27,32 @@ class AuditView:
     detail: str | None
 
 
+def add(
+    session: AsyncSession, actor: str | None, action: str, target: str, detail: str | None = None
+) -> None:
+    """Add `actor`'s entry to `session`, committed (or rolled back) with the change it
+    records; none for no actor."""
+    if actor is None:
+        return
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            actor=actor[:64],
+            action=action[:64],
+            target=target[:255],
+            detail=detail,
+        )
+    )
+
+
 class AuditService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def record(
-        self, actor: str | None, action: str, target: str, detail: str | None = None
-    ) -> None:
+    async def record(self, actor: str, action: str, target: str, detail: str | None = None) -> None:
+        """An entry on its own, for what changes nothing else (a login)."""
         async with self._sessions.begin() as session:
-            session.add(
-                AuditEntry(
-                    at=utcnow(),
-                    actor=(actor or "system")[:64],
-                    action=action[:64],
-                    target=target[:255],
-                    detail=detail,
-                )
-            )
+            add(session, actor, action, target, detail)
 
     async def recent(self, limit: int = 200) -> list[AuditView]:
         return await self._read(newest(AuditEntry, limit=limit))

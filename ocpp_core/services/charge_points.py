@@ -4,6 +4,7 @@ connections is services/admission.py)."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from ocpp_core.passwords import (
     check_charge_point_key,
     hash_password_async,
 )
+from ocpp_core.services import audit
 from ocpp_core.services.budget import StorageBudget, bounded
 from ocpp_core.services.registration import ChargePointRecords
 from ocpp_core.services.session_flags import CLOCK_TOLERANCE
@@ -51,6 +53,20 @@ MAX_CHARGE_POINT_ID_LENGTH = 255
 # A removal that meets a row the charger wrote meanwhile looks again, this many times.
 REMOVAL_TRIES = 3
 KEY = frozenset({"charge_point_id", "evse_id", "connector_id"})
+
+
+class Keep(enum.Enum):
+    """A setting left as it is (where None means something: the global ping interval)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+def pings_text(seconds: int | None) -> str:
+    """A charger's ping interval as the audit log and the portal say it."""
+    return "global" if seconds is None else f"{seconds} s" if seconds else "off"
 
 
 async def registered_charge_point(
@@ -498,6 +514,8 @@ class ChargePointService:
         status: str = "Accepted",
         serial_number: str | None = None,
         ocpp_version: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> None:
         """Create or update a charge point; a password enables HTTP Basic auth for it. A
         serial number binds the client certificate it must present (security profile 3).
@@ -536,6 +554,21 @@ class ChargePointService:
                     cp.password_hash = password_hash
                 if serial_number is not None:
                     cp.serial_number = serial_number
+            audit.add(session, actor, "register charge point", charge_point_id)
+        self._bus.publish("registered", charge_point_id, registration_status=status)
+
+    async def set_registration_status(
+        self, charge_point_id: str, status: str, *, actor: str | None = None
+    ) -> None:
+        """Accept (or hold Pending, or reject) a registered charge point: its next
+        BootNotification is answered so."""
+        if status not in REGISTRATION_STATUSES:
+            raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
+        async with self._sessions.begin() as session:
+            cp = await registered_charge_point(session, charge_point_id)
+            cp.registration_status = status
+            action = "accept charge point" if status == "Accepted" else "reject charge point"
+            audit.add(session, actor, action, charge_point_id)
         self._bus.publish("registered", charge_point_id, registration_status=status)
 
     async def count(self) -> int:
@@ -543,7 +576,9 @@ class ChargePointService:
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(ChargePoint)) or 0)
 
-    async def set_password(self, charge_point_id: str, password: str | None) -> None:
+    async def set_password(
+        self, charge_point_id: str, password: str | None, *, actor: str | None = None
+    ) -> None:
         """Set (or, with None, clear) the HTTP Basic key a charge point must present."""
         if password:
             check_charge_point_key(password)
@@ -551,6 +586,7 @@ class ChargePointService:
         async with self._sessions.begin() as session:
             cp = await registered_charge_point(session, charge_point_id)
             cp.password_hash = password_hash
+            audit.add(session, actor, "set key" if password else "clear key", charge_point_id)
 
     async def ping_interval(self, charge_point_id: str) -> int | None:
         """This charger's own WebSocket ping interval, None for the global one."""
@@ -558,14 +594,36 @@ class ChargePointService:
             cp = await session.get(ChargePoint, charge_point_id)
             return cp.ping_interval if cp is not None else None
 
-    async def set_ping_interval(self, charge_point_id: str, seconds: int | None) -> None:
-        if seconds is not None and seconds < 0:
+    async def set_protocol_settings(
+        self,
+        charge_point_id: str,
+        *,
+        lenient: bool | Keep = KEEP,
+        ping_interval: int | Keep | None = KEEP,
+        actor: str | None = None,
+    ) -> None:
+        """How Voltaro bears with this charger: lenient mode on or off (a live connection
+        follows at once, by the event), its own WebSocket ping interval (None: the global
+        one; 0: off). What is not given stays as it is."""
+        if not isinstance(ping_interval, Keep) and ping_interval is not None and ping_interval < 0:
             raise InvalidInput("ping interval must be 0 (off) or more seconds")
+        changed = []
         async with self._sessions.begin() as session:
             cp = await registered_charge_point(session, charge_point_id)
-            cp.ping_interval = seconds
+            if not isinstance(lenient, Keep):
+                cp.lenient = lenient
+                changed.append(f"lenient {lenient}")
+            if not isinstance(ping_interval, Keep):
+                cp.ping_interval = ping_interval
+                changed.append(f"pings {pings_text(ping_interval)}")
+            if changed:
+                audit.add(session, actor, "protocol settings", charge_point_id, ", ".join(changed))
+        if not isinstance(lenient, Keep):
+            self._bus.publish("lenient", charge_point_id, lenient=lenient)
 
-    async def set_pinned_version(self, charge_point_id: str, ocpp_version: str | None) -> None:
+    async def set_pinned_version(
+        self, charge_point_id: str, ocpp_version: str | None, *, actor: str | None = None
+    ) -> None:
         """Pin the only version the charge point may connect with (None: any we serve);
         it applies from its next connection."""
         if ocpp_version is not None and ocpp_version not in versions.VERSIONS:
@@ -573,20 +631,14 @@ class ChargePointService:
         async with self._sessions.begin() as session:
             cp = await registered_charge_point(session, charge_point_id)
             cp.pinned_ocpp_version = ocpp_version
+            audit.add(session, actor, "pin OCPP version", charge_point_id, ocpp_version or "any")
 
-    async def set_lenient(self, charge_point_id: str, lenient: bool) -> None:
-        """Lenient mode on or off; a live connection follows at once (the event)."""
-        async with self._sessions.begin() as session:
-            cp = await registered_charge_point(session, charge_point_id)
-            cp.lenient = lenient
-        self._bus.publish("lenient", charge_point_id, lenient=lenient)
-
-    async def delete(self, charge_point_id: str) -> None:
+    async def delete(self, charge_point_id: str, *, actor: str | None = None) -> None:
         """Remove a charge point. One with sessions is kept: they are billing records. The
         "removed" event closes its connection, on whichever instance holds it."""
         for _ in range(REMOVAL_TRIES):
             try:
-                await self._delete_once(charge_point_id)
+                await self._delete_once(charge_point_id, actor)
             except IntegrityError:
                 continue  # a row of it was written meanwhile: look again
             self._bus.publish("removed", charge_point_id)
@@ -595,7 +647,7 @@ class ChargePointService:
             f"charge point {charge_point_id!r} kept writing while being removed; try again"
         )
 
-    async def _delete_once(self, charge_point_id: str) -> None:
+    async def _delete_once(self, charge_point_id: str, actor: str | None) -> None:
         async with self._sessions.begin() as session:
             # Locked first (PostgreSQL): a connected charger's writes that would add a row of
             # its own wait for this removal, and those under way are finished and counted.
@@ -618,6 +670,7 @@ class ChargePointService:
                 )
             )
             await session.delete(cp)
+            audit.add(session, actor, "remove charge point", charge_point_id)
 
     def note_disconnected(self, charge_point_id: str, last_message_at: datetime) -> None:
         """A connection closed: persist its last message's time and the disconnection's,

@@ -15,6 +15,7 @@ from ocpp_core.db.ci_string import same_tag
 from ocpp_core.db.group_commit import GroupCommit
 from ocpp_core.db.models import IdTag, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.services import audit
 
 MAX_ID_TAG_LENGTH = 20  # CiString20Type
 
@@ -92,9 +93,40 @@ class IdTagService:
         expiry_date: datetime | None = None,
         parent_id_tag: str | None = None,
         blocked: bool = False,
+        *,
+        actor: str | None = None,
     ) -> IdTagView:
         """Create or replace an id tag. The same tag in another case is refused: it is
         that tag (OCPP compares them case-insensitively), to be changed as it is spelled."""
+        return await self._save(
+            id_tag, expiry_date, parent_id_tag, blocked, actor, "add id tag", existing=False
+        )
+
+    async def change(
+        self,
+        id_tag: str,
+        expiry_date: datetime | None = None,
+        parent_id_tag: str | None = None,
+        blocked: bool = False,
+        *,
+        actor: str | None = None,
+    ) -> IdTagView:
+        """Change an id tag, given as it is spelled; NotFound if there is none."""
+        return await self._save(
+            id_tag, expiry_date, parent_id_tag, blocked, actor, "change id tag", existing=True
+        )
+
+    async def _save(
+        self,
+        id_tag: str,
+        expiry_date: datetime | None,
+        parent_id_tag: str | None,
+        blocked: bool,
+        actor: str | None,
+        action: str,
+        *,
+        existing: bool,
+    ) -> IdTagView:
         if id_tag is None:  # the column is NOT NULL: a database error (500) otherwise
             raise InvalidInput("id_tag must be given")
         _check_tag("id_tag", id_tag)
@@ -106,12 +138,15 @@ class IdTagService:
                     if tag is not None and tag.id_tag != id_tag:
                         raise InvalidInput(spelled_otherwise(id_tag, tag.id_tag))
                     if tag is None:
+                        if existing:
+                            raise NotFound(f"id tag {id_tag!r} does not exist")
                         tag = IdTag(id_tag=id_tag)
                         session.add(tag)
                     tag.expiry_date = expiry_date
                     tag.parent_id_tag = parent_id_tag
                     tag.blocked = blocked
                     tag.updated_at = utcnow()
+                    audit.add(session, actor, action, id_tag)
                 break
             except IntegrityError:
                 # Added meanwhile by another request, in this spelling or another: the
@@ -120,13 +155,14 @@ class IdTagService:
                     raise
         return IdTagView(id_tag, parent_id_tag, expiry_date, blocked)
 
-    async def delete(self, id_tag: str) -> None:
+    async def delete(self, id_tag: str, *, actor: str | None = None) -> None:
         """Delete the tag `id_tag` names, in whatever case."""
         async with self._sessions.begin() as session:
             tag = await session.scalar(_find(id_tag))
             if tag is None:
                 raise NotFound(f"id tag {id_tag!r} does not exist")
             await session.delete(tag)
+            audit.add(session, actor, "delete id tag", id_tag)
 
     async def list(self) -> list[IdTagView]:
         return (await self.search()).tags

@@ -31,6 +31,7 @@ from ocpp_core.db.models import (
 from ocpp_core.db.newest import newest
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password_async
+from ocpp_core.services import audit
 from ocpp_core.services.message_log import (
     REDACTED,
     is_secret_key,
@@ -219,6 +220,7 @@ class OperationService:
         request: dict[str, Any],
         requested_by: str | None,
     ) -> int:
+        """Journal an operation about to be sent, audited as `requested_by`'s."""
         async with self._sessions.begin() as session:
             operation = Operation(
                 charge_point_id=charge_point_id,
@@ -229,6 +231,7 @@ class OperationService:
                 outcome="pending",
             )
             session.add(operation)
+            audit.add(session, requested_by, f"operation {action}", charge_point_id)
             await session.flush()
             return operation.id
 

@@ -39,6 +39,7 @@ from ocpp_core.db.models import (
     utcnow,
 )
 from ocpp_core.db.rowcount import rowcount
+from ocpp_core.services import audit
 from ocpp_core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -140,12 +141,28 @@ class Retention:
     # --- by hand ----------------------------------------------------------------------
 
     async def prune(
-        self, dry_run: bool = False, now: datetime | None = None, wait: bool = True
+        self,
+        dry_run: bool = False,
+        now: datetime | None = None,
+        wait: bool = True,
+        *,
+        actor: str | None = None,
     ) -> list[Pruned] | None:
         """Remove (or, `dry_run`, count) what each setting no longer keeps, a batch per
         transaction. On PostgreSQL one instance prunes at a time: with `wait` this waits
-        for the other to finish, without it returns None at once."""
-        now = now or utcnow()
+        for the other to finish, without it returns None at once. A run `actor` asked for
+        is audited after its last batch, with what it removed (each batch commits on its
+        own, so no one transaction holds the whole run to add the entry to)."""
+        results = await self._prune_locked(dry_run, now or utcnow(), wait)
+        if results and not dry_run and actor is not None:
+            removed = ", ".join(f"{r.table} {r.rows}" for r in results if r.cutoff)
+            async with self._sessions.begin() as session:
+                audit.add(
+                    session, actor, "prune", "retention", removed or "everything kept forever"
+                )
+        return results
+
+    async def _prune_locked(self, dry_run: bool, now: datetime, wait: bool) -> list[Pruned] | None:
         if dry_run or not self._postgres:
             return await self._prune_all(now, dry_run)
         # Its own connection, in autocommit: the lock is the session's, across the

@@ -16,6 +16,7 @@ from ocpp_core.db.ci_string import same_tag
 from ocpp_core.db.models import MeterValue, Reservation, Transaction, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
+from ocpp_core.services import audit
 from ocpp_core.services.id_tags import (
     ID_TAG,
     TAG_ROW,
@@ -371,7 +372,8 @@ class TransactionService:
 
     async def close(self, transaction_id: int, closed_by: str) -> TransactionView:
         """Close a session whose StopTransaction never came (charger replaced, reset): the
-        energy is taken from its last meter reading, and the session is flagged."""
+        energy is taken from its last meter reading, and the session is flagged, and the
+        closing audited as `closed_by`'s."""
         async with self._sessions.begin() as session:
             tx = await session.get(Transaction, transaction_id)
             if tx is None:
@@ -403,6 +405,7 @@ class TransactionService:
                 timestamp=tx.stop_time,
                 closed_by=closed_by,
             )
+            audit.add(session, closed_by, "close session", str(transaction_id))
         self._bus.publish(
             "transaction_stopped",
             charge_point_id,

@@ -14,6 +14,7 @@ from ocpp_core.db.models import PortalSession, User, utcnow
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password_async, verify_nothing, verify_password_async
+from ocpp_core.services import audit
 
 ROLES = ("viewer", "operator", "admin")
 MAX_USERNAME_LENGTH = 64
@@ -46,7 +47,9 @@ class UserService:
         self._sessions = sessions
         self._bus = bus
 
-    async def add(self, username: str, password: str, role: str = "operator") -> UserView:
+    async def add(
+        self, username: str, password: str, role: str = "operator", *, actor: str | None = None
+    ) -> UserView:
         """Create the account, or update the password and role of an existing one."""
         if not username or len(username) > MAX_USERNAME_LENGTH or ":" in username:
             raise InvalidInput(
@@ -62,17 +65,23 @@ class UserService:
             and existing.user.role == role
             and await verify_password_async(existing.password_hash, password)
         ):
-            # Unchanged (ADMIN_USER at every start): its sessions stay valid.
+            # Unchanged (ADMIN_USER at every start): its sessions stay valid. Nothing is
+            # written but the entry that says an operator asked for it.
+            if actor is not None:
+                async with self._sessions.begin() as session:
+                    audit.add(session, actor, "add user", username, f"role {role}")
             return existing.user
         password_hash = await hash_password_async(password)
         try:
-            return await self._save(username, password_hash, role)
+            return await self._save(username, password_hash, role, actor)
         except IntegrityError:
             # Created at the same moment elsewhere (instances starting together with
             # ADMIN_USER): it exists now, so this is an update.
-            return await self._save(username, password_hash, role)
+            return await self._save(username, password_hash, role, actor)
 
-    async def _save(self, username: str, password_hash: str, role: str) -> UserView:
+    async def _save(
+        self, username: str, password_hash: str, role: str, actor: str | None
+    ) -> UserView:
         async with self._sessions.begin() as session:
             user = (await session.scalars(select(User).where(User.username == username))).first()
             replaced = user is not None
@@ -85,6 +94,7 @@ class UserService:
                 user.role = role
                 await self._revoke(session, user.id)
             view = UserView(user.id, user.username, user.role)
+            audit.add(session, actor, "add user", username, f"role {role}")
         if replaced:
             # A new account has no session or stream to end: only a replaced one's go.
             self._bus.publish(REVOKED, "", user_id=view.id)
@@ -172,7 +182,7 @@ class UserService:
             users = (await session.scalars(select(User).order_by(User.username))).all()
         return [UserView(u.id, u.username, u.role) for u in users]
 
-    async def set_role(self, user_id: int, role: str) -> None:
+    async def set_role(self, user_id: int, role: str, *, actor: str | None = None) -> None:
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
         async with self._sessions.begin() as session:
@@ -182,23 +192,27 @@ class UserService:
             if user.role != role:
                 user.role = role
                 await self._revoke(session, user_id)
+            audit.add(session, actor, "change role", user.username, f"to {role}")
         self._bus.publish(REVOKED, "", user_id=user_id)
 
-    async def set_password(self, user_id: int, password: str) -> None:
+    async def set_password(self, user_id: int, password: str, *, actor: str | None = None) -> None:
         if not password:
             raise InvalidInput("password must not be empty")
         password_hash = await hash_password_async(password)
         async with self._sessions.begin() as session:
-            (await self._existing(session, user_id)).password_hash = password_hash
+            user = await self._existing(session, user_id)
+            user.password_hash = password_hash
             await self._revoke(session, user_id)
+            audit.add(session, actor, "reset password", user.username)
         self._bus.publish(REVOKED, "", user_id=user_id)
 
-    async def delete(self, user_id: int) -> None:
+    async def delete(self, user_id: int, *, actor: str | None = None) -> None:
         async with self._sessions.begin() as session:
             user = await self._existing(session, user_id)
             if user.role == "admin":
                 await self._keep_an_admin(session, user_id)
             await self._revoke(session, user_id)
+            audit.add(session, actor, "remove user", user.username)
             await session.delete(user)
         self._bus.publish(REVOKED, "", user_id=user_id)
 

@@ -36,6 +36,7 @@ from ocpp_core.db.models import (
 )
 from ocpp_core.db.rowcount import rowcount
 from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.services import audit
 from ocpp_core.services.event_log import StoredEvent, event_kinds, stored
 from ocpp_core.settings import Settings
 
@@ -162,6 +163,19 @@ def _view(row: Webhook, counts: dict[str, int] | None = None) -> WebhookView:
     )
 
 
+def _audit(
+    session: AsyncSession,
+    actor: str | None,
+    action: str,
+    webhook: WebhookView,
+    detail: str | None = None,
+) -> None:
+    """A webhook as the audit log names it: never its secret."""
+    target = f"webhook {webhook.id} {webhook.url}"
+    detail = detail or f"types {','.join(webhook.event_types)}; active {webhook.active}"
+    audit.add(session, actor, action, target, detail)
+
+
 class WebhookService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self._sessions = sessions
@@ -173,7 +187,8 @@ class WebhookService:
     # --- what an admin does -----------------------------------------------------------
 
     async def create(self, url: Any, event_types: Any, created_by: str) -> NewWebhook:
-        """A webhook sent the events of `event_types` from now on."""
+        """A webhook sent the events of `event_types` from now on, audited as made by
+        `created_by`."""
         url, kinds = check_url(url), self._kinds(event_types)
         secret = secrets.token_hex(32)
         async with self._sessions.begin() as session:
@@ -191,10 +206,18 @@ class WebhookService:
             )
             session.add(row)
             await session.flush()
-            return NewWebhook(_view(row), secret)
+            view = _view(row)
+            _audit(session, created_by, "create webhook", view)
+            return NewWebhook(view, secret)
 
     async def update(
-        self, webhook_id: int, url: Any = None, event_types: Any = None, active: Any = None
+        self,
+        webhook_id: int,
+        url: Any = None,
+        event_types: Any = None,
+        active: Any = None,
+        *,
+        actor: str | None = None,
     ) -> WebhookView:
         """Change what is given. A webhook made inactive gets no deliveries for the events
         meanwhile; made active again, it gets those after."""
@@ -215,13 +238,15 @@ class WebhookService:
                     )
             for name, value in values.items():
                 setattr(row, name, value)
+            _audit(session, actor, "update webhook", _view(row))
         return await self.get(webhook_id)
 
-    async def delete(self, webhook_id: int) -> WebhookView:
+    async def delete(self, webhook_id: int, *, actor: str | None = None) -> WebhookView:
         async with self._sessions.begin() as session:
             row = await self._row(session, webhook_id)
             view = _view(row)
             await session.execute(delete(Webhook).where(Webhook.id == webhook_id))
+            _audit(session, actor, "delete webhook", view)
         return view
 
     @staticmethod
@@ -478,7 +503,7 @@ class WebhookService:
                 )
             )
 
-    async def retry(self, webhook_id: int, delivery_id: int) -> None:
+    async def retry(self, webhook_id: int, delivery_id: int, *, actor: str | None = None) -> None:
         """A failed delivery tried again now, its attempts counted from nothing."""
         async with self._sessions.begin() as session:
             result = await session.execute(
@@ -492,3 +517,5 @@ class WebhookService:
             )
             if not rowcount(result):
                 raise NotFound(f"webhook {webhook_id} has no failed delivery {delivery_id}")
+            webhook = _view(await self._row(session, webhook_id))
+            _audit(session, actor, "retry webhook delivery", webhook, f"delivery {delivery_id}")

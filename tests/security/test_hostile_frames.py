@@ -19,7 +19,7 @@ TIME = "2026-11-25T08:00:00Z"
 
 async def _charger(client, connect, charge_point_id: str, lenient: bool):
     await client.app[SERVICES].charge_points.register(charge_point_id)
-    await client.app[SERVICES].charge_points.set_lenient(charge_point_id, lenient)
+    await client.app[SERVICES].charge_points.set_protocol_settings(charge_point_id, lenient=lenient)
     cp = await connect(charge_point_id)
     await cp.boot()
     return cp

@@ -359,7 +359,7 @@ async def test_lenient_mode_leaves_201_strict(client, connect, portal) -> None:
     """Lenient mode tolerates 1.6 chargers' known mistakes; a 2.0.1 connection stays
     strict with it on (a number sent as text is refused), and its page says so."""
     await client.app[SERVICES].charge_points.register("LAX201", ocpp_version="2.0.1")
-    await client.app[SERVICES].charge_points.set_lenient("LAX201", True)
+    await client.app[SERVICES].charge_points.set_protocol_settings("LAX201", lenient=True)
     cp = await connect("LAX201", protocols=("ocpp2.0.1",))
     await boot(cp)
     frame = await cp.call(

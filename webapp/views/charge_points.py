@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.form_fields import optional_number
+from ocpp_core.services.charge_points import pings_text
 from ocpp_core.services.transaction_queries import TransactionView
 from ocpp_core.services.users import UserView
 from ocpp_core.v16 import operations as v16_operations
@@ -20,7 +21,6 @@ from webapp.views import remote_201
 from webapp.views.answers import OperationResult, run_operation, summary_201
 from webapp.views.common import (
     Message,
-    audit,
     done,
     is_htmx,
     outcome_message,
@@ -335,32 +335,36 @@ async def _request_stop(
 
 
 async def accept(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+    user = await require_role(request, "admin")
     charge_point_id = request.match_info["charge_point_id"]
-    await _existing(request, charge_point_id)
-    await request.app[SERVICES].charge_points.register(charge_point_id)
-    await audit(request, "accept charge point", charge_point_id)
+    try:
+        await request.app[SERVICES].charge_points.set_registration_status(
+            charge_point_id, "Accepted", actor=user.username
+        )
+    except NotFound:
+        raise web.HTTPNotFound(text=f"No charge point {charge_point_id}\n") from None
     raise _administered(request, charge_point_id, "accepted")
 
 
 async def set_password(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+    user = await require_role(request, "admin")
     charge_point_id = request.match_info["charge_point_id"]
     await _existing(request, charge_point_id)
     password = text_field(await request.post(), "password")
     try:
-        await request.app[SERVICES].charge_points.set_password(charge_point_id, password or None)
+        await request.app[SERVICES].charge_points.set_password(
+            charge_point_id, password or None, actor=user.username
+        )
     except InvalidInput as error:
         return await _page(
             request, charge_point_id, admin_message=Message(str(error), "error"), status=400
         )
-    await audit(request, "set key" if password else "clear key", charge_point_id)
     raise _administered(request, charge_point_id, "key-set" if password else "key-cleared")
 
 
 async def protocol_settings(request: web.Request) -> web.Response:
     """Lenient mode and the WebSocket ping interval: how Voltaro bears with this charger."""
-    await require_role(request, "admin")
+    user = await require_role(request, "admin")
     charge_point_id = request.match_info["charge_point_id"]
     await _existing(request, charge_point_id)
     form = await request.post()
@@ -372,27 +376,24 @@ async def protocol_settings(request: web.Request) -> web.Response:
         return await _page(
             request, charge_point_id, admin_message=Message(str(error), "error"), status=400
         )
-    charge_points = request.app[SERVICES].charge_points
-    await charge_points.set_lenient(charge_point_id, lenient)
-    await charge_points.set_ping_interval(charge_point_id, ping_interval)
-    pings = "global" if ping_interval is None else f"{ping_interval} s" if ping_interval else "off"
-    await audit(request, "protocol settings", charge_point_id, f"lenient {lenient}, pings {pings}")
-    told = {"lenient": "on" if lenient else "off", "pings": pings}
+    await request.app[SERVICES].charge_points.set_protocol_settings(
+        charge_point_id, lenient=lenient, ping_interval=ping_interval, actor=user.username
+    )
+    told = {"lenient": "on" if lenient else "off", "pings": pings_text(ping_interval)}
     raise _administered(request, charge_point_id, "protocol", told)
 
 
 async def remove(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+    user = await require_role(request, "admin")
     charge_point_id = request.match_info["charge_point_id"]
     try:
-        await request.app[SERVICES].charge_points.delete(charge_point_id)
+        await request.app[SERVICES].charge_points.delete(charge_point_id, actor=user.username)
     except NotFound:
         raise web.HTTPNotFound(text=f"No charge point {charge_point_id}\n") from None
     except InvalidInput as error:
         return await _page(
             request, charge_point_id, admin_message=Message(str(error), "error"), status=409
         )
-    await audit(request, "remove charge point", charge_point_id)
     raise redirect(request, "dashboard")
 
 

@@ -82,14 +82,6 @@ async def render_partial(request: web.Request, template: str, context: dict[str,
     return aiohttp_jinja2.render_string(template, request, await _with_user(request, context))
 
 
-async def audit(request: web.Request, action: str, target: str, detail: str | None = None) -> None:
-    """Record a change made by the current user in the audit log."""
-    user = await current_user(request)
-    await request.app[SERVICES].audit.record(
-        user.username if user else None, action, target, detail
-    )
-
-
 def is_htmx(request: web.Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 

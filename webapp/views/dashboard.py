@@ -14,7 +14,6 @@ from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, FLEET, SERVICES
 from webapp.presentation import path_url
 from webapp.views.common import (
-    audit,
     counters_context,
     is_htmx,
     redirect,
@@ -68,14 +67,13 @@ async def dashboard(request: web.Request, register_error: str | None = None) -> 
 
 
 async def register_charge_point(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+    user = await require_role(request, "admin")
     form = await request.post()
     charge_point_id = text_field(form, "charge_point_id")
     try:
         await request.app[SERVICES].charge_points.register(
-            charge_point_id, text_field(form, "password") or None
+            charge_point_id, text_field(form, "password") or None, actor=user.username
         )
     except InvalidInput as error:
         return await dashboard(request, register_error=str(error))
-    await audit(request, "register charge point", charge_point_id)
     raise redirect(request, "charge_point", charge_point_id=charge_point_id)

@@ -13,7 +13,6 @@ from webapp.auth import require_role
 from webapp.keys import SERVICES
 from webapp.views.common import (
     Message,
-    audit,
     done,
     outcome_message,
     render_with_message,
@@ -73,9 +72,9 @@ def _expiry(value: str) -> datetime | None:
         raise InvalidInput(f"expiry {value!r} is not a date and time") from None
 
 
-async def _save(request: web.Request, id_tag: str, form: Any) -> None:
-    await request.app[SERVICES].id_tags.add(
-        id_tag,
+def _fields(form: Any) -> tuple[datetime | None, str | None, bool]:
+    """The form's expiry, parent tag and blocked, as the id tag service takes them."""
+    return (
         _expiry(text_field(form, "expiry_date")),
         text_field(form, "parent_id_tag") or None,
         form.get("blocked") == "1",
@@ -83,7 +82,7 @@ async def _save(request: web.Request, id_tag: str, form: Any) -> None:
 
 
 async def add_id_tag(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     form = await request.post()
     id_tag = text_field(form, "id_tag")
     values = {
@@ -105,33 +104,34 @@ async def add_id_tag(request: web.Request) -> web.Response:
             400,
         )
     try:
-        await _save(request, id_tag, form)
+        await request.app[SERVICES].id_tags.add(id_tag, *_fields(form), actor=user.username)
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), values, 400)
-    await audit(request, "add id tag", id_tag)
     raise done(request, "id_tags", "added", {"id_tag": id_tag})
 
 
 async def update_id_tag(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     asked = request.match_info["id_tag"]
-    id_tag = await request.app[SERVICES].id_tags.spelling(asked)
+    id_tags = request.app[SERVICES].id_tags
+    id_tag = await id_tags.spelling(asked)
+    gone = Message(f"Id tag {asked} does not exist.", "error")
     if id_tag is None:
-        return await _page(request, Message(f"Id tag {asked} does not exist.", "error"), None, 404)
+        return await _page(request, gone, None, 404)
     try:
-        await _save(request, id_tag, await request.post())
+        await id_tags.change(id_tag, *_fields(await request.post()), actor=user.username)
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), None, 400)
-    await audit(request, "change id tag", id_tag)
+    except NotFound:  # deleted meanwhile
+        return await _page(request, gone, None, 404)
     raise done(request, "id_tags", "saved", {"id_tag": id_tag})
 
 
 async def delete_id_tag(request: web.Request) -> web.Response:
-    await require_role(request, "operator")
+    user = await require_role(request, "operator")
     id_tag = request.match_info["id_tag"]
     try:
-        await request.app[SERVICES].id_tags.delete(id_tag)
+        await request.app[SERVICES].id_tags.delete(id_tag, actor=user.username)
     except NotFound as error:
         return await _page(request, Message(str(error), "error"), None, 404)
-    await audit(request, "delete id tag", id_tag)
     raise done(request, "id_tags", "deleted", {"id_tag": id_tag})

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.services.users import ROLES, UserView
-from webapp.api_tokens import audit_created, audit_revoked, visible_token
+from webapp.api_tokens import visible_token
 from webapp.auth import require_role, via_token
 from webapp.keys import SERVICES
 from webapp.path_ids import path_int
@@ -48,10 +48,11 @@ async def create_token(request: web.Request) -> web.Response:
     role = text_field(form, "role") or None
     values = {"name": name, "role": role}
     try:
-        created = await request.app[SERVICES].api_tokens.create(user.id, name, role)
+        created = await request.app[SERVICES].api_tokens.create(
+            user.id, name, role, actor=user.username
+        )
     except InvalidInput as error:
         return await _page(request, user, Message(str(error), "error"), values, 400)
-    await audit_created(request, user.username, created.token)
     done = Message(f"Token {created.token.name} created with role {created.token.role}.")
     return await _page(request, user, done, secret=created.secret)
 
@@ -62,9 +63,7 @@ async def revoke_token(request: web.Request) -> web.Response:
         token = await visible_token(request, user, path_int(request, "token_id"))
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such token\n") from None
-    token, revoked_now = await request.app[SERVICES].api_tokens.revoke(token.id)
-    if revoked_now:
-        await audit_revoked(request, user.username, token)
+    token = await request.app[SERVICES].api_tokens.revoke(token.id, actor=user.username)
     if is_htmx(request):  # the row, in its new state, replaces itself
         html = await render_partial(request, "_token_row.html", {"token": token})
         return web.Response(text=html, content_type="text/html")

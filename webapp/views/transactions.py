@@ -18,7 +18,7 @@ from ocpp_core.timeutil import format_datetime
 from webapp.auth import require_role
 from webapp.keys import CENTRAL_SYSTEM, SERVICES
 from webapp.path_ids import path_int
-from webapp.views.common import audit, render
+from webapp.views.common import render
 from webapp.views.meter_table import meter_table
 
 PAGE_SIZE = 50
@@ -221,7 +221,6 @@ async def close_transaction(request: web.Request) -> web.Response:
                 "session with Remote stop, or tick the confirmation to close it anyway"
             )
         await services.transactions.close(transaction_id, user.username)
-        await audit(request, "close session", str(transaction_id))
     except InvalidInput as error:  # already stopped, or not confirmed
         return await transaction_page(request, message=str(error))
     raise web.HTTPSeeOther(

@@ -13,7 +13,6 @@ from webapp.keys import SERVICES
 from webapp.path_ids import path_int
 from webapp.views.common import (
     Message,
-    audit,
     done,
     outcome_message,
     render,
@@ -50,7 +49,7 @@ async def users_page(request: web.Request) -> web.Response:
 
 
 async def add_user(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+    me = await require_role(request, "admin")
     form = await request.post()
     username = text_field(form, "username")
     role = text_field(form, "role") or "operator"
@@ -59,29 +58,23 @@ async def add_user(request: web.Request) -> web.Response:
         return await _page(
             request, Message(f"User {username} exists already.", "error"), values, 400
         )
+    password = str(form.get("password", ""))
     try:
-        await request.app[SERVICES].users.add(username, str(form.get("password", "")), role)
+        await request.app[SERVICES].users.add(username, password, role, actor=me.username)
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), values, 400)
-    await audit(request, "add user", username, f"role {role}")
     raise done(request, "users", "added", {"username": username, "role": role})
 
 
 async def _change(
-    request: web.Request,
-    outcome: tuple[str, dict[str, str]],
-    change: Any,
-    audited: tuple[str, str | None],
+    request: web.Request, outcome: tuple[str, dict[str, str]], change: Any
 ) -> web.Response:
-    user_id = _user_id(request)
-    names = {u.id: u.username for u in await request.app[SERVICES].users.list()}
     try:
         await change
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), None, 400)
     except NotFound as error:
         return await _page(request, Message(str(error), "error"), None, 404)
-    await audit(request, audited[0], names.get(user_id, str(user_id)), audited[1])
     raise done(request, "users", *outcome)
 
 
@@ -93,26 +86,24 @@ def _user_id(request: web.Request) -> int:
 
 
 async def change_role(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+    me = await require_role(request, "admin")
     role = text_field(await request.post(), "role")
     users = request.app[SERVICES].users
     return await _change(
         request,
         ("role", {"role": role}),
-        users.set_role(_user_id(request), role),
-        ("change role", f"to {role}"),
+        users.set_role(_user_id(request), role, actor=me.username),
     )
 
 
 async def reset_password(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
+    me = await require_role(request, "admin")
     password = str((await request.post()).get("password", ""))
     users = request.app[SERVICES].users
     return await _change(
         request,
         ("password", {}),
-        users.set_password(_user_id(request), password),
-        ("reset password", None),
+        users.set_password(_user_id(request), password, actor=me.username),
     )
 
 
@@ -122,7 +113,7 @@ async def delete_user(request: web.Request) -> web.Response:
     if user_id == me.id:
         return await _page(request, Message("You cannot remove yourself.", "error"), None, 400)
     users = request.app[SERVICES].users
-    return await _change(request, ("removed", {}), users.delete(user_id), ("remove user", None))
+    return await _change(request, ("removed", {}), users.delete(user_id, actor=me.username))
 
 
 async def audit_page(request: web.Request) -> web.Response:

@@ -10,7 +10,6 @@ from aiohttp import web
 from ocpp_core.errors import InvalidInput, NotFound
 from ocpp_core.services.event_log import EVENT_KINDS
 from ocpp_core.services.users import UserView
-from webapp.api_webhooks import audit
 from webapp.auth import require_role
 from webapp.keys import SERVICES
 from webapp.path_ids import path_int
@@ -53,7 +52,6 @@ async def create_webhook(request: web.Request) -> web.Response:
         created = await request.app[SERVICES].webhooks.create(url, kinds, user.username)
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), values, 400)
-    await audit(request, user.username, "create webhook", created.webhook)
     done = Message(f"Webhook {created.webhook.id} created for {created.webhook.url}.")
     return await _page(request, done, secret=created.secret)
 
@@ -71,10 +69,11 @@ async def toggle_webhook(request: web.Request) -> web.Response:
     form = await request.post()
     active = text_field(form, "active") == "true"
     try:
-        webhook = await request.app[SERVICES].webhooks.update(webhook_id, active=active)
+        webhook = await request.app[SERVICES].webhooks.update(
+            webhook_id, active=active, actor=user.username
+        )
     except NotFound:
         raise web.HTTPNotFound(text="No such webhook\n") from None
-    await audit(request, user.username, "update webhook", webhook)
     state = "active" if webhook.active else "paused"
     return await _page(request, Message(f"Webhook {webhook.id} is {state}."))
 
@@ -82,10 +81,11 @@ async def toggle_webhook(request: web.Request) -> web.Response:
 async def delete_webhook(request: web.Request) -> web.Response:
     user = await require_role(request, "admin")
     try:
-        webhook = await request.app[SERVICES].webhooks.delete(await _webhook_id(request))
+        webhook = await request.app[SERVICES].webhooks.delete(
+            await _webhook_id(request), actor=user.username
+        )
     except NotFound:
         raise web.HTTPNotFound(text="No such webhook\n") from None
-    await audit(request, user.username, "delete webhook", webhook)
     return await _page(request, Message(f"Webhook {webhook.id} removed."))
 
 
@@ -115,11 +115,7 @@ async def retry_delivery(request: web.Request) -> web.Response:
     webhook_id = await _webhook_id(request)
     try:
         delivery_id = path_int(request, "delivery_id")
-        await request.app[SERVICES].webhooks.retry(webhook_id, delivery_id)
+        await request.app[SERVICES].webhooks.retry(webhook_id, delivery_id, actor=user.username)
     except (ValueError, NotFound):
         raise web.HTTPNotFound(text="No such failed delivery\n") from None
-    webhook = await request.app[SERVICES].webhooks.get(webhook_id)
-    await audit(
-        request, user.username, "retry webhook delivery", webhook, f"delivery {delivery_id}"
-    )
     return await _deliveries_page(request, user, Message(f"Delivery {delivery_id} queued again."))
