@@ -11,6 +11,10 @@ class InvalidInput(ValueError):
     """A request breaks the OCPP schema or a rule of meaning; nothing was sent."""
 
 
+class AlreadyExists(ValueError):
+    """What a request would create exists already (made at the same moment, perhaps)."""
+
+
 class OperationFailed(Exception):
     """A CALL to a charge point did not produce a valid answer."""
 

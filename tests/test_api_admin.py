@@ -373,3 +373,51 @@ async def test_the_audit_log_filtered_and_paged(client) -> None:
     for headers in (OPERATOR, VIEWER):
         assert (await client.get("/api/audit", headers=headers)).status == 403
     assert (await client.get("/api/audit")).status == 401
+
+
+# --- made at the same moment -------------------------------------------------------------
+
+
+async def test_the_same_charge_point_or_user_created_at_once_is_made_once(client) -> None:
+    """Requests racing to create one charge point (with different keys) or one account
+    (with different passwords): exactly one is created, as it asked; the others are told
+    409, and none replaced what the first made."""
+    keys = [f"{KEY}{n:02d}" for n in range(6)]
+    answers = await asyncio.gather(
+        *(
+            call(client, "POST", "/api/charge-points", {"id": "RACED", "password": key})
+            for key in keys
+        )
+    )
+    assert sorted(status for status, _ in answers) == [201] + [409] * 5, answers
+    [winner] = [key for key, (status, _) in zip(keys, answers, strict=True) if status == 201]
+    loser = next(key for key in keys if key != winner)
+    with pytest.raises(WSServerHandshakeError):
+        await client.ws_connect(
+            "/ocpp/RACED",
+            protocols=("ocpp1.6",),
+            headers={"Authorization": encode_basic_auth("RACED", loser)},
+        )
+    ws = await client.ws_connect(
+        "/ocpp/RACED",
+        protocols=("ocpp1.6",),
+        headers={"Authorization": encode_basic_auth("RACED", winner)},
+    )
+    await ws.close()
+    registered = await audit(client, action="register charge point")
+    assert [e["target"] for e in registered] == ["RACED"]
+
+    passwords = [f"password-{n}" for n in range(6)]
+    answers = await asyncio.gather(
+        *(
+            call(
+                client, "POST", "/api/users", {"username": "dana", "password": p, "role": "viewer"}
+            )
+            for p in passwords
+        )
+    )
+    assert sorted(status for status, _ in answers) == [201] + [409] * 5, answers
+    [winner] = [p for p, (status, _) in zip(passwords, answers, strict=True) if status == 201]
+    assert (await client.get("/api/charge-points", headers=basic("dana", winner))).status == 200
+    loser = next(p for p in passwords if p != winner)
+    assert (await client.get("/api/charge-points", headers=basic("dana", loser))).status == 401

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.errors import AlreadyExists, InvalidInput, NotFound
 from ocpp_core.identifiers import MAX_CHARGE_POINT_ID_LENGTH
 from ocpp_core.passwords import KEY_MAX_LENGTH, KEY_MIN_LENGTH
 from ocpp_core.services.audit import AuditView
@@ -32,14 +32,13 @@ from webapp.views.charge_points import MAX_PING_INTERVAL
 
 async def register_charge_point(request: web.Request, call: Call) -> web.StreamResponse:
     charge_point_id, password = call.body["id"], call.body.get("password")
-    charge_points = request.app[SERVICES].charge_points
+    # Registering updates one that exists: here that is a conflict, not a change.
     try:
-        await charge_points.get(charge_point_id)
-    except NotFound:
-        pass
-    else:  # registering updates one that exists: here that is a conflict, not a change
-        return error_response(409, f"charge point {charge_point_id!r} is registered already")
-    await charge_points.register(charge_point_id, password, actor=call.user.username)
+        await request.app[SERVICES].charge_points.register(
+            charge_point_id, password, new_only=True, actor=call.user.username
+        )
+    except AlreadyExists as error:
+        return error_response(409, str(error))
     return await _charge_point(request, charge_point_id, 201)
 
 
@@ -109,11 +108,13 @@ async def list_users(request: web.Request, call: Call) -> web.Response:
 
 async def add_user(request: web.Request, call: Call) -> web.Response:
     username, password, role = call.body["username"], call.body["password"], call.body["role"]
-    users = request.app[SERVICES].users
     # Adding one that exists would replace its password and role: here that is a conflict.
-    if await users.credentials_by_name(username) is not None:
-        return error_response(409, f"user {username!r} exists already")
-    user = await users.add(username, password, role, actor=call.user.username)
+    try:
+        user = await request.app[SERVICES].users.add(
+            username, password, role, new_only=True, actor=call.user.username
+        )
+    except AlreadyExists as error:
+        return error_response(409, str(error))
     return json_response(user_json(user), status=201)
 
 

@@ -31,7 +31,7 @@ from ocpp_core.db.models import (
 )
 from ocpp_core.db.newest import newest
 from ocpp_core.db.upsert import per_dialect
-from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.errors import AlreadyExists, InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.identifiers import charge_point_id_problem
 from ocpp_core.passwords import (
@@ -515,11 +515,13 @@ class ChargePointService:
         serial_number: str | None = None,
         ocpp_version: str | None = None,
         *,
+        new_only: bool = False,
         actor: str | None = None,
     ) -> None:
         """Create or update a charge point; a password enables HTTP Basic auth for it. A
         serial number binds the client certificate it must present (security profile 3).
-        An `ocpp_version` pins the only version it may connect with."""
+        An `ocpp_version` pins the only version it may connect with. `new_only`: one
+        registered already (at the same moment too) is AlreadyExists, not updated."""
         # Only a new id must follow the rule: one registered before it stays manageable.
         # One holding NUL is refused at once: PostgreSQL cannot even look it up.
         problem = charge_point_id_problem(charge_point_id)
@@ -532,30 +534,42 @@ class ChargePointService:
         if password:
             check_charge_point_key(password)
         password_hash = await hash_password_async(password) if password else None
+        fields = {
+            "id": charge_point_id,
+            "password_hash": password_hash,
+            "registration_status": status,
+            "serial_number": serial_number,
+            "pinned_ocpp_version": ocpp_version,
+        }
+        try:
+            await self._register_once(fields, problem, new_only, actor)
+        except IntegrityError:
+            # Registered at the same moment by another request or instance.
+            if new_only:
+                raise AlreadyExists(
+                    f"charge point {charge_point_id!r} is registered already"
+                ) from None
+            await self._register_once(fields, problem, new_only, actor)
+        self._bus.publish("registered", charge_point_id, registration_status=status)
+
+    async def _register_once(
+        self, fields: dict[str, Any], problem: str | None, new_only: bool, actor: str | None
+    ) -> None:
+        charge_point_id = fields["id"]
         async with self._sessions.begin() as session:
             cp = await session.get(ChargePoint, charge_point_id)
             if cp is None:
                 if problem is not None:
                     raise InvalidInput(problem)
-                session.add(
-                    ChargePoint(
-                        id=charge_point_id,
-                        password_hash=password_hash,
-                        registration_status=status,
-                        serial_number=serial_number,
-                        pinned_ocpp_version=ocpp_version,
-                    )
-                )
+                session.add(ChargePoint(**fields))
+            elif new_only:
+                raise AlreadyExists(f"charge point {charge_point_id!r} is registered already")
             else:
-                cp.registration_status = status
-                if ocpp_version is not None:
-                    cp.pinned_ocpp_version = ocpp_version
-                if password_hash is not None:
-                    cp.password_hash = password_hash
-                if serial_number is not None:
-                    cp.serial_number = serial_number
+                # What is given changes; the status always (it has a default).
+                for name, value in fields.items():
+                    if value is not None and name != "id":
+                        setattr(cp, name, value)
             audit.add(session, actor, "register charge point", charge_point_id)
-        self._bus.publish("registered", charge_point_id, registration_status=status)
 
     async def set_registration_status(
         self, charge_point_id: str, status: str, *, actor: str | None = None

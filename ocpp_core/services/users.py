@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core.db.models import PortalSession, User, utcnow
-from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.errors import AlreadyExists, InvalidInput, NotFound
 from ocpp_core.events import EventBus
 from ocpp_core.passwords import hash_password_async, verify_nothing, verify_password_async
 from ocpp_core.services import audit
@@ -48,9 +48,17 @@ class UserService:
         self._bus = bus
 
     async def add(
-        self, username: str, password: str, role: str = "operator", *, actor: str | None = None
+        self,
+        username: str,
+        password: str,
+        role: str = "operator",
+        *,
+        new_only: bool = False,
+        actor: str | None = None,
     ) -> UserView:
-        """Create the account, or update the password and role of an existing one."""
+        """Create the account, or update the password and role of an existing one.
+        `new_only`: an existing account (made at the same moment too) is AlreadyExists,
+        left as it is."""
         if not username or len(username) > MAX_USERNAME_LENGTH or ":" in username:
             raise InvalidInput(
                 f"user name must be 1 to {MAX_USERNAME_LENGTH} characters without ':'"
@@ -60,6 +68,8 @@ class UserService:
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
         existing = await self.credentials_by_name(username)
+        if existing is not None and new_only:
+            raise AlreadyExists(f"user {username!r} exists already")
         if (
             existing is not None
             and existing.user.role == role
@@ -73,14 +83,16 @@ class UserService:
             return existing.user
         password_hash = await hash_password_async(password)
         try:
-            return await self._save(username, password_hash, role, actor)
+            return await self._save(username, password_hash, role, new_only, actor)
         except IntegrityError:
             # Created at the same moment elsewhere (instances starting together with
-            # ADMIN_USER): it exists now, so this is an update.
-            return await self._save(username, password_hash, role, actor)
+            # ADMIN_USER, two admins): it exists now, so this is an update, or refused.
+            if new_only:
+                raise AlreadyExists(f"user {username!r} exists already") from None
+            return await self._save(username, password_hash, role, new_only, actor)
 
     async def _save(
-        self, username: str, password_hash: str, role: str, actor: str | None
+        self, username: str, password_hash: str, role: str, new_only: bool, actor: str | None
     ) -> UserView:
         async with self._sessions.begin() as session:
             user = (await session.scalars(select(User).where(User.username == username))).first()
@@ -89,6 +101,8 @@ class UserService:
                 user = User(username=username, password_hash=password_hash, role=role)
                 session.add(user)
                 await session.flush()
+            elif new_only:
+                raise AlreadyExists(f"user {username!r} exists already")
             else:
                 user.password_hash = password_hash
                 user.role = role
