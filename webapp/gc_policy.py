@@ -76,12 +76,13 @@ class CollectorPolicy:
     def installed(self) -> bool:
         return self._installed
 
-    def install(self) -> None:
+    def install(self, fresh: bool = False) -> None:
         """Collect and freeze what start-up loaded, then freeze after each full collection.
         After an earlier policy of this process: collect and freeze only what came since,
-        and thaw once the heap has grown enough since that policy's last thaw."""
+        and thaw once the heap has grown enough since that policy's last thaw; unless
+        `fresh`, which thaws and collects all first (its counts then start from its own)."""
         self._installed = True
-        carry_on = _HEAP.left_frozen
+        carry_on = _HEAP.left_frozen and not fresh
         _HEAP.left_frozen = False
         if not carry_on:
             self._thaw()

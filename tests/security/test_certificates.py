@@ -10,7 +10,6 @@ simulator answers the certificate operations and signed firmware updates end to 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -331,11 +330,9 @@ async def test_a_hanging_signer_is_killed_and_never_blocks(
     monkeypatch.setattr(certificates, "SIGNER_TIMEOUT", 1.0)
     cp = await booted(connect, "CERT7")
     assert await cp.result("SignCertificate", {"csr": make_csr()}) == {"status": "Accepted"}
-    # While the signer runs the charger is answered as usual.
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    # While the signer runs the charger is answered as usual: before it is given up on.
     await cp.result("Heartbeat", {})
-    assert loop.time() - started < 0.5
+    assert "SignCertificateFailed" not in [kind for kind, _ in await events(client, "CERT7")]
     recorded = await events_until(client, "CERT7", "SignCertificateFailed")
     assert recorded == [
         ("SignCertificateFailed", "not signed: the signer command took longer than 1 s")
