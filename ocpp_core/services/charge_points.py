@@ -544,6 +544,8 @@ class ChargePointService:
         try:
             await self._register_once(fields, problem, new_only, actor)
         except IntegrityError:
+            if not await self._exists(charge_point_id):
+                raise  # another check failed
             # Registered at the same moment by another request or instance.
             if new_only:
                 raise AlreadyExists(
@@ -551,6 +553,10 @@ class ChargePointService:
                 ) from None
             await self._register_once(fields, problem, new_only, actor)
         self._bus.publish("registered", charge_point_id, registration_status=status)
+
+    async def _exists(self, charge_point_id: str) -> bool:
+        async with self._sessions() as session:
+            return await session.get(ChargePoint, charge_point_id) is not None
 
     async def _register_once(
         self, fields: dict[str, Any], problem: str | None, new_only: bool, actor: str | None

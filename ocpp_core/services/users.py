@@ -85,6 +85,8 @@ class UserService:
         try:
             return await self._save(username, password_hash, role, new_only, actor)
         except IntegrityError:
+            if await self.credentials_by_name(username) is None:
+                raise  # another check failed
             # Created at the same moment elsewhere (instances starting together with
             # ADMIN_USER, two admins): it exists now, so this is an update, or refused.
             if new_only:
