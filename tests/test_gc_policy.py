@@ -141,3 +141,31 @@ async def test_a_due_thaw_waits_for_max_wait_at_most(policy: CollectorPolicy) ->
 
     assert policy.thaws >= thaws + 1
     assert gone() is None
+
+
+async def test_a_thaw_due_when_an_app_goes_is_made_by_the_next_one(
+    policy: CollectorPolicy,
+) -> None:
+    """Apps shorter than the settling (a test's) would put a due thaw off for ever: the
+    next policy of the process makes it at its start, and carries on otherwise."""
+    gone = _frozen_garbage()
+    grown = _grow_past_the_thaw_factor()  # due now, but the app goes before it settles
+    policy.uninstall()
+
+    loop = asyncio.get_running_loop()
+    following = CollectorPolicy(loop, thaw_factor=1.5, settle=SETTLE)
+    following.install()
+    try:
+        assert following.thaws == 1
+        assert gone() is None
+        assert id(grown[0]) not in _tracked_ids()  # alive, frozen again
+    finally:
+        following.uninstall()
+
+    # Nothing owed now: the one after carries on without a thaw of its own.
+    after = CollectorPolicy(loop, thaw_factor=1.5, settle=SETTLE)
+    after.install()
+    try:
+        assert after.thaws == 0
+    finally:
+        after.uninstall()

@@ -118,7 +118,8 @@ async def collector_policy_context(app: web.Application) -> AsyncIterator[None]:
     """What startup loaded (modules, the ORM's mappings and compiled statements, schemas)
     and, later, the connections live long: frozen out of the garbage collector, whose
     full collections would otherwise walk them again and again (see webapp.gc_policy).
-    Undone at shutdown, before the loop it schedules thaws on is closed."""
+    Stopped at shutdown, before the loop it schedules thaws on is closed; the frozen heap
+    is handed on to the next app of the process."""
     policy = CollectorPolicy(asyncio.get_running_loop())
     app[COLLECTOR_POLICY] = policy
     policy.install()

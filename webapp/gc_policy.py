@@ -43,6 +43,9 @@ class _FrozenHeap:
         self.frozen = 0
         self.alive_after_thaw = 0  # frozen objects after the last real full collection
         self.left_frozen = False  # a policy froze the heap and has gone, leaving it so
+        # It went with a thaw due (the heap had grown past the factor): the next one makes
+        # it at its start, or apps shorter than the settling would put it off for ever.
+        self.thaw_owed = False
 
 
 _HEAP = _FrozenHeap()
@@ -82,8 +85,8 @@ class CollectorPolicy:
         and thaw once the heap has grown enough since that policy's last thaw; unless
         `fresh`, which thaws and collects all first (its counts then start from its own)."""
         self._installed = True
-        carry_on = _HEAP.left_frozen and not fresh
-        _HEAP.left_frozen = False
+        carry_on = _HEAP.left_frozen and not (fresh or _HEAP.thaw_owed)
+        _HEAP.left_frozen = _HEAP.thaw_owed = False
         if not carry_on:
             self._thaw()
         gc.callbacks.append(self._after_collection)
@@ -92,7 +95,9 @@ class CollectorPolicy:
 
     def uninstall(self) -> None:
         """Stop freezing. The heap stays frozen, with its counts, for the next policy of
-        this process (a thaw that was due is then its own to make)."""
+        this process (a thaw that was due is then its own to make, at its start)."""
+        if not self._installed:
+            return
         self._installed = False
         if self._after_collection in gc.callbacks:
             gc.callbacks.remove(self._after_collection)
@@ -100,9 +105,10 @@ class CollectorPolicy:
             self._check.cancel()
             self._check = None
         _HEAP.left_frozen = True
+        _HEAP.thaw_owed = self._thaw_pending
 
     def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
-        if phase != "stop" or info["generation"] != 2 or self._thawing:
+        if phase != "stop" or info["generation"] != 2 or self._thawing or not self._installed:
             return
         # Right after a full collection the young generations are empty: only survivors,
         # all in the oldest one, are frozen. (gc.collect would do nothing here, the
@@ -112,7 +118,10 @@ class CollectorPolicy:
         if not self._thaw_pending and _HEAP.frozen > self._thaw_factor * _HEAP.alive_after_thaw:
             self._thaw_pending = True
             # A collection can run on any thread (aiosqlite's): the thaw runs on the loop.
-            self._loop.call_soon_threadsafe(self._thaw_due)
+            try:
+                self._loop.call_soon_threadsafe(self._thaw_due)
+            except RuntimeError:
+                pass  # the loop closed as the app went: the next policy makes the thaw
 
     def _thaw_due(self) -> None:
         if not self._installed:
