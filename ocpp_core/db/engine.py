@@ -90,6 +90,17 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError("pooled connection found dead") from error
 
 
+# PostgreSQL's codes for a transaction it chose to abort so that others could go on.
+_ABORTED_FOR_OTHERS = frozenset({"40P01", "40001"})  # deadlock_detected, serialization
+
+
+def aborted_for_others(error: BaseException) -> bool:
+    """PostgreSQL aborted the transaction for a deadlock (or a serialization failure):
+    nothing of it was written, and it may run again."""
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and code in _ABORTED_FOR_OTHERS
+
+
 def _connection_lost(error: BaseException) -> bool:
     """The database dropped the connection under a statement: SQLAlchemy has invalidated
     the pool, and the same work may run again at once on a new connection."""

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ocpp_core import versions
 from ocpp_core.db import outbox
+from ocpp_core.db.engine import aborted_for_others
 from ocpp_core.db.models import (
     ChargePoint,
     Connector,
@@ -656,16 +657,18 @@ class ChargePointService:
     async def delete(self, charge_point_id: str, *, actor: str | None = None) -> None:
         """Remove a charge point. One with sessions is kept: they are billing records. The
         "removed" event closes its connection, on whichever instance holds it."""
-        for _ in range(REMOVAL_TRIES):
+        for attempt in range(1, REMOVAL_TRIES + 1):
             try:
                 await self._delete_once(charge_point_id, actor)
-            except IntegrityError:
-                continue  # a row of it was written meanwhile: look again
+            except DBAPIError as error:
+                # A row of it written meanwhile, or a charger's write met in a deadlock:
+                # look again; the last time the error stands.
+                raced = isinstance(error, IntegrityError) or aborted_for_others(error)
+                if raced and attempt < REMOVAL_TRIES:
+                    continue
+                raise
             self._bus.publish("removed", charge_point_id)
             return
-        raise InvalidInput(
-            f"charge point {charge_point_id!r} kept writing while being removed; try again"
-        )
 
     async def _delete_once(self, charge_point_id: str, actor: str | None) -> None:
         async with self._sessions.begin() as session:
