@@ -230,6 +230,31 @@ async def test_id_tags_page_add_edit_delete_with_messages(client, portal) -> Non
     assert status == 404 and "does not exist" in html
 
 
+async def test_users_added_at_once_under_one_name_make_one_account(portal, client) -> None:
+    """Two admins add the same new name at the same moment, with different passwords: one
+    is added, the other is told it exists, and the first's password stands."""
+    first, second = await portal("admin"), await portal("admin")
+    added = await asyncio.gather(
+        *(
+            admin.post(
+                "/users",
+                {"username": "twin", "password": password, "role": "viewer"},
+                allow_redirects=False,
+            )
+            for admin, password in ((first, "first-pw"), (second, "second-pw"))
+        )
+    )
+    assert sorted(status for status, _ in added) == [303, 400], added
+    [refused] = [html for status, html in added if status == 400]
+    assert "User twin exists already." in refused
+    winner = "first-pw" if added[0][0] == 303 else "second-pw"
+    users = client.app[SERVICES].users
+    assert await users.authenticate("twin", winner) is not None
+    assert (
+        await users.authenticate("twin", {"first-pw": "second-pw"}.get(winner, "first-pw")) is None
+    )
+
+
 async def test_users_page(portal, client) -> None:
     admin = await portal("admin")
     status, _, html = await admin.submit(

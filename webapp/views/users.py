@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ocpp_core.errors import InvalidInput, NotFound
+from ocpp_core.errors import AlreadyExists, InvalidInput, NotFound
 from ocpp_core.services.users import ROLES
 from webapp.auth import require_role
 from webapp.keys import SERVICES
@@ -54,13 +54,15 @@ async def add_user(request: web.Request) -> web.Response:
     username = text_field(form, "username")
     role = text_field(form, "role") or "operator"
     values = {"username": username, "role": role}
-    if username in {u.username for u in await request.app[SERVICES].users.list()}:
+    password = str(form.get("password", ""))
+    try:
+        await request.app[SERVICES].users.add(
+            username, password, role, new_only=True, actor=me.username
+        )
+    except AlreadyExists:
         return await _page(
             request, Message(f"User {username} exists already.", "error"), values, 400
         )
-    password = str(form.get("password", ""))
-    try:
-        await request.app[SERVICES].users.add(username, password, role, actor=me.username)
     except InvalidInput as error:
         return await _page(request, Message(str(error), "error"), values, 400)
     raise done(request, "users", "added", {"username": username, "role": role})
