@@ -50,7 +50,8 @@ class AuditService:
         self._sessions = sessions
 
     async def record(self, actor: str, action: str, target: str, detail: str | None = None) -> None:
-        """An entry on its own, for what changes nothing else (a login)."""
+        """An entry on its own, for an outcome rather than a change: a login, the answer
+        to an operation that changes the charger's key."""
         async with self._sessions.begin() as session:
             add(session, actor, action, target, detail)
 
