@@ -5,7 +5,9 @@ Each event is `id: N`, `event: <type>`, `data: {"id", "type", "charge_point_id",
 itself) and gets every event after that one from the database, those that happened while
 it was away included, then the new ones as they are committed, on whichever instance.
 Without it the stream starts with the next event (or after `?after=N`). `?types=a,b`
-keeps those types only. Ids are the outbox's: they only grow, with gaps.
+keeps those types only. Ids are the outbox's: they only grow, with gaps. A block of an
+`id:` line alone says where the stream stands (at its start, and past events of types not
+asked for).
 """
 
 from __future__ import annotations
@@ -129,7 +131,8 @@ ENDPOINTS = [
             ),
         ),
         description="Resumable: a client that reconnects with `Last-Event-ID` gets every event "
-        "after that one from the database, then the new ones as they are committed.",
+        "after that one from the database, then the new ones as they are committed. A block "
+        "with only an `id:` line carries no event: it is where the stream stands.",
         tag="events",
     ),
 ]
