@@ -83,3 +83,46 @@ async def test_a_change_whose_entry_cannot_be_written_is_not_made(client) -> Non
     assert "LOST" not in await _registered(client)
     assert (await client.app[SERVICES].users.get(users["oper"]["id"])).role == "operator"
     assert await client.app[SERVICES].audit.recent() == []
+
+
+async def test_an_api_change_of_several_settings_is_made_whole_or_not_at_all(
+    client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PATCH /api/charge-points/{id} with a status and protocol settings: one transaction.
+    The settings' entry failing takes the status change with it."""
+    services = client.app[SERVICES]
+    await services.charge_points.register("WHOLE")
+    written = audit.add
+
+    def add(session: AsyncSession, actor: str | None, action: str, *args: Any) -> None:
+        if action == "protocol settings":
+            session.add(AuditEntry(at=utcnow(), actor=actor, action=None, target="broken"))
+            return
+        written(session, actor, action, *args)
+
+    body = {"registration_status": "Rejected", "lenient": True, "pinned_version": "2.0.1"}
+    with monkeypatch.context() as patched:
+        patched.setattr(audit, "add", add)
+        failed = await client.patch("/api/charge-points/WHOLE", json=body, headers=ADMIN)
+        assert failed.status == 500, await failed.text()
+    kept = await get_json(client, "/api/charge-points/WHOLE")
+    assert (kept["registration_status"], kept["lenient"], kept["pinned_version"]) == (
+        "Accepted",
+        False,
+        None,
+    )
+
+    changed = await client.patch("/api/charge-points/WHOLE", json=body, headers=ADMIN)
+    assert changed.status == 200, await changed.text()
+    made = await changed.json()
+    assert (made["registration_status"], made["lenient"], made["pinned_version"]) == (
+        "Rejected",
+        True,
+        "2.0.1",
+    )
+    entries = {(e.action, e.detail) for e in await services.audit.recent() if e.target == "WHOLE"}
+    assert entries >= {
+        ("reject charge point", None),
+        ("protocol settings", "lenient True"),
+        ("pin OCPP version", "2.0.1"),
+    }

@@ -44,24 +44,19 @@ async def register_charge_point(request: web.Request, call: Call) -> web.StreamR
 
 async def change_charge_point(request: web.Request, call: Call) -> web.StreamResponse:
     """Each field given, as the portal's forms change it; the body is checked whole by its
-    schema before anything is written. Each change is its own, audited with it."""
+    schema before anything is written, and what it changes is changed in one transaction,
+    audited with it."""
     charge_point_id = request.match_info["charge_point_id"]
-    body, actor = call.body, call.user.username
-    charge_points = request.app[SERVICES].charge_points
-    await charge_points.get(charge_point_id)  # 404 before anything is written
-    status = body.get("registration_status")
-    if status is not None:
-        # What the portal's Accept does: the next BootNotification is answered so.
-        await charge_points.set_registration_status(charge_point_id, status, actor=actor)
-    if "lenient" in body or "ping_interval" in body:
-        await charge_points.set_protocol_settings(
-            charge_point_id,
-            lenient=body.get("lenient", KEEP),
-            ping_interval=body.get("ping_interval", KEEP),
-            actor=actor,
-        )
-    if "pinned_version" in body:
-        await charge_points.set_pinned_version(charge_point_id, body["pinned_version"], actor=actor)
+    body = call.body
+    # Only what the body names changes (KEEP the rest); the schema allows nothing else.
+    await request.app[SERVICES].charge_points.change(
+        charge_point_id,
+        registration_status=body.get("registration_status") or KEEP,
+        lenient=body.get("lenient", KEEP),
+        ping_interval=body.get("ping_interval", KEEP),
+        pinned_version=body.get("pinned_version", KEEP),
+        actor=call.user.username,
+    )
     return await _charge_point(request, charge_point_id)
 
 

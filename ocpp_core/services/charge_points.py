@@ -583,14 +583,7 @@ class ChargePointService:
     ) -> None:
         """Accept (or hold Pending, or reject) a registered charge point: its next
         BootNotification is answered so."""
-        if status not in REGISTRATION_STATUSES:
-            raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
-        async with self._sessions.begin() as session:
-            cp = await registered_charge_point(session, charge_point_id)
-            cp.registration_status = status
-            action = "accept charge point" if status == "Accepted" else "reject charge point"
-            audit.add(session, actor, action, charge_point_id)
-        self._bus.publish("registered", charge_point_id, registration_status=status)
+        await self.change(charge_point_id, registration_status=status, actor=actor)
 
     async def count(self) -> int:
         """How many charge points are registered."""
@@ -626,33 +619,63 @@ class ChargePointService:
         """How Voltaro bears with this charger: lenient mode on or off (a live connection
         follows at once, by the event), its own WebSocket ping interval (None: the global
         one; 0: off). What is not given stays as it is."""
-        if not isinstance(ping_interval, Keep) and ping_interval is not None and ping_interval < 0:
-            raise InvalidInput("ping interval must be 0 (off) or more seconds")
-        changed = []
-        async with self._sessions.begin() as session:
-            cp = await registered_charge_point(session, charge_point_id)
-            if not isinstance(lenient, Keep):
-                cp.lenient = lenient
-                changed.append(f"lenient {lenient}")
-            if not isinstance(ping_interval, Keep):
-                cp.ping_interval = ping_interval
-                changed.append(f"pings {pings_text(ping_interval)}")
-            if changed:
-                audit.add(session, actor, "protocol settings", charge_point_id, ", ".join(changed))
-        if not isinstance(lenient, Keep):
-            self._bus.publish("lenient", charge_point_id, lenient=lenient)
+        await self.change(
+            charge_point_id, lenient=lenient, ping_interval=ping_interval, actor=actor
+        )
 
     async def set_pinned_version(
         self, charge_point_id: str, ocpp_version: str | None, *, actor: str | None = None
     ) -> None:
         """Pin the only version the charge point may connect with (None: any we serve);
         it applies from its next connection."""
-        if ocpp_version is not None and ocpp_version not in versions.VERSIONS:
+        await self.change(charge_point_id, pinned_version=ocpp_version, actor=actor)
+
+    async def change(
+        self,
+        charge_point_id: str,
+        *,
+        registration_status: str | Keep = KEEP,
+        lenient: bool | Keep = KEEP,
+        ping_interval: int | Keep | None = KEEP,
+        pinned_version: str | Keep | None = KEEP,
+        actor: str | None = None,
+    ) -> None:
+        """Change what is given of a registered charge point's administration, all in one
+        transaction with its audit entries; what is not given stays as it is."""
+        status, version = registration_status, pinned_version
+        if not isinstance(status, Keep) and status not in REGISTRATION_STATUSES:
+            raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
+        if not isinstance(ping_interval, Keep) and ping_interval is not None and ping_interval < 0:
+            raise InvalidInput("ping interval must be 0 (off) or more seconds")
+        if (
+            not isinstance(version, Keep)
+            and version is not None
+            and version not in versions.VERSIONS
+        ):
             raise InvalidInput(f"OCPP version must be one of {', '.join(versions.VERSIONS)}")
         async with self._sessions.begin() as session:
             cp = await registered_charge_point(session, charge_point_id)
-            cp.pinned_ocpp_version = ocpp_version
-            audit.add(session, actor, "pin OCPP version", charge_point_id, ocpp_version or "any")
+            if not isinstance(status, Keep):
+                cp.registration_status = status
+                action = "accept charge point" if status == "Accepted" else "reject charge point"
+                audit.add(session, actor, action, charge_point_id)
+            settings = []
+            if not isinstance(lenient, Keep):
+                cp.lenient = lenient
+                settings.append(f"lenient {lenient}")
+            if not isinstance(ping_interval, Keep):
+                cp.ping_interval = ping_interval
+                settings.append(f"pings {pings_text(ping_interval)}")
+            if settings:
+                audit.add(session, actor, "protocol settings", charge_point_id, ", ".join(settings))
+            if not isinstance(version, Keep):
+                cp.pinned_ocpp_version = version
+                audit.add(session, actor, "pin OCPP version", charge_point_id, version or "any")
+        # After the commit: a live connection follows its lenient mode, the portal its status.
+        if not isinstance(status, Keep):
+            self._bus.publish("registered", charge_point_id, registration_status=status)
+        if not isinstance(lenient, Keep):
+            self._bus.publish("lenient", charge_point_id, lenient=lenient)
 
     async def delete(self, charge_point_id: str, *, actor: str | None = None) -> None:
         """Remove a charge point. One with sessions is kept: they are billing records. The
