@@ -70,6 +70,14 @@ def pings_text(seconds: int | None) -> str:
     return "global" if seconds is None else f"{seconds} s" if seconds else "off"
 
 
+def _check_administration(status: str | Keep, ocpp_version: str | Keep | None) -> None:
+    """A registration status and a pinned version as the services take them (KEEP: none)."""
+    if not isinstance(status, Keep) and status not in REGISTRATION_STATUSES:
+        raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
+    if not isinstance(ocpp_version, Keep | None) and ocpp_version not in versions.VERSIONS:
+        raise InvalidInput(f"OCPP version must be one of {', '.join(versions.VERSIONS)}")
+
+
 async def registered_charge_point(
     session: AsyncSession, charge_point_id: str, *, lock: bool = False
 ) -> ChargePoint:
@@ -528,10 +536,7 @@ class ChargePointService:
         problem = charge_point_id_problem(charge_point_id)
         if problem is not None and "\x00" in charge_point_id:
             raise InvalidInput(problem)
-        if status not in REGISTRATION_STATUSES:
-            raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
-        if ocpp_version is not None and ocpp_version not in versions.VERSIONS:
-            raise InvalidInput(f"OCPP version must be one of {', '.join(versions.VERSIONS)}")
+        _check_administration(status, ocpp_version)
         if password:
             check_charge_point_key(password)
         password_hash = await hash_password_async(password) if password else None
@@ -643,16 +648,9 @@ class ChargePointService:
         """Change what is given of a registered charge point's administration, all in one
         transaction with its audit entries; what is not given stays as it is."""
         status, version = registration_status, pinned_version
-        if not isinstance(status, Keep) and status not in REGISTRATION_STATUSES:
-            raise InvalidInput(f"registration status must be one of {REGISTRATION_STATUSES}")
+        _check_administration(status, version)
         if not isinstance(ping_interval, Keep) and ping_interval is not None and ping_interval < 0:
             raise InvalidInput("ping interval must be 0 (off) or more seconds")
-        if (
-            not isinstance(version, Keep)
-            and version is not None
-            and version not in versions.VERSIONS
-        ):
-            raise InvalidInput(f"OCPP version must be one of {', '.join(versions.VERSIONS)}")
         async with self._sessions.begin() as session:
             cp = await registered_charge_point(session, charge_point_id)
             if not isinstance(status, Keep):
