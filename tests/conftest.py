@@ -42,12 +42,14 @@ from ocpp_core.db.models import Base
 from ocpp_core.settings import Settings
 from simulator.common import SimulatorConfig
 from simulator.v16 import SimulatedChargePoint
+from simulator.v201 import SimulatedChargingStation
 from tests.helpers import (
     ACCOUNTS,
     IN_CI,
     PG_HOST,
     PG_PORT,
     PG_USER,
+    WATCHED_SIMULATOR,
     Browserless,
     bounded_close,
     pg_admin,
@@ -59,6 +61,7 @@ from tests.pki import ChargerCa, Pki, make_ca, make_pki
 from webapp.app import create_app
 from webapp.keys import SERVICES
 from webapp.tls import server_ssl_context
+from webapp.ws_adapter import WebSocketConnection
 
 # Where a test's random seed may be given, to replay a failure (see the `seed` fixture).
 SEED_VARIABLE = "VOLTARO_TEST_SEED"
@@ -310,6 +313,31 @@ def seed() -> int:
 def rng(seed: int) -> random.Random:
     """The test's random numbers (jitter, choices), from its reported `seed`."""
     return random.Random(seed)
+
+
+@pytest.fixture
+async def start_simulator(client: TestClient, seed: int) -> AsyncIterator:
+    """`await start_simulator("ID", "1.6" | "2.0.1", config)`: a simulated charge point
+    connecting to the app's socket now, not waited for (a test may watch it arrive);
+    stopped and disconnected after the test."""
+    tasks, sockets = [], []
+
+    async def _start(
+        charge_point_id: str, version: str = "1.6", config: SimulatorConfig = WATCHED_SIMULATOR
+    ) -> SimulatedChargePoint | SimulatedChargingStation:
+        protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+        ws = await client.ws_connect(f"/ocpp/{charge_point_id}", protocols=(protocol,))
+        kind = SimulatedChargePoint if version == "1.6" else SimulatedChargingStation
+        sim = kind(charge_point_id, WebSocketConnection(ws), config, seed=seed)
+        tasks.append(asyncio.create_task(sim.run()))
+        sockets.append(ws)
+        return sim
+
+    yield _start
+    for task in tasks:
+        task.cancel()
+    for ws in sockets:
+        await bounded_close("a simulator's WebSocket", ws.close())
 
 
 @pytest.fixture

@@ -291,6 +291,10 @@ def tenths(value: Any) -> Any:
 # --- a simulated 1.6 charge point ---------------------------------------------------------
 
 
+# Fast meter values, and the meter's time sped up so energy visibly rises on a page.
+WATCHED_SIMULATOR = SimulatorConfig(connectors=2, meter_interval=0.3, energy_speedup=300)
+
+
 @asynccontextmanager
 async def simulated(
     client: TestClient,

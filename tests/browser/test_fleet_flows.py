@@ -7,18 +7,14 @@ status timeline are seen at a phone's width too, with nothing wider than the scr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import expect
 
-from simulator.common import SimulatorConfig
-from simulator.v16 import SimulatedChargePoint
-from simulator.v201 import SimulatedChargingStation
-from tests.helpers import add_many_tags, disconnected, eventually, register_fleet
+from tests.helpers import WATCHED_SIMULATOR, add_many_tags, disconnected, eventually, register_fleet
 from webapp.keys import BUS, SERVICES
-from webapp.ws_adapter import WebSocketConnection
 
 FLEET = 2000
 TAGS = 3000
@@ -26,29 +22,17 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-async def simulators(client, seed: int) -> AsyncIterator:
+def simulators(start_simulator):
     """`await simulators("ID", "1.6" | "2.0.1")`: a simulated charge point on the app's
-    socket, once booted with its connectors reported."""
-    tasks, sockets = [], []
+    socket, once booted."""
+    config = dataclasses.replace(WATCHED_SIMULATOR, notification_delay=0.05)
 
     async def _start(charge_point_id: str, version: str):
-        protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
-        ws = await client.ws_connect(f"/ocpp/{charge_point_id}", protocols=(protocol,))
-        # Fast meter values, and the meter's time sped up so energy visibly rises.
-        config = SimulatorConfig(connectors=2, meter_interval=0.3, energy_speedup=300,
-                                 notification_delay=0.05)  # fmt: skip
-        kind = SimulatedChargePoint if version == "1.6" else SimulatedChargingStation
-        sim = kind(charge_point_id, WebSocketConnection(ws), config, seed=seed)
-        tasks.append(asyncio.create_task(sim.run()))
-        sockets.append(ws)
+        sim = await start_simulator(charge_point_id, version, config)
         await asyncio.wait_for(sim.booted.wait(), 10)
         return sim
 
-    yield _start
-    for task in tasks:
-        task.cancel()
-    for ws in sockets:
-        await ws.close()
+    return _start
 
 
 def lane_states(page, lane: str):

@@ -4,39 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from playwright.async_api import expect
 
-from simulator.common import SimulatorConfig
-from simulator.v16 import SimulatedChargePoint
 from tests.helpers import eventually
 from webapp.dashboard_feed import FLEET_FEED
 from webapp.keys import BUS, SERVICES
-from webapp.ws_adapter import WebSocketConnection
-
-
-@pytest.fixture
-async def start_simulator(client, seed: int) -> AsyncIterator:
-    """`await start_simulator("SIM1")`: a simulated charge point connecting now, not waited
-    for (a test watches it arrive)."""
-    tasks, sockets = [], []
-
-    async def _start(charge_point_id: str) -> SimulatedChargePoint:
-        ws = await client.ws_connect(f"/ocpp/{charge_point_id}", protocols=("ocpp1.6",))
-        # Fast meter values, and time sped up for the meter so energy visibly rises.
-        config = SimulatorConfig(connectors=2, meter_interval=0.3, energy_speedup=300)
-        sim = SimulatedChargePoint(charge_point_id, WebSocketConnection(ws), config, seed=seed)
-        tasks.append(asyncio.create_task(sim.run()))
-        sockets.append(ws)
-        return sim
-
-    yield _start
-    for task in tasks:
-        task.cancel()
-    for ws in sockets:
-        await ws.close()
 
 
 def energy(text: str) -> float:
